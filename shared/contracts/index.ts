@@ -1,0 +1,3 @@
+export * from './events.ts';
+export * from './primitives.ts';
+export * from './topics.ts';

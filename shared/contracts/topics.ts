@@ -1,0 +1,211 @@
+/**
+ * Every Kafka topic of the pipeline as code: its contract (key and value schemas) and its
+ * configuration. `trend-radar topics apply` makes the broker match this file; the JSON Schemas and
+ * the AsyncAPI document in docs/ are generated from it.
+ */
+import { z } from 'zod';
+import {
+  AlertAction,
+  CatalogueEmbedding,
+  Interaction,
+  InventoryLevel,
+  LateSignal,
+  Mention,
+  ReorderAlert,
+  Signal,
+  TrendWindow,
+  Upload,
+} from './events.ts';
+import { Id, Sku } from './primitives.ts';
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+export interface TopicSpec {
+  /** Stable identifier used in code; the broker-side name is `${namespace}.${id}.v${version}`. */
+  id: TopicId;
+  version: number;
+  description: string;
+  key: z.ZodType<string>;
+  keyDescription: string;
+  /** null for the dead-letter topic, whose values are the original bytes. */
+  value: z.ZodType | null;
+  partitions: number;
+  /** Broker-side topic configuration (retention, cleanup policy, …). */
+  config: Record<string, string>;
+  producedBy: string[];
+  consumedBy: string[];
+}
+
+export type TopicId =
+  | 'uploads'
+  | 'interactions'
+  | 'mentions'
+  | 'catalogue-embeddings'
+  | 'inventory'
+  | 'signals-by-sku'
+  | 'late-signals'
+  | 'trend-windows'
+  | 'reorder-alerts'
+  | 'alert-actions'
+  | 'dead-letters';
+
+const retention = (days: number) => ({ 'cleanup.policy': 'delete', 'retention.ms': String(days * DAY_MS) });
+const compacted = {
+  'cleanup.policy': 'compact',
+  'min.compaction.lag.ms': String(60 * 60 * 1000),
+  'delete.retention.ms': String(DAY_MS),
+};
+/** Posts and their interactions share a key (post id) and so must share a partition count. */
+const POST_PARTITIONS = 6;
+
+export const TOPICS: readonly TopicSpec[] = [
+  {
+    id: 'uploads',
+    version: 1,
+    description: 'Member photo uploads as accepted by the ingest service.',
+    key: Id,
+    keyDescription: 'post id',
+    value: Upload,
+    partitions: POST_PARTITIONS,
+    config: retention(400),
+    producedBy: ['ingest'],
+    consumedBy: ['embedder', 'indexer'],
+  },
+  {
+    id: 'interactions',
+    version: 1,
+    description: 'Likes, saves, wishlist adds, shares and comments on posts.',
+    key: Id,
+    keyDescription: 'post id',
+    value: Interaction,
+    partitions: POST_PARTITIONS,
+    config: retention(400),
+    producedBy: ['ingest'],
+    consumedBy: ['aggregator'],
+  },
+  {
+    id: 'mentions',
+    version: 1,
+    description: 'Catalogue SKUs recognised in upload photos, and explicit no-match records.',
+    key: Id,
+    keyDescription: 'post id',
+    value: Mention,
+    partitions: POST_PARTITIONS,
+    config: retention(400),
+    producedBy: ['embedder'],
+    consumedBy: ['aggregator', 'indexer'],
+  },
+  {
+    id: 'catalogue-embeddings',
+    version: 1,
+    description: 'Catalogue products with the embedding of each view; null value = SKU removed.',
+    key: z.string().regex(/^[A-Za-z0-9._-]+\|[^|]+$/, 'key is "<sku>|<modelId>"'),
+    keyDescription: '`<sku>|<modelId>`',
+    value: CatalogueEmbedding,
+    partitions: 3,
+    config: compacted,
+    producedBy: ['catalogue'],
+    consumedBy: ['embedder', 'aggregator', 'indexer'],
+  },
+  {
+    id: 'inventory',
+    version: 1,
+    description: 'Latest stock position per SKU from the ERP.',
+    key: Sku,
+    keyDescription: 'SKU',
+    value: InventoryLevel,
+    partitions: 3,
+    config: compacted,
+    producedBy: ['erp (simulated by `trend-radar simulate`)'],
+    consumedBy: ['aggregator'],
+  },
+  {
+    id: 'signals-by-sku',
+    version: 1,
+    description: 'Repartition topic: uploads and interactions attributed to SKUs, keyed by SKU.',
+    key: Sku,
+    keyDescription: 'SKU',
+    value: Signal,
+    partitions: POST_PARTITIONS,
+    config: retention(30),
+    producedBy: ['aggregator (attribution)'],
+    consumedBy: ['aggregator (windowing)'],
+  },
+  {
+    id: 'late-signals',
+    version: 1,
+    description: 'Signals that arrived after their window closed (past the grace period).',
+    key: Sku,
+    keyDescription: 'SKU',
+    value: LateSignal,
+    partitions: 3,
+    config: retention(30),
+    producedBy: ['aggregator'],
+    consumedBy: ['operators'],
+  },
+  {
+    id: 'trend-windows',
+    version: 1,
+    description: 'Final result of every closed window per SKU and scope (global, per country).',
+    key: Sku,
+    keyDescription: 'SKU',
+    value: TrendWindow,
+    partitions: POST_PARTITIONS,
+    config: retention(400),
+    producedBy: ['aggregator'],
+    consumedBy: ['indexer'],
+  },
+  {
+    id: 'reorder-alerts',
+    version: 1,
+    description: 'Reorder alerts for buyers, with their evidence.',
+    key: Sku,
+    keyDescription: 'SKU',
+    value: ReorderAlert,
+    partitions: 3,
+    config: retention(400),
+    producedBy: ['aggregator'],
+    consumedBy: ['notifier', 'indexer'],
+  },
+  {
+    id: 'alert-actions',
+    version: 1,
+    description: "Buyers' responses to alerts: acknowledged, snoozed, ordered.",
+    key: z.string().min(1).max(300),
+    keyDescription: 'alert id',
+    value: AlertAction,
+    partitions: 3,
+    config: retention(400),
+    producedBy: ['notifier (inbox)'],
+    consumedBy: ['notifier', 'indexer'],
+  },
+  {
+    id: 'dead-letters',
+    version: 1,
+    description:
+      'Records any service could not process, value unchanged, with dlq.* headers: error, service, original topic, partition, offset.',
+    key: z.string(),
+    keyDescription: 'original key',
+    value: null,
+    partitions: 3,
+    config: retention(30),
+    producedBy: ['every service'],
+    consumedBy: ['operators', '`trend-radar replay` to re-drive'],
+  },
+];
+
+export function topicSpec(id: TopicId): TopicSpec {
+  const spec = TOPICS.find((t) => t.id === id);
+  if (!spec) throw new Error(`unknown topic id ${id}`);
+  return spec;
+}
+
+/** Broker-side topic name. The namespace lets tests and tenants share one cluster. */
+export function topicName(id: TopicId, namespace: string): string {
+  return `${namespace}.${id}.v${topicSpec(id).version}`;
+}
+
+/** All broker-side names for one namespace, by id. */
+export function topicNames(namespace: string): Record<TopicId, string> {
+  return Object.fromEntries(TOPICS.map((t) => [t.id, topicName(t.id, namespace)])) as Record<TopicId, string>;
+}
