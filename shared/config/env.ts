@@ -27,6 +27,8 @@ export const BaseEnv = z.object({
     .string()
     .regex(/^[a-z0-9][a-z0-9_-]*$/, 'lowercase letters, digits, _ and - only')
     .default('trendradar'),
+  /** Root of the content-addressed blob store that holds uploaded image bytes. */
+  BLOB_STORE_DIR: z.string().min(1).default('.trend-radar/blobs'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Port of the /metrics and /healthz endpoint of a long-running service; 0 picks a free one. */
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(0),

@@ -68,6 +68,8 @@ const MentionBase = z.object({
   eventTime: Instant,
   modelId: z.string().min(1).max(100),
   processedAt: Instant,
+  /** The photo's descriptor (same space as the catalogue vectors), for "looks like this" search. */
+  photoEmbedding: z.array(z.number()).optional(),
 });
 
 export const Candidate = z.object({ sku: Sku, score: z.number() });
