@@ -23,7 +23,18 @@ const program = new Command('trend-radar')
       '  KAFKA_BROKERS=127.0.0.1:9092 ELASTICSEARCH_URL=http://127.0.0.1:9200 trend-radar topics apply',
   );
 
-for (const registerCommands of [platform, ingest, simulator, catalogue, embedder, aggregator, indexer, notifier, replay, demo]) {
+for (const registerCommands of [
+  platform,
+  ingest,
+  simulator,
+  catalogue,
+  embedder,
+  aggregator,
+  indexer,
+  notifier,
+  replay,
+  demo,
+]) {
   registerCommands(program);
 }
 

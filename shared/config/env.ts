@@ -10,7 +10,12 @@ export class ConfigError extends Error {
 
 const csv = z
   .string()
-  .transform((s) => s.split(',').map((part) => part.trim()).filter(Boolean))
+  .transform((s) =>
+    s
+      .split(',')
+      .map((part) => part.trim())
+      .filter(Boolean),
+  )
   .pipe(z.array(z.string()).min(1));
 
 export const BaseEnv = z.object({

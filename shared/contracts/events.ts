@@ -203,7 +203,9 @@ export const ReorderAlert = z.object({
   windowEnd: Instant,
   series: z.array(z.object({ windowStart: Instant, weightedCount: z.number(), signals: z.number().int() })),
   topRegions: z.array(z.object({ country: CountryCode, signals: z.number().int(), share: z.number() })),
-  photos: z.array(z.object({ postId: Id, imageUrl: z.string(), memberId: Id, matchScore: z.number().optional() })),
+  photos: z.array(
+    z.object({ postId: Id, imageUrl: z.string(), memberId: Id, matchScore: z.number().optional() }),
+  ),
   distinctMembers: z.number().int().min(0),
   stock: z
     .object({

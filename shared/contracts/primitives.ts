@@ -17,7 +17,9 @@ export const Sku = z
   .regex(/^[A-Za-z0-9._-]+$/, 'a SKU is letters, digits, dot, underscore or dash');
 
 /** ISO 3166-1 alpha-2, upper case. */
-export const CountryCode = z.string().regex(/^[A-Z]{2}$/, 'country must be an ISO 3166-1 alpha-2 code like "GB"');
+export const CountryCode = z
+  .string()
+  .regex(/^[A-Z]{2}$/, 'country must be an ISO 3166-1 alpha-2 code like "GB"');
 
 export const Location = z.object({
   country: CountryCode,
@@ -28,7 +30,9 @@ export const Location = z.object({
 export type Location = z.infer<typeof Location>;
 
 /** Content-addressed reference into the blob store: `sha256:<64 hex>`. */
-export const BlobRef = z.string().regex(/^sha256:[0-9a-f]{64}$/, 'a blob reference is sha256:<64 hex digits>');
+export const BlobRef = z
+  .string()
+  .regex(/^sha256:[0-9a-f]{64}$/, 'a blob reference is sha256:<64 hex digits>');
 
 /** Syntax only; where the host may point (SSRF rules) is checked by the services that fetch. */
 export const HttpsUrl = z.url({ protocol: /^https$/, error: 'image URLs must be https' }).max(2048);

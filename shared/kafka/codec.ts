@@ -13,7 +13,8 @@ export class InvalidRecordError extends PermanentError {
 
 export function encode<S extends z.ZodType>(schema: S, value: z.input<S>): Buffer {
   const parsed = schema.safeParse(value);
-  if (!parsed.success) throw new InvalidRecordError(`refusing to produce an invalid record: ${describeIssues(parsed.error)}`);
+  if (!parsed.success)
+    throw new InvalidRecordError(`refusing to produce an invalid record: ${describeIssues(parsed.error)}`);
   return Buffer.from(JSON.stringify(parsed.data));
 }
 
@@ -26,7 +27,8 @@ export function decode<S extends z.ZodType>(schema: S, bytes: Buffer | null): z.
     throw new InvalidRecordError(`value is not JSON: ${(error as Error).message}`);
   }
   const parsed = schema.safeParse(json);
-  if (!parsed.success) throw new InvalidRecordError(`value breaks the topic contract: ${describeIssues(parsed.error)}`);
+  if (!parsed.success)
+    throw new InvalidRecordError(`value breaks the topic contract: ${describeIssues(parsed.error)}`);
   return parsed.data;
 }
 

@@ -70,7 +70,9 @@ export interface ConsumerRunnerOptions {
 }
 
 /** Adapter for handlers that take one record at a time. PermanentError → dead, anything else → retry. */
-export function eachRecord(handle: (record: InboundRecord) => Promise<OutboundRecord[] | undefined>): BatchHandler {
+export function eachRecord(
+  handle: (record: InboundRecord) => Promise<OutboundRecord[] | undefined>,
+): BatchHandler {
   return async (records) => {
     const outcomes: Outcome[] = [];
     for (const record of records) outcomes.push(await outcomeOf(() => handle(record)));
@@ -196,7 +198,13 @@ export class ConsumerRunner {
         this.retries?.inc({ topic: again[0]!.topic }, again.length);
         const delay = Math.min(backoff.maxMs, backoff.initialMs * 2 ** (attempt - 1));
         logger.warn(
-          { service, records: again.length, attempt, delayMs: delay, error: errorMessage(outcomeError(outcomes, pending, again[0]!)) },
+          {
+            service,
+            records: again.length,
+            attempt,
+            delayMs: delay,
+            error: errorMessage(outcomeError(outcomes, pending, again[0]!)),
+          },
           'transient failure, retrying',
         );
         await this.sleepWithHeartbeat(delay, heartbeat);
@@ -218,7 +226,13 @@ export class ConsumerRunner {
         }
       } else if (outcome.kind === 'dead') {
         logger.error(
-          { service, topic: record.topic, partition: record.partition, offset: record.offset, error: errorMessage(outcome.error) },
+          {
+            service,
+            topic: record.topic,
+            partition: record.partition,
+            offset: record.offset,
+            error: errorMessage(outcome.error),
+          },
           'record sent to the dead-letter topic',
         );
         push(this.options.deadLetterTopic, deadLetterRecord(record, outcome.error, service, maxAttempts));

@@ -2,8 +2,11 @@
  * Makes the broker match shared/contracts/topics.ts: creates missing topics, raises partition
  * counts that are too low (never lowers: Kafka cannot), and sets configs that drifted. Idempotent.
  */
-import { ConfigResourceTypes, type Kafka } from 'kafkajs';
+import kafkajs, { type Kafka } from 'kafkajs';
 import { TOPICS, type TopicSpec, topicName } from '../contracts/topics.ts';
+
+// kafkajs is CommonJS and this enum is not visible to ESM named-import detection.
+const { ConfigResourceTypes } = kafkajs;
 
 export interface TopicChange {
   topic: string;
@@ -52,12 +55,19 @@ export async function applyTopics(kafka: Kafka, options: ApplyOptions): Promise<
     for (const { spec, name } of present) {
       const partitions = metadata.topics.find((t) => t.name === name)?.partitions.length ?? 0;
       const current = new Map(
-        configs.resources.find((r) => r.resourceName === name)?.configEntries.map((e) => [e.configName, e.configValue]),
+        configs.resources
+          .find((r) => r.resourceName === name)
+          ?.configEntries.map((e) => [e.configName, e.configValue]),
       );
       const drift = Object.entries(spec.config).filter(([key, value]) => current.get(key) !== value);
       if (partitions < spec.partitions) {
-        if (!dryRun) await admin.createPartitions({ topicPartitions: [{ topic: name, count: spec.partitions }] });
-        changes.push({ topic: name, action: 'partitions-increased', detail: `${partitions} → ${spec.partitions}` });
+        if (!dryRun)
+          await admin.createPartitions({ topicPartitions: [{ topic: name, count: spec.partitions }] });
+        changes.push({
+          topic: name,
+          action: 'partitions-increased',
+          detail: `${partitions} → ${spec.partitions}`,
+        });
       }
       if (drift.length > 0) {
         if (!dryRun) {
@@ -76,10 +86,13 @@ export async function applyTopics(kafka: Kafka, options: ApplyOptions): Promise<
         changes.push({
           topic: name,
           action: 'config-updated',
-          detail: drift.map(([key, value]) => `${key}: ${current.get(key) ?? '(default)'} → ${value}`).join(', '),
+          detail: drift
+            .map(([key, value]) => `${key}: ${current.get(key) ?? '(default)'} → ${value}`)
+            .join(', '),
         });
       }
-      if (partitions >= spec.partitions && drift.length === 0) changes.push({ topic: name, action: 'unchanged' });
+      if (partitions >= spec.partitions && drift.length === 0)
+        changes.push({ topic: name, action: 'unchanged' });
     }
     return changes;
   } finally {

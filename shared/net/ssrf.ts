@@ -18,7 +18,8 @@ export interface UrlPolicy {
   resolve?: (host: string) => Promise<string[]>;
 }
 
-const defaultResolve = async (host: string) => (await lookup(host, { all: true, verbatim: true })).map((a) => a.address);
+const defaultResolve = async (host: string) =>
+  (await lookup(host, { all: true, verbatim: true })).map((a) => a.address);
 
 /** True for any address a public image URL must never reach. */
 export function isForbiddenAddress(address: string): boolean {
@@ -38,11 +39,14 @@ export async function assertFetchableUrl(raw: string, policy: UrlPolicy = {}): P
   } catch {
     throw new ForbiddenUrlError(`not a URL: ${raw.slice(0, 100)}`);
   }
-  if (url.protocol !== 'https:') throw new ForbiddenUrlError(`only https URLs are accepted, not ${url.protocol}`);
+  if (url.protocol !== 'https:')
+    throw new ForbiddenUrlError(`only https URLs are accepted, not ${url.protocol}`);
   if (url.username || url.password) throw new ForbiddenUrlError('URLs with credentials are not accepted');
   const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
   if (policy.allowHosts?.includes(host)) return url;
-  const addresses = ipaddr.isValid(host) ? [host] : await resolveOrThrow(host, policy.resolve ?? defaultResolve);
+  const addresses = ipaddr.isValid(host)
+    ? [host]
+    : await resolveOrThrow(host, policy.resolve ?? defaultResolve);
   const bad = addresses.find(isForbiddenAddress);
   if (bad) throw new ForbiddenUrlError(`${host} resolves to ${bad}, a private, loopback or reserved address`);
   return url;

@@ -1,0 +1,477 @@
+/**
+ * `trend-radar stack up|down|status`: a single-node Kafka broker (KRaft) and a single-node
+ * Elasticsearch as local processes on loopback, with no Docker. A component whose port already
+ * answers is reused, not started again; `down` stops only what `up` started (recorded in
+ * state.json with the process ids); logs and data live under the stack home.
+ */
+import { randomBytes } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import { existsSync, openSync, readFileSync, realpathSync } from 'node:fs';
+import { chown, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createConnection } from 'node:net';
+import { homedir, userInfo } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ensureArtifacts, run } from './artifacts.ts';
+import { ELASTICSEARCH_VERSION, KAFKA_VERSION } from './versions.ts';
+
+export interface StackOptions {
+  /** Artifacts cache, data and logs. Default `$TREND_RADAR_HOME` or ~/.cache/trend-radar. */
+  home: string;
+  kafkaPort: number;
+  elasticsearchPort: number;
+  kafkaHeap: string;
+  elasticsearchHeap: string;
+  log: (line: string) => void;
+}
+
+export type ComponentName = 'kafka' | 'elasticsearch';
+
+interface ComponentState {
+  pid: number;
+  startedAt: string;
+  address: string;
+  logFile: string;
+  dataDir: string;
+}
+
+type StackState = Partial<Record<ComponentName, ComponentState>>;
+
+export interface ComponentStatus {
+  name: ComponentName;
+  version: string;
+  address: string;
+  answering: boolean;
+  /** 'managed': started by `stack up`; 'external': something else answers on the port. */
+  owner: 'managed' | 'external' | 'none';
+  pid?: number;
+  health?: string;
+  logFile?: string;
+  dataDir?: string;
+}
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+export function stackOptionsFromEnv(env = process.env, log: (line: string) => void = () => {}): StackOptions {
+  return {
+    home: env.TREND_RADAR_HOME ?? join(homedir(), '.cache', 'trend-radar'),
+    kafkaPort: Number(env.STACK_KAFKA_PORT ?? 9092),
+    elasticsearchPort: Number(env.STACK_ELASTICSEARCH_PORT ?? 9200),
+    kafkaHeap: env.STACK_KAFKA_HEAP ?? '512m',
+    elasticsearchHeap: env.STACK_ELASTICSEARCH_HEAP ?? '1g',
+    log,
+  };
+}
+
+export class LocalStack {
+  constructor(private readonly options: StackOptions) {}
+
+  get kafkaBrokers(): string {
+    return `127.0.0.1:${this.options.kafkaPort}`;
+  }
+
+  get elasticsearchUrl(): string {
+    return `http://127.0.0.1:${this.options.elasticsearchPort}`;
+  }
+
+  private get stateFile(): string {
+    return join(
+      this.options.home,
+      'stack',
+      `state-${this.options.kafkaPort}-${this.options.elasticsearchPort}.json`,
+    );
+  }
+
+  /** Starts whatever is not already answering and waits until both are healthy. Returns what it started. */
+  async up(timeoutMs = 180_000): Promise<ComponentName[]> {
+    const { log } = this.options;
+    const state = await this.readState();
+    const started: ComponentName[] = [];
+    const kafkaUp = await this.kafkaAnswers();
+    const esUp = await this.elasticsearchHealth();
+    if (kafkaUp) log(`kafka: reusing the broker already answering at ${this.kafkaBrokers}`);
+    if (esUp) log(`elasticsearch: reusing the node already answering at ${this.elasticsearchUrl}`);
+    if (kafkaUp && esUp) return started;
+
+    const paths = await ensureArtifacts(
+      join(this.options.home, 'artifacts'),
+      join(repoRoot, 'infra/stack/pom.xml'),
+      log,
+    );
+    if (!esUp) {
+      state.elasticsearch = await this.startElasticsearch(paths.elasticsearchHome);
+      started.push('elasticsearch');
+    }
+    if (!kafkaUp) {
+      state.kafka = await this.startKafka(paths.kafkaLibs);
+      started.push('kafka');
+    }
+    await this.writeState(state);
+
+    const deadline = Date.now() + timeoutMs;
+    for (const name of started) {
+      log(`${name}: waiting until healthy…`);
+      while (!(name === 'kafka' ? await this.kafkaAnswers() : await this.elasticsearchHealth())) {
+        const component = state[name]!;
+        if (!isAlive(component.pid)) {
+          throw new Error(
+            `${name} exited during start-up; see ${component.logFile}:\n${tail(component.logFile)}`,
+          );
+        }
+        if (Date.now() > deadline)
+          throw new Error(`${name} not healthy after ${timeoutMs / 1000}s; see ${component.logFile}`);
+        await sleep(500);
+      }
+      log(`${name}: up at ${name === 'kafka' ? this.kafkaBrokers : this.elasticsearchUrl}`);
+    }
+    return started;
+  }
+
+  /** Stops only the processes `up` started, gracefully first. */
+  async down(only?: ComponentName[]): Promise<ComponentName[]> {
+    const state = await this.readState();
+    const stopped: ComponentName[] = [];
+    for (const name of ['kafka', 'elasticsearch'] as const) {
+      const component = state[name];
+      if (!component || (only && !only.includes(name))) continue;
+      if (isAlive(component.pid) && ownsProcess(component.pid, this.options.home)) {
+        await stopProcess(component.pid);
+        this.options.log(`${name}: stopped (pid ${component.pid})`);
+        stopped.push(name);
+      }
+      delete state[name];
+    }
+    await this.writeState(state);
+    return stopped;
+  }
+
+  async status(): Promise<ComponentStatus[]> {
+    const state = await this.readState();
+    const kafkaAnswering = await this.kafkaAnswers();
+    const esHealth = await this.elasticsearchHealth();
+    const describe = (
+      name: ComponentName,
+      answering: boolean,
+      version: string,
+      address: string,
+      health?: string,
+    ) => {
+      const managed = state[name];
+      const alive = managed && isAlive(managed.pid) && ownsProcess(managed.pid, this.options.home);
+      return {
+        name,
+        version,
+        address,
+        answering,
+        owner: alive ? 'managed' : answering ? 'external' : 'none',
+        ...(alive ? { pid: managed.pid, logFile: managed.logFile, dataDir: managed.dataDir } : {}),
+        ...(health ? { health } : {}),
+      } satisfies ComponentStatus;
+    };
+    return [
+      describe(
+        'kafka',
+        kafkaAnswering,
+        KAFKA_VERSION,
+        this.kafkaBrokers,
+        kafkaAnswering ? 'accepting connections' : undefined,
+      ),
+      describe(
+        'elasticsearch',
+        esHealth !== undefined,
+        ELASTICSEARCH_VERSION,
+        this.elasticsearchUrl,
+        esHealth,
+      ),
+    ];
+  }
+
+  private async startKafka(libs: string): Promise<ComponentState> {
+    const dir = join(this.options.home, 'stack', `kafka-${this.options.kafkaPort}`);
+    const dataDir = join(dir, 'data');
+    const logFile = join(dir, 'logs', 'kafka.log');
+    await mkdir(dirname(logFile), { recursive: true });
+    const controllerPort = this.options.kafkaPort + 1;
+    const properties = join(dir, 'server.properties');
+    await writeFile(
+      properties,
+      [
+        'process.roles=broker,controller',
+        'node.id=1',
+        `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
+        `listeners=PLAINTEXT://127.0.0.1:${this.options.kafkaPort},CONTROLLER://127.0.0.1:${controllerPort}`,
+        `advertised.listeners=PLAINTEXT://127.0.0.1:${this.options.kafkaPort}`,
+        'controller.listener.names=CONTROLLER',
+        'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+        `log.dirs=${dataDir}`,
+        // One broker: internal topics cannot be replicated.
+        'offsets.topic.replication.factor=1',
+        'transaction.state.log.replication.factor=1',
+        'transaction.state.log.min.isr=1',
+        // Tests and the demo join groups often; do not wait 3 s for more members.
+        'group.initial.rebalance.delay.ms=0',
+        // Topics come from `trend-radar topics apply`, never from a typo.
+        'auto.create.topics.enable=false',
+        'log.retention.check.interval.ms=60000',
+        '',
+      ].join('\n'),
+    );
+    const log4j = join(dir, 'log4j.properties');
+    await writeFile(
+      log4j,
+      [
+        'log4j.rootLogger=INFO, file',
+        'log4j.appender.file=org.apache.log4j.RollingFileAppender',
+        `log4j.appender.file.File=${logFile}`,
+        'log4j.appender.file.MaxFileSize=20MB',
+        'log4j.appender.file.MaxBackupIndex=3',
+        'log4j.appender.file.layout=org.apache.log4j.PatternLayout',
+        'log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n',
+        'log4j.logger.kafka.request.logger=WARN',
+        'log4j.logger.state.change.logger=WARN',
+        '',
+      ].join('\n'),
+    );
+    const classpath = `${libs}/*`;
+    if (!existsSync(join(dataDir, 'meta.properties'))) {
+      // The cluster id is a UUID in URL-safe base64 without padding, as `kafka-storage random-uuid` makes.
+      const clusterId = randomBytes(16).toString('base64url');
+      await run('java', [
+        '-cp',
+        classpath,
+        `-Dlog4j.configuration=file:${log4j}`,
+        'kafka.tools.StorageTool',
+        'format',
+        '-t',
+        clusterId,
+        '-c',
+        properties,
+      ]);
+    }
+    this.options.log(`kafka: starting ${KAFKA_VERSION} (KRaft) on ${this.kafkaBrokers}, log ${logFile}`);
+    const pid = spawnDetached(
+      'java',
+      [
+        `-Xms${this.options.kafkaHeap}`,
+        `-Xmx${this.options.kafkaHeap}`,
+        '-XX:+UseG1GC',
+        `-Dtrendradar.stack=${this.options.home}`,
+        `-Dlog4j.configuration=file:${log4j}`,
+        '-cp',
+        classpath,
+        'kafka.Kafka',
+        properties,
+      ],
+      join(dir, 'logs', 'kafka.stdout'),
+    );
+    return { pid, startedAt: new Date().toISOString(), address: this.kafkaBrokers, logFile, dataDir };
+  }
+
+  private async startElasticsearch(esHome: string): Promise<ComponentState> {
+    const dir = join(this.options.home, 'stack', `elasticsearch-${this.options.elasticsearchPort}`);
+    const dataDir = join(dir, 'data');
+    const logsDir = join(dir, 'logs');
+    const configDir = join(dir, 'config');
+    await mkdir(dataDir, { recursive: true });
+    await mkdir(logsDir, { recursive: true });
+    await mkdir(configDir, { recursive: true });
+    // A per-instance config directory keeps the cached distribution pristine and shareable.
+    for (const file of ['jvm.options', 'log4j2.properties']) {
+      await writeFile(join(configDir, file), await readFile(join(esHome, 'config', file)));
+    }
+    await mkdir(join(configDir, 'jvm.options.d'), { recursive: true });
+    await writeFile(
+      join(configDir, 'elasticsearch.yml'),
+      [
+        'cluster.name: trend-radar-local',
+        'node.name: trend-radar-local-1',
+        'discovery.type: single-node',
+        'network.host: 127.0.0.1',
+        `http.port: ${this.options.elasticsearchPort}`,
+        `transport.port: ${this.options.elasticsearchPort + 100}`,
+        `path.data: ${dataDir}`,
+        `path.logs: ${logsDir}`,
+        // Loopback only, for development and tests; production clusters keep security on.
+        'xpack.security.enabled: false',
+        'xpack.security.enrollment.enabled: false',
+        // A laptop disk is often fuller than the defaults allow; do not go read-only at 85%.
+        'cluster.routing.allocation.disk.threshold_enabled: false',
+        'action.destructive_requires_name: false',
+        '',
+      ].join('\n'),
+    );
+    const javaHome = dirname(dirname(readLinkJava()));
+    const env = {
+      ...process.env,
+      ES_JAVA_HOME: javaHome,
+      ES_PATH_CONF: configDir,
+      ES_JAVA_OPTS: `-Xms${this.options.elasticsearchHeap} -Xmx${this.options.elasticsearchHeap} -Dtrendradar.stack=${this.options.home}`,
+    };
+    let command = join(esHome, 'bin', 'elasticsearch');
+    let args: string[] = [];
+    // Elasticsearch refuses to run as root; run it as an unprivileged system user instead.
+    if (userInfo().uid === 0) {
+      const user = await ensureServiceUser();
+      for (const path of [dir, dataDir, logsDir, configDir, join(configDir, 'jvm.options.d')])
+        await chown(path, user.uid, user.gid);
+      for (const file of ['jvm.options', 'log4j2.properties', 'elasticsearch.yml'])
+        await chown(join(configDir, file), user.uid, user.gid);
+      await run('chmod', ['-R', 'o+rX', esHome]);
+      args = [`--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', command];
+      command = 'setpriv';
+    }
+    this.options.log(
+      `elasticsearch: starting ${ELASTICSEARCH_VERSION} on ${this.elasticsearchUrl}, logs in ${logsDir}`,
+    );
+    const pid = spawnDetached(command, args, join(logsDir, 'elasticsearch.stdout'), env);
+    return {
+      pid,
+      startedAt: new Date().toISOString(),
+      address: this.elasticsearchUrl,
+      logFile: join(logsDir, 'trend-radar-local.log'),
+      dataDir,
+    };
+  }
+
+  private kafkaAnswers(): Promise<boolean> {
+    return new Promise((resolvePromise) => {
+      const socket = createConnection({ host: '127.0.0.1', port: this.options.kafkaPort });
+      const done = (ok: boolean) => {
+        socket.destroy();
+        resolvePromise(ok);
+      };
+      socket.setTimeout(1_000, () => done(false));
+      socket.once('error', () => done(false));
+      // ApiVersions v0 request: a real broker answers, a random TCP listener does not.
+      socket.once('connect', () => {
+        const clientId = Buffer.from('trend-radar-probe');
+        const body = Buffer.alloc(2 + 2 + 4 + 2 + clientId.length);
+        body.writeInt16BE(18, 0); // ApiVersions
+        body.writeInt16BE(0, 2);
+        body.writeInt32BE(1, 4);
+        body.writeInt16BE(clientId.length, 8);
+        clientId.copy(body, 10);
+        const size = Buffer.alloc(4);
+        size.writeInt32BE(body.length);
+        socket.write(Buffer.concat([size, body]));
+      });
+      socket.once('data', (data) => done(data.length >= 8 && data.readInt32BE(4) === 1));
+    });
+  }
+
+  /** Cluster health colour, or undefined when nothing answers. */
+  private async elasticsearchHealth(): Promise<string | undefined> {
+    try {
+      const response = await fetch(`${this.elasticsearchUrl}/_cluster/health`, {
+        signal: AbortSignal.timeout(2_000),
+      });
+      if (!response.ok) return undefined;
+      const health = (await response.json()) as { status: string };
+      return health.status === 'red' ? undefined : health.status;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async readState(): Promise<StackState> {
+    try {
+      return JSON.parse(await readFile(this.stateFile, 'utf8')) as StackState;
+    } catch {
+      return {};
+    }
+  }
+
+  private async writeState(state: StackState): Promise<void> {
+    await mkdir(dirname(this.stateFile), { recursive: true });
+    await writeFile(this.stateFile, `${JSON.stringify(state, null, 2)}\n`);
+  }
+}
+
+function spawnDetached(
+  command: string,
+  args: string[],
+  stdoutFile: string,
+  env: NodeJS.ProcessEnv = process.env,
+): number {
+  const out = openSync(stdoutFile, 'a');
+  const child = spawn(command, args, { detached: true, stdio: ['ignore', out, out], env });
+  child.unref();
+  if (child.pid === undefined) throw new Error(`could not start ${command}`);
+  return child.pid;
+}
+
+async function ensureServiceUser(): Promise<{ uid: number; gid: number }> {
+  const name = 'trendradar';
+  const lookup = async () => {
+    const passwd = await readFile('/etc/passwd', 'utf8');
+    const line = passwd.split('\n').find((l) => l.startsWith(`${name}:`));
+    if (!line) return undefined;
+    const [, , uid, gid] = line.split(':');
+    return { uid: Number(uid), gid: Number(gid) };
+  };
+  const existing = await lookup();
+  if (existing) return existing;
+  await run('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', name]);
+  const created = await lookup();
+  if (!created) throw new Error(`could not create the ${name} user that Elasticsearch runs as`);
+  return created;
+}
+
+function readLinkJava(): string {
+  // `java` on PATH is usually a chain of symlinks into the JDK; ES wants the JDK home.
+  const javaHome = process.env.JAVA_HOME;
+  if (javaHome && existsSync(join(javaHome, 'bin', 'java'))) return join(javaHome, 'bin', 'java');
+  for (const dir of (process.env.PATH ?? '').split(':')) {
+    const candidate = join(dir, 'java');
+    if (existsSync(candidate)) return realpathSync(candidate);
+  }
+  throw new Error('java not found on PATH; Java 17 is needed to run Kafka and Elasticsearch');
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The pid still belongs to our process (pids are reused): its command line names our stack home. */
+function ownsProcess(pid: number, home: string): boolean {
+  try {
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    return cmdline.includes(`trendradar.stack=${home}`) || cmdline.includes(home);
+  } catch {
+    return false;
+  }
+}
+
+async function stopProcess(pid: number): Promise<void> {
+  const group = -pid;
+  const signal = (s: NodeJS.Signals) => {
+    try {
+      process.kill(group, s);
+    } catch {
+      try {
+        process.kill(pid, s);
+      } catch {
+        /* already gone */
+      }
+    }
+  };
+  signal('SIGTERM');
+  const deadline = Date.now() + 30_000;
+  while (isAlive(pid) && Date.now() < deadline) await sleep(250);
+  if (isAlive(pid)) signal('SIGKILL');
+}
+
+function tail(file: string, lines = 20): string {
+  try {
+    return readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log yet)';
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
