@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { BaseEnv, ConfigError, loadConfig } from '../../../shared/config/env.ts';
+
+describe('loadConfig', () => {
+  it('applies defaults when nothing is set', () => {
+    const config = loadConfig(BaseEnv, {});
+    expect(config.KAFKA_BROKERS).toEqual(['127.0.0.1:9092']);
+    expect(config.TOPIC_NAMESPACE).toBe('trendradar');
+    expect(config.ELASTICSEARCH_URL).toBe('http://127.0.0.1:9200');
+  });
+
+  it('parses lists and numbers and treats empty strings as unset', () => {
+    const config = loadConfig(BaseEnv, { KAFKA_BROKERS: 'a:1, b:2', METRICS_PORT: '9464', LOG_LEVEL: '' });
+    expect(config.KAFKA_BROKERS).toEqual(['a:1', 'b:2']);
+    expect(config.METRICS_PORT).toBe(9464);
+    expect(config.LOG_LEVEL).toBe('info');
+  });
+
+  it('names every bad variable, its value and the reason in one error', () => {
+    const schema = BaseEnv.extend({ WINDOW_MINUTES: z.coerce.number().int().positive() });
+    let error: unknown;
+    try {
+      loadConfig(schema, { ELASTICSEARCH_URL: 'not a url', TOPIC_NAMESPACE: 'Bad Name', WINDOW_MINUTES: '-5' });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as Error).message;
+    expect(message).toContain('ELASTICSEARCH_URL="not a url"');
+    expect(message).toContain('TOPIC_NAMESPACE="Bad Name": lowercase letters');
+    expect(message).toContain('WINDOW_MINUTES="-5"');
+  });
+});
