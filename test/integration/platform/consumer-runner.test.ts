@@ -1,5 +1,4 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { connectProducer, createKafka } from '../../../shared/kafka/client.ts';
@@ -138,8 +137,8 @@ describe('ConsumerRunner', () => {
 });
 
 function startWorker(env: NodeJS.ProcessEnv): ChildProcess & { output: string } {
-  const tsx = createRequire(import.meta.url).resolve('tsx/cli');
-  const child = spawn(process.execPath, [tsx, new URL('../../support/fixtures/relay-worker.ts', import.meta.url).pathname], {
+  // One process (tsx as a loader, not its CLI wrapper), so SIGKILL really kills the worker.
+  const child = spawn(process.execPath, ['--import', 'tsx', new URL('../../support/fixtures/relay-worker.ts', import.meta.url).pathname], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   }) as ChildProcess & { output: string };
