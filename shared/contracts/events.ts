@@ -234,6 +234,18 @@ export const AlertAction = z.object({
 });
 export type AlertAction = z.infer<typeof AlertAction>;
 
+/**
+ * The notifier's durable delivery ledger (compacted, key `${buyer}|${channel}|${alertId}`): read back
+ * at start so a restart or a replay never delivers the same alert to the same buyer twice.
+ */
+export const NotificationDelivery = z.object({
+  buyer: z.string().min(1).max(200),
+  channel: z.enum(['webhook', 'email', 'digest']),
+  alertId: z.string().min(1).max(300),
+  deliveredAt: Instant,
+});
+export type NotificationDelivery = z.infer<typeof NotificationDelivery>;
+
 // ---------------------------------------------------------------- dead letters
 
 /**

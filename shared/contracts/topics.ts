@@ -11,6 +11,7 @@ import {
   InventoryLevel,
   LateSignal,
   Mention,
+  NotificationDelivery,
   ReorderAlert,
   Signal,
   TrendWindow,
@@ -47,6 +48,7 @@ export type TopicId =
   | 'trend-windows'
   | 'reorder-alerts'
   | 'alert-actions'
+  | 'notifier-deliveries'
   | 'dead-letters';
 
 const retention = (days: number) => ({ 'cleanup.policy': 'delete', 'retention.ms': String(days * DAY_MS) });
@@ -178,6 +180,18 @@ export const TOPICS: readonly TopicSpec[] = [
     config: retention(400),
     producedBy: ['notifier (inbox)'],
     consumedBy: ['notifier', 'indexer'],
+  },
+  {
+    id: 'notifier-deliveries',
+    version: 1,
+    description: 'Delivery ledger of the notifier: which buyer got which alert on which channel.',
+    key: z.string().min(1).max(520),
+    keyDescription: '`<buyer>|<channel>|<alertId>`',
+    value: NotificationDelivery,
+    partitions: 3,
+    config: compacted,
+    producedBy: ['notifier'],
+    consumedBy: ['notifier (read back at start)'],
   },
   {
     id: 'dead-letters',
