@@ -146,6 +146,8 @@ export const Signal = z.object({
   kind: SignalKind,
   postId: Id,
   memberId: Id,
+  /** Author of the post, so that one eager member's posts can be told from many members' interest. */
+  postMemberId: Id.optional(),
   eventTime: Instant,
   country: CountryCode,
   city: z.string().max(120).optional(),
@@ -180,6 +182,8 @@ export const TrendWindow = z.object({
   score: z.number(),
   pValue: z.number().min(0).max(1),
   rising: z.boolean(),
+  /** Rate of the window's newest panes over the panes just before them (absent for daily windows). */
+  acceleration: z.number().min(0).optional(),
   category: z.string().nullable(),
   emittedAt: Instant,
 });

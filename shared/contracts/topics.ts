@@ -49,6 +49,8 @@ export type TopicId =
   | 'reorder-alerts'
   | 'alert-actions'
   | 'notifier-deliveries'
+  | 'aggregator-attribution-changelog'
+  | 'aggregator-trend-changelog'
   | 'dead-letters';
 
 const retention = (days: number) => ({ 'cleanup.policy': 'delete', 'retention.ms': String(days * DAY_MS) });
@@ -57,6 +59,8 @@ const compacted = {
   'min.compaction.lag.ms': String(60 * 60 * 1000),
   'delete.retention.ms': String(DAY_MS),
 };
+/** Internal state of one key of a stateful stage, as JSON; a null value deletes the key. */
+const AggregatorState = z.unknown().describe('internal state of one key (JSON); null deletes the key');
 /** Posts and their interactions share a key (post id) and so must share a partition count. */
 const POST_PARTITIONS = 6;
 
@@ -192,6 +196,32 @@ export const TOPICS: readonly TopicSpec[] = [
     config: compacted,
     producedBy: ['notifier'],
     consumedBy: ['notifier (read back at start)'],
+  },
+  {
+    id: 'aggregator-attribution-changelog',
+    version: 1,
+    description:
+      'State of the aggregator attribution stage (post → SKUs table, interactions waiting for their mention), written in the same transaction as its output and input offsets. Partition p holds the state of input partition p.',
+    key: z.string().min(1).max(300),
+    keyDescription: '`post|<postId>`, `pending|<postId>` or `meta`',
+    value: AggregatorState,
+    partitions: POST_PARTITIONS,
+    config: compacted,
+    producedBy: ['aggregator (attribution)'],
+    consumedBy: ['aggregator (restore after restart or rebalance)'],
+  },
+  {
+    id: 'aggregator-trend-changelog',
+    version: 1,
+    description:
+      'State of the aggregator windowing stage (open panes, baselines, alert episodes per SKU), written in the same transaction as its output and input offsets. Partition p holds the state of signals-by-sku partition p.',
+    key: z.string().min(1).max(300),
+    keyDescription: '`sku|<sku>` or `meta`',
+    value: AggregatorState,
+    partitions: POST_PARTITIONS,
+    config: compacted,
+    producedBy: ['aggregator (windowing)'],
+    consumedBy: ['aggregator (restore after restart or rebalance)'],
   },
   {
     id: 'dead-letters',
