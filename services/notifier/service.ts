@@ -1,0 +1,330 @@
+/**
+ * The notifier in-process: delivers reorder alerts to the buyers who follow them (webhook, e-mail,
+ * daily digest) and serves the buyer inbox. Started by `trend-radar notifier run` and by the demo.
+ */
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import fastify, { type FastifyInstance } from 'fastify';
+import type { Kafka } from 'kafkajs';
+import cron, { type ScheduledTask } from 'node-cron';
+import { z } from 'zod';
+import { BlobNotFoundError, type BlobStore, FilesystemBlobStore } from '../../shared/blobstore/blob-store.ts';
+import { AlertAction, ReorderAlert } from '../../shared/contracts/events.ts';
+import { topicName } from '../../shared/contracts/topics.ts';
+import { connectProducer, createKafka } from '../../shared/kafka/client.ts';
+import { decode, describeIssues, encode } from '../../shared/kafka/codec.ts';
+import { ConsumerRunner, eachRecord } from '../../shared/kafka/consumer-runner.ts';
+import { createLogger, type Logger } from '../../shared/observability/logger.ts';
+import { createRegistry, type Registry } from '../../shared/observability/metrics.ts';
+import type { NotifierConfig } from './config.ts';
+import { Deliverer, dailyCron } from './deliverer.ts';
+import { createMailer, type Mailer } from './email.ts';
+import { INBOX_CSS, INBOX_JS, renderInboxPage } from './inbox-page.ts';
+import { InboxState } from './inbox-state.ts';
+import { DeliveryLedger } from './ledger.ts';
+import { followers, loadSubscriptions, type Subscriptions, SubscriptionsError } from './subscriptions.ts';
+import { followTopics } from './topic-follower.ts';
+
+export interface NotifierDeps {
+  kafka?: Kafka;
+  logger?: Logger;
+  registry?: Registry;
+  subscriptions?: Subscriptions;
+  blobs?: BlobStore;
+  mailer?: Mailer;
+  now?: () => Date;
+}
+
+export interface Notifier {
+  /** Where the buyer inbox is served, e.g. http://127.0.0.1:8088/ */
+  inboxUrl: string;
+  port: number;
+  /** Sends a buyer's digest now (the cron job calls this at their local time). */
+  sendDigest(buyerId: string): Promise<number>;
+  stop(): Promise<void>;
+}
+
+const ActionRequest = z.object({
+  alertId: z.string().min(1).max(300),
+  action: z.enum(['acknowledge', 'snooze', 'ordered']),
+  buyer: z.string().min(1).max(200),
+  snoozeHours: z
+    .number()
+    .positive()
+    .max(24 * 90)
+    .optional(),
+  quantity: z.number().int().positive().max(10_000_000).optional(),
+});
+
+/** JPEG, PNG, WebP, GIF by their magic bytes; anything else is served as opaque bytes. */
+function imageType(bytes: Buffer): string {
+  if (bytes[0] === 0xff && bytes[1] === 0xd8) return 'image/jpeg';
+  if (bytes.subarray(0, 4).toString('hex') === '89504e47') return 'image/png';
+  if (bytes.subarray(0, 4).toString() === 'RIFF' && bytes.subarray(8, 12).toString() === 'WEBP')
+    return 'image/webp';
+  if (bytes.subarray(0, 3).toString() === 'GIF') return 'image/gif';
+  return 'application/octet-stream';
+}
+
+export async function startNotifier(config: NotifierConfig, deps: NotifierDeps = {}): Promise<Notifier> {
+  const logger = deps.logger ?? createLogger('notifier', config.LOG_LEVEL);
+  const registry = deps.registry ?? createRegistry('notifier');
+  const now = deps.now ?? (() => new Date());
+  const subscriptions = deps.subscriptions ?? (await loadSubscriptions(config.NOTIFIER_SUBSCRIPTIONS_FILE));
+  const needsWebhookSecret = subscriptions.buyers.filter((b) => b.channels.webhook).map((b) => b.id);
+  if (needsWebhookSecret.length > 0 && !config.NOTIFIER_WEBHOOK_SECRET)
+    throw new SubscriptionsError(
+      `NOTIFIER_WEBHOOK_SECRET is required: buyers ${needsWebhookSecret.join(', ')} have a webhook`,
+    );
+  const needsSmtp = subscriptions.buyers
+    .filter((b) => b.channels.email || b.channels.digestAt)
+    .map((b) => b.id);
+  if (needsSmtp.length > 0 && !config.SMTP_URL && !deps.mailer)
+    throw new SubscriptionsError(`SMTP_URL is required: buyers ${needsSmtp.join(', ')} get e-mail`);
+
+  const kafka =
+    deps.kafka ?? createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID }, logger);
+  const blobs = deps.blobs ?? new FilesystemBlobStore(config.BLOB_STORE_DIR);
+  const mailer =
+    deps.mailer ?? (config.SMTP_URL ? createMailer(config.SMTP_URL, config.SMTP_FROM, blobs) : undefined);
+  const topics = {
+    alerts: topicName('reorder-alerts', config.TOPIC_NAMESPACE),
+    actions: topicName('alert-actions', config.TOPIC_NAMESPACE),
+    ledger: topicName('notifier-deliveries', config.TOPIC_NAMESPACE),
+    deadLetters: topicName('dead-letters', config.TOPIC_NAMESPACE),
+  };
+  const producer = await connectProducer(kafka);
+  const closers: Array<() => Promise<void>> = [async () => producer.disconnect()];
+  let stopped: Promise<void> | undefined;
+  const stop = () => (stopped ??= closeAll());
+  const closeAll = async () => {
+    for (const close of [...closers].reverse()) {
+      await close().catch((error) =>
+        logger.error({ error: (error as Error).message }, 'error while stopping'),
+      );
+    }
+  };
+
+  try {
+    const ledger = new DeliveryLedger(kafka, topics.ledger, producer, logger);
+    await ledger.start();
+    closers.push(() => ledger.stop());
+
+    const state = new InboxState();
+    const view = await followTopics(
+      kafka,
+      [topics.alerts, topics.actions],
+      'notifier-inbox',
+      (topic, message) => {
+        try {
+          if (topic === topics.alerts) state.applyAlert(decode(ReorderAlert, message.value));
+          else state.applyAction(decode(AlertAction, message.value));
+        } catch (error) {
+          // The delivery consumer dead-letters bad alerts; the view just leaves them out.
+          logger.debug(
+            { topic, offset: message.offset, error: (error as Error).message },
+            'inbox skips a record',
+          );
+        }
+      },
+    );
+    closers.push(() => view.stop());
+
+    const server = await startInbox({
+      config,
+      state,
+      subscriptions,
+      blobs,
+      registry,
+      producer,
+      topics,
+      now,
+      logger,
+    });
+    closers.push(() => server.close());
+    const port = (server.server.address() as AddressInfo).port;
+    const inboxUrl = config.NOTIFIER_PUBLIC_URL ?? `http://${config.NOTIFIER_HOST}:${port}/`;
+
+    const deliverer = new Deliverer({
+      subscriptions,
+      ledger,
+      blobs,
+      mailer,
+      webhook: {
+        secret: config.NOTIFIER_WEBHOOK_SECRET,
+        attempts: config.NOTIFIER_WEBHOOK_ATTEMPTS,
+        backoffMs: config.NOTIFIER_WEBHOOK_BACKOFF_MS,
+        timeoutMs: config.NOTIFIER_WEBHOOK_TIMEOUT_MS,
+      },
+      inboxUrl,
+      logger,
+      registry,
+    });
+    const sendDigest = async (buyerId: string) => {
+      const buyer = subscriptions.buyers.find((b) => b.id === buyerId);
+      if (!buyer) throw new SubscriptionsError(`unknown buyer ${buyerId}`);
+      // The digest lists what the inbox knows, so wait until the view has read the alerts log.
+      await view.caughtUp;
+      return deliverer.sendDigest(
+        buyerId,
+        state.cards(now(), (alert) => followers(subscriptions, alert).includes(buyer)),
+        now(),
+      );
+    };
+
+    const runner = new ConsumerRunner({
+      kafka,
+      logger,
+      registry,
+      producer,
+      service: 'notifier',
+      groupId: `${config.TOPIC_NAMESPACE}.${config.NOTIFIER_GROUP_ID}`,
+      topics: [topics.alerts],
+      deadLetterTopic: topics.deadLetters,
+      maxBatchSize: 50,
+      handleBatch: eachRecord(async (record) => {
+        const alert = decode(ReorderAlert, record.value);
+        state.applyAlert(alert);
+        await deliverer.deliver(alert);
+        return [];
+      }),
+    });
+    await runner.start();
+    closers.push(() => runner.stop());
+
+    const tasks: ScheduledTask[] = subscriptions.buyers
+      .filter((b) => b.channels.digestAt && b.email)
+      .map((buyer) =>
+        cron.schedule(
+          dailyCron(buyer.channels.digestAt!),
+          async () => {
+            try {
+              await sendDigest(buyer.id);
+            } catch (error) {
+              logger.error({ buyer: buyer.id, error: (error as Error).message }, 'digest failed');
+            }
+          },
+          { timezone: buyer.timeZone, name: `digest-${buyer.id}`, noOverlap: true },
+        ),
+      );
+    closers.push(async () => {
+      for (const task of tasks) await task.destroy();
+    });
+    if (mailer) closers.push(async () => mailer.close());
+
+    logger.info({ inboxUrl, buyers: subscriptions.buyers.length, digests: tasks.length }, 'notifier started');
+    return { inboxUrl, port, sendDigest, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+interface InboxContext {
+  config: NotifierConfig;
+  state: InboxState;
+  subscriptions: Subscriptions;
+  blobs: BlobStore;
+  registry: Registry;
+  producer: import('kafkajs').Producer;
+  topics: { actions: string };
+  now: () => Date;
+  logger: Logger;
+}
+
+async function startInbox(context: InboxContext): Promise<FastifyInstance> {
+  const { config, state, subscriptions, blobs, registry, producer, topics, now, logger } = context;
+  const app = fastify({ bodyLimit: 16 * 1024 });
+  const buyers = subscriptions.buyers.map((b) => ({ id: b.id, name: b.name }));
+  const forBuyer = (buyerId: string | undefined) => {
+    const buyer = subscriptions.buyers.find((b) => b.id === buyerId);
+    return buyer ? (alert: ReorderAlert) => followers(subscriptions, alert).includes(buyer) : () => true;
+  };
+
+  app.addHook('onSend', async (_request, reply) => {
+    reply.header(
+      'content-security-policy',
+      "default-src 'none'; img-src 'self' https: data:; style-src 'self' 'unsafe-inline'; script-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+    );
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('referrer-policy', 'no-referrer');
+  });
+
+  app.get('/', async (request, reply) => {
+    const buyer = (request.query as { buyer?: string }).buyer || undefined;
+    const html = renderInboxPage(state.cards(now(), forBuyer(buyer)), { buyers, buyer, now: now() });
+    return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(html);
+  });
+  app.get('/inbox.css', async (_request, reply) => reply.type('text/css; charset=utf-8').send(INBOX_CSS));
+  app.get('/inbox.js', async (_request, reply) =>
+    reply.type('text/javascript; charset=utf-8').send(INBOX_JS),
+  );
+
+  app.get('/api/alerts', async (request) => {
+    const buyer = (request.query as { buyer?: string }).buyer || undefined;
+    return state.cards(now(), forBuyer(buyer)).map((card) => ({
+      alertId: card.alert.alertId,
+      episodeId: card.alert.episodeId,
+      sku: card.alert.sku,
+      state: card.state,
+      actions: card.actions,
+    }));
+  });
+
+  app.post('/api/actions', async (request, reply) => {
+    const parsed = ActionRequest.safeParse(request.body);
+    if (!parsed.success) return reply.code(400).send({ error: describeIssues(parsed.error) });
+    const { alertId, action, buyer, snoozeHours, quantity } = parsed.data;
+    if (!subscriptions.buyers.some((b) => b.id === buyer))
+      return reply.code(400).send({ error: `unknown buyer ${buyer}` });
+    const alert = state.alert(alertId);
+    if (!alert) return reply.code(404).send({ error: 'no such alert' });
+    const at = now();
+    const record: AlertAction = {
+      actionId: randomUUID(),
+      alertId,
+      sku: alert.sku,
+      action,
+      buyer,
+      at: at.toISOString(),
+      ...(action === 'snooze'
+        ? { snoozeUntil: new Date(at.getTime() + (snoozeHours ?? 24) * 3_600_000).toISOString() }
+        : {}),
+      ...(action === 'ordered' && quantity !== undefined ? { quantity } : {}),
+    };
+    // Recorded in Kafka first (acks=all): the page only shows what the log holds.
+    await producer.send({
+      topic: topics.actions,
+      acks: -1,
+      messages: [{ key: alertId, value: encode(AlertAction, record) }],
+    });
+    state.applyAction(record);
+    logger.info({ alertId, action, buyer }, 'buyer action recorded');
+    return reply.code(201).send(record);
+  });
+
+  app.get('/blobs/sha256/:hex', async (request, reply) => {
+    const { hex } = request.params as { hex: string };
+    if (!/^[0-9a-f]{64}$/.test(hex)) return reply.code(400).send({ error: 'not a sha256 digest' });
+    try {
+      const bytes = await blobs.get(`sha256:${hex}`);
+      // Content-addressed: the bytes behind a digest never change.
+      return reply
+        .type(imageType(bytes))
+        .header('cache-control', 'public, max-age=31536000, immutable')
+        .send(bytes);
+    } catch (error) {
+      if (error instanceof BlobNotFoundError) return reply.code(404).send({ error: 'no such blob' });
+      throw error;
+    }
+  });
+
+  app.get('/metrics', async (_request, reply) =>
+    reply.type(registry.contentType).send(await registry.metrics()),
+  );
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async () => ({ status: 'ready', alerts: state.size }));
+
+  await app.listen({ host: config.NOTIFIER_HOST, port: config.NOTIFIER_PORT });
+  return app;
+}
