@@ -1,0 +1,167 @@
+import { describe, expect, it } from 'vitest';
+import {
+  createRng,
+  generateScenario,
+  localHour,
+  poisson,
+  type Scenario,
+  type ScenarioProduct,
+  seasonalMultiplier,
+  seasonOf,
+} from '../../../services/simulator/scenario.ts';
+import { Interaction, InventoryLevel, Upload } from '../../../shared/contracts/events.ts';
+
+const HOUR = 3_600_000;
+
+function catalogue(): ScenarioProduct[] {
+  const products: ScenarioProduct[] = [
+    { sku: 'WT-RED', name: 'Wild Thing Pump', category: 'shoes', colour: 'red', views: ['main', 'back'] },
+    { sku: 'WT-BLACK', name: 'Wild Thing Pump', category: 'shoes', colour: 'black', views: ['main', 'back'] },
+  ];
+  const kinds = ['Bikini', 'Wool Coat', 'Tote Bag', 'Midi Dress', 'Loafer'];
+  for (let i = 0; i < 120; i++) {
+    const kind = kinds[i % kinds.length]!;
+    products.push({ sku: `P${i}`, name: `${kind} ${i}`, category: kind.toLowerCase(), views: ['main'] });
+  }
+  return products;
+}
+
+const scenario: Scenario = generateScenario({
+  seed: 42,
+  catalogue: catalogue(),
+  start: '2025-06-02T00:00:00Z',
+});
+const skuOfPost = new Map(scenario.truth.photos.map((p) => [p.postId, p.sku]));
+const uploads = scenario.events.flatMap((e) => (e.kind === 'upload' ? [e.upload] : []));
+const interactions = scenario.events.flatMap((e) => (e.kind === 'interaction' ? [e.interaction] : []));
+
+describe('generateScenario', () => {
+  it('is deterministic in its options and changes with the seed', () => {
+    const again = generateScenario({ seed: 42, catalogue: catalogue(), start: '2025-06-02T00:00:00Z' });
+    expect(JSON.stringify(again)).toBe(JSON.stringify(scenario));
+    const other = generateScenario({ seed: 43, catalogue: catalogue(), start: '2025-06-02T00:00:00Z' });
+    expect(JSON.stringify(other.events.slice(0, 50))).not.toBe(JSON.stringify(scenario.events.slice(0, 50)));
+  });
+
+  it('emits contract-valid events in event-time order inside the scenario', () => {
+    const start = Date.parse(scenario.truth.start);
+    const end = Date.parse(scenario.truth.end);
+    for (let i = 1; i < scenario.events.length; i++) {
+      expect(scenario.events[i]!.at).toBeGreaterThanOrEqual(scenario.events[i - 1]!.at);
+    }
+    for (const upload of uploads) expect(Upload.safeParse(upload).success).toBe(true);
+    for (const interaction of interactions) expect(Interaction.safeParse(interaction).success).toBe(true);
+    for (const event of scenario.events) {
+      expect(event.at).toBeGreaterThanOrEqual(start);
+      expect(event.at).toBeLessThan(end);
+    }
+    expect(uploads.length).toBe(scenario.stats.uploads);
+    expect(interactions.length).toBe(scenario.stats.interactions);
+    expect(
+      new Set(scenario.events.map((e) => (e.kind === 'upload' ? e.upload : e.interaction).eventId)).size,
+    ).toBe(scenario.events.length);
+  });
+
+  it('records the SKU of every uploaded image and only interactions on existing, earlier posts', () => {
+    const imageCount = uploads.reduce((sum, u) => sum + u.images.length, 0);
+    expect(scenario.truth.photos).toHaveLength(imageCount);
+    const postTime = new Map(uploads.map((u) => [u.postId, Date.parse(u.clientTimestamp)]));
+    for (const interaction of interactions) {
+      expect(postTime.get(interaction.postId)).toBeLessThan(Date.parse(interaction.timestamp));
+    }
+  });
+
+  it('plants the red shoe trend: several-fold more uploads within hours, in its regions, from many members', () => {
+    const [trend] = scenario.truth.trends;
+    expect(trend!.sku).toBe('WT-RED');
+    const onset = Date.parse(trend!.onset);
+    const red = uploads.filter((u) => skuOfPost.get(u.postId) === 'WT-RED');
+    expect(red.every((u) => trend!.regions.includes(u.location.country))).toBe(true);
+    const before = red.filter((u) => Date.parse(u.clientTimestamp) < onset);
+    const hoursBefore = (onset - Date.parse(scenario.truth.start)) / HOUR;
+    const peakStart = Date.parse(trend!.peakBy);
+    const afterPeak = red.filter((u) => Date.parse(u.clientTimestamp) >= peakStart);
+    const hoursAfter = (Date.parse(scenario.truth.end) - peakStart) / HOUR;
+    const uplift = afterPeak.length / hoursAfter / (before.length / hoursBefore);
+    expect(uplift).toBeGreaterThan(4);
+    expect(new Set(afterPeak.map((u) => u.memberId)).size).toBeGreaterThan(afterPeak.length * 0.5);
+  });
+
+  it('plants the decoys: one repeat poster, a steady best-seller, a bot burst of likes on one post', () => {
+    const byKind = new Map(scenario.truth.decoys.map((d) => [d.kind, d]));
+    const repeat = byKind.get('repeat-poster')!;
+    const repeated = uploads.filter(
+      (u) => u.memberId === repeat.memberId && skuOfPost.get(u.postId) === repeat.sku,
+    );
+    expect(repeated).toHaveLength(40);
+
+    const best = byKind.get('best-seller')!;
+    const perDay = new Array(7).fill(0);
+    for (const u of uploads) {
+      if (skuOfPost.get(u.postId) === best.sku)
+        perDay[
+          Math.floor((Date.parse(u.clientTimestamp) - Date.parse(scenario.truth.start)) / (24 * HOUR))
+        ]++;
+    }
+    expect(Math.min(...perDay)).toBeGreaterThan(0);
+    expect(Math.max(...perDay) / Math.min(...perDay)).toBeLessThan(2);
+
+    const bot = byKind.get('bot-burst')!;
+    const burst = interactions.filter((i) => i.memberId.startsWith('bot-'));
+    expect(burst).toHaveLength(600);
+    expect(new Set(burst.map((i) => i.postId))).toEqual(new Set([bot.postId]));
+    const from = Date.parse(bot.from);
+    expect(burst.every((i) => Date.parse(i.timestamp) - from < 20 * 60_000)).toBe(true);
+
+    const claimed = [scenario.truth.trends[0]!.sku, ...scenario.truth.decoys.map((d) => d.sku)];
+    expect(new Set(claimed).size).toBe(claimed.length);
+  });
+
+  it('follows the members’ local daily rhythm', () => {
+    let night = 0;
+    let evening = 0;
+    const memberOffsets = new Map(scenario.members.map((m) => [m.memberId, m.utcOffsetHours]));
+    for (const u of uploads) {
+      const hour = localHour(Date.parse(u.clientTimestamp), memberOffsets.get(u.memberId)!);
+      if (hour >= 2 && hour < 5) night++;
+      if (hour >= 19 && hour < 22) evening++;
+    }
+    expect(evening).toBeGreaterThan(night * 8);
+  });
+
+  it('gives every SKU a valid inventory level, the trend SKU short cover', () => {
+    expect(scenario.inventory).toHaveLength(catalogue().length);
+    for (const level of scenario.inventory) expect(InventoryLevel.safeParse(level).success).toBe(true);
+    const red = scenario.inventory.find((l) => l.sku === 'WT-RED')!;
+    expect(red.onHand / red.dailySales).toBeLessThan(17);
+  });
+
+  it('rejects a trend on an unknown SKU and a trend and decoy on the same SKU', () => {
+    expect(() => generateScenario({ seed: 1, catalogue: catalogue(), trends: [{ sku: 'NOPE' }] })).toThrow(
+      /not in the catalogue/,
+    );
+    expect(() =>
+      generateScenario({ seed: 1, catalogue: catalogue(), trends: [{ sku: 'WT-RED' }, { sku: 'WT-RED' }] }),
+    ).toThrow(/more than one/);
+  });
+});
+
+describe('scenario building blocks', () => {
+  it('classifies seasons and scales them by hemisphere', () => {
+    expect(seasonOf({ sku: 'a', name: 'Triangle Bikini' })).toBe('summer');
+    expect(seasonOf({ sku: 'b', name: 'Camel Wool Coat' })).toBe('winter');
+    expect(seasonOf({ sku: 'c', name: 'Leather Tote' })).toBe('all');
+    expect(seasonalMultiplier('summer', false, 6)).toBeGreaterThan(seasonalMultiplier('summer', true, 6));
+    expect(seasonalMultiplier('winter', true, 6)).toBeGreaterThan(seasonalMultiplier('winter', false, 6));
+    expect(seasonalMultiplier('all', true, 6)).toBe(1);
+  });
+
+  it('samples Poisson counts with the right mean', () => {
+    const rng = createRng(9);
+    for (const lambda of [0.3, 4, 80]) {
+      let sum = 0;
+      for (let i = 0; i < 20_000; i++) sum += poisson(rng, lambda);
+      expect(sum / 20_000).toBeCloseTo(lambda, lambda < 1 ? 1 : 0);
+    }
+  });
+});
