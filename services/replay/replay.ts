@@ -1,0 +1,267 @@
+/**
+ * Replay for data engineers, as library functions (the CLI in commands.ts adds the progress bar
+ * and the confirmation prompt):
+ *   copyRange   — copy a source topic's records in [from, until) into a target topic, keys, values,
+ *                 headers and timestamps preserved, plus replay.* headers naming the run and source;
+ *   planReset / applyReset — move a consumer group's offsets to a point so its service reprocesses.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Admin, IHeaders, Kafka, Message } from 'kafkajs';
+import { connectProducer } from '../../shared/kafka/client.ts';
+import {
+  type Bound,
+  copyRefusal,
+  inTimeWindow,
+  type OffsetsAtTime,
+  type PartitionRange,
+  type PartitionWatermarks,
+  planGroupReset,
+  planRanges,
+  RateLimiter,
+  REPLAY_HEADERS,
+  ReplayPlanError,
+  type ResetPlan,
+  rangeSize,
+  replaySource,
+  targetPartition,
+} from './plan.ts';
+
+export interface CopyOptions {
+  source: string;
+  target: string;
+  from: Bound;
+  until: Bound;
+  /** Records per second; unlimited when absent. */
+  ratePerSecond?: number;
+  dryRun?: boolean;
+  /** Called as offsets are passed: `done` of `total` offsets in the planned ranges. */
+  onProgress?: (done: number, total: number) => void;
+  /** Gives up when the copy makes no progress for this long (a stuck broker should not hang a script). */
+  idleTimeoutMs?: number;
+}
+
+export interface CopyResult {
+  replayId: string;
+  ranges: PartitionRange[];
+  /** Offsets in the ranges (an upper bound on records: compaction leaves gaps). */
+  planned: number;
+  copied: number;
+  /** Records inside the offset ranges but outside the time window. */
+  skipped: number;
+  dryRun: boolean;
+}
+
+async function withAdmin<T>(kafka: Kafka, work: (admin: Admin) => Promise<T>): Promise<T> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return await work(admin);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+async function watermarks(admin: Admin, topic: string): Promise<PartitionWatermarks[]> {
+  return (await admin.fetchTopicOffsets(topic)).map((p) => ({
+    partition: p.partition,
+    low: BigInt(p.low),
+    high: BigInt(p.high),
+  }));
+}
+
+async function offsetsAt(admin: Admin, topic: string, bound: Bound): Promise<OffsetsAtTime | undefined> {
+  if (bound.kind !== 'timestamp') return undefined;
+  const offsets = await admin.fetchTopicOffsetsByTimestamp(topic, bound.ms);
+  return new Map(offsets.map((o) => [o.partition, BigInt(o.offset)]));
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export async function planCopy(kafka: Kafka, options: CopyOptions) {
+  return withAdmin(kafka, async (admin) => {
+    const existing = new Set(await admin.listTopics());
+    const metadata = await admin.fetchTopicMetadata({
+      topics: [options.source, options.target].filter((t) => existing.has(t)),
+    });
+    const partitionsOf = (topic: string) => metadata.topics.find((t) => t.name === topic)?.partitions.length;
+    const refusal = copyRefusal({
+      source: options.source,
+      target: options.target,
+      existingTopics: existing,
+      sourcePartitions: partitionsOf(options.source) ?? 0,
+      targetPartitions: partitionsOf(options.target),
+    });
+    if (refusal) throw new ReplayPlanError(refusal);
+    const marks = await watermarks(admin, options.source);
+    const ranges = planRanges(
+      marks,
+      options.from,
+      options.until,
+      await offsetsAt(admin, options.source, options.from),
+      await offsetsAt(admin, options.source, options.until),
+    );
+    return { ranges, sourcePartitions: marks.length, targetPartitions: partitionsOf(options.target)! };
+  });
+}
+
+export async function copyRange(kafka: Kafka, options: CopyOptions): Promise<CopyResult> {
+  const replayId = `replay-${new Date().toISOString().replace(/[-:.]/g, '')}-${randomBytes(3).toString('hex')}`;
+  const { ranges, sourcePartitions, targetPartitions } = await planCopy(kafka, options);
+  const planned = Number(rangeSize(ranges));
+  const result: CopyResult = {
+    replayId,
+    ranges,
+    planned,
+    copied: 0,
+    skipped: 0,
+    dryRun: options.dryRun ?? false,
+  };
+  if (options.dryRun || planned === 0) return result;
+
+  const replayedAt = new Date().toISOString();
+  const limiter = options.ratePerSecond ? new RateLimiter(options.ratePerSecond, Date.now()) : undefined;
+  // Position per partition: the next offset not yet passed.
+  const position = new Map(ranges.map((r) => [r.partition, r.start]));
+  const remaining = new Set(ranges.filter((r) => r.end > r.start).map((r) => r.partition));
+  const byPartition = new Map(ranges.map((r) => [r.partition, r]));
+  const progress = () =>
+    ranges.reduce((sum, r) => sum + Number((position.get(r.partition) ?? r.start) - r.start), 0);
+
+  const producer = await connectProducer(kafka);
+  const consumer = kafka.consumer({
+    groupId: replayId,
+    allowAutoTopicCreation: false,
+    maxBytes: 8 * 1024 * 1024,
+  });
+  let finish!: () => void;
+  let fail!: (error: unknown) => void;
+  const finished = new Promise<void>((resolve, reject) => {
+    finish = resolve;
+    fail = reject;
+  });
+  let lastProgressAt = Date.now();
+  const idleTimeoutMs = options.idleTimeoutMs ?? 60_000;
+  const watchdog = setInterval(() => {
+    if (Date.now() - lastProgressAt > idleTimeoutMs)
+      fail(
+        new Error(`replay made no progress for ${idleTimeoutMs} ms (at ${progress()} of ${planned} offsets)`),
+      );
+  }, 1_000);
+
+  try {
+    await consumer.connect();
+    await consumer.subscribe({ topic: options.source, fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatch: async ({ batch, heartbeat, isRunning }) => {
+        const range = byPartition.get(batch.partition);
+        if (!range || !remaining.has(batch.partition)) return;
+        const messages: Message[] = [];
+        let passed = position.get(batch.partition)!;
+        for (const message of batch.messages) {
+          const offset = BigInt(message.offset);
+          // Records fetched before the seek took effect, or past the end, are not ours.
+          if (offset < passed || offset >= range.end) continue;
+          passed = offset + 1n;
+          if (!inTimeWindow(Number(message.timestamp), options.from, options.until)) {
+            result.skipped++;
+            continue;
+          }
+          messages.push({
+            key: message.key,
+            value: message.value,
+            timestamp: message.timestamp,
+            partition: targetPartition(batch.partition, sourcePartitions, targetPartitions),
+            headers: {
+              ...(message.headers as IHeaders | undefined),
+              [REPLAY_HEADERS.id]: replayId,
+              [REPLAY_HEADERS.source]: replaySource(options.source, batch.partition, message.offset),
+              [REPLAY_HEADERS.at]: replayedAt,
+            },
+          });
+        }
+        // Compaction leaves gaps: a batch that starts at or before our position covers every
+        // offset up to its last one, whether or not a record is still there.
+        const first = batch.messages[0];
+        if (first && BigInt(first.offset) <= position.get(batch.partition)!) {
+          const through = BigInt(batch.lastOffset()) + 1n;
+          if (through > passed) passed = through < range.end ? through : range.end;
+        }
+        for (let i = 0; i < messages.length && isRunning(); i += 500) {
+          const chunk = messages.slice(i, i + 500);
+          if (limiter) {
+            const wait = limiter.take(chunk.length, Date.now());
+            if (wait > 0) await sleep(wait);
+          }
+          await producer.send({ topic: options.target, acks: -1, messages: chunk });
+          result.copied += chunk.length;
+          await heartbeat();
+        }
+        position.set(batch.partition, passed);
+        lastProgressAt = Date.now();
+        options.onProgress?.(progress(), planned);
+        if (passed >= range.end) {
+          remaining.delete(batch.partition);
+          consumer.pause([{ topic: options.source, partitions: [batch.partition] }]);
+          if (remaining.size === 0) finish();
+        }
+      },
+    });
+    for (const range of ranges) {
+      if (range.end > range.start)
+        consumer.seek({ topic: options.source, partition: range.partition, offset: range.start.toString() });
+      else consumer.pause([{ topic: options.source, partitions: [range.partition] }]);
+    }
+    if (remaining.size === 0) finish();
+    await finished;
+    return result;
+  } finally {
+    clearInterval(watchdog);
+    await consumer.disconnect();
+    await producer.disconnect();
+    // The run's group committed nothing; remove it so it does not linger in group listings.
+    await withAdmin(kafka, (admin) => admin.deleteGroups([replayId])).catch(() => undefined);
+  }
+}
+
+export interface ResetOptions {
+  group: string;
+  topic: string;
+  to: Bound;
+}
+
+export async function planReset(kafka: Kafka, options: ResetOptions): Promise<ResetPlan> {
+  return withAdmin(kafka, async (admin) => {
+    const existing = new Set(await admin.listTopics());
+    if (!existing.has(options.topic)) throw new ReplayPlanError(`topic ${options.topic} does not exist`);
+    const [description] = (await admin.describeGroups([options.group])).groups;
+    const committed = new Map<number, bigint>();
+    for (const topic of await admin.fetchOffsets({ groupId: options.group, topics: [options.topic] })) {
+      for (const p of topic.partitions)
+        if (BigInt(p.offset) >= 0n) committed.set(p.partition, BigInt(p.offset));
+    }
+    return planGroupReset(
+      {
+        group: options.group,
+        topic: options.topic,
+        state: description?.state ?? 'Dead',
+        members: description?.members.length ?? 0,
+        committed,
+      },
+      await watermarks(admin, options.topic),
+      options.to,
+      await offsetsAt(admin, options.topic, options.to),
+    );
+  });
+}
+
+export async function applyReset(kafka: Kafka, plan: ResetPlan): Promise<void> {
+  if (plan.refusal) throw new ReplayPlanError(plan.refusal);
+  await withAdmin(kafka, (admin) =>
+    admin.setOffsets({
+      groupId: plan.group,
+      topic: plan.topic,
+      partitions: plan.partitions.map((p) => ({ partition: p.partition, offset: p.target.toString() })),
+    }),
+  );
+}
