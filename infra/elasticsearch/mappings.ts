@@ -1,0 +1,218 @@
+/**
+ * Explicit Elasticsearch mappings of every Trend Radar index family. The indexer writes documents
+ * projected from the Kafka events (shared/elasticsearch/documents.ts), never the raw events, so the
+ * mappings are `dynamic: strict`: a field nobody mapped is a bug that surfaces as a mapping error
+ * on the dead-letter topic instead of a silently guessed type.
+ *
+ * Written for Elasticsearch 8.19 with only core analysis (no analysis-common): `standard` analyzer
+ * and the built-in `lowercase` filter for keyword normalisation.
+ */
+
+type Mapping = Record<string, unknown>;
+
+const keyword: Mapping = { type: 'keyword' };
+const date: Mapping = { type: 'date' };
+const float: Mapping = { type: 'float' };
+const double: Mapping = { type: 'double' };
+const integer: Mapping = { type: 'integer' };
+const long: Mapping = { type: 'long' };
+/** Searchable text plus an exact keyword for aggregations and sorting. */
+const textAndKeyword = (ignoreAbove = 256): Mapping => ({
+  type: 'text',
+  analyzer: 'standard',
+  fields: { keyword: { type: 'keyword', ignore_above: ignoreAbove } },
+});
+/**
+ * Vector field: the dimension is taken from the first document of each index (the descriptor
+ * decides it, see docs/search.md); cosine because the descriptors are compared by angle.
+ * A document whose vector has another dimension, or zero magnitude, fails with a mapping error.
+ */
+const vector: Mapping = { type: 'dense_vector', index: true, similarity: 'cosine' };
+
+/** Where a post was taken: `point` only when the member shared coordinates. */
+const location: Mapping = {
+  properties: { country: keyword, city: keyword, point: { type: 'geo_point' } },
+};
+
+/** Settings every index shares: one shard is plenty at this volume; replicas when a second node exists. */
+export const commonSettings = {
+  number_of_shards: 1,
+  auto_expand_replicas: '0-1',
+  refresh_interval: '1s',
+  analysis: { normalizer: { lowercase: { type: 'custom', filter: ['lowercase'] } } },
+} as const;
+
+export const postsMapping: Mapping = {
+  dynamic: 'strict',
+  properties: {
+    '@timestamp': date,
+    postId: keyword,
+    uploadEventId: keyword,
+    memberId: keyword,
+    caption: textAndKeyword(1024),
+    /** Exact (lower-cased) hashtags for terms aggregations, and analysed for full-text search. */
+    hashtags: {
+      type: 'keyword',
+      normalizer: 'lowercase',
+      fields: { text: { type: 'text', analyzer: 'standard' } },
+    },
+    location,
+    imageUrls: keyword,
+    imageCount: integer,
+    clientTimestamp: date,
+    receivedAt: date,
+    source: keyword,
+  },
+};
+
+export const mentionsMapping: Mapping = {
+  dynamic: 'strict',
+  properties: {
+    '@timestamp': date,
+    mentionId: keyword,
+    uploadEventId: keyword,
+    postId: keyword,
+    memberId: keyword,
+    imageIndex: integer,
+    /** `${uploadEventId}:${imageIndex}`: one photo, whatever SKUs it matched (for collapsing). */
+    photoId: keyword,
+    imageUrl: keyword,
+    kind: keyword,
+    sku: keyword,
+    score: float,
+    rank: integer,
+    candidates: { properties: { sku: keyword, score: float } },
+    modelId: keyword,
+    location,
+    eventTime: date,
+    processedAt: date,
+    photoEmbedding: vector,
+  },
+};
+
+const countsByKind: Mapping = {
+  // Known signal kinds are mapped; a kind added later stays in _source until mapped here.
+  dynamic: false,
+  properties: {
+    upload: integer,
+    like: integer,
+    save: integer,
+    wishlist: integer,
+    share: integer,
+    comment: integer,
+  },
+};
+
+export const trendWindowsMapping: Mapping = {
+  dynamic: 'strict',
+  properties: {
+    '@timestamp': date,
+    windowId: keyword,
+    sku: keyword,
+    /** `global` or `country:GB`; `country` holds the code alone for per-region queries. */
+    scope: keyword,
+    country: keyword,
+    windowStart: date,
+    windowEnd: date,
+    sizeMs: long,
+    signals: integer,
+    weightedCount: float,
+    distinctMembers: integer,
+    countsByKind,
+    baseline: float,
+    score: float,
+    pValue: double,
+    rising: { type: 'boolean' },
+    category: keyword,
+    emittedAt: date,
+  },
+};
+
+export const reorderAlertsMapping: Mapping = {
+  dynamic: 'strict',
+  properties: {
+    '@timestamp': date,
+    alertId: keyword,
+    episodeId: keyword,
+    sku: keyword,
+    status: keyword,
+    priority: keyword,
+    product: {
+      properties: {
+        style: keyword,
+        colour: keyword,
+        name: textAndKeyword(),
+        category: keyword,
+        brand: keyword,
+        price: double,
+      },
+    },
+    score: float,
+    pValue: double,
+    uplift: float,
+    windowStart: date,
+    windowEnd: date,
+    raisedAt: date,
+    /** Evidence shown with the alert, stored but not indexed. */
+    series: { type: 'object', enabled: false },
+    topRegions: { properties: { country: keyword, signals: integer, share: float } },
+    topCountries: keyword,
+    photos: { properties: { postId: keyword, imageUrl: keyword, memberId: keyword, matchScore: float } },
+    /** The evidence photos' URLs, the first one alone for a table column that links to it. */
+    photoUrls: keyword,
+    firstPhotoUrl: keyword,
+    distinctMembers: integer,
+    stock: {
+      properties: {
+        onHand: integer,
+        onOrder: integer,
+        leadTimeDays: float,
+        dailySales: float,
+        daysOfCover: float,
+      },
+    },
+    suggestedReorderQty: integer,
+  },
+};
+
+export const alertActionsMapping: Mapping = {
+  dynamic: 'strict',
+  properties: {
+    '@timestamp': date,
+    actionId: keyword,
+    alertId: keyword,
+    sku: keyword,
+    action: keyword,
+    buyer: keyword,
+    snoozeUntil: date,
+    quantity: integer,
+    at: date,
+  },
+};
+
+/**
+ * One document per SKU and model (`${sku}|${modelId}`), the views as nested objects each with its
+ * vector: an update or a tombstone touches exactly one document (no delete-by-query, which this
+ * server lacks), and nested kNN returns the product once with its best-matching view.
+ */
+export const catalogueMapping: Mapping = {
+  dynamic: 'strict',
+  properties: {
+    '@timestamp': date,
+    sku: keyword,
+    modelId: keyword,
+    descriptor: keyword,
+    dimension: integer,
+    style: keyword,
+    colour: keyword,
+    name: textAndKeyword(),
+    category: keyword,
+    brand: keyword,
+    price: double,
+    updatedAt: date,
+    views: {
+      type: 'nested',
+      properties: { view: keyword, contentHash: keyword, imageUrl: keyword, vector },
+    },
+  },
+};

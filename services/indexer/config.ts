@@ -1,0 +1,56 @@
+import cron from 'node-cron';
+import { z } from 'zod';
+import { BaseEnv } from '../../shared/config/env.ts';
+import type { TopicId } from '../../shared/contracts/topics.ts';
+
+/** The topics the indexer copies into Elasticsearch. */
+export const INDEXED_TOPICS = [
+  'uploads',
+  'mentions',
+  'trend-windows',
+  'reorder-alerts',
+  'alert-actions',
+  'catalogue-embeddings',
+] as const satisfies readonly TopicId[];
+export type IndexedTopic = (typeof INDEXED_TOPICS)[number];
+
+export const RetentionEnv = z.object({
+  /** Monthly indices whose month ended longer ago than this are deleted (posts, mentions, windows, alerts, actions). */
+  ES_RETENTION_DAYS: z.coerce.number().int().positive().default(400),
+  /** When the retention job runs (node-cron syntax, server time). */
+  ES_RETENTION_CRON: z
+    .string()
+    .refine((expression) => cron.validate(expression), 'not a valid cron expression')
+    .optional()
+    .default('17 3 * * *'),
+  /** Set to `off` to run no retention job in this process (another indexer replica runs it). */
+  ES_RETENTION_JOB: z.enum(['on', 'off']).default('on'),
+});
+
+export const IndexerEnv = BaseEnv.extend(RetentionEnv.shape).extend({
+  /** Consumer group; defaults to `${TOPIC_NAMESPACE}.indexer`. */
+  INDEXER_GROUP_ID: z.string().min(1).optional(),
+  /** Records per bulk request (one Kafka partition's chunk). */
+  INDEXER_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(500),
+  /** Partitions indexed in parallel (each its own bulk request). */
+  INDEXER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(3),
+  /** Backoff while Elasticsearch is unavailable or rejecting (429/5xx): first wait, and cap. */
+  INDEXER_BACKOFF_INITIAL_MS: z.coerce.number().int().min(10).default(500),
+  INDEXER_BACKOFF_MAX_MS: z.coerce.number().int().min(10).default(30_000),
+  /** Which topics to index (comma-separated topic ids); all six by default. */
+  INDEXER_TOPICS: z
+    .string()
+    .transform((s) =>
+      s
+        .split(',')
+        .map((part) => part.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.enum(INDEXED_TOPICS)).min(1))
+    .default([...INDEXED_TOPICS]),
+});
+export type IndexerConfig = z.infer<typeof IndexerEnv>;
+
+export function indexerGroupId(config: Pick<IndexerConfig, 'INDEXER_GROUP_ID' | 'TOPIC_NAMESPACE'>): string {
+  return config.INDEXER_GROUP_ID ?? `${config.TOPIC_NAMESPACE}.indexer`;
+}

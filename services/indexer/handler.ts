@@ -1,0 +1,132 @@
+/**
+ * The indexer's batch handler: a chunk of records from one partition becomes one bulk request.
+ *   - a record that breaks its topic contract → dead (dead-letter topic) before Elasticsearch sees it;
+ *   - a document Elasticsearch rejects (mapping error, …) → dead with Elasticsearch's reason;
+ *   - Elasticsearch unavailable, 429 or 5xx → the handler waits here, heartbeating, until the
+ *     node answers: the runner's `maxAttempts` is for records that fail, not for an outage,
+ *     which must stall the partition rather than send everything to the dead-letter topic;
+ *   - everything else → done, and the runner commits the offsets after this returns.
+ */
+import type { Client } from '@elastic/elasticsearch';
+import { z } from 'zod';
+import {
+  AlertAction,
+  CatalogueEmbedding,
+  Mention,
+  ReorderAlert,
+  TrendWindow,
+  Upload,
+} from '../../shared/contracts/events.ts';
+import { topicName, topicSpec } from '../../shared/contracts/topics.ts';
+import { type ItemResult, indexUntilSettled } from '../../shared/elasticsearch/bulk.ts';
+import {
+  alertActionAction,
+  catalogueAction,
+  catalogueDeleteAction,
+  type IndexAction,
+  mentionAction,
+  postAction,
+  reorderAlertAction,
+  trendWindowAction,
+} from '../../shared/elasticsearch/documents.ts';
+import { decode, InvalidRecordError, PermanentError } from '../../shared/kafka/codec.ts';
+import type { BatchHandler, InboundRecord, Outcome } from '../../shared/kafka/consumer-runner.ts';
+import type { IndexedTopic } from './config.ts';
+
+/** A document Elasticsearch refused; the message carries Elasticsearch's reason to the DLQ headers. */
+export class DocumentRejectedError extends PermanentError {
+  override name = 'DocumentRejectedError';
+}
+
+/** Turns one record of `topic` into its index action, or throws InvalidRecordError. */
+export function actionFor(
+  topic: IndexedTopic,
+  prefix: string,
+  record: Pick<InboundRecord, 'key' | 'value'>,
+): IndexAction {
+  switch (topic) {
+    case 'uploads':
+      return postAction(prefix, decode(Upload, record.value));
+    case 'mentions':
+      return mentionAction(prefix, decode(Mention, record.value));
+    case 'trend-windows':
+      return trendWindowAction(prefix, decode(TrendWindow, record.value));
+    case 'reorder-alerts':
+      return reorderAlertAction(prefix, decode(ReorderAlert, record.value));
+    case 'alert-actions':
+      return alertActionAction(prefix, decode(AlertAction, record.value));
+    case 'catalogue-embeddings': {
+      const key = record.key?.toString('utf8') ?? '';
+      const parsedKey = (topicSpec('catalogue-embeddings').key as z.ZodType<string>).safeParse(key);
+      if (!parsedKey.success) throw new InvalidRecordError(`bad catalogue key ${JSON.stringify(key)}`);
+      if (record.value === null) return catalogueDeleteAction(prefix, key);
+      return catalogueAction(prefix, decode(CatalogueEmbedding, record.value));
+    }
+  }
+}
+
+export interface IndexerHandlerOptions {
+  client: Client;
+  namespace: string;
+  prefix: string;
+  topics: readonly IndexedTopic[];
+  backoff: { initialMs: number; maxMs: number };
+  isStopping: () => boolean;
+  /** Told how long the handler waited for Elasticsearch, and how each document ended. */
+  onWait?: (info: { attempt: number; delayMs: number; reason: string }) => void;
+  onResults?: (family: string, results: ItemResult[]) => void;
+}
+
+export function indexerHandler(options: IndexerHandlerOptions): BatchHandler {
+  const topicIds = new Map<string, IndexedTopic>(
+    options.topics.map((id) => [topicName(id, options.namespace), id]),
+  );
+  return async (records, context) => {
+    const outcomes: Outcome[] = new Array(records.length);
+    const actions: IndexAction[] = [];
+    const positions: number[] = [];
+    records.forEach((record, i) => {
+      const topic = topicIds.get(record.topic);
+      if (!topic) {
+        outcomes[i] = {
+          kind: 'dead',
+          error: new PermanentError(`the indexer does not index topic ${record.topic}`),
+        };
+        return;
+      }
+      try {
+        actions.push(actionFor(topic, options.prefix, record));
+        positions.push(i);
+      } catch (error) {
+        outcomes[i] = error instanceof PermanentError ? { kind: 'dead', error } : { kind: 'retry', error };
+      }
+    });
+
+    // A failed heartbeat means the group is rebalancing: give the chunk back uncommitted rather
+    // than keep waiting for Elasticsearch on a partition that may no longer be ours.
+    let heartbeatFailed = false;
+    const results = await indexUntilSettled(options.client, actions, {
+      backoff: options.backoff,
+      shouldStop: () => heartbeatFailed || options.isStopping(),
+      onWait: async (info) => {
+        options.onWait?.(info);
+        await context.heartbeat().catch(() => {
+          heartbeatFailed = true;
+        });
+      },
+    });
+    results.forEach((result, j) => {
+      const i = positions[j]!;
+      if (result.status === 'indexed') outcomes[i] = { kind: 'done' };
+      else if (result.status === 'rejected')
+        outcomes[i] = {
+          kind: 'dead',
+          error: new DocumentRejectedError(`Elasticsearch rejected the document: ${result.reason}`),
+        };
+      // Only when stopping or rebalancing: the runner does not commit, the next owner of the partition re-delivers.
+      else outcomes[i] = { kind: 'retry', error: new Error(`not indexed before shutdown: ${result.reason}`) };
+    });
+    if (actions.length > 0) options.onResults?.(actions[0]!.family, results);
+    return outcomes;
+  };
+}

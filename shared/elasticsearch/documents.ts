@@ -1,0 +1,228 @@
+/**
+ * Kafka events → Elasticsearch documents. Pure: each function returns where the document goes
+ * (index chosen from the event's own time, so a replay lands in the same monthly index), its id
+ * (derived from the event, so re-delivery overwrites) and the document (only mapped fields).
+ * The catalogue sync of the embedder writes the catalogue with `catalogueAction` as well.
+ */
+import type {
+  AlertAction,
+  CatalogueEmbedding,
+  Mention,
+  ReorderAlert,
+  TrendWindow,
+  Upload,
+} from '../contracts/events.ts';
+import type { Location } from '../contracts/primitives.ts';
+import { catalogueIndex, type FamilyId, monthlyIndex } from './indices.ts';
+
+export type IndexAction =
+  | { op: 'index'; family: FamilyId; index: string; id: string; document: Record<string, unknown> }
+  | { op: 'delete'; family: FamilyId; index: string; id: string };
+
+/** Normalised to UTC milliseconds: one format in every index, whatever offset the producer used. */
+const utc = (instant: string): string => new Date(instant).toISOString();
+const utcOptional = (instant: string | undefined): string | undefined =>
+  instant === undefined ? undefined : utc(instant);
+
+export function locationDocument(location: Location): Record<string, unknown> {
+  const { country, city, lat, lon } = location;
+  return lat !== undefined && lon !== undefined ? { country, city, point: { lat, lon } } : { country, city };
+}
+
+/** Drops undefined values so optional fields are absent rather than null. */
+function compact(document: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(document).filter(([, value]) => value !== undefined));
+}
+
+/** How a photo is addressed: the https URL, or `blob:sha256:…` for uploaded bytes (as mentions do). */
+export function imageAddress(image: Upload['images'][number]): string {
+  return image.url ?? `blob:${image.blobRef}`;
+}
+
+export function postAction(prefix: string, upload: Upload): IndexAction {
+  const timestamp = utc(upload.clientTimestamp);
+  return {
+    op: 'index',
+    family: 'posts',
+    index: monthlyIndex(prefix, 'posts', timestamp),
+    // A post is one document however many times its upload is delivered.
+    id: upload.postId,
+    document: {
+      '@timestamp': timestamp,
+      postId: upload.postId,
+      uploadEventId: upload.eventId,
+      memberId: upload.memberId,
+      caption: upload.caption,
+      hashtags: upload.hashtags,
+      location: locationDocument(upload.location),
+      imageUrls: upload.images.map(imageAddress),
+      imageCount: upload.images.length,
+      clientTimestamp: timestamp,
+      receivedAt: utc(upload.receivedAt),
+      source: upload.source,
+    },
+  };
+}
+
+export function mentionAction(prefix: string, mention: Mention): IndexAction {
+  const timestamp = utc(mention.eventTime);
+  const matched =
+    mention.kind === 'mention'
+      ? { sku: mention.sku, score: mention.score, rank: mention.rank }
+      : { candidates: mention.candidates };
+  return {
+    op: 'index',
+    family: 'mentions',
+    index: monthlyIndex(prefix, 'mentions', timestamp),
+    id: mention.mentionId,
+    document: compact({
+      '@timestamp': timestamp,
+      mentionId: mention.mentionId,
+      uploadEventId: mention.uploadEventId,
+      postId: mention.postId,
+      memberId: mention.memberId,
+      imageIndex: mention.imageIndex,
+      photoId: `${mention.uploadEventId}:${mention.imageIndex}`,
+      imageUrl: mention.imageUrl,
+      kind: mention.kind,
+      ...matched,
+      modelId: mention.modelId,
+      location: locationDocument(mention.location),
+      eventTime: timestamp,
+      processedAt: utc(mention.processedAt),
+      photoEmbedding: mention.photoEmbedding,
+    }),
+  };
+}
+
+export function trendWindowAction(prefix: string, window: TrendWindow): IndexAction {
+  const start = utc(window.windowStart);
+  return {
+    op: 'index',
+    family: 'trend-windows',
+    index: monthlyIndex(prefix, 'trend-windows', start),
+    id: window.windowId,
+    document: compact({
+      '@timestamp': start,
+      windowId: window.windowId,
+      sku: window.sku,
+      scope: window.scope,
+      country: window.scope.startsWith('country:') ? window.scope.slice('country:'.length) : undefined,
+      windowStart: start,
+      windowEnd: utc(window.windowEnd),
+      sizeMs: window.sizeMs,
+      signals: window.signals,
+      weightedCount: window.weightedCount,
+      distinctMembers: window.distinctMembers,
+      countsByKind: window.countsByKind,
+      baseline: window.baseline,
+      score: window.score,
+      pValue: window.pValue,
+      rising: window.rising,
+      category: window.category ?? undefined,
+      emittedAt: utc(window.emittedAt),
+    }),
+  };
+}
+
+export function reorderAlertAction(prefix: string, alert: ReorderAlert): IndexAction {
+  // The month comes from the evidence window, part of what the alert id stands for, not from
+  // raisedAt (processing time), so a re-raised alert overwrites its first copy.
+  const end = utc(alert.windowEnd);
+  const photoUrls = alert.photos.map((p) => p.imageUrl);
+  return {
+    op: 'index',
+    family: 'reorder-alerts',
+    index: monthlyIndex(prefix, 'reorder-alerts', end),
+    id: alert.alertId,
+    document: compact({
+      '@timestamp': end,
+      alertId: alert.alertId,
+      episodeId: alert.episodeId,
+      sku: alert.sku,
+      status: alert.status,
+      priority: alert.priority,
+      product: compact({
+        style: alert.product.style ?? undefined,
+        colour: alert.product.colour ?? undefined,
+        name: alert.product.name ?? undefined,
+        category: alert.product.category ?? undefined,
+        brand: alert.product.brand ?? undefined,
+        price: alert.product.price ?? undefined,
+      }),
+      score: alert.score,
+      pValue: alert.pValue,
+      uplift: alert.uplift,
+      windowStart: utc(alert.windowStart),
+      windowEnd: end,
+      raisedAt: utc(alert.raisedAt),
+      series: alert.series,
+      topRegions: alert.topRegions,
+      topCountries: alert.topRegions.map((r) => r.country),
+      photos: alert.photos,
+      photoUrls,
+      firstPhotoUrl: photoUrls[0],
+      distinctMembers: alert.distinctMembers,
+      stock: alert.stock ?? undefined,
+      suggestedReorderQty: alert.suggestedReorderQty ?? undefined,
+    }),
+  };
+}
+
+export function alertActionAction(prefix: string, action: AlertAction): IndexAction {
+  const at = utc(action.at);
+  return {
+    op: 'index',
+    family: 'alert-actions',
+    index: monthlyIndex(prefix, 'alert-actions', at),
+    id: action.actionId,
+    document: compact({
+      '@timestamp': at,
+      actionId: action.actionId,
+      alertId: action.alertId,
+      sku: action.sku,
+      action: action.action,
+      buyer: action.buyer,
+      snoozeUntil: utcOptional(action.snoozeUntil),
+      quantity: action.quantity,
+      at,
+    }),
+  };
+}
+
+/** `${sku}|${modelId}`, the catalogue-embeddings key: the same id for the upsert and the tombstone. */
+export function catalogueId(sku: string, modelId: string): string {
+  return `${sku}|${modelId}`;
+}
+
+export function catalogueAction(prefix: string, embedding: CatalogueEmbedding): IndexAction {
+  const updatedAt = utc(embedding.updatedAt);
+  return {
+    op: 'index',
+    family: 'catalogue',
+    index: catalogueIndex(prefix),
+    id: catalogueId(embedding.sku, embedding.modelId),
+    document: compact({
+      '@timestamp': updatedAt,
+      sku: embedding.sku,
+      modelId: embedding.modelId,
+      descriptor: embedding.descriptor,
+      dimension: embedding.dimension,
+      style: embedding.style ?? undefined,
+      colour: embedding.colour ?? undefined,
+      name: embedding.name ?? undefined,
+      category: embedding.category ?? undefined,
+      brand: embedding.brand ?? undefined,
+      price: embedding.price ?? undefined,
+      updatedAt,
+      views: embedding.views.map((v) =>
+        compact({ view: v.view, contentHash: v.contentHash, imageUrl: v.imageUrl, vector: v.vector }),
+      ),
+    }),
+  };
+}
+
+/** A tombstone on catalogue-embeddings: the SKU left the catalogue (for that model). */
+export function catalogueDeleteAction(prefix: string, key: string): IndexAction {
+  return { op: 'delete', family: 'catalogue', index: catalogueIndex(prefix), id: key };
+}
