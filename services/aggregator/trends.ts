@@ -1,0 +1,737 @@
+/**
+ * Windowing, scoring and alerting for the SKUs of ONE partition of the signals-by-sku topic, pure
+ * (no I/O, no clock): the same sequence of signals always gives the same windows and alerts.
+ *
+ * Semantics as in Kafka Streams:
+ *   - event time; stream time = the largest event time seen in this partition;
+ *   - hopping windows [start, start + size) aligned to the epoch, advancing by `advance`;
+ *     daily windows [day, day + 24 h) in UTC;
+ *   - a window closes when stream time ≥ end + grace, and only then is its FINAL result emitted, once;
+ *   - a signal whose newest window has already closed is too late: it is counted and handed back
+ *     for the late-signals topic (it still counts in its daily window if that one is open).
+ * Windows are assembled from advance-sized panes, so each signal touches one pane per scope.
+ */
+import type {
+  InventoryLevel,
+  LateSignal,
+  ReorderAlert,
+  Signal,
+  TrendWindow,
+} from '../../shared/contracts/events.ts';
+import type { TrendSettings } from './config.ts';
+import { adviseReorder, PRIORITY_RANK } from './reorder.ts';
+import {
+  addToTally,
+  type Baseline,
+  decayBaseline,
+  type Evidence,
+  emptyTally,
+  evidenceOf,
+  isBroadEnough,
+  mergeTallies,
+  type PostTally,
+  scoreOf,
+  startBaseline,
+  surpriseOf,
+  type Tally,
+  updateBaseline,
+} from './scoring.ts';
+
+export const DAY_MS = 24 * 60 * 60 * 1000;
+const GLOBAL = 'global';
+
+export interface ProductFacts {
+  style: string | null;
+  colour: string | null;
+  name: string | null;
+  category: string | null;
+  brand: string | null;
+  price: number | null;
+}
+
+/** Tables joined at alert time (from the compacted catalogue and inventory topics). */
+export interface TrendTables {
+  product(sku: string): ProductFacts | undefined;
+  inventory(sku: string): InventoryLevel | undefined;
+}
+
+interface ScopeState {
+  panes: Map<number, Tally>;
+  days: Map<number, Tally>;
+  /** End of the last hopping window closed (or skipped as empty) for this scope. */
+  closedThrough: number;
+  /** End of the last window folded into the baseline. */
+  baselineThrough: number;
+  baseline: Baseline | null;
+  dayBaseline: Baseline | null;
+}
+
+interface Episode {
+  /** End of the window that opened the episode. */
+  start: number;
+  level: number;
+  levelUplift: number;
+  priority: 'P1' | 'P2' | 'P3';
+  lastRisingEnd: number;
+  lastAlert: ReorderAlert;
+}
+
+interface SkuState {
+  scopes: Map<string, ScopeState>;
+  series: ReorderAlert['series'];
+  seriesEnd: number;
+  episode: Episode | null;
+}
+
+interface WindowResult {
+  scope: string;
+  tally: Tally;
+  evidence: Evidence;
+  rising: boolean;
+  uplift: number;
+  score: number;
+  pValue: number;
+}
+
+export interface TrendOutputs {
+  windows: TrendWindow[];
+  alerts: ReorderAlert[];
+  late: LateSignal[];
+  /** Signals counted in their daily window although their hopping windows had closed. */
+  partiallyLate: number;
+}
+
+export class TrendPartition {
+  private readonly skus = new Map<string, SkuState>();
+  private streamTime = Number.NEGATIVE_INFINITY;
+  private startTime = Number.NEGATIVE_INFINITY;
+  private frontier = Number.NEGATIVE_INFINITY;
+  private dayFrontier = Number.NEGATIVE_INFINITY;
+  private readonly dirty = new Set<string>();
+  private out: TrendOutputs = emptyOutputs();
+  private readonly panesPerWindow: number;
+  private readonly alpha: number;
+
+  constructor(
+    private readonly settings: TrendSettings,
+    private readonly tables: TrendTables,
+  ) {
+    this.panesPerWindow = settings.windowSizeMs / settings.advanceMs;
+    this.alpha = 1 - 2 ** (-settings.advanceMs / settings.baselineHalfLifeMs);
+  }
+
+  /** The largest event time seen (or pushed by idle handling); -Infinity before any signal. */
+  get currentStreamTime(): number {
+    return this.streamTime;
+  }
+
+  get skuCount(): number {
+    return this.skus.size;
+  }
+
+  add(signal: Signal): void {
+    const { advanceMs, windowSizeMs, graceMs } = this.settings;
+    const t = Date.parse(signal.eventTime);
+    if (this.startTime === Number.NEGATIVE_INFINITY) {
+      this.startTime = t;
+      this.dirty.add('meta');
+    }
+    const paneIndex = Math.floor(t / advanceMs);
+    const newestWindowEnd = paneIndex * advanceMs + windowSizeMs;
+    const dayIndex = Math.floor(t / DAY_MS);
+    const dayOpen = this.settings.dailyWindows && (dayIndex + 1) * DAY_MS + graceMs > this.streamTime;
+    const hoppingOpen = newestWindowEnd + graceMs > this.streamTime;
+    if (!hoppingOpen) {
+      this.out.late.push({
+        ...signal,
+        reason: `its last window [${iso(newestWindowEnd - windowSizeMs)}, ${iso(newestWindowEnd)}) closed (grace ${graceMs} ms)`,
+        watermark: iso(this.streamTime - graceMs),
+      });
+      if (!dayOpen) return;
+      this.out.partiallyLate++;
+    }
+    const weight = this.settings.weights[signal.kind];
+    const state = this.skuState(signal.sku);
+    const scopes = this.settings.countryScopes ? [GLOBAL, `country:${signal.country}`] : [GLOBAL];
+    for (const name of scopes) {
+      const scope = this.scopeState(state, name);
+      const withCountry = name === GLOBAL;
+      if (hoppingOpen) {
+        let pane = scope.panes.get(paneIndex);
+        if (!pane) {
+          pane = emptyTally();
+          scope.panes.set(paneIndex, pane);
+        }
+        addToTally(pane, signal, weight, withCountry);
+      }
+      if (dayOpen) {
+        let day = scope.days.get(dayIndex);
+        if (!day) {
+          day = emptyTally();
+          scope.days.set(dayIndex, day);
+        }
+        addToTally(day, signal, weight, withCountry);
+      }
+    }
+    this.dirty.add(skuKey(signal.sku));
+    if (t > this.streamTime) this.advanceTo(t);
+  }
+
+  /** Moves stream time forward (idle-partition handling) and closes what is due. */
+  advanceTo(time: number): void {
+    if (time <= this.streamTime) return;
+    this.streamTime = time;
+    this.dirty.add('meta');
+    const { advanceMs, graceMs, dailyWindows } = this.settings;
+    const frontier = Math.floor((time - graceMs) / advanceMs) * advanceMs;
+    if (frontier > this.frontier) {
+      this.closeHopping(frontier);
+      this.frontier = frontier;
+    }
+    if (dailyWindows) {
+      const dayFrontier = Math.floor((time - graceMs) / DAY_MS) * DAY_MS;
+      if (dayFrontier > this.dayFrontier) {
+        this.closeDaily(dayFrontier);
+        this.dayFrontier = dayFrontier;
+      }
+    }
+  }
+
+  /** Everything emitted since the last call. */
+  drain(): TrendOutputs {
+    const out = this.out;
+    this.out = emptyOutputs();
+    return out;
+  }
+
+  // ------------------------------------------------------------------ hopping windows
+
+  private closeHopping(frontier: number): void {
+    const { advanceMs, windowSizeMs } = this.settings;
+    const priors = this.categoryPriors();
+    for (const [sku, state] of this.skus) {
+      const ends = new Set<number>();
+      for (const scope of state.scopes.values()) {
+        for (const paneIndex of scope.panes.keys()) {
+          const first = (paneIndex + 1) * advanceMs;
+          const last = Math.min(frontier, paneIndex * advanceMs + windowSizeMs);
+          for (let end = Math.max(first, scope.closedThrough + advanceMs); end <= last; end += advanceMs)
+            ends.add(end);
+        }
+      }
+      if (ends.size === 0 && !state.episode) continue;
+      this.dirty.add(skuKey(sku));
+      for (const end of [...ends].sort((a, b) => a - b)) {
+        this.maybeCool(sku, state, end - advanceMs);
+        const results: WindowResult[] = [];
+        for (const [name, scope] of state.scopes) {
+          if (end <= scope.closedThrough) continue;
+          const result = this.closeWindow(sku, name, scope, end, priors);
+          if (result) results.push(result);
+        }
+        this.decide(sku, state, end, results);
+        this.maybeCool(sku, state, end);
+      }
+      this.maybeCool(sku, state, frontier);
+      const firstNeeded = frontier / advanceMs + 1 - this.panesPerWindow;
+      for (const scope of state.scopes.values()) {
+        scope.closedThrough = Math.max(scope.closedThrough, frontier);
+        for (const paneIndex of scope.panes.keys())
+          if (paneIndex < firstNeeded) scope.panes.delete(paneIndex);
+      }
+    }
+  }
+
+  private closeWindow(
+    sku: string,
+    scopeName: string,
+    scope: ScopeState,
+    end: number,
+    priors: Map<string, number>,
+  ): WindowResult | null {
+    const { advanceMs, windowSizeMs, recentPanes, dispersion, alpha, minUplift, warmupMs, graceMs } =
+      this.settings;
+    const lastPane = end / advanceMs - 1;
+    const firstPane = lastPane - this.panesPerWindow + 1;
+    const inWindow: Tally[] = [];
+    const recent: Tally[] = [];
+    const before: Tally[] = [];
+    for (let p = firstPane; p <= lastPane; p++) {
+      const pane = scope.panes.get(p);
+      if (!pane) continue;
+      inWindow.push(pane);
+      if (p > lastPane - recentPanes) recent.push(pane);
+      else if (p > lastPane - 2 * recentPanes) before.push(pane);
+    }
+    if (inWindow.length === 0) return null;
+    const isGlobal = scopeName === GLOBAL;
+    const tally = mergeTallies(inWindow, isGlobal);
+    const evidence = evidenceOf(tally, this.settings);
+    const category = this.tables.product(sku)?.category ?? null;
+    const prior = (category !== null ? priors.get(category) : undefined) ?? this.settings.defaultPrior;
+    if (!scope.baseline) {
+      scope.baseline = startBaseline(prior, this.settings);
+      scope.baselineThrough = end - advanceMs;
+    } else {
+      decayBaseline(scope.baseline, (end - scope.baselineThrough) / advanceMs - 1, this.alpha);
+    }
+    // A quiet product is never expected to be quieter than half the default prior: a handful of
+    // posts about something nobody mentioned for days is not yet a trend.
+    const expected = Math.max(scope.baseline.mean, this.settings.defaultPrior / 2);
+    const full = surpriseOf(evidence.weighted, expected, evidence.varianceScale, dispersion);
+    const recentTally = mergeTallies(recent, false);
+    const recentEvidence = evidenceOf(recentTally, this.settings);
+    const recentExpected = (expected * recentPanes) / this.panesPerWindow;
+    const fresh = surpriseOf(
+      recentEvidence.weighted,
+      recentExpected,
+      recentEvidence.varianceScale,
+      dispersion,
+    );
+    const beforeWeighted = evidenceOf(mergeTallies(before, false), this.settings).weighted;
+    const acceleration = (recentEvidence.weighted + 1) / (beforeWeighted + 1);
+
+    // Two tests (whole window, newest panes): Bonferroni keeps the false-alarm rate at alpha.
+    const warmingUp = end - this.startTime < warmupMs;
+    const fullRising =
+      2 * full.pValue <= alpha &&
+      full.uplift >= minUplift &&
+      isBroadEnough(evidence, tally.members.size, this.settings);
+    const freshRising =
+      2 * fresh.pValue <= alpha &&
+      fresh.uplift >= minUplift &&
+      isBroadEnough(recentEvidence, recentTally.members.size, this.settings);
+    const rising = !warmingUp && (fullRising || freshRising);
+    const pValue = Math.min(1, 2 * Math.min(full.pValue, fresh.pValue));
+    const uplift = freshRising && (!fullRising || fresh.uplift > full.uplift) ? fresh.uplift : full.uplift;
+    const score = scoreOf(pValue);
+
+    updateBaseline(scope.baseline, evidence.weighted, this.alpha);
+    scope.baselineThrough = end;
+
+    this.out.windows.push({
+      windowId: `${sku}|${scopeName}|${iso(end - windowSizeMs)}|${windowSizeMs}`,
+      sku,
+      scope: scopeName,
+      windowStart: iso(end - windowSizeMs),
+      windowEnd: iso(end),
+      sizeMs: windowSizeMs,
+      signals: tally.signals,
+      weightedCount: round3(evidence.weighted),
+      distinctMembers: tally.members.size,
+      countsByKind: { ...tally.byKind },
+      baseline: round3(expected),
+      score: round3(score),
+      pValue,
+      rising,
+      acceleration: round3(acceleration),
+      category,
+      emittedAt: iso(end + graceMs),
+    });
+    return { scope: scopeName, tally, evidence, rising, uplift, score, pValue };
+  }
+
+  // ------------------------------------------------------------------ alert episodes
+
+  /** One alert per SKU per episode: new, escalated when it grows or gets more urgent, cooled. */
+  private decide(sku: string, state: SkuState, end: number, results: WindowResult[]): void {
+    const global = results.find((r) => r.scope === GLOBAL);
+    if (global) this.recordSeries(state, end, global);
+    const rising = results.filter((r) => r.rising);
+    if (rising.length === 0) return;
+    const best =
+      rising.find((r) => r.scope === GLOBAL) ?? rising.reduce((a, b) => (b.score > a.score ? b : a));
+    const advice = adviseReorder(this.tables.inventory(sku), best.uplift, best.score, this.settings);
+    const episode = state.episode;
+    if (!episode) {
+      const alert = this.alert(sku, state, end, end, 'new', 0, best, global ?? best, advice);
+      state.episode = {
+        start: end,
+        level: 0,
+        levelUplift: best.uplift,
+        priority: advice.priority,
+        lastRisingEnd: end,
+        lastAlert: alert,
+      };
+      this.out.alerts.push(alert);
+      return;
+    }
+    episode.lastRisingEnd = end;
+    const grew = best.uplift >= this.settings.escalateFactor * episode.levelUplift;
+    const moreUrgent = PRIORITY_RANK[advice.priority] < PRIORITY_RANK[episode.priority];
+    if (!grew && !moreUrgent) return;
+    episode.level++;
+    episode.levelUplift = Math.max(episode.levelUplift, best.uplift);
+    episode.priority = advice.priority;
+    const alert = this.alert(
+      sku,
+      state,
+      episode.start,
+      end,
+      'escalated',
+      episode.level,
+      best,
+      global ?? best,
+      advice,
+    );
+    episode.lastAlert = alert;
+    this.out.alerts.push(alert);
+  }
+
+  /** Cools the episode at the first window end `coolAfter` past its last rising window, if ≤ `upTo`. */
+  private maybeCool(sku: string, state: SkuState, upTo: number): void {
+    const episode = state.episode;
+    if (!episode) return;
+    const { advanceMs, coolAfterMs, windowSizeMs, graceMs } = this.settings;
+    const coolAt = episode.lastRisingEnd + Math.ceil(coolAfterMs / advanceMs) * advanceMs;
+    if (coolAt > upTo) return;
+    const last = episode.lastAlert;
+    this.out.alerts.push({
+      ...last,
+      alertId: `${sku}|${iso(episode.start)}|cooled|${episode.level}`,
+      status: 'cooled',
+      windowStart: iso(coolAt - windowSizeMs),
+      windowEnd: iso(coolAt),
+      series: this.seriesUpTo(state, coolAt),
+      raisedAt: iso(coolAt + graceMs),
+    });
+    state.episode = null;
+  }
+
+  private alert(
+    sku: string,
+    state: SkuState,
+    episodeStart: number,
+    end: number,
+    status: 'new' | 'escalated',
+    level: number,
+    best: WindowResult,
+    global: WindowResult,
+    advice: ReturnType<typeof adviseReorder>,
+  ): ReorderAlert {
+    const { windowSizeMs, graceMs, topPhotos } = this.settings;
+    const product = this.tables.product(sku);
+    const totalSignals = global.tally.signals;
+    const topRegions = [...global.tally.countries]
+      .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+      .slice(0, 5)
+      .map(([country, signals]) => ({ country, signals, share: round3(signals / totalSignals) }));
+    return {
+      alertId: `${sku}|${iso(episodeStart)}|${status}|${level}`,
+      episodeId: `${sku}|${iso(episodeStart)}`,
+      sku,
+      status,
+      priority: advice.priority,
+      product: {
+        style: product?.style ?? null,
+        colour: product?.colour ?? null,
+        name: product?.name ?? null,
+        category: product?.category ?? null,
+        brand: product?.brand ?? null,
+        price: product?.price ?? null,
+      },
+      score: round3(best.score),
+      pValue: best.pValue,
+      uplift: round3(best.uplift),
+      windowStart: iso(end - windowSizeMs),
+      windowEnd: iso(end),
+      series: this.seriesUpTo(state, end),
+      topRegions,
+      photos: strongestPhotos(
+        best.tally,
+        this.settings.postInteractionCap,
+        this.settings.weights.upload,
+        topPhotos,
+      ),
+      distinctMembers: global.tally.members.size,
+      stock: advice.stock,
+      suggestedReorderQty: advice.suggestedReorderQty,
+      raisedAt: iso(end + graceMs),
+    };
+  }
+
+  /** The global window series for the sparkline, zero-filled where a window had no signal. */
+  private recordSeries(state: SkuState, end: number, global: WindowResult): void {
+    state.series = this.seriesUpTo(state, end - this.settings.advanceMs);
+    state.series.push({
+      windowStart: iso(end - this.settings.windowSizeMs),
+      weightedCount: round3(global.evidence.weighted),
+      signals: global.tally.signals,
+    });
+    state.seriesEnd = end;
+  }
+
+  private seriesUpTo(state: SkuState, end: number): ReorderAlert['series'] {
+    const { advanceMs, windowSizeMs, seriesLength } = this.settings;
+    const series = [...state.series];
+    if (state.seriesEnd > Number.NEGATIVE_INFINITY) {
+      const gap = Math.min(seriesLength, (end - state.seriesEnd) / advanceMs);
+      for (let i = gap - 1; i >= 0; i--) {
+        series.push({ windowStart: iso(end - i * advanceMs - windowSizeMs), weightedCount: 0, signals: 0 });
+      }
+    }
+    return series.slice(-seriesLength);
+  }
+
+  // ------------------------------------------------------------------ daily windows
+
+  private closeDaily(dayFrontier: number): void {
+    const { graceMs, dispersion, alpha, minUplift, windowSizeMs } = this.settings;
+    const dailyPrior = (this.settings.defaultPrior * DAY_MS) / windowSizeMs;
+    for (const [sku, state] of this.skus) {
+      for (const [name, scope] of state.scopes) {
+        for (const [dayIndex, tally] of [...scope.days].sort((a, b) => a[0] - b[0])) {
+          const end = (dayIndex + 1) * DAY_MS;
+          if (end > dayFrontier) continue;
+          scope.days.delete(dayIndex);
+          this.dirty.add(skuKey(sku));
+          const evidence = evidenceOf(tally, this.settings);
+          if (!scope.dayBaseline)
+            scope.dayBaseline = startBaseline(dailyPrior, { ...this.settings, priorWeightWindows: 1 });
+          const expected = Math.max(scope.dayBaseline.mean, dailyPrior / 2);
+          const test = surpriseOf(evidence.weighted, expected, evidence.varianceScale, dispersion);
+          const rising =
+            end - this.startTime >= this.settings.warmupMs + DAY_MS &&
+            test.pValue <= alpha &&
+            test.uplift >= minUplift &&
+            isBroadEnough(evidence, tally.members.size, this.settings);
+          // Daily baselines move slowly: a week's half-life.
+          updateBaseline(scope.dayBaseline, evidence.weighted, 1 - 2 ** (-1 / 7));
+          this.out.windows.push({
+            windowId: `${sku}|${name}|${iso(end - DAY_MS)}|${DAY_MS}`,
+            sku,
+            scope: name,
+            windowStart: iso(end - DAY_MS),
+            windowEnd: iso(end),
+            sizeMs: DAY_MS,
+            signals: tally.signals,
+            weightedCount: round3(evidence.weighted),
+            distinctMembers: tally.members.size,
+            countsByKind: { ...tally.byKind },
+            baseline: round3(expected),
+            score: round3(scoreOf(test.pValue)),
+            pValue: test.pValue,
+            rising,
+            category: this.tables.product(sku)?.category ?? null,
+            emittedAt: iso(end + graceMs),
+          });
+        }
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ state
+
+  /** Mean global baseline of the established SKUs of each category: the prior for new ones. */
+  private categoryPriors(): Map<string, number> {
+    const sums = new Map<string, { sum: number; count: number }>();
+    for (const [sku, state] of this.skus) {
+      const baseline = state.scopes.get(GLOBAL)?.baseline;
+      if (!baseline || baseline.weight < 2 * this.settings.priorWeightWindows) continue;
+      const category = this.tables.product(sku)?.category;
+      if (!category) continue;
+      const entry = sums.get(category) ?? { sum: 0, count: 0 };
+      entry.sum += baseline.mean;
+      entry.count++;
+      sums.set(category, entry);
+    }
+    return new Map([...sums].map(([category, { sum, count }]) => [category, sum / count]));
+  }
+
+  private skuState(sku: string): SkuState {
+    let state = this.skus.get(sku);
+    if (!state) {
+      state = { scopes: new Map(), series: [], seriesEnd: Number.NEGATIVE_INFINITY, episode: null };
+      this.skus.set(sku, state);
+    }
+    return state;
+  }
+
+  private scopeState(state: SkuState, name: string): ScopeState {
+    let scope = state.scopes.get(name);
+    if (!scope) {
+      scope = {
+        panes: new Map(),
+        days: new Map(),
+        closedThrough: this.frontier,
+        baselineThrough: this.frontier,
+        baseline: null,
+        dayBaseline: null,
+      };
+      state.scopes.set(name, scope);
+    }
+    return scope;
+  }
+
+  /** Keys changed since the last call (`meta`, `sku|<sku>`) with their JSON-ready value. */
+  takeChanges(): Array<[string, unknown]> {
+    const changes: Array<[string, unknown]> = [];
+    for (const key of this.dirty) {
+      if (key === 'meta') {
+        changes.push([
+          key,
+          {
+            streamTime: finite(this.streamTime),
+            startTime: finite(this.startTime),
+            frontier: finite(this.frontier),
+            dayFrontier: finite(this.dayFrontier),
+          },
+        ]);
+      } else {
+        const state = this.skus.get(key.slice(4));
+        changes.push([key, state ? serializeSku(state) : null]);
+      }
+    }
+    this.dirty.clear();
+    return changes;
+  }
+
+  restore(key: string, value: unknown): void {
+    if (key === 'meta') {
+      const meta = value as Record<string, number | null>;
+      this.streamTime = meta.streamTime ?? Number.NEGATIVE_INFINITY;
+      this.startTime = meta.startTime ?? Number.NEGATIVE_INFINITY;
+      this.frontier = meta.frontier ?? Number.NEGATIVE_INFINITY;
+      this.dayFrontier = meta.dayFrontier ?? Number.NEGATIVE_INFINITY;
+    } else if (key.startsWith('sku|')) {
+      if (value === null) this.skus.delete(key.slice(4));
+      else this.skus.set(key.slice(4), deserializeSku(value as SerializedSku));
+    }
+  }
+}
+
+// ---------------------------------------------------------------------- helpers
+
+function emptyOutputs(): TrendOutputs {
+  return { windows: [], alerts: [], late: [], partiallyLate: 0 };
+}
+
+function skuKey(sku: string): string {
+  return `sku|${sku}`;
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+function round3(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
+
+function finite(x: number): number | null {
+  return Number.isFinite(x) ? x : null;
+}
+
+function strongestPhotos(
+  tally: Tally,
+  cap: number,
+  uploadWeight: number,
+  limit: number,
+): ReorderAlert['photos'] {
+  return [...tally.posts]
+    .filter(([, post]) => post.imageUrl !== undefined)
+    .map(([postId, post]) => ({
+      postId,
+      post,
+      strength: (post.uploaded ? uploadWeight : 0) + Math.min(cap, post.interactionWeight),
+    }))
+    .sort(
+      (a, b) =>
+        b.strength - a.strength ||
+        (b.post.matchScore ?? 0) - (a.post.matchScore ?? 0) ||
+        a.postId.localeCompare(b.postId),
+    )
+    .slice(0, limit)
+    .map(({ postId, post }) => ({
+      postId,
+      imageUrl: post.imageUrl!,
+      memberId: post.author.startsWith('post:') ? postId : post.author,
+      ...(post.matchScore !== undefined ? { matchScore: post.matchScore } : {}),
+    }));
+}
+
+interface SerializedTally {
+  n: number;
+  k: Record<string, number>;
+  m: string[];
+  u: string[];
+  p: Array<[string, PostTally]>;
+  c: Array<[string, number]>;
+}
+
+interface SerializedScope {
+  name: string;
+  panes: Array<[number, SerializedTally]>;
+  days: Array<[number, SerializedTally]>;
+  closedThrough: number | null;
+  baselineThrough: number | null;
+  baseline: Baseline | null;
+  dayBaseline: Baseline | null;
+}
+
+interface SerializedSku {
+  scopes: SerializedScope[];
+  series: ReorderAlert['series'];
+  seriesEnd: number | null;
+  episode: Episode | null;
+}
+
+function serializeTally(t: Tally): SerializedTally {
+  return {
+    n: t.signals,
+    k: t.byKind,
+    m: [...t.members],
+    u: [...t.uploaders],
+    p: [...t.posts],
+    c: [...t.countries],
+  };
+}
+
+function deserializeTally(t: SerializedTally): Tally {
+  return {
+    signals: t.n,
+    byKind: t.k,
+    members: new Set(t.m),
+    uploaders: new Set(t.u),
+    posts: new Map(t.p),
+    countries: new Map(t.c),
+  };
+}
+
+function serializeSku(state: SkuState): SerializedSku {
+  return {
+    scopes: [...state.scopes].map(([name, s]) => ({
+      name,
+      panes: [...s.panes].map(([i, t]) => [i, serializeTally(t)]),
+      days: [...s.days].map(([i, t]) => [i, serializeTally(t)]),
+      closedThrough: finite(s.closedThrough),
+      baselineThrough: finite(s.baselineThrough),
+      baseline: s.baseline,
+      dayBaseline: s.dayBaseline,
+    })),
+    series: state.series,
+    seriesEnd: finite(state.seriesEnd),
+    episode: state.episode,
+  };
+}
+
+function deserializeSku(value: SerializedSku): SkuState {
+  return {
+    scopes: new Map(
+      value.scopes.map((s) => [
+        s.name,
+        {
+          panes: new Map(s.panes.map(([i, t]) => [i, deserializeTally(t)])),
+          days: new Map(s.days.map(([i, t]) => [i, deserializeTally(t)])),
+          closedThrough: s.closedThrough ?? Number.NEGATIVE_INFINITY,
+          baselineThrough: s.baselineThrough ?? Number.NEGATIVE_INFINITY,
+          baseline: s.baseline,
+          dayBaseline: s.dayBaseline,
+        },
+      ]),
+    ),
+    series: value.series,
+    seriesEnd: value.seriesEnd ?? Number.NEGATIVE_INFINITY,
+    episode: value.episode,
+  };
+}
