@@ -1,0 +1,132 @@
+/**
+ * Alert lifecycle on a hand-built day: quiet products, a steady best-seller, a real trend, and two
+ * decoys (a like-bot on one photo, one eager member posting the same product over and over).
+ */
+import { describe, expect, it } from 'vitest';
+import { TrendPartition } from '../../../services/aggregator/trends.ts';
+import type { ReorderAlert, Signal } from '../../../shared/contracts/events.ts';
+import { HOUR, MIN, settings, signal, T0, tables } from './fixtures.ts';
+
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const TREND_ONSET = T0 + 8 * HOUR;
+
+function day(seed: number): Signal[] {
+  const random = rng(seed);
+  const out: Signal[] = [];
+  let post = 0;
+  const member = () => `m${Math.floor(random() * 5000)}`;
+  const upload = (sku: string, at: number, author = member(), likes = Math.floor(random() * 3)) => {
+    const postId = `${sku}-post-${post++}`;
+    out.push(
+      signal(sku, at, { kind: 'upload', postId, memberId: author, country: random() < 0.6 ? 'GB' : 'FR' }),
+    );
+    for (let i = 0; i < likes; i++) {
+      out.push(
+        signal(sku, at + Math.floor(random() * 30 * MIN), { kind: 'like', postId, postMemberId: author }),
+      );
+    }
+  };
+  const hourly = (sku: string, perHour: (t: number) => number) => {
+    for (let t = T0; t < T0 + 14 * HOUR; ) {
+      t += (-Math.log(1 - random()) / perHour(t)) * HOUR;
+      upload(sku, Math.floor(t));
+    }
+  };
+  for (let q = 0; q < 5; q++) hourly(`QUIET-${q}`, () => 3);
+  hourly('BEST', () => 40);
+  hourly('RED', (t) => (t >= TREND_ONSET && t < TREND_ONSET + 2 * HOUR ? 15 : 3));
+  hourly('BOT', () => 3);
+  hourly('EAGER', () => 3);
+  // Like-bot: 400 accounts like one photo within twenty minutes.
+  const botPost = 'BOT-target';
+  out.push(signal('BOT', TREND_ONSET, { kind: 'upload', postId: botPost, memberId: 'bot-owner' }));
+  for (let i = 0; i < 400; i++) {
+    out.push(
+      signal('BOT', TREND_ONSET + Math.floor((i / 400) * 20 * MIN), {
+        kind: 'like',
+        postId: botPost,
+        postMemberId: 'bot-owner',
+        memberId: `bot-${i}`,
+      }),
+    );
+  }
+  // One eager member: thirty photos an hour for two hours, each liked a couple of times.
+  for (let i = 0; i < 60; i++) upload('EAGER', TREND_ONSET + i * 2 * MIN, 'eager-member', 2);
+  // Delivery order: by event time with a little jitter, as from several upstream partitions.
+  return out
+    .map((s) => ({ s, order: Date.parse(s.eventTime) + random() * 2 * MIN }))
+    .sort((a, b) => a.order - b.order)
+    .map(({ s }) => s);
+}
+
+function run(signals: Signal[]): { alerts: ReorderAlert[]; late: number } {
+  const partition = new TrendPartition(
+    settings(),
+    tables(
+      { RED: { name: 'Red leather pump', category: 'shoes', brand: 'Luma' } },
+      { RED: { onHand: 30, onOrder: 0, leadTimeDays: 10, dailySales: 5 } },
+    ),
+  );
+  const alerts: ReorderAlert[] = [];
+  let late = 0;
+  for (const s of signals) {
+    partition.add(s);
+    const out = partition.drain();
+    alerts.push(...out.alerts);
+    late += out.late.length;
+  }
+  return { alerts, late };
+}
+
+describe('alerts', () => {
+  const signals = day(7);
+  const { alerts, late } = run(signals);
+
+  it('raises one episode for the real trend, soon after its onset, and nothing for the decoys', () => {
+    expect(late).toBe(0);
+    expect([...new Set(alerts.map((a) => a.sku))]).toEqual(['RED']);
+    const first = alerts[0]!;
+    expect(first.status).toBe('new');
+    const delay = Date.parse(first.windowEnd) - TREND_ONSET;
+    expect(delay).toBeGreaterThan(0);
+    expect(delay).toBeLessThanOrEqual(30 * MIN);
+  });
+
+  it('goes new → (escalated) → cooled within one episode, with deterministic ids', () => {
+    const statuses = alerts.map((a) => a.status);
+    expect(statuses[0]).toBe('new');
+    expect(statuses.at(-1)).toBe('cooled');
+    expect(statuses.filter((s) => s === 'new')).toHaveLength(1);
+    expect(new Set(alerts.map((a) => a.episodeId)).size).toBe(1);
+    expect(new Set(alerts.map((a) => a.alertId)).size).toBe(alerts.length);
+    for (const alert of alerts)
+      expect(alert.alertId).toMatch(/^RED\|2026-03-02T08:\d\d:00\.000Z\|(new|escalated|cooled)\|\d+$/);
+    // Same input, same alerts: what makes a replay or a restart harmless.
+    expect(run(signals).alerts.map((a) => a.alertId)).toEqual(alerts.map((a) => a.alertId));
+  });
+
+  it('carries the evidence a buyer needs', () => {
+    const first = alerts[0]!;
+    expect(first.product).toMatchObject({ name: 'Red leather pump', category: 'shoes', brand: 'Luma' });
+    expect(first.uplift).toBeGreaterThanOrEqual(2);
+    expect(first.pValue).toBeLessThan(1e-4);
+    expect(first.series.length).toBeGreaterThan(6);
+    expect(first.series.at(-1)!.weightedCount).toBeGreaterThan(first.series[0]!.weightedCount);
+    expect(first.topRegions.map((r) => r.country).sort()).toEqual(['FR', 'GB']);
+    expect(first.photos.length).toBeGreaterThan(0);
+    expect(first.photos[0]!.imageUrl).toMatch(/^https:\/\/img\.example\/RED-post-/);
+    expect(first.stock).toMatchObject({ onHand: 30, leadTimeDays: 10 });
+    expect(first.suggestedReorderQty).toBeGreaterThan(0);
+    expect(first.priority).toBe('P1');
+  });
+});

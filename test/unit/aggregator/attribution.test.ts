@@ -1,0 +1,126 @@
+import { describe, expect, it } from 'vitest';
+import { Attributor } from '../../../services/aggregator/attribution.ts';
+import type { Interaction, Mention } from '../../../shared/contracts/events.ts';
+import { HOUR, MIN, T0 } from './fixtures.ts';
+
+const at = (ms: number) => new Date(ms).toISOString();
+const limits = { pendingMax: 100, pendingMaxWaitMs: 2 * HOUR, postTtlMs: 30 * 24 * HOUR };
+
+function mention(postId: string, sku: string | null, time = T0, imageIndex = 0): Mention {
+  const base = {
+    mentionId: `up-${postId}:${imageIndex}:${sku ?? 'none'}`,
+    uploadEventId: `up-${postId}`,
+    postId,
+    memberId: `author-${postId}`,
+    imageIndex,
+    imageUrl: `https://img.example/${postId}/${imageIndex}.jpg`,
+    location: { country: 'FR', city: 'Paris' },
+    eventTime: at(time),
+    modelId: 'squeezenet1.1',
+    processedAt: at(time + 2_000),
+  };
+  return sku === null
+    ? { ...base, kind: 'no-match', candidates: [] }
+    : { ...base, kind: 'mention', sku, score: 0.91, rank: 1 };
+}
+
+function interaction(
+  eventId: string,
+  postId: string,
+  time: number,
+  extra: Partial<Interaction> = {},
+): Interaction {
+  return {
+    eventId,
+    type: 'save',
+    postId,
+    memberId: `fan-${eventId}`,
+    timestamp: at(time),
+    receivedAt: at(time),
+    source: 'app',
+    ...extra,
+  };
+}
+
+describe('attribution', () => {
+  it('turns a mention into an upload signal and joins later interactions to every SKU of the post', () => {
+    const a = new Attributor<string>(limits);
+    const first = a.onMention(mention('p1', 'RED-SHOE', T0));
+    expect(first.signals).toEqual([
+      expect.objectContaining({
+        signalId: 'up-p1|RED-SHOE|upload',
+        kind: 'upload',
+        memberId: 'author-p1',
+        postMemberId: 'author-p1',
+        country: 'FR',
+        imageUrl: 'https://img.example/p1/0.jpg',
+      }),
+    ]);
+    a.onMention(mention('p1', 'BAG', T0, 1));
+    const liked = a.onInteraction(interaction('i1', 'p1', T0 + MIN, { country: 'IT' }), 'ref-i1');
+    expect(liked.signals.map((s) => [s.signalId, s.sku, s.kind, s.country, s.postMemberId])).toEqual([
+      ['i1|RED-SHOE', 'RED-SHOE', 'save', 'IT', 'author-p1'],
+      ['i1|BAG', 'BAG', 'save', 'IT', 'author-p1'],
+    ]);
+  });
+
+  it('does not count a re-processed upload twice', () => {
+    const a = new Attributor<string>(limits);
+    expect(a.onMention(mention('p1', 'RED-SHOE')).signals).toHaveLength(1);
+    expect(a.onMention(mention('p1', 'RED-SHOE')).signals).toHaveLength(0);
+  });
+
+  it('holds an interaction that overtook its mention and releases it when the mention comes', () => {
+    const a = new Attributor<string>(limits);
+    const early = a.onInteraction(interaction('i1', 'p1', T0 + MIN), 'ref-i1');
+    expect(early.signals).toEqual([]);
+    expect(a.waiting).toBe(1);
+    const released = a.onMention(mention('p1', 'RED-SHOE', T0));
+    expect(released.signals.map((s) => s.signalId)).toEqual(['up-p1|RED-SHOE|upload', 'i1|RED-SHOE']);
+    expect(a.waiting).toBe(0);
+  });
+
+  it('hands back, with their reference, interactions that waited too long in event time', () => {
+    const a = new Attributor<string>(limits);
+    a.onInteraction(interaction('orphan', 'never-matched', T0), 'ref-orphan');
+    const later = a.onMention(mention('p2', 'BAG', T0 + 3 * HOUR));
+    expect(later.expired).toEqual([
+      expect.objectContaining({
+        pending: expect.objectContaining({ ref: 'ref-orphan' }),
+        reason: 'no mention for the post within the wait limit',
+      }),
+    ]);
+    expect(a.waiting).toBe(0);
+  });
+
+  it('bounds the number waiting and hands back the oldest', () => {
+    const a = new Attributor<string>({ ...limits, pendingMax: 3 });
+    const outs = ['a', 'b', 'c', 'd', 'e'].map((id, i) =>
+      a.onInteraction(interaction(id, `post-${id}`, T0 + i), `ref-${id}`),
+    );
+    expect(outs.flatMap((o) => o.expired.map((e) => e.pending.ref))).toEqual(['ref-a', 'ref-b']);
+    expect(a.waiting).toBe(3);
+  });
+
+  it('counts interactions on photos that matched no product as unattributed, not as signals', () => {
+    const a = new Attributor<string>(limits);
+    a.onMention(mention('p1', null));
+    const out = a.onInteraction(interaction('i1', 'p1', T0 + MIN), 'ref');
+    expect(out.signals).toEqual([]);
+    expect(out.unattributed).toBe(1);
+  });
+
+  it('restores from its changelog with the waiting interactions intact', () => {
+    const a = new Attributor<string>(limits);
+    a.onMention(mention('p1', 'RED-SHOE', T0));
+    a.onInteraction(interaction('i9', 'p9', T0 + MIN), 'ref-i9');
+    const restored = new Attributor<string>(limits);
+    for (const [key, value] of a.takeChanges()) restored.restore(key, JSON.parse(JSON.stringify(value)));
+    expect(restored.waiting).toBe(1);
+    expect(restored.onInteraction(interaction('i2', 'p1', T0 + 2 * MIN), 'r').signals).toHaveLength(1);
+    expect(restored.onMention(mention('p9', 'BAG', T0 + 3 * MIN)).signals.map((s) => s.signalId)).toEqual([
+      'up-p9|BAG|upload',
+      'i9|BAG',
+    ]);
+  });
+});

@@ -1,0 +1,117 @@
+import { describe, expect, it } from 'vitest';
+import { adviseReorder } from '../../../services/aggregator/reorder.ts';
+import {
+  addToTally,
+  emptyTally,
+  evidenceOf,
+  isBroadEnough,
+  surpriseOf,
+} from '../../../services/aggregator/scoring.ts';
+import { negativeBinomialUpperTail, poissonUpperTail } from '../../../services/aggregator/statistics.ts';
+import { settings, signal, T0 } from './fixtures.ts';
+
+describe('tail probabilities', () => {
+  it('matches the Poisson tail computed by hand', () => {
+    // P(X ≥ 5 | λ = 2) = 1 − e^−2 (1 + 2 + 2 + 4/3 + 2/3)
+    expect(poissonUpperTail(5, 2)).toBeCloseTo(1 - Math.exp(-2) * 7, 10);
+    expect(poissonUpperTail(1, 3)).toBeCloseTo(1 - Math.exp(-3), 10);
+    expect(poissonUpperTail(0, 3)).toBe(1);
+  });
+
+  it('has a fatter tail with over-dispersion and tends to Poisson as it vanishes', () => {
+    expect(negativeBinomialUpperTail(20, 8, 0.2)).toBeGreaterThan(poissonUpperTail(20, 8));
+    expect(negativeBinomialUpperTail(20, 8, 1e-7)).toBeCloseTo(poissonUpperTail(20, 8), 5);
+    // Sum of the pmf: P(X ≥ 1) = 1 − p^r for NB(r, p) with mean r(1−p)/p.
+    const r = 1 / 0.25;
+    const p = r / (r + 3);
+    expect(negativeBinomialUpperTail(1, 3, 0.25)).toBeCloseTo(1 - p ** r, 10);
+  });
+
+  it('is honest for small counts: three against one is not news, thirty against ten is', () => {
+    const smallCounts = surpriseOf(3, 1, 1, 0.05);
+    expect(smallCounts.uplift).toBe(3);
+    expect(smallCounts.pValue).toBeGreaterThan(0.05);
+    const largeCounts = surpriseOf(30, 10, 1, 0.05);
+    expect(largeCounts.uplift).toBe(3);
+    expect(largeCounts.pValue).toBeLessThan(1e-4);
+  });
+});
+
+describe('evidence of one window', () => {
+  const s = settings();
+
+  it("counts a member's repeated posts once", () => {
+    const tally = emptyTally();
+    for (let i = 0; i < 10; i++)
+      addToTally(tally, signal('A', T0 + i, { memberId: 'eager' }), s.weights.upload, true);
+    const evidence = evidenceOf(tally, s);
+    expect(evidence.weighted).toBe(s.weights.upload);
+    expect(evidence.distinctSources).toBe(1);
+  });
+
+  it('damps a burst of interactions on one post to the per-post cap', () => {
+    const tally = emptyTally();
+    addToTally(
+      tally,
+      signal('A', T0, { kind: 'upload', memberId: 'poster', postId: 'viral' }),
+      s.weights.upload,
+      true,
+    );
+    for (let i = 0; i < 500; i++) {
+      addToTally(
+        tally,
+        signal('A', T0 + i, { kind: 'like', postId: 'viral', postMemberId: 'poster' }),
+        s.weights.like,
+        true,
+      );
+    }
+    const evidence = evidenceOf(tally, s);
+    expect(evidence.weighted).toBe(s.weights.upload + s.postInteractionCap);
+    expect(tally.members.size).toBe(501);
+    // 501 distinct members, but one source: not broad enough to be a trend.
+    expect(isBroadEnough(evidence, tally.members.size, s)).toBe(false);
+  });
+
+  it('calls many members posting about a product broad', () => {
+    const tally = emptyTally();
+    for (let i = 0; i < 8; i++) addToTally(tally, signal('A', T0 + i), s.weights.upload, true);
+    const evidence = evidenceOf(tally, s);
+    expect(evidence.distinctSources).toBe(8);
+    expect(evidence.topSourceShare).toBeCloseTo(1 / 8);
+    expect(isBroadEnough(evidence, tally.members.size, s)).toBe(true);
+  });
+});
+
+describe('reorder advice', () => {
+  const advice = { demandElasticity: 0.5, serviceLevelZ: 1.65, minUplift: 2, alpha: 1e-4 };
+  const stock = {
+    sku: 'A',
+    onHand: 40,
+    onOrder: 10,
+    leadTimeDays: 14,
+    dailySales: 4,
+    updatedAt: new Date(T0).toISOString(),
+  };
+
+  it('orders the uplifted lead-time demand plus safety stock minus stock on hand and on order', () => {
+    const result = adviseReorder(stock, 3, 8, advice);
+    // demand/day = 4 × (1 + 0.5 × 2) = 8; over 14 days = 112; safety = 1.65 × √112 ≈ 17.46
+    expect(result.suggestedReorderQty).toBe(Math.ceil(112 + 1.65 * Math.sqrt(112) - 40 - 10));
+    expect(result.stock?.daysOfCover).toBe(5); // 40 / 8
+    expect(result.priority).toBe('P1'); // runs out before a reorder could arrive, and a strong trend
+  });
+
+  it('orders nothing when stock already covers the trend, and says so with a low priority', () => {
+    const result = adviseReorder({ ...stock, onHand: 1000 }, 2.1, 4.5, advice);
+    expect(result.suggestedReorderQty).toBe(0);
+    expect(result.priority).toBe('P3');
+  });
+
+  it('raises without a quantity when the ERP has no stock record', () => {
+    expect(adviseReorder(undefined, 5, 12, advice)).toEqual({
+      stock: null,
+      suggestedReorderQty: null,
+      priority: 'P2',
+    });
+  });
+});
