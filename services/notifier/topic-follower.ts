@@ -24,7 +24,7 @@ export async function followTopics(
   const pending = new Map<string, bigint>();
   try {
     for (const topic of topics) {
-      for (const p of await admin.fetchTopicOffsets(topic)) {
+      for (const p of await withLeaderRetry(() => admin.fetchTopicOffsets(topic))) {
         if (BigInt(p.high) > BigInt(p.low)) pending.set(`${topic}/${p.partition}`, BigInt(p.high));
       }
     }
@@ -60,4 +60,21 @@ export async function followTopics(
     },
   });
   return { caughtUp, stop: () => consumer.disconnect() };
+}
+
+/** A topic created moments ago may not have a known leader yet on every broker: wait for it. */
+export async function withLeaderRetry<T>(work: () => Promise<T>, attempts = 20): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await work();
+    } catch (error) {
+      const type = (error as { type?: string }).type;
+      const retriable =
+        type === 'NOT_LEADER_FOR_PARTITION' ||
+        type === 'LEADER_NOT_AVAILABLE' ||
+        type === 'UNKNOWN_TOPIC_OR_PARTITION';
+      if (!retriable || attempt >= attempts) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 250 * attempt));
+    }
+  }
 }
