@@ -1,0 +1,42 @@
+/** Settings of the ingest service (environment variables, validated at start-up). */
+import { z } from 'zod';
+import { BaseEnv } from '../../shared/config/env.ts';
+
+const csvList = z.string().transform((s) =>
+  s
+    .split(',')
+    .map((part) => part.trim().toLowerCase())
+    .filter(Boolean),
+);
+
+export const IngestEnv = BaseEnv.extend({
+  INGEST_HOST: z.string().min(1).default('127.0.0.1'),
+  INGEST_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  /** JSON file of `{ name, sha256 }` entries (see `trend-radar ingest mint-key`). */
+  INGEST_API_KEYS_FILE: z.string().min(1).optional(),
+  /** Inline alternative to the file: `name:sha256hex,name2:sha256hex`. */
+  INGEST_API_KEYS: z.string().min(1).optional(),
+  /** Requests per key per minute. */
+  INGEST_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(6_000),
+  /** Largest JSON / NDJSON request body. */
+  INGEST_MAX_BODY_BYTES: z.coerce.number().int().positive().default(1_048_576),
+  /** Largest single image in a multipart upload. */
+  INGEST_MAX_IMAGE_BYTES: z.coerce.number().int().positive().default(10_485_760),
+  /** Most interactions in one batch request. */
+  INGEST_MAX_BATCH: z.coerce.number().int().positive().max(100_000).default(1_000),
+  /** Event times further than this in the future are rejected (clock-skew allowance). */
+  INGEST_MAX_FUTURE_SKEW_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(15 * 60_000),
+  /** Host names exempt from the SSRF address checks (e.g. an internal CDN), comma-separated. */
+  INGEST_URL_ALLOW_HOSTS: csvList.default([]),
+  /** How long the producer batcher waits to gather records from concurrent requests. */
+  INGEST_LINGER_MS: z.coerce.number().min(0).max(1_000).default(2),
+  /** Records per producer send at most. */
+  INGEST_PRODUCER_BATCH_MAX: z.coerce.number().int().positive().default(5_000),
+  /** On shutdown, in-flight requests get this long to finish. */
+  INGEST_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
+});
+export type IngestConfig = z.infer<typeof IngestEnv>;

@@ -1,0 +1,424 @@
+/**
+ * The ingest HTTP API. Order of checks per request: API key (before the body is read), rate limit
+ * per key, body size and syntax, contract validation per item, SSRF rules for image URLs, blob
+ * writes (only once the whole upload is valid), then Kafka; 202 only after the broker acknowledged.
+ */
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import fastifyMultipart from '@fastify/multipart';
+import fastifyRateLimit from '@fastify/rate-limit';
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
+import type { Message, Producer } from 'kafkajs';
+import { type BlobStore, blobRefOf } from '../../shared/blobstore/blob-store.ts';
+import type { Interaction } from '../../shared/contracts/events.ts';
+import { type TopicId, topicName, topicSpec } from '../../shared/contracts/topics.ts';
+import { assertFetchableUrl, ForbiddenUrlError } from '../../shared/net/ssrf.ts';
+import type { Logger } from '../../shared/observability/logger.ts';
+import { Counter, Histogram, type Registry } from '../../shared/observability/metrics.ts';
+import type { ApiKeyStore } from './api-keys.ts';
+import type { IngestConfig } from './config.ts';
+import { openApiDocument } from './openapi.ts';
+import { ProduceBatcher, type TopicRecord } from './produce-batcher.ts';
+import {
+  itemsOfJsonBatch,
+  itemsOfNdjsonBatch,
+  sniffImageType,
+  type ValidationContext,
+  validateInteraction,
+  validateUpload,
+} from './validation.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    apiKeyName: string;
+  }
+}
+
+export interface IngestDeps {
+  producer: Pick<Producer, 'sendBatch'>;
+  blobStore: BlobStore;
+  apiKeys: ApiKeyStore;
+  registry: Registry;
+  logger: Logger;
+  /** True when the broker answers (used by /readyz). */
+  brokerReachable: () => Promise<boolean>;
+  /** DNS resolver for the SSRF rules; replaceable in tests. */
+  resolveHost?: (host: string) => Promise<string[]>;
+  now?: () => number;
+}
+
+export interface IngestServer {
+  app: FastifyInstance<Server, IncomingMessage, ServerResponse, Logger>;
+  batcher: ProduceBatcher;
+  /** Marks the service as draining: /readyz answers 503 so load balancers stop sending. */
+  drain(): void;
+}
+
+/** Headers every produced record carries (strings). */
+export function recordHeaders(topic: TopicId, source: string, requestId: string): Record<string, string> {
+  return {
+    'content-type': 'application/json',
+    'trendradar-schema': `${topic}.v${topicSpec(topic).version}`,
+    'trendradar-source': source,
+    'trendradar-request-id': requestId,
+  };
+}
+
+type ErrorBody = { error: string; reason: string };
+
+const fail = (reply: FastifyReply, status: number, error: string, reason: string) =>
+  reply.code(status).send({ error, reason } satisfies ErrorBody);
+
+export function buildIngestServer(config: IngestConfig, deps: IngestDeps): IngestServer {
+  const now = deps.now ?? Date.now;
+  const topics = {
+    uploads: topicName('uploads', config.TOPIC_NAMESPACE),
+    interactions: topicName('interactions', config.TOPIC_NAMESPACE),
+  };
+  const metrics = createMetrics(deps.registry);
+  const batcher = new ProduceBatcher(deps.producer, {
+    lingerMs: config.INGEST_LINGER_MS,
+    maxRecords: config.INGEST_PRODUCER_BATCH_MAX,
+    onSend: (records, seconds, ok) => {
+      metrics.sendRecords.observe(records);
+      metrics.sendSeconds.observe({ outcome: ok ? 'ok' : 'error' }, seconds);
+    },
+  });
+  let draining = false;
+
+  const app = Fastify({
+    loggerInstance: deps.logger.child({ component: 'http' }),
+    disableRequestLogging: true,
+    bodyLimit: config.INGEST_MAX_BODY_BYTES,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    requestIdHeader: 'x-request-id',
+  });
+  app.decorateRequest('apiKeyName', '');
+
+  app.addContentTypeParser(
+    ['application/x-ndjson', 'application/ndjson'],
+    { parseAs: 'string', bodyLimit: config.INGEST_MAX_BODY_BYTES },
+    (_request, body, done) => done(null, body),
+  );
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const status = error.statusCode ?? 500;
+    if (status >= 500) {
+      request.log.error({ err: error }, 'request failed');
+      return fail(reply, status, 'internal', 'the server failed; retry later');
+    }
+    const kind =
+      status === 413
+        ? 'too-large'
+        : status === 415
+          ? 'unsupported-media-type'
+          : status === 429
+            ? 'rate-limited'
+            : error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error instanceof SyntaxError
+              ? 'malformed-json'
+              : 'bad-request';
+    metrics.rejectedRequests.inc({ reason: kind });
+    return fail(reply, status, kind, error.message);
+  });
+  app.setNotFoundHandler((request, reply) =>
+    fail(reply, 404, 'not-found', `no route ${request.method} ${request.url}`),
+  );
+
+  // Authentication happens before the body is read, so unauthenticated clients cost nothing.
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+    if (!request.url.startsWith('/v1/')) return;
+    const header = request.headers.authorization;
+    const presented =
+      (typeof request.headers['x-api-key'] === 'string' ? request.headers['x-api-key'] : undefined) ??
+      (header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined);
+    if (!presented) {
+      metrics.rejectedRequests.inc({ reason: 'unauthenticated' });
+      return fail(
+        reply,
+        401,
+        'unauthenticated',
+        'an API key is required (Authorization: Bearer <key> or X-API-Key)',
+      );
+    }
+    const name = deps.apiKeys.authenticate(presented);
+    if (!name) {
+      metrics.rejectedRequests.inc({ reason: 'unauthenticated' });
+      return fail(reply, 401, 'unauthenticated', 'the API key is not valid');
+    }
+    request.apiKeyName = name;
+  });
+
+  app.register(fastifyRateLimit, {
+    global: true,
+    hook: 'preParsing',
+    max: config.INGEST_RATE_LIMIT_PER_MINUTE,
+    timeWindow: 60_000,
+    keyGenerator: (request) => request.apiKeyName || request.ip,
+    errorResponseBuilder: (_request, context) => ({
+      statusCode: 429,
+      error: 'rate-limited',
+      message: `more than ${context.max} requests per minute for this API key; retry in ${context.after}`,
+    }),
+  });
+  app.register(fastifyMultipart, {
+    limits: {
+      fileSize: config.INGEST_MAX_IMAGE_BYTES,
+      files: 10,
+      fields: 5,
+      fieldSize: config.INGEST_MAX_BODY_BYTES,
+    },
+  });
+
+  const context = (request: FastifyRequest): ValidationContext => ({
+    now: now(),
+    maxFutureSkewMs: config.INGEST_MAX_FUTURE_SKEW_MS,
+    source: request.apiKeyName,
+  });
+
+  const produce = async (records: TopicRecord[], reply: FastifyReply): Promise<boolean> => {
+    try {
+      await batcher.produce(records);
+      return true;
+    } catch (error) {
+      deps.logger.error({ err: error }, 'broker did not acknowledge');
+      metrics.rejectedRequests.inc({ reason: 'broker-unavailable' });
+      await fail(
+        reply,
+        503,
+        'broker-unavailable',
+        'the event log did not acknowledge; retry with the same event ids',
+      );
+      return false;
+    }
+  };
+
+  app.register(async (v1) => {
+    v1.post('/v1/interactions', async (request, reply) => {
+      const isNdjson = typeof request.body === 'string';
+      const batch = isNdjson
+        ? itemsOfNdjsonBatch(request.body as string, config.INGEST_MAX_BATCH)
+        : itemsOfJsonBatch(request.body, config.INGEST_MAX_BATCH);
+      if (!batch.ok) {
+        const tooMany = batch.reason.includes('more than the limit');
+        metrics.rejectedRequests.inc({ reason: tooMany ? 'batch-too-large' : 'bad-request' });
+        return fail(reply, tooMany ? 413 : 400, tooMany ? 'batch-too-large' : 'bad-request', batch.reason);
+      }
+      const ctx = context(request);
+      const records: TopicRecord[] = [];
+      const results: Array<{
+        index: number;
+        status: 'accepted' | 'rejected';
+        eventId?: string;
+        reason?: string;
+      }> = [];
+      batch.items.forEach((entry, index) => {
+        const verdict = entry.ok ? validateInteraction(entry.item, ctx) : entry;
+        if (verdict.ok) {
+          records.push({
+            topic: topics.interactions,
+            message: interactionMessage(verdict.value, request.id),
+          });
+          results.push({ index, status: 'accepted', eventId: verdict.value.eventId });
+        } else {
+          results.push({ index, status: 'rejected', reason: verdict.reason });
+        }
+      });
+      const accepted = records.length;
+      const rejected = results.length - accepted;
+      if (accepted > 0 && !(await produce(records, reply))) return reply;
+      metrics.events.inc({ type: 'interaction', outcome: 'accepted' }, accepted);
+      metrics.events.inc({ type: 'interaction', outcome: 'rejected' }, rejected);
+      return reply
+        .code(accepted > 0 ? 202 : 400)
+        .send(
+          accepted > 0
+            ? { accepted, rejected, results }
+            : { error: 'invalid', reason: 'no valid interaction in the batch', accepted, rejected, results },
+        );
+    });
+
+    v1.post('/v1/uploads', async (request, reply) => {
+      let body: unknown;
+      let files: Array<{ bytes: Buffer; contentType: string }> = [];
+      if (request.isMultipart()) {
+        const parsed = await readMultipart(request);
+        if (!parsed.ok) return fail(reply, parsed.status, parsed.error, parsed.reason);
+        body = parsed.body;
+        files = parsed.files;
+      } else {
+        body = request.body;
+      }
+      const ctx = context(request);
+      const verdict = validateUpload(body, ctx);
+      if (!verdict.ok) {
+        metrics.events.inc({ type: 'upload', outcome: 'rejected' });
+        return fail(reply, 400, 'invalid', verdict.reason);
+      }
+      const upload = verdict.value;
+      try {
+        await Promise.all(
+          upload.images.flatMap((image) =>
+            image.url
+              ? [
+                  assertFetchableUrl(image.url, {
+                    allowHosts: config.INGEST_URL_ALLOW_HOSTS,
+                    resolve: deps.resolveHost,
+                  }),
+                ]
+              : [],
+          ),
+        );
+      } catch (error) {
+        if (!(error instanceof ForbiddenUrlError)) throw error;
+        metrics.events.inc({ type: 'upload', outcome: 'rejected' });
+        return fail(reply, 400, 'forbidden-url', error.message);
+      }
+      // Every blobRef must exist: the file parts are written now (the upload is known to be valid),
+      // references sent in JSON must already be in the store.
+      const written = new Set<string>();
+      for (const file of files) written.add(await deps.blobStore.put(file.bytes));
+      for (const image of upload.images) {
+        if (image.blobRef && !written.has(image.blobRef) && !(await deps.blobStore.has(image.blobRef))) {
+          metrics.events.inc({ type: 'upload', outcome: 'rejected' });
+          return fail(reply, 400, 'invalid', `images: ${image.blobRef} is not in the blob store`);
+        }
+      }
+      const message: Message = {
+        key: upload.postId,
+        value: JSON.stringify(upload),
+        headers: recordHeaders('uploads', upload.source, request.id),
+        timestamp: String(Date.parse(upload.clientTimestamp)),
+      };
+      if (!(await produce([{ topic: topics.uploads, message }], reply))) return reply;
+      metrics.events.inc({ type: 'upload', outcome: 'accepted' });
+      return reply
+        .code(202)
+        .send({ status: 'accepted', eventId: upload.eventId, postId: upload.postId, images: upload.images });
+    });
+
+    async function readMultipart(
+      request: FastifyRequest,
+    ): Promise<
+      | { ok: true; body: unknown; files: Array<{ bytes: Buffer; contentType: string }> }
+      | { ok: false; status: number; error: string; reason: string }
+    > {
+      let metadata: unknown;
+      const files: Array<{ bytes: Buffer; contentType: string }> = [];
+      for await (const part of request.parts()) {
+        if (part.type === 'file') {
+          const bytes = await part.toBuffer();
+          const contentType = sniffImageType(bytes);
+          if (!contentType)
+            return {
+              ok: false,
+              status: 415,
+              error: 'unsupported-media-type',
+              reason: `file part ${files.length + 1} is not a JPEG, PNG, WebP or HEIC image`,
+            };
+          files.push({ bytes, contentType });
+        } else if (part.fieldname === 'metadata') {
+          try {
+            metadata = JSON.parse(String(part.value));
+          } catch (error) {
+            return {
+              ok: false,
+              status: 400,
+              error: 'malformed-json',
+              reason: `metadata: ${(error as Error).message}`,
+            };
+          }
+        }
+      }
+      if (
+        metadata === undefined ||
+        typeof metadata !== 'object' ||
+        metadata === null ||
+        Array.isArray(metadata)
+      )
+        return {
+          ok: false,
+          status: 400,
+          error: 'bad-request',
+          reason: 'a multipart upload needs a "metadata" field with the upload as a JSON object',
+        };
+      const given = (metadata as { images?: unknown }).images;
+      const urlImages = Array.isArray(given) ? given : [];
+      return {
+        ok: true,
+        files,
+        body: {
+          ...metadata,
+          images: [
+            ...urlImages,
+            ...files.map((f) => ({ blobRef: blobRefOf(f.bytes), contentType: f.contentType })),
+          ],
+        },
+      };
+    }
+  });
+
+  app.get('/healthz', { config: { rateLimit: false } }, async () => ({ status: 'ok' }));
+  app.get('/readyz', { config: { rateLimit: false } }, async (_request, reply) => {
+    const ready = !draining && (await deps.brokerReachable().catch(() => false));
+    return reply
+      .code(ready ? 200 : 503)
+      .send({ status: ready ? 'ready' : draining ? 'draining' : 'broker unreachable' });
+  });
+  app.get('/metrics', { config: { rateLimit: false } }, async (_request, reply) =>
+    reply.type(deps.registry.contentType).send(await deps.registry.metrics()),
+  );
+  app.get('/openapi.json', { config: { rateLimit: false } }, async () => openApiDocument());
+
+  return {
+    app,
+    batcher,
+    drain: () => {
+      draining = true;
+    },
+  };
+}
+
+function interactionMessage(interaction: Interaction, requestId: string): Message {
+  return {
+    key: interaction.postId,
+    value: JSON.stringify(interaction),
+    headers: recordHeaders('interactions', interaction.source, requestId),
+    timestamp: String(Date.parse(interaction.timestamp)),
+  };
+}
+
+function createMetrics(registry: Registry) {
+  return {
+    events: new Counter({
+      name: 'trendradar_ingest_events_total',
+      help: 'Events received, by type and outcome (accepted, rejected).',
+      labelNames: ['type', 'outcome'],
+      registers: [registry],
+    }),
+    rejectedRequests: new Counter({
+      name: 'trendradar_ingest_rejected_requests_total',
+      help: 'Requests refused as a whole, by reason.',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+    sendRecords: new Histogram({
+      name: 'trendradar_ingest_send_records',
+      help: 'Records per producer send (group commit size).',
+      buckets: [1, 10, 50, 100, 500, 1000, 5000],
+      registers: [registry],
+    }),
+    sendSeconds: new Histogram({
+      name: 'trendradar_ingest_send_seconds',
+      help: 'Time from producer send to broker acknowledgement.',
+      labelNames: ['outcome'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers: [registry],
+    }),
+  };
+}

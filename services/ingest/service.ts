@@ -1,0 +1,85 @@
+/**
+ * Runs the ingest service in-process: `startIngest(config)` connects the producer, loads the API
+ * keys, listens, and returns `stop()`, which drains: /readyz turns 503, the listener closes and
+ * in-flight requests finish (their records acknowledged), then the producer disconnects.
+ */
+import type { Kafka, Producer } from 'kafkajs';
+import { type BlobStore, FilesystemBlobStore } from '../../shared/blobstore/blob-store.ts';
+import { connectProducer, createKafka } from '../../shared/kafka/client.ts';
+import { createLogger, type Logger } from '../../shared/observability/logger.ts';
+import { createRegistry, type Registry } from '../../shared/observability/metrics.ts';
+import { type ApiKeyStore, loadApiKeys } from './api-keys.ts';
+import type { IngestConfig } from './config.ts';
+import { buildIngestServer } from './server.ts';
+
+export interface IngestServiceDeps {
+  kafka?: Kafka;
+  /** Shared producer (not disconnected by stop()); otherwise the service connects its own. */
+  producer?: Producer;
+  blobStore?: BlobStore;
+  apiKeys?: ApiKeyStore;
+  registry?: Registry;
+  logger?: Logger;
+  resolveHost?: (host: string) => Promise<string[]>;
+}
+
+export interface IngestService {
+  url: string;
+  port: number;
+  registry: Registry;
+  stop(): Promise<void>;
+}
+
+export async function startIngest(
+  config: IngestConfig,
+  deps: IngestServiceDeps = {},
+): Promise<IngestService> {
+  const logger = deps.logger ?? createLogger('ingest', config.LOG_LEVEL);
+  const registry = deps.registry ?? createRegistry('ingest');
+  const kafka =
+    deps.kafka ?? createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID }, logger);
+  const apiKeys =
+    deps.apiKeys ??
+    (await loadApiKeys({ file: config.INGEST_API_KEYS_FILE, inline: config.INGEST_API_KEYS }));
+  if (apiKeys.size === 0) logger.warn('no API keys configured: every /v1 request will be refused (401)');
+  const producer = deps.producer ?? (await connectProducer(kafka));
+  const admin = kafka.admin();
+  await admin.connect();
+
+  const server = buildIngestServer(config, {
+    producer,
+    blobStore: deps.blobStore ?? new FilesystemBlobStore(config.BLOB_STORE_DIR),
+    apiKeys,
+    registry,
+    logger,
+    resolveHost: deps.resolveHost,
+    brokerReachable: async () => {
+      const timeout = new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new Error('timeout')), 2_000),
+      );
+      const cluster = await Promise.race([admin.describeCluster(), timeout]);
+      return cluster.brokers.length > 0;
+    },
+  });
+  const address = await server.app.listen({ host: config.INGEST_HOST, port: config.INGEST_PORT });
+  const port = server.app.server.address() as { port: number };
+  logger.info({ address }, 'ingest listening');
+
+  let stopped: Promise<void> | undefined;
+  const stop = () => {
+    stopped ??= (async () => {
+      server.drain();
+      const grace = new Promise<void>((resolve) =>
+        setTimeout(resolve, config.INGEST_SHUTDOWN_GRACE_MS).unref(),
+      );
+      // close() stops accepting, waits for in-flight requests (whose records are acknowledged first).
+      await Promise.race([server.app.close(), grace]);
+      await server.batcher.flush();
+      await admin.disconnect();
+      if (!deps.producer) await producer.disconnect();
+      logger.info('ingest stopped');
+    })();
+    return stopped;
+  };
+  return { url: `http://${config.INGEST_HOST}:${port.port}`, port: port.port, registry, stop };
+}

@@ -1,0 +1,107 @@
+/**
+ * Request validation, free of I/O. Request bodies are the topic contracts minus the fields the
+ * server sets (`receivedAt`, `source`), so what a client may send and what lands in Kafka cannot
+ * drift apart. Each interaction of a batch is judged on its own: one bad item never sinks the rest.
+ */
+import type { z } from 'zod';
+import { Interaction, Upload } from '../../shared/contracts/events.ts';
+import { describeIssues } from '../../shared/kafka/codec.ts';
+
+export const UploadRequest = Upload.omit({ receivedAt: true, source: true });
+export type UploadRequest = z.infer<typeof UploadRequest>;
+export const InteractionRequest = Interaction.omit({ receivedAt: true, source: true });
+export type InteractionRequest = z.infer<typeof InteractionRequest>;
+
+export type Verdict<T> = { ok: true; value: T } | { ok: false; reason: string };
+
+export interface ValidationContext {
+  /** Server time (epoch ms) — stamped as receivedAt and used for the clock-skew check. */
+  now: number;
+  maxFutureSkewMs: number;
+  /** Name of the API key the request came with. */
+  source: string;
+}
+
+function eventTimeProblem(field: string, instant: string, context: ValidationContext): string | undefined {
+  const ms = Date.parse(instant);
+  if (ms > context.now + context.maxFutureSkewMs) {
+    return `${field}: ${instant} is in the future (more than ${context.maxFutureSkewMs} ms ahead of the server clock)`;
+  }
+  if (ms < Date.UTC(2000, 0, 1)) return `${field}: ${instant} is before 2000-01-01`;
+  return undefined;
+}
+
+export function validateInteraction(item: unknown, context: ValidationContext): Verdict<Interaction> {
+  const parsed = InteractionRequest.safeParse(item);
+  if (!parsed.success) return { ok: false, reason: describeIssues(parsed.error) };
+  const problem = eventTimeProblem('timestamp', parsed.data.timestamp, context);
+  if (problem) return { ok: false, reason: problem };
+  return {
+    ok: true,
+    value: { ...parsed.data, receivedAt: new Date(context.now).toISOString(), source: context.source },
+  };
+}
+
+export function validateUpload(body: unknown, context: ValidationContext): Verdict<Upload> {
+  const parsed = UploadRequest.safeParse(body);
+  if (!parsed.success) return { ok: false, reason: describeIssues(parsed.error) };
+  const problem = eventTimeProblem('clientTimestamp', parsed.data.clientTimestamp, context);
+  if (problem) return { ok: false, reason: problem };
+  return {
+    ok: true,
+    value: { ...parsed.data, receivedAt: new Date(context.now).toISOString(), source: context.source },
+  };
+}
+
+/** The items of a batch body, or why the body as a whole is unusable. */
+export type BatchItems =
+  | { ok: true; items: Array<{ ok: true; item: unknown } | { ok: false; reason: string }> }
+  | { ok: false; reason: string };
+
+/** A JSON body must be an array of interaction objects. */
+export function itemsOfJsonBatch(body: unknown, maxBatch: number): BatchItems {
+  if (!Array.isArray(body)) return { ok: false, reason: 'the body must be a JSON array of interactions' };
+  if (body.length === 0) return { ok: false, reason: 'the batch is empty' };
+  if (body.length > maxBatch)
+    return { ok: false, reason: `the batch has ${body.length} items, more than the limit of ${maxBatch}` };
+  return { ok: true, items: body.map((item) => ({ ok: true, item })) };
+}
+
+/** NDJSON: one interaction per line; a line that is not JSON is rejected alone. */
+export function itemsOfNdjsonBatch(text: string, maxBatch: number): BatchItems {
+  const lines = text.split('\n').filter((line) => line.trim() !== '');
+  if (lines.length === 0) return { ok: false, reason: 'the batch is empty' };
+  if (lines.length > maxBatch)
+    return { ok: false, reason: `the batch has ${lines.length} items, more than the limit of ${maxBatch}` };
+  return {
+    ok: true,
+    items: lines.map((line, index) => {
+      try {
+        return { ok: true, item: JSON.parse(line) as unknown };
+      } catch (error) {
+        return { ok: false, reason: `line ${index + 1} is not JSON: ${(error as Error).message}` };
+      }
+    }),
+  };
+}
+
+const IMAGE_SIGNATURES: ReadonlyArray<{ type: string; test: (b: Buffer) => boolean }> = [
+  { type: 'image/jpeg', test: (b) => b.length > 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff },
+  { type: 'image/png', test: (b) => b.subarray(0, 8).equals(Buffer.from([137, 80, 78, 71, 13, 10, 26, 10])) },
+  {
+    type: 'image/webp',
+    test: (b) =>
+      b.subarray(0, 4).toString('latin1') === 'RIFF' && b.subarray(8, 12).toString('latin1') === 'WEBP',
+  },
+  {
+    type: 'image/heic',
+    test: (b) =>
+      b.subarray(4, 8).toString('latin1') === 'ftyp' &&
+      /^(heic|heix|mif1|avif)/.test(b.subarray(8, 12).toString('latin1')),
+  },
+];
+
+/** The image type the bytes really are (not what the client claims), or undefined. */
+export function sniffImageType(bytes: Buffer): string | undefined {
+  return IMAGE_SIGNATURES.find((s) => s.test(bytes))?.type;
+}
