@@ -1,0 +1,278 @@
+/**
+ * The aggregator as a running service: two exactly-once stages and the reference tables.
+ *   attribution: mentions + interactions (co-partitioned by post) → signals-by-sku (keyed by SKU)
+ *   trends:      signals-by-sku → trend-windows, reorder-alerts, late-signals
+ * All logic lives in the pure modules; this file wires them to Kafka.
+ */
+import type { KafkaMessage } from 'kafkajs';
+import {
+  Interaction,
+  LateSignal,
+  Mention,
+  ReorderAlert,
+  Signal,
+  TrendWindow,
+} from '../../shared/contracts/events.ts';
+import { topicNames } from '../../shared/contracts/topics.ts';
+import { createKafka } from '../../shared/kafka/client.ts';
+import { decode, encode, PermanentError } from '../../shared/kafka/codec.ts';
+import type { InboundRecord } from '../../shared/kafka/consumer-runner.ts';
+import { deadLetterRecord } from '../../shared/kafka/dead-letter.ts';
+import { createLogger, type Logger } from '../../shared/observability/logger.ts';
+import { Counter, createRegistry, Gauge, type Registry } from '../../shared/observability/metrics.ts';
+import { Attributor } from './attribution.ts';
+import { type AggregatorConfig, attributionSettings, trendSettings } from './config.ts';
+import { ReferenceTables } from './tables.ts';
+import { type PartitionTask, type Produced, TransactionalStage } from './transactional-stage.ts';
+import { TrendPartition } from './trends.ts';
+
+export interface AggregatorDeps {
+  logger?: Logger;
+  registry?: Registry;
+}
+
+export interface RunningAggregator {
+  stop(): Promise<void>;
+  registry: Registry;
+  /** Stream time per owned partition of the windowing stage. */
+  streamTimes(): Map<number, number>;
+}
+
+/** What the attribution stage keeps of an interaction that waits, to dead-letter it if it expires. */
+interface WaitingRecord {
+  topic: string;
+  partition: number;
+  offset: string;
+  timestamp: string;
+  key: string | null;
+  value: string;
+}
+
+export async function startAggregator(
+  config: AggregatorConfig,
+  deps: AggregatorDeps = {},
+): Promise<RunningAggregator> {
+  const logger = deps.logger ?? createLogger('aggregator', config.LOG_LEVEL);
+  const registry = deps.registry ?? createRegistry('aggregator');
+  const kafka = createKafka(
+    { brokers: config.KAFKA_BROKERS, clientId: `${config.KAFKA_CLIENT_ID}-aggregator` },
+    logger,
+  );
+  const topics = topicNames(config.TOPIC_NAMESPACE);
+  const metrics = aggregatorMetrics(registry);
+  const service = 'aggregator';
+  const prefix = `${config.TOPIC_NAMESPACE}.${config.AGGREGATOR_GROUP_ID}`;
+  const txPrefix = `${config.TOPIC_NAMESPACE}.${config.AGGREGATOR_INSTANCE_ID}`;
+
+  const tables = new ReferenceTables(
+    kafka,
+    { catalogue: topics['catalogue-embeddings'], inventory: topics.inventory },
+    logger,
+  );
+  await tables.start();
+
+  const waitingGauge = new Map<number, number>();
+  const attribution = new TransactionalStage({
+    kafka,
+    service,
+    logger,
+    groupId: `${prefix}.attribution`,
+    transactionalId: `${txPrefix}.attribution`,
+    inputTopics: [topics.mentions, topics.interactions],
+    changelogTopic: topics['aggregator-attribution-changelog'],
+    deadLetterTopic: topics['dead-letters'],
+    onDeadLetter: () => metrics.deadLetters.inc({ stage: 'attribution' }),
+    createTask: (partition): PartitionTask => {
+      const attributor = new Attributor<WaitingRecord>(attributionSettings(config));
+      return {
+        restore: (key, value) => attributor.restore(key, value),
+        takeChanges: () => {
+          waitingGauge.set(partition, attributor.waiting);
+          metrics.waiting.set([...waitingGauge.values()].reduce((a, b) => a + b, 0));
+          return attributor.takeChanges();
+        },
+        process: (record) => {
+          const out =
+            record.topic === topics.mentions
+              ? attributor.onMention(decode(Mention, record.value))
+              : attributor.onInteraction(decode(Interaction, record.value), waitingRecord(record));
+          metrics.unattributed.inc(out.unattributed);
+          metrics.signals.inc({ stage: 'attribution' }, out.signals.length);
+          const produced: Produced[] = out.signals.map((signal) => ({
+            topic: topics['signals-by-sku'],
+            key: signal.sku,
+            value: encode(Signal, signal),
+          }));
+          for (const { pending, reason } of out.expired) {
+            metrics.expired.inc({ reason });
+            const dead = deadLetterRecord(
+              {
+                topic: pending.ref.topic,
+                partition: pending.ref.partition,
+                message: originalMessage(pending.ref),
+              },
+              new PermanentError(`interaction not attributed: ${reason}`),
+              service,
+              1,
+            );
+            produced.push({
+              topic: topics['dead-letters'],
+              key: dead.key ?? null,
+              value: dead.value ?? null,
+              headers: dead.headers,
+            });
+          }
+          return produced;
+        },
+      };
+    },
+  });
+
+  const settings = trendSettings(config);
+  const trends = new TransactionalStage({
+    kafka,
+    service,
+    logger,
+    groupId: `${prefix}.trends`,
+    transactionalId: `${txPrefix}.trends`,
+    inputTopics: [topics['signals-by-sku']],
+    changelogTopic: topics['aggregator-trend-changelog'],
+    deadLetterTopic: topics['dead-letters'],
+    idlePartitionMs: config.AGGREGATOR_IDLE_PARTITION_MS,
+    onDeadLetter: () => metrics.deadLetters.inc({ stage: 'trends' }),
+    createTask: (): PartitionTask => {
+      const partition = new TrendPartition(settings, tables);
+      const collect = (): Produced[] => {
+        const out = partition.drain();
+        metrics.late.inc(out.late.length);
+        metrics.partiallyLate.inc(out.partiallyLate);
+        metrics.windows.inc(out.windows.length);
+        for (const alert of out.alerts)
+          metrics.alerts.inc({ status: alert.status, priority: alert.priority });
+        return [
+          ...out.windows.map((w) => ({
+            topic: topics['trend-windows'],
+            key: w.sku,
+            value: encode(TrendWindow, w),
+          })),
+          ...out.alerts.map((a) => ({
+            topic: topics['reorder-alerts'],
+            key: a.sku,
+            value: encode(ReorderAlert, a),
+          })),
+          ...out.late.map((l) => ({
+            topic: topics['late-signals'],
+            key: l.sku,
+            value: encode(LateSignal, l),
+          })),
+        ];
+      };
+      return {
+        restore: (key, value) => partition.restore(key, value),
+        takeChanges: () => partition.takeChanges(),
+        process: (record) => {
+          partition.add(decode(Signal, record.value));
+          metrics.signals.inc({ stage: 'trends' });
+          return collect();
+        },
+        streamTime: () => partition.currentStreamTime,
+        advanceTo: (time) => {
+          partition.advanceTo(time);
+          return collect();
+        },
+      };
+    },
+  });
+
+  await attribution.start();
+  await trends.start();
+  logger.info({ namespace: config.TOPIC_NAMESPACE }, 'aggregator started');
+  return {
+    registry,
+    streamTimes: () => trends.streamTimes(),
+    stop: async () => {
+      await attribution.stop();
+      await trends.stop();
+      await tables.stop();
+      logger.info('aggregator stopped');
+    },
+  };
+}
+
+function waitingRecord(record: InboundRecord): WaitingRecord {
+  return {
+    topic: record.topic,
+    partition: record.partition,
+    offset: record.offset,
+    timestamp: String(record.timestamp),
+    key: record.key?.toString() ?? null,
+    value: record.value?.toString('base64') ?? '',
+  };
+}
+
+function originalMessage(ref: WaitingRecord): KafkaMessage {
+  return {
+    key: ref.key === null ? null : Buffer.from(ref.key),
+    value: Buffer.from(ref.value, 'base64'),
+    offset: ref.offset,
+    timestamp: ref.timestamp,
+    attributes: 0,
+    headers: {},
+    size: 0,
+  } as unknown as KafkaMessage;
+}
+
+function aggregatorMetrics(registry: Registry) {
+  const registers = [registry];
+  return {
+    signals: new Counter({
+      name: 'trendradar_aggregator_signals_total',
+      help: 'Signals produced by attribution / consumed by the windowing stage.',
+      labelNames: ['stage'],
+      registers,
+    }),
+    late: new Counter({
+      name: 'trendradar_aggregator_late_signals_total',
+      help: 'Signals past every window of theirs (grace included): sent to the late-signals topic.',
+      registers,
+    }),
+    partiallyLate: new Counter({
+      name: 'trendradar_aggregator_partially_late_signals_total',
+      help: 'Too-late signals still counted in their open daily window.',
+      registers,
+    }),
+    windows: new Counter({
+      name: 'trendradar_aggregator_windows_total',
+      help: 'Final window results emitted to trend-windows.',
+      registers,
+    }),
+    alerts: new Counter({
+      name: 'trendradar_aggregator_alerts_total',
+      help: 'Reorder alerts emitted, by status and priority.',
+      labelNames: ['status', 'priority'],
+      registers,
+    }),
+    expired: new Counter({
+      name: 'trendradar_aggregator_expired_interactions_total',
+      help: 'Interactions that waited for their mention in vain: kept on the dead-letter topic.',
+      labelNames: ['reason'],
+      registers,
+    }),
+    unattributed: new Counter({
+      name: 'trendradar_aggregator_unattributed_interactions_total',
+      help: 'Interactions on posts whose photos matched no catalogue product.',
+      registers,
+    }),
+    deadLetters: new Counter({
+      name: 'trendradar_aggregator_dead_letters_total',
+      help: 'Records that broke their contract, sent to the dead-letter topic.',
+      labelNames: ['stage'],
+      registers,
+    }),
+    waiting: new Gauge({
+      name: 'trendradar_aggregator_waiting_interactions',
+      help: 'Interactions waiting for their post’s mention.',
+      registers,
+    }),
+  };
+}

@@ -1,0 +1,106 @@
+/**
+ * The two tables the alerts join, read in full from their compacted topics at start and followed
+ * afterwards (like a Kafka Streams GlobalKTable): product facts from `catalogue-embeddings` (the
+ * vectors are ignored) and stock from `inventory`.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Consumer, Kafka } from 'kafkajs';
+import { CatalogueEmbedding, InventoryLevel } from '../../shared/contracts/events.ts';
+import { decode } from '../../shared/kafka/codec.ts';
+import type { Logger } from '../../shared/observability/logger.ts';
+import type { ProductFacts, TrendTables } from './trends.ts';
+
+export class ReferenceTables implements TrendTables {
+  private readonly products = new Map<string, ProductFacts>();
+  private readonly stock = new Map<string, InventoryLevel>();
+  private consumer: Consumer | undefined;
+  rejected = 0;
+
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly topics: { catalogue: string; inventory: string },
+    private readonly logger: Logger,
+  ) {}
+
+  product(sku: string): ProductFacts | undefined {
+    return this.products.get(sku);
+  }
+
+  inventory(sku: string): InventoryLevel | undefined {
+    return this.stock.get(sku);
+  }
+
+  /** Resolves once everything present at start has been read (or after `timeoutMs`, with a warning). */
+  async start(timeoutMs = 60_000): Promise<void> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    const targets = new Map<string, bigint>();
+    try {
+      for (const topic of Object.values(this.topics)) {
+        for (const o of await admin.fetchTopicOffsets(topic)) {
+          if (BigInt(o.high) > BigInt(o.low)) targets.set(`${topic}/${o.partition}`, BigInt(o.high) - 1n);
+        }
+      }
+    } finally {
+      await admin.disconnect();
+    }
+    let caughtUp!: () => void;
+    const ready = new Promise<void>((resolve) => {
+      caughtUp = resolve;
+    });
+    if (targets.size === 0) caughtUp();
+    // A throwaway group: every instance reads the whole table, nobody commits.
+    this.consumer = this.kafka.consumer({ groupId: `aggregator-tables-${randomUUID()}` });
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topics: Object.values(this.topics), fromBeginning: true });
+    await this.consumer.run({
+      eachMessage: async ({ topic, partition, message }) => {
+        this.apply(topic, message.key?.toString() ?? '', message.value);
+        const target = targets.get(`${topic}/${partition}`);
+        if (target !== undefined && BigInt(message.offset) >= target) {
+          targets.delete(`${topic}/${partition}`);
+          if (targets.size === 0) caughtUp();
+        }
+      },
+    });
+    const timedOut = await Promise.race([
+      ready.then(() => false),
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(true), timeoutMs).unref()),
+    ]);
+    if (timedOut)
+      this.logger.warn({ pending: [...targets.keys()] }, 'reference tables not fully read; going on');
+    this.logger.info({ products: this.products.size, stock: this.stock.size }, 'reference tables loaded');
+  }
+
+  async stop(): Promise<void> {
+    await this.consumer?.disconnect();
+  }
+
+  private apply(topic: string, key: string, value: Buffer | null): void {
+    try {
+      if (topic === this.topics.inventory) {
+        if (value === null) this.stock.delete(key);
+        else this.stock.set(key, decode(InventoryLevel, value));
+        return;
+      }
+      const sku = key.split('|')[0]!;
+      if (value === null) {
+        this.products.delete(sku);
+        return;
+      }
+      const entry = decode(CatalogueEmbedding, value);
+      this.products.set(entry.sku, {
+        style: entry.style,
+        colour: entry.colour,
+        name: entry.name,
+        category: entry.category,
+        brand: entry.brand,
+        price: entry.price,
+      });
+    } catch (error) {
+      // A bad table row must not stop the aggregator; the producer's own DLQ handling owns it.
+      this.rejected++;
+      this.logger.warn({ topic, key, error: String(error) }, 'ignoring an invalid reference-table record');
+    }
+  }
+}
