@@ -31,8 +31,8 @@ const STATE_LABEL: Record<CardState, string> = {
 
 const time = (iso: string) => iso.replace('T', ' ').replace(/:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/, ' UTC');
 
-function describeAction(action: AlertAction): string {
-  const who = escapeHtml(action.buyer);
+function describeAction(action: AlertAction, names: ReadonlyMap<string, string>): string {
+  const who = escapeHtml(names.get(action.buyer) ?? action.buyer);
   const when = escapeHtml(time(action.at));
   switch (action.action) {
     case 'acknowledge':
@@ -44,7 +44,7 @@ function describeAction(action: AlertAction): string {
   }
 }
 
-function renderCard(card: Card, canAct: boolean): string {
+function renderCard(card: Card, canAct: boolean, names: ReadonlyMap<string, string>): string {
   const { alert } = card;
   const photos = alert.photos
     .slice(0, 4)
@@ -100,7 +100,7 @@ function renderCard(card: Card, canAct: boolean): string {
   )}</div>
   <dl class="stats">${stats.map(([k, v, cls]) => `<div${cls ? ` class="${cls}"` : ''}><dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd></div>`).join('')}</dl>
   <ul class="regions">${regions || '<li class="muted">No regional breakdown</li>'}</ul>
-  ${card.decisive ? `<p class="decision">${describeAction(card.decisive)}</p>` : ''}
+  ${card.decisive ? `<p class="decision">${describeAction(card.decisive, names)}</p>` : ''}
   ${actionsHtml}
 </article>`;
 }
@@ -114,13 +114,14 @@ export function renderInboxPage(cards: Card[], options: InboxPageOptions): strin
     ),
   ].join('');
   // Actions are recorded under a buyer's name, so the page asks who is acting first.
+  const names = new Map(options.buyers.map((b) => [b.id, b.name]));
   const canAct = options.buyer !== undefined && options.buyers.some((b) => b.id === options.buyer);
   const sections = SECTIONS.map(({ state, title }) => {
     const inSection = cards.filter((c) => c.state === state);
     if (inSection.length === 0 && state !== 'open') return '';
     return `<section class="group" data-section="${state}">
   <h2>${title} <span class="count">${inSection.length}</span></h2>
-  ${inSection.length === 0 ? '<p class="muted">Nothing needs your attention right now.</p>' : `<div class="grid">${inSection.map((card) => renderCard(card, canAct)).join('\n')}</div>`}
+  ${inSection.length === 0 ? '<p class="muted">Nothing needs your attention right now.</p>' : `<div class="grid">${inSection.map((card) => renderCard(card, canAct, names)).join('\n')}</div>`}
 </section>`;
   }).join('\n');
   return `<!doctype html>
@@ -163,7 +164,7 @@ main{padding:20px 28px;max-width:1400px}
 .status{color:#6b6660}.state{margin-left:auto;font-weight:700}
 .card h3{margin:8px 0 2px;font-size:17px}.meta{margin:0 0 10px;color:#6b6660;font-size:13px}
 .photos{display:flex;gap:6px;overflow-x:auto}.photo{width:96px;height:120px;object-fit:cover;border-radius:8px;background:#eee}
-.trend svg{width:100%;height:64px;margin:10px 0 4px}
+.trend{margin:10px 0 4px}.trend svg{width:100%;height:64px}.trend figcaption{font-size:11px;color:#9a948d}
 .stats{display:grid;grid-template-columns:repeat(3,1fr);gap:6px 12px;margin:6px 0}
 .stats div{margin:0}.stats dt{font-size:11px;color:#6b6660;text-transform:uppercase;letter-spacing:.05em}.stats dd{margin:0;font-size:18px;font-weight:600}
 .regions{list-style:none;padding:0;margin:8px 0;font-size:13px}
