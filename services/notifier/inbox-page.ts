@@ -94,10 +94,10 @@ function renderCard(card: Card, canAct: boolean, names: ReadonlyMap<string, stri
   <h3>${escapeHtml(productTitle(alert))}</h3>
   <p class="meta">SKU ${escapeHtml(alert.sku)} · ${escapeHtml(alert.product.category ?? 'uncategorised')}${alert.product.colour ? ` · ${escapeHtml(alert.product.colour)}` : ''} · raised ${escapeHtml(time(alert.raisedAt))}</p>
   <div class="photos">${photos || '<p class="muted">No photos</p>'}</div>
-  <div class="trend">${sparklineSvg(
+  <figure class="trend">${sparklineSvg(
     alert.series.map((p) => p.weightedCount),
     { width: 300, height: 64 },
-  )}</div>
+  )}<figcaption>Weighted signals, last ${alert.series.length} windows</figcaption></figure>
   <dl class="stats">${stats.map(([k, v, cls]) => `<div${cls ? ` class="${cls}"` : ''}><dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd></div>`).join('')}</dl>
   <ul class="regions">${regions || '<li class="muted">No regional breakdown</li>'}</ul>
   ${card.decisive ? `<p class="decision">${describeAction(card.decisive, names)}</p>` : ''}
