@@ -1,4 +1,237 @@
 import type { Command } from 'commander';
 
-/** Subcommands of this service; filled in with the service itself. */
-export function register(_program: Command): void {}
+/** `es apply|retention`, `indexer run`, `reindex`, `search …` and `kibana import`. */
+export function register(program: Command): void {
+  const es = program.command('es').description('Elasticsearch index templates, indices and retention');
+  es.command('apply')
+    .description('create or update the index templates, bootstrap indices and aliases (idempotent)')
+    .action(async () => {
+      const { loadConfig } = await import('../../shared/config/env.ts');
+      const { IndexerEnv } = await import('./config.ts');
+      const { applyElasticsearch } = await import('./service.ts');
+      const changes = await applyElasticsearch(loadConfig(IndexerEnv));
+      for (const change of changes)
+        console.log(
+          `${change.action.padEnd(13)} ${change.target}${change.detail ? `  (${change.detail})` : ''}`,
+        );
+      if (changes.some((c) => c.action === 'drift')) process.exitCode = 1;
+    });
+  es.command('retention')
+    .description(
+      'delete the monthly indices past ES_RETENTION_DAYS now (the indexer also runs this on ES_RETENTION_CRON)',
+    )
+    .option('--dry-run', 'only list what would be deleted')
+    .action(async (options: { dryRun?: boolean }) => {
+      const { loadConfig } = await import('../../shared/config/env.ts');
+      const { IndexerEnv } = await import('./config.ts');
+      const { createElasticsearch } = await import('../../shared/elasticsearch/client.ts');
+      const { deleteExpiredIndices, expiredIndices } = await import(
+        '../../shared/elasticsearch/retention.ts'
+      );
+      const { FAMILIES, indexPattern } = await import('../../shared/elasticsearch/indices.ts');
+      const config = loadConfig(IndexerEnv);
+      const client = createElasticsearch(config.ELASTICSEARCH_URL);
+      try {
+        let expired: string[];
+        if (options.dryRun) {
+          const existing = await client.indices.get({
+            index: FAMILIES.filter((f) => f.timeBased)
+              .map((f) => indexPattern(config.ES_INDEX_PREFIX, f.id))
+              .join(','),
+            allow_no_indices: true,
+            ignore_unavailable: true,
+            filter_path: '*.settings.index.provided_name',
+          });
+          expired = expiredIndices(
+            config.ES_INDEX_PREFIX,
+            Object.keys(existing ?? {}),
+            new Date(),
+            config.ES_RETENTION_DAYS,
+          );
+        } else {
+          expired = await deleteExpiredIndices(client, config.ES_INDEX_PREFIX, config.ES_RETENTION_DAYS);
+        }
+        for (const index of expired) console.log(`${options.dryRun ? 'would delete' : 'deleted'} ${index}`);
+        if (expired.length === 0) console.log(`nothing older than ${config.ES_RETENTION_DAYS} days`);
+      } finally {
+        await client.close();
+      }
+    });
+
+  program
+    .command('indexer')
+    .description('Kafka → Elasticsearch: posts, mentions, trend windows, alerts, alert actions, catalogue')
+    .command('run')
+    .description('run the indexer until SIGTERM; serves /metrics /healthz /readyz on METRICS_PORT')
+    .action(async () => {
+      const { loadConfig } = await import('../../shared/config/env.ts');
+      const { IndexerEnv } = await import('./config.ts');
+      const { startIndexer } = await import('./service.ts');
+      const { createLogger } = await import('../../shared/observability/logger.ts');
+      const { serveHealth } = await import('../../shared/observability/metrics.ts');
+      const { stopOnSignals } = await import('../../shared/kafka/consumer-runner.ts');
+      const config = loadConfig(IndexerEnv);
+      const logger = createLogger('indexer', config.LOG_LEVEL);
+      const indexer = await startIndexer(config, { logger });
+      const health = await serveHealth(indexer.registry, config.METRICS_PORT, () =>
+        indexer.elasticsearchReachable(),
+      );
+      logger.info({ port: health.port }, 'metrics and health endpoint listening');
+      stopOnSignals(
+        logger,
+        () => indexer.stop(),
+        () => health.close(),
+      );
+    });
+
+  program
+    .command('reindex')
+    .description('rebuild the Elasticsearch indices from Kafka (stop the running indexers first)')
+    .option('--topics <ids>', 'only these topic ids, comma-separated (default: all indexed topics)')
+    .option('--yes', 'do not ask for confirmation before deleting the indices')
+    .action(async (options: { topics?: string; yes?: boolean }) => {
+      const { loadConfig } = await import('../../shared/config/env.ts');
+      const { IndexerEnv } = await import('./config.ts');
+      const { reindex } = await import('./reindex.ts');
+      const { createKafka } = await import('../../shared/kafka/client.ts');
+      const { createElasticsearch } = await import('../../shared/elasticsearch/client.ts');
+      const { createLogger } = await import('../../shared/observability/logger.ts');
+      const config = loadConfig(IndexerEnv, {
+        ...process.env,
+        ...(options.topics ? { INDEXER_TOPICS: options.topics } : {}),
+      });
+      if (!options.yes) {
+        const { createInterface } = await import('node:readline/promises');
+        const rl = createInterface({ input: process.stdin, output: process.stdout });
+        const answer = await rl.question(
+          `Delete the ${config.ES_INDEX_PREFIX} indices of ${config.INDEXER_TOPICS.join(', ')} and rebuild them from Kafka? [y/N] `,
+        );
+        rl.close();
+        if (!/^y(es)?$/i.test(answer.trim())) {
+          console.log('nothing done');
+          return;
+        }
+      }
+      const logger = createLogger('reindex', config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL);
+      const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID }, logger);
+      const client = createElasticsearch(config.ELASTICSEARCH_URL);
+      try {
+        let last = -1;
+        const report = await reindex(config, {
+          kafka,
+          elasticsearch: client,
+          logger,
+          onProgress: (done, total) => {
+            if (done === last) return;
+            last = done;
+            process.stdout.write(`\rreindexed ${done}/${total} records`);
+          },
+        });
+        console.log(
+          `\ndeleted ${report.deletedIndices.length} indices, re-read ${report.records} records from ${report.topics.length} topics in ${report.seconds.toFixed(1)}s`,
+        );
+      } finally {
+        await client.close();
+      }
+    });
+
+  registerSearch(program);
+  registerKibana(program);
+}
+
+function registerSearch(program: Command): void {
+  const search = program.command('search').description("merchandisers' queries against Elasticsearch");
+  const run = async (
+    query: (q: import('../../shared/elasticsearch/queries.ts').MerchandiserQueries) => Promise<unknown>,
+  ) => {
+    const { loadConfig, BaseEnv } = await import('../../shared/config/env.ts');
+    const { createElasticsearch } = await import('../../shared/elasticsearch/client.ts');
+    const { MerchandiserQueries } = await import('../../shared/elasticsearch/queries.ts');
+    const config = loadConfig(BaseEnv);
+    const client = createElasticsearch(config.ELASTICSEARCH_URL);
+    try {
+      console.log(
+        JSON.stringify(await query(new MerchandiserQueries(client, config.ES_INDEX_PREFIX)), null, 2),
+      );
+    } finally {
+      await client.close();
+    }
+  };
+  search
+    .command('rising')
+    .description('rising products now, best score first')
+    .option('--since <duration>', 'look-back, e.g. 6h, 2d', '24h')
+    .option('--country <code>', 'one region (ISO country code)')
+    .option('--category <name>', 'one category')
+    .option('--by <dimension>', 'group by: sku, country or category', 'sku')
+    .option('--size <n>', 'rows', '20')
+    .action((o: { since: string; country?: string; category?: string; by: string; size: string }) =>
+      run((q) =>
+        o.by === 'country' || o.by === 'category'
+          ? q.risingBy(o.by, { since: o.since, size: Number(o.size) })
+          : q.risingProducts({
+              since: o.since,
+              size: Number(o.size),
+              ...(o.country ? { country: o.country } : {}),
+              ...(o.category ? { category: o.category } : {}),
+            }),
+      ),
+    );
+  search
+    .command('timeline <sku>')
+    .description("a SKU's windows over time (global scope unless --country)")
+    .option('--since <duration>', 'look-back', '7d')
+    .option('--country <code>')
+    .action((sku: string, o: { since: string; country?: string }) =>
+      run((q) => q.skuTimeline(sku, { since: o.since, ...(o.country ? { country: o.country } : {}) })),
+    );
+  search
+    .command('posts <sku>')
+    .description('posts whose photos mention the SKU, best match first, with their photos')
+    .option('--size <n>', 'posts', '20')
+    .action((sku: string, o: { size: string }) =>
+      run((q) => q.postsMentioningSku(sku, { size: Number(o.size) })),
+    );
+  search
+    .command('text <query>')
+    .description('full-text search of captions and hashtags')
+    .option('--size <n>', 'posts', '20')
+    .action((text: string, o: { size: string }) => run((q) => q.searchPosts(text, { size: Number(o.size) })));
+  search
+    .command('looks-like <sku>')
+    .description(
+      'photos that look like this product (kNN of its catalogue vectors against photo descriptors)',
+    )
+    .option('--model <id>', 'catalogue model id (default: the most recently updated)')
+    .option('--size <n>', 'photos', '20')
+    .action((sku: string, o: { model?: string; size: string }) =>
+      run((q) => q.postsLookingLike(sku, { size: Number(o.size), ...(o.model ? { modelId: o.model } : {}) })),
+    );
+}
+
+function registerKibana(program: Command): void {
+  program
+    .command('kibana')
+    .description('Kibana saved objects (infra/kibana): data views, searches, dashboards')
+    .command('import')
+    .description("load infra/kibana/trend-radar.ndjson through Kibana's saved-objects import API (overwrite)")
+    .requiredOption('--url <url>', 'Kibana base URL, e.g. http://127.0.0.1:5601')
+    .option('--space <id>', 'Kibana space (default space when omitted)')
+    .option('--file <path>', 'saved objects NDJSON', 'infra/kibana/trend-radar.ndjson')
+    .option('--auth <user:password>', 'basic authentication (or set KIBANA_AUTH)')
+    .action(async (o: { url: string; space?: string; file: string; auth?: string }) => {
+      const { loadConfig, BaseEnv } = await import('../../shared/config/env.ts');
+      const { importSavedObjects, formatImportReport } = await import('./kibana-import.ts');
+      const { ES_INDEX_PREFIX } = loadConfig(BaseEnv);
+      const auth = o.auth ?? process.env.KIBANA_AUTH;
+      const report = await importSavedObjects({
+        kibanaUrl: o.url,
+        file: o.file,
+        prefix: ES_INDEX_PREFIX,
+        ...(o.space ? { space: o.space } : {}),
+        ...(auth ? { auth } : {}),
+      });
+      console.log(formatImportReport(report));
+      if (!report.success) process.exitCode = 1;
+    });
+}

@@ -8,7 +8,7 @@
  *   - everything else → done, and the runner commits the offsets after this returns.
  */
 import type { Client } from '@elastic/elasticsearch';
-import { z } from 'zod';
+import type { z } from 'zod';
 import {
   AlertAction,
   CatalogueEmbedding,

@@ -6,6 +6,7 @@
 import type { Client } from '@elastic/elasticsearch';
 import type { Kafka } from 'kafkajs';
 import cron from 'node-cron';
+import type { BaseEnv } from '../../shared/config/env.ts';
 import { topicName } from '../../shared/contracts/topics.ts';
 import { type ApplyEsOptions, applyIndices, type EsChange } from '../../shared/elasticsearch/apply.ts';
 import { createElasticsearch } from '../../shared/elasticsearch/client.ts';
@@ -14,7 +15,6 @@ import { createKafka } from '../../shared/kafka/client.ts';
 import { ConsumerRunner, type InboundRecord } from '../../shared/kafka/consumer-runner.ts';
 import { createLogger, type Logger } from '../../shared/observability/logger.ts';
 import { Counter, createRegistry, Gauge, type Registry } from '../../shared/observability/metrics.ts';
-import type { BaseEnv } from '../../shared/config/env.ts';
 import { type IndexerConfig, indexerGroupId } from './config.ts';
 import { indexerHandler } from './handler.ts';
 

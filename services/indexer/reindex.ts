@@ -1,0 +1,113 @@
+/**
+ * Rebuilds the Elasticsearch indices from Kafka: deletes every index of the chosen families,
+ * re-applies the templates, rewinds the indexer's consumer group to the earliest offsets and runs
+ * the indexer until it has caught up with the end offsets taken at the start. The group must have
+ * no live members (stop the running indexers first), otherwise they would keep their partitions.
+ */
+import type { Client } from '@elastic/elasticsearch';
+import type { Kafka } from 'kafkajs';
+import { topicName } from '../../shared/contracts/topics.ts';
+import { type FamilyId, indexPattern } from '../../shared/elasticsearch/indices.ts';
+import type { Logger } from '../../shared/observability/logger.ts';
+import { type IndexedTopic, type IndexerConfig, indexerGroupId } from './config.ts';
+import { applyElasticsearch, startIndexer } from './service.ts';
+
+/** Which index family each topic feeds (uploads → posts, catalogue-embeddings → catalogue). */
+export const FAMILY_OF_TOPIC: Record<IndexedTopic, FamilyId> = {
+  uploads: 'posts',
+  mentions: 'mentions',
+  'trend-windows': 'trend-windows',
+  'reorder-alerts': 'reorder-alerts',
+  'alert-actions': 'alert-actions',
+  'catalogue-embeddings': 'catalogue',
+};
+
+export interface ReindexReport {
+  deletedIndices: string[];
+  topics: string[];
+  /** Records the group had to read: end offset minus earliest offset, summed over partitions. */
+  records: number;
+  seconds: number;
+}
+
+export interface ReindexDeps {
+  kafka: Kafka;
+  elasticsearch: Client;
+  logger: Logger;
+  onProgress?: (done: number, total: number) => void;
+  pollMs?: number;
+}
+
+export async function reindex(config: IndexerConfig, deps: ReindexDeps): Promise<ReindexReport> {
+  const started = Date.now();
+  const groupId = indexerGroupId(config);
+  const topics = config.INDEXER_TOPICS.map((id) => topicName(id, config.TOPIC_NAMESPACE));
+  const families = [...new Set(config.INDEXER_TOPICS.map((id) => FAMILY_OF_TOPIC[id]))];
+  const admin = deps.kafka.admin();
+  await admin.connect();
+  try {
+    const described = await admin.describeGroups([groupId]);
+    const group = described.groups[0];
+    if (group && group.members.length > 0)
+      throw new Error(
+        `consumer group ${groupId} has ${group.members.length} live member(s): stop the running indexers before reindexing`,
+      );
+
+    const targets: Array<{ topic: string; partition: number; low: number; high: number }> = [];
+    for (const topic of topics) {
+      for (const p of await admin.fetchTopicOffsets(topic))
+        targets.push({ topic, partition: p.partition, low: Number(p.low), high: Number(p.high) });
+    }
+    const total = targets.reduce((sum, t) => sum + (t.high - t.low), 0);
+
+    const deletedIndices: string[] = [];
+    for (const id of families) {
+      const existing = await deps.elasticsearch.indices.get({
+        index: indexPattern(config.ES_INDEX_PREFIX, id),
+        allow_no_indices: true,
+        ignore_unavailable: true,
+        filter_path: '*.settings.index.provided_name',
+      });
+      for (const index of Object.keys(existing ?? {}).sort()) {
+        await deps.elasticsearch.indices.delete({ index });
+        deletedIndices.push(index);
+      }
+    }
+    deps.logger.info({ deletedIndices }, 'reindex: indices deleted');
+    await applyElasticsearch(config, { client: deps.elasticsearch, families });
+
+    for (const topic of topics) await admin.resetOffsets({ groupId, topic, earliest: true });
+
+    const indexer = await startIndexer(
+      { ...config, ES_RETENTION_JOB: 'off' },
+      {
+        kafka: deps.kafka,
+        elasticsearch: deps.elasticsearch,
+        logger: deps.logger,
+      },
+    );
+    try {
+      for (;;) {
+        const committed = new Map<string, number>();
+        for (const entry of await admin.fetchOffsets({ groupId, topics })) {
+          for (const p of entry.partitions) committed.set(`${entry.topic}/${p.partition}`, Number(p.offset));
+        }
+        const done = targets.reduce((sum, t) => {
+          const at = committed.get(`${t.topic}/${t.partition}`) ?? -1;
+          return sum + Math.max(0, Math.min(t.high, at < 0 ? t.low : at) - t.low);
+        }, 0);
+        deps.onProgress?.(done, total);
+        if (done >= total) break;
+        await new Promise((resolve) => setTimeout(resolve, deps.pollMs ?? 500));
+      }
+    } finally {
+      await indexer.stop();
+    }
+    await deps.elasticsearch.indices.refresh({
+      index: families.map((f) => indexPattern(config.ES_INDEX_PREFIX, f)).join(','),
+    });
+    return { deletedIndices, topics, records: total, seconds: (Date.now() - started) / 1000 };
+  } finally {
+    await admin.disconnect();
+  }
+}

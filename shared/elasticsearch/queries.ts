@@ -1,0 +1,392 @@
+/**
+ * The questions a merchandiser asks, as Elasticsearch queries over the aliases:
+ *   rising products now (overall, in one region, in one category; or grouped by region/category),
+ *   a SKU's timeline, the posts mentioning a SKU with their photos, full-text search of captions
+ *   and hashtags, and the photos that look like a product (kNN of its catalogue vectors against
+ *   the photo descriptors on mentions).
+ * Every query takes `now` so a test (or a replayed period) can ask "as of" a given instant.
+ */
+import type { Client } from '@elastic/elasticsearch';
+import { aliasName } from './indices.ts';
+
+const UNITS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+
+/** `90s`, `30m`, `6h`, `7d`, `2w` → milliseconds. */
+export function parseDuration(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*([smhdw])$/.exec(text.trim());
+  if (!match) throw new Error(`not a duration: ${JSON.stringify(text)} (use e.g. 30m, 6h, 7d)`);
+  return Number(match[1]) * UNITS[match[2]!]!;
+}
+
+export interface RisingProduct {
+  sku: string;
+  category: string | null;
+  /** Best window score in the period, and the latest window's. */
+  maxScore: number;
+  latestScore: number;
+  latestWindowStart: string;
+  risingWindows: number;
+  signals: number;
+  distinctMembers: number;
+}
+
+export interface RisingGroup {
+  key: string;
+  risingSkus: number;
+  top: Array<{ sku: string; maxScore: number }>;
+}
+
+export interface TimelinePoint {
+  windowStart: string;
+  windowEnd: string;
+  signals: number;
+  weightedCount: number;
+  baseline: number;
+  score: number;
+  rising: boolean;
+}
+
+export interface PostWithPhotos {
+  postId: string;
+  caption: string;
+  hashtags: string[];
+  imageUrls: string[];
+  country: string | null;
+  city: string | null;
+  at: string | null;
+}
+
+export interface MentioningPost extends PostWithPhotos {
+  /** The photo that matched and how well. */
+  matchedImageUrl: string;
+  matchScore: number;
+}
+
+export interface FoundPost extends PostWithPhotos {
+  relevance: number;
+  highlights: string[];
+}
+
+export interface LookalikePhoto {
+  photoId: string;
+  postId: string;
+  imageUrl: string;
+  /** Cosine similarity between the photo descriptor and the product's mean view vector. */
+  similarity: number;
+  /** The SKU the embedder matched this photo to, if any. */
+  matchedSku: string | null;
+  country: string | null;
+}
+
+interface PostSource {
+  postId: string;
+  caption?: string;
+  hashtags?: string[];
+  imageUrls?: string[];
+  location?: { country?: string; city?: string };
+  '@timestamp'?: string;
+}
+
+const postOf = (source: PostSource): PostWithPhotos => ({
+  postId: source.postId,
+  caption: source.caption ?? '',
+  hashtags: source.hashtags ?? [],
+  imageUrls: source.imageUrls ?? [],
+  country: source.location?.country ?? null,
+  city: source.location?.city ?? null,
+  at: source['@timestamp'] ?? null,
+});
+
+/** A missing alias (nothing indexed yet) reads as "no results", not as an error. */
+const lenient = { ignore_unavailable: true, allow_no_indices: true } as const;
+
+export class MerchandiserQueries {
+  constructor(
+    private readonly client: Client,
+    private readonly prefix: string,
+  ) {}
+
+  private alias(family: Parameters<typeof aliasName>[1]): string {
+    return aliasName(this.prefix, family);
+  }
+
+  private since(since: string, now: Date): string {
+    return new Date(now.getTime() - parseDuration(since)).toISOString();
+  }
+
+  /** SKUs with rising windows in the period, by best score; one region (`country`) or global. */
+  async risingProducts(
+    options: { since?: string; country?: string; category?: string; size?: number; now?: Date } = {},
+  ): Promise<RisingProduct[]> {
+    const { since = '24h', size = 20, now = new Date() } = options;
+    const response = await this.client.search({
+      index: this.alias('trend-windows'),
+      ...lenient,
+      size: 0,
+      query: {
+        bool: {
+          filter: [
+            { term: { rising: true } },
+            { term: { scope: options.country ? `country:${options.country.toUpperCase()}` : 'global' } },
+            { range: { windowStart: { gte: this.since(since, now), lte: now.toISOString() } } },
+            ...(options.category ? [{ term: { category: options.category } }] : []),
+          ],
+        },
+      },
+      aggs: {
+        skus: {
+          terms: { field: 'sku', size, order: { max_score: 'desc' } },
+          aggs: {
+            max_score: { max: { field: 'score' } },
+            signals: { sum: { field: 'signals' } },
+            members: { max: { field: 'distinctMembers' } },
+            latest: {
+              top_hits: {
+                size: 1,
+                sort: [{ windowStart: 'desc' }],
+                _source: ['score', 'windowStart', 'category'],
+              },
+            },
+          },
+        },
+      },
+    });
+    const buckets = (response.aggregations?.skus as { buckets?: SkuBucket[] } | undefined)?.buckets ?? [];
+    return buckets.map((b) => {
+      const latest = b.latest.hits.hits[0]!._source;
+      return {
+        sku: b.key,
+        category: latest.category ?? null,
+        maxScore: b.max_score.value,
+        latestScore: latest.score,
+        latestWindowStart: latest.windowStart,
+        risingWindows: b.doc_count,
+        signals: b.signals.value,
+        distinctMembers: b.members.value,
+      };
+    });
+  }
+
+  /** Rising SKUs grouped by region (per-country windows) or by category (global windows). */
+  async risingBy(
+    dimension: 'country' | 'category',
+    options: { since?: string; size?: number; top?: number; now?: Date } = {},
+  ): Promise<RisingGroup[]> {
+    const { since = '24h', size = 20, top = 3, now = new Date() } = options;
+    const response = await this.client.search({
+      index: this.alias('trend-windows'),
+      ...lenient,
+      size: 0,
+      query: {
+        bool: {
+          filter: [
+            { term: { rising: true } },
+            dimension === 'country' ? { prefix: { scope: 'country:' } } : { term: { scope: 'global' } },
+            { range: { windowStart: { gte: this.since(since, now), lte: now.toISOString() } } },
+          ],
+        },
+      },
+      aggs: {
+        groups: {
+          terms: { field: dimension, size, order: { skus: 'desc' } },
+          aggs: {
+            skus: { cardinality: { field: 'sku' } },
+            top: {
+              terms: { field: 'sku', size: top, order: { max_score: 'desc' } },
+              aggs: { max_score: { max: { field: 'score' } } },
+            },
+          },
+        },
+      },
+    });
+    const buckets = (response.aggregations?.groups as { buckets?: GroupBucket[] } | undefined)?.buckets ?? [];
+    return buckets.map((b) => ({
+      key: b.key,
+      risingSkus: b.skus.value,
+      top: b.top.buckets.map((t) => ({ sku: t.key, maxScore: t.max_score.value })),
+    }));
+  }
+
+  /** The SKU's closed windows in time order (global unless `country`), with baseline and score. */
+  async skuTimeline(
+    sku: string,
+    options: { since?: string; country?: string; sizeMs?: number; now?: Date } = {},
+  ): Promise<TimelinePoint[]> {
+    const { since = '7d', now = new Date() } = options;
+    const response = await this.client.search<TimelinePoint>({
+      index: this.alias('trend-windows'),
+      ...lenient,
+      size: 1000,
+      sort: [{ windowStart: 'asc' }],
+      _source: ['windowStart', 'windowEnd', 'signals', 'weightedCount', 'baseline', 'score', 'rising'],
+      query: {
+        bool: {
+          filter: [
+            { term: { sku } },
+            { term: { scope: options.country ? `country:${options.country.toUpperCase()}` : 'global' } },
+            { range: { windowStart: { gte: this.since(since, now), lte: now.toISOString() } } },
+            ...(options.sizeMs ? [{ term: { sizeMs: options.sizeMs } }] : []),
+          ],
+        },
+      },
+    });
+    return response.hits.hits.map((h) => h._source!);
+  }
+
+  /** Posts whose photos the embedder matched to `sku`, best match first, with caption and photos. */
+  async postsMentioningSku(sku: string, options: { size?: number } = {}): Promise<MentioningPost[]> {
+    const { size = 20 } = options;
+    const mentions = await this.client.search<{ postId: string; imageUrl: string; score: number }>({
+      index: this.alias('mentions'),
+      ...lenient,
+      size,
+      query: { bool: { filter: [{ term: { kind: 'mention' } }, { term: { sku } }] } },
+      sort: [{ score: 'desc' }, { '@timestamp': 'desc' }],
+      collapse: { field: 'postId' },
+      _source: ['postId', 'imageUrl', 'score'],
+    });
+    const hits = mentions.hits.hits.map((h) => h._source!);
+    const posts = await this.postsById(hits.map((h) => h.postId));
+    return hits.map((mention) => ({
+      ...(posts.get(mention.postId) ?? postOf({ postId: mention.postId })),
+      matchedImageUrl: mention.imageUrl,
+      matchScore: mention.score,
+    }));
+  }
+
+  /** Full text over captions and hashtags; `#tag` words also match the exact hashtag. */
+  async searchPosts(
+    text: string,
+    options: { size?: number; since?: string; now?: Date } = {},
+  ): Promise<FoundPost[]> {
+    const { size = 20, now = new Date() } = options;
+    const tags = [...text.matchAll(/#([\p{L}\p{N}_]+)/gu)].map((m) => m[1]!.toLowerCase());
+    const words = text.replace(/#/g, ' ').trim();
+    const response = await this.client.search<PostSource>({
+      index: this.alias('posts'),
+      ...lenient,
+      size,
+      query: {
+        bool: {
+          should: [
+            { multi_match: { query: words, fields: ['caption', 'hashtags.text^2'], operator: 'or' } },
+            ...(tags.length > 0 ? [{ terms: { hashtags: tags, boost: 3 } }] : []),
+          ],
+          minimum_should_match: 1,
+          filter: options.since ? [{ range: { '@timestamp': { gte: this.since(options.since, now) } } }] : [],
+        },
+      },
+      highlight: { fields: { caption: {}, 'hashtags.text': {} } },
+    });
+    return response.hits.hits.map((h) => ({
+      ...postOf(h._source!),
+      relevance: h._score ?? 0,
+      highlights: Object.values(h.highlight ?? {}).flat(),
+    }));
+  }
+
+  /**
+   * Photos that look like the product: the mean of its (unit-length) catalogue view vectors
+   * against the photo descriptors on mentions of the same model, one hit per photo.
+   */
+  async postsLookingLike(
+    sku: string,
+    options: { modelId?: string; size?: number } = {},
+  ): Promise<LookalikePhoto[]> {
+    const { size = 20 } = options;
+    const catalogue = await this.client.search<{ modelId: string; views: Array<{ vector: number[] }> }>({
+      index: this.alias('catalogue'),
+      ...lenient,
+      size: 1,
+      query: {
+        bool: {
+          filter: [{ term: { sku } }, ...(options.modelId ? [{ term: { modelId: options.modelId } }] : [])],
+        },
+      },
+      sort: [{ updatedAt: 'desc' }],
+      _source: ['modelId', 'views.vector'],
+    });
+    const product = catalogue.hits.hits[0]?._source;
+    if (!product)
+      throw new Error(
+        `SKU ${sku} is not in the catalogue index${options.modelId ? ` for ${options.modelId}` : ''}`,
+      );
+    const queryVector = meanOfUnitVectors(product.views.map((v) => v.vector));
+    const response = await this.client.search<{
+      photoId: string;
+      postId: string;
+      imageUrl: string;
+      kind: string;
+      sku?: string;
+      location?: { country?: string };
+    }>({
+      index: this.alias('mentions'),
+      ...lenient,
+      knn: {
+        field: 'photoEmbedding',
+        query_vector: queryVector,
+        k: size,
+        num_candidates: Math.max(100, size * 10),
+        filter: { term: { modelId: product.modelId } },
+      },
+      // A photo matched to several SKUs has several mention documents: show it once.
+      collapse: { field: 'photoId' },
+      size,
+      _source: ['photoId', 'postId', 'imageUrl', 'kind', 'sku', 'location.country'],
+    });
+    return response.hits.hits.map((h) => {
+      const source = h._source!;
+      return {
+        photoId: source.photoId,
+        postId: source.postId,
+        imageUrl: source.imageUrl,
+        // Elasticsearch reports cosine as (1 + cos) / 2.
+        similarity: 2 * (h._score ?? 0) - 1,
+        matchedSku: source.kind === 'mention' ? (source.sku ?? null) : null,
+        country: source.location?.country ?? null,
+      };
+    });
+  }
+
+  private async postsById(ids: string[]): Promise<Map<string, PostWithPhotos>> {
+    if (ids.length === 0) return new Map();
+    const response = await this.client.search<PostSource>({
+      index: this.alias('posts'),
+      ...lenient,
+      size: ids.length,
+      query: { terms: { postId: ids } },
+    });
+    return new Map(response.hits.hits.map((h) => [h._source!.postId, postOf(h._source!)]));
+  }
+}
+
+/** The normalised mean of the normalised vectors: the direction the views share. */
+export function meanOfUnitVectors(vectors: number[][]): number[] {
+  if (vectors.length === 0) throw new Error('no vectors to average');
+  const dimension = vectors[0]!.length;
+  const sum = new Array<number>(dimension).fill(0);
+  for (const vector of vectors) {
+    if (vector.length !== dimension) throw new Error('vectors of different dimensions');
+    const norm = Math.hypot(...vector);
+    if (norm === 0) continue;
+    for (let i = 0; i < dimension; i++) sum[i]! += vector[i]! / norm;
+  }
+  const norm = Math.hypot(...sum);
+  if (norm === 0) throw new Error('the vectors cancel out or are all zero');
+  return sum.map((x) => x / norm);
+}
+
+interface SkuBucket {
+  key: string;
+  doc_count: number;
+  max_score: { value: number };
+  signals: { value: number };
+  members: { value: number };
+  latest: { hits: { hits: Array<{ _source: { score: number; windowStart: string; category?: string } }> } };
+}
+
+interface GroupBucket {
+  key: string;
+  skus: { value: number };
+  top: { buckets: Array<{ key: string; max_score: { value: number } }> };
+}
