@@ -32,8 +32,11 @@ export const IngestEnv = BaseEnv.extend({
     .default(15 * 60_000),
   /** Host names exempt from the SSRF address checks (e.g. an internal CDN), comma-separated. */
   INGEST_URL_ALLOW_HOSTS: csvList.default([]),
-  /** How long the producer batcher waits to gather records from concurrent requests. */
-  INGEST_LINGER_MS: z.coerce.number().min(0).max(1_000).default(2),
+  /**
+   * Extra wait to gather records from concurrent requests into one send. 0: send at once; records
+   * still gather while the previous send is in flight (group commit), which is enough under load.
+   */
+  INGEST_LINGER_MS: z.coerce.number().min(0).max(1_000).default(0),
   /** Records per producer send at most. */
   INGEST_PRODUCER_BATCH_MAX: z.coerce.number().int().positive().default(5_000),
   /** On shutdown, in-flight requests get this long to finish. */

@@ -27,7 +27,8 @@ export interface BatcherOptions {
 export class ProduceBatcher {
   private pending: Pending[] = [];
   private pendingRecords = 0;
-  private timer: NodeJS.Timeout | undefined;
+  /** Cancels the scheduled round, if one is scheduled. */
+  private cancelScheduled: (() => void) | undefined;
   private sending: Promise<void> | undefined;
 
   constructor(
@@ -58,16 +59,22 @@ export class ProduceBatcher {
   }
 
   private schedule(): void {
-    if (this.sending || this.timer) return;
-    if (this.pendingRecords >= this.options.maxRecords) this.startRound();
-    else this.timer = setTimeout(() => this.startRound(), this.options.lingerMs);
+    if (this.sending || this.cancelScheduled) return;
+    if (this.pendingRecords >= this.options.maxRecords) {
+      this.startRound();
+    } else if (this.options.lingerMs > 0) {
+      const timer = setTimeout(() => this.startRound(), this.options.lingerMs);
+      this.cancelScheduled = () => clearTimeout(timer);
+    } else {
+      // No linger: the requests of the current tick still join (and records gather while a send is in flight).
+      const immediate = setImmediate(() => this.startRound());
+      this.cancelScheduled = () => clearImmediate(immediate);
+    }
   }
 
   private startRound(): void {
-    if (this.timer) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
-    }
+    this.cancelScheduled?.();
+    this.cancelScheduled = undefined;
     if (this.sending || this.pending.length === 0) return;
     this.sending = this.sendRound().finally(() => {
       this.sending = undefined;

@@ -11,6 +11,7 @@ import Fastify, {
   type FastifyInstance,
   type FastifyReply,
   type FastifyRequest,
+  LogController,
 } from 'fastify';
 import type { Message, Producer } from 'kafkajs';
 import { type BlobStore, blobRefOf } from '../../shared/blobstore/blob-store.ts';
@@ -92,7 +93,8 @@ export function buildIngestServer(config: IngestConfig, deps: IngestDeps): Inges
 
   const app = Fastify({
     loggerInstance: deps.logger.child({ component: 'http' }),
-    disableRequestLogging: true,
+    // Per-request log lines would cost more than the request at batch rates; metrics cover it.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.INGEST_MAX_BODY_BYTES,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
