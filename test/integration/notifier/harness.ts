@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { Kafka } from 'kafkajs';
 import sharp from 'sharp';
 import { type NotifierConfig, NotifierEnv } from '../../../services/notifier/config.ts';
+import { withLeaderRetry } from '../../../services/notifier/topic-follower.ts';
 import { FilesystemBlobStore } from '../../../shared/blobstore/blob-store.ts';
 import { loadConfig } from '../../../shared/config/env.ts';
 import { ReorderAlert } from '../../../shared/contracts/events.ts';
@@ -19,7 +20,7 @@ export async function notifierConfig(
   namespace: string,
   env: Record<string, string> = {},
 ): Promise<NotifierConfig> {
-  await applyTopics(kafka, { namespace });
+  await applyTopicsSettled(kafka, namespace);
   return loadConfig(NotifierEnv, {
     KAFKA_BROKERS: brokers.join(','),
     TOPIC_NAMESPACE: namespace,
@@ -28,6 +29,14 @@ export async function notifierConfig(
     LOG_LEVEL: 'silent',
     ...env,
   });
+}
+
+/**
+ * applyTopics is idempotent; on a busy broker its wait for leaders sometimes fails with
+ * UNKNOWN_TOPIC_OR_PARTITION right after creating, so try again rather than fail the file.
+ */
+export async function applyTopicsSettled(kafka: Kafka, namespace: string): Promise<void> {
+  await withLeaderRetry(() => applyTopics(kafka, { namespace }), 5);
 }
 
 export async function produceAlerts(kafka: Kafka, namespace: string, alerts: ReorderAlert[]): Promise<void> {
