@@ -1,0 +1,195 @@
+/**
+ * The merchandisers' queries against the real Elasticsearch node, on the simulated run of
+ * test/integration/indexer/scenario.ts written through the same templates and bulk path the
+ * indexer uses.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { applyIndices } from '../../../shared/elasticsearch/apply.ts';
+import { indexUntilSettled } from '../../../shared/elasticsearch/bulk.ts';
+import { createElasticsearch } from '../../../shared/elasticsearch/client.ts';
+import {
+  alertActionAction,
+  catalogueAction,
+  mentionAction,
+  postAction,
+  reorderAlertAction,
+  trendWindowAction,
+} from '../../../shared/elasticsearch/documents.ts';
+import { MerchandiserQueries } from '../../../shared/elasticsearch/queries.ts';
+import { integrationEnv, uniqueNamespace } from '../../support/env.ts';
+import { deleteIndices } from '../indexer/harness.ts';
+import { buildScenario } from '../indexer/scenario.ts';
+
+const { elasticsearchUrl } = integrationEnv();
+const prefix = uniqueNamespace('search');
+const es = createElasticsearch(elasticsearchUrl);
+const scenario = buildScenario();
+const { now } = scenario;
+const queries = new MerchandiserQueries(es, prefix);
+
+beforeAll(async () => {
+  await applyIndices(es, { prefix, retentionDays: 400, now });
+  const actions = [
+    ...scenario.uploads.map((u) => postAction(prefix, u)),
+    ...scenario.mentions.map((m) => mentionAction(prefix, m)),
+    ...scenario.catalogue.map((c) => catalogueAction(prefix, c)),
+    ...scenario.windows.map((w) => trendWindowAction(prefix, w)),
+    ...scenario.alerts.map((a) => reorderAlertAction(prefix, a)),
+    ...scenario.actions.map((a) => alertActionAction(prefix, a)),
+  ];
+  const results = await indexUntilSettled(es, actions, { backoff: { initialMs: 100, maxMs: 1000 } });
+  expect(results.filter((r) => r.status !== 'indexed')).toEqual([]);
+  await es.indices.refresh({ index: `${prefix}-*` });
+});
+
+afterAll(async () => {
+  await deleteIndices(es, prefix);
+  await es.close();
+});
+
+describe('rising products now', () => {
+  it('ranks SKUs with rising global windows by score', async () => {
+    const rising = await queries.risingProducts({ since: '6h', now });
+    expect(rising).toEqual([
+      {
+        sku: 'BAG-1',
+        category: 'bags',
+        maxScore: 8,
+        latestScore: 8,
+        latestWindowStart: new Date(now.getTime() - 3_600_000).toISOString(),
+        risingWindows: 2,
+        signals: 70,
+        distinctMembers: 20,
+      },
+    ]);
+  });
+
+  it('answers for one region: France has the bag and the shoe, Italy nothing', async () => {
+    expect(
+      (await queries.risingProducts({ since: '6h', now, country: 'FR' })).map((r) => [r.sku, r.maxScore]),
+    ).toEqual([
+      ['BAG-1', 8],
+      ['SHOE-1', 4.5],
+    ]);
+    expect(await queries.risingProducts({ since: '6h', now, country: 'it' })).toEqual([]);
+  });
+
+  it('answers for one category', async () => {
+    expect((await queries.risingProducts({ since: '6h', now, category: 'bags' })).map((r) => r.sku)).toEqual([
+      'BAG-1',
+    ]);
+    expect(await queries.risingProducts({ since: '6h', now, category: 'shoes' })).toEqual([]);
+  });
+
+  it('only counts windows inside the look-back period', async () => {
+    // Rising windows started 2h and 1h ago: a 30-minute look-back sees none.
+    expect(await queries.risingProducts({ since: '30m', now })).toEqual([]);
+  });
+
+  it('groups by region and by category', async () => {
+    expect(await queries.risingBy('country', { since: '6h', now })).toEqual([
+      {
+        key: 'FR',
+        risingSkus: 2,
+        top: [
+          { sku: 'BAG-1', maxScore: 8 },
+          { sku: 'SHOE-1', maxScore: 4.5 },
+        ],
+      },
+      { key: 'GB', risingSkus: 1, top: [{ sku: 'BAG-1', maxScore: 8 }] },
+    ]);
+    expect(await queries.risingBy('category', { since: '6h', now })).toEqual([
+      { key: 'bags', risingSkus: 1, top: [{ sku: 'BAG-1', maxScore: 8 }] },
+    ]);
+  });
+});
+
+describe("a SKU's timeline", () => {
+  it('lists the windows in time order with baseline, score and the rising flag', async () => {
+    const timeline = await queries.skuTimeline('BAG-1', { since: '7d', now });
+    expect(timeline).toHaveLength(6);
+    expect(timeline.map((p) => p.windowStart)).toEqual(
+      [6, 5, 4, 3, 2, 1].map((h) => new Date(now.getTime() - h * 3_600_000).toISOString()),
+    );
+    expect(timeline.map((p) => p.rising)).toEqual([false, false, false, false, true, true]);
+    expect(timeline.map((p) => p.signals)).toEqual([4, 4, 4, 4, 30, 40]);
+    expect(timeline[5]).toMatchObject({ baseline: 4, score: 8, weightedCount: 60 });
+  });
+
+  it('answers per region', async () => {
+    const italy = await queries.skuTimeline('BAG-1', { since: '7d', now, country: 'IT' });
+    expect(italy).toHaveLength(6);
+    expect(italy.every((p) => !p.rising)).toBe(true);
+  });
+});
+
+describe('posts mentioning a SKU', () => {
+  it('returns each post once, best match first, with its caption and photos', async () => {
+    const posts = await queries.postsMentioningSku('SHOE-1');
+    expect(posts.map((p) => p.postId)).toEqual(['post-4', 'post-5', 'post-6']);
+    expect(posts.map((p) => p.matchScore)).toEqual([0.9, 0.85, 0.8]);
+    expect(posts[0]).toMatchObject({
+      caption: 'Red satin pumps for the gala',
+      hashtags: ['redshoes', 'gala'],
+      imageUrls: ['https://cdn.example.com/posts/post-4/0.jpg'],
+      matchedImageUrl: 'https://cdn.example.com/posts/post-4/0.jpg',
+      country: 'FR',
+      city: 'Paris',
+    });
+  });
+
+  it('returns nothing for a SKU nobody posted', async () => {
+    expect(await queries.postsMentioningSku('NOBODY-1')).toEqual([]);
+  });
+});
+
+describe('full-text search of captions and hashtags', () => {
+  it('finds words in captions', async () => {
+    const found = await queries.searchPosts('quilted');
+    expect(found.map((p) => p.postId).sort()).toEqual(['post-0', 'post-3']);
+    expect(found.every((p) => /<em>quilted<\/em>/i.test(p.highlights.join(' ')))).toBe(true);
+  });
+
+  it('matches hashtags whatever their case, with or without #', async () => {
+    expect((await queries.searchPosts('#totebag')).map((p) => p.postId).sort()).toEqual([
+      'post-0',
+      'post-1',
+      'post-2',
+    ]);
+    expect((await queries.searchPosts('TOTEBAG')).map((p) => p.postId).sort()).toEqual([
+      'post-0',
+      'post-1',
+      'post-2',
+    ]);
+  });
+
+  it('ranks a post matching caption and hashtag above one matching the caption only', async () => {
+    // post-4: "Red satin pumps…" #gala; post-5: "These pumps…" without #gala.
+    const found = await queries.searchPosts('pumps gala');
+    expect(found.map((p) => p.postId)).toEqual(['post-4', 'post-5']);
+  });
+});
+
+describe('posts that look like this product', () => {
+  it('finds the photos nearest to the catalogue vectors, each photo once, matched or not', async () => {
+    const photos = await queries.postsLookingLike('COAT-1', { size: 3 });
+    expect(photos.map((p) => p.photoId).sort()).toEqual(['evt-7:0', 'evt-8:0', 'evt-8:1']);
+    expect(photos.every((p) => p.similarity > 0.95)).toBe(true);
+    expect(photos.find((p) => p.photoId === 'evt-8:1')).toMatchObject({ matchedSku: null, postId: 'post-8' });
+    expect(photos.find((p) => p.photoId === 'evt-7:0')).toMatchObject({
+      matchedSku: 'COAT-1',
+      country: 'IT',
+    });
+  });
+
+  it('ranks photos of another product below', async () => {
+    const photos = await queries.postsLookingLike('BAG-1', { size: 10 });
+    expect(photos.slice(0, 4).map((p) => p.matchedSku)).toEqual(['BAG-1', 'BAG-1', 'BAG-1', 'BAG-1']);
+    expect(photos[4]!.similarity).toBeLessThan(photos[3]!.similarity);
+    expect(new Set(photos.map((p) => p.photoId)).size).toBe(photos.length);
+  });
+
+  it('says clearly when the SKU is not in the catalogue', async () => {
+    await expect(queries.postsLookingLike('NOBODY-1')).rejects.toThrow(/not in the catalogue/);
+  });
+});
