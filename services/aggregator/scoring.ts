@@ -10,7 +10,7 @@
  */
 import type { SignalKind } from '../../shared/contracts/events.ts';
 import type { TrendSettings } from './config.ts';
-import { negativeBinomialUpperTail } from './statistics.ts';
+import { binomialUpperTail, negativeBinomialUpperTail } from './statistics.ts';
 
 /** What one pane (advance-sized slice of event time) or a merge of panes knows. */
 export interface PostTally {
@@ -25,6 +25,9 @@ export interface PostTally {
 
 export interface Tally {
   signals: number;
+  /** Sum of the kind weights, undamped, and of their squares. */
+  raw: number;
+  squares: number;
   byKind: Record<string, number>;
   members: Set<string>;
   uploaders: Set<string>;
@@ -35,6 +38,8 @@ export interface Tally {
 export function emptyTally(): Tally {
   return {
     signals: 0,
+    raw: 0,
+    squares: 0,
     byKind: {},
     members: new Set(),
     uploaders: new Set(),
@@ -55,6 +60,8 @@ export interface SignalFacts {
 
 export function addToTally(tally: Tally, signal: SignalFacts, weight: number, withCountry: boolean): void {
   tally.signals++;
+  tally.raw += weight;
+  tally.squares += weight * weight;
   tally.byKind[signal.kind] = (tally.byKind[signal.kind] ?? 0) + 1;
   tally.members.add(signal.memberId);
   if (withCountry) tally.countries.set(signal.country, (tally.countries.get(signal.country) ?? 0) + 1);
@@ -84,6 +91,8 @@ export function mergeTallies(tallies: Iterable<Tally>, withCountries: boolean): 
   const merged = emptyTally();
   for (const t of tallies) {
     merged.signals += t.signals;
+    merged.raw += t.raw;
+    merged.squares += t.squares;
     for (const kind in t.byKind) merged.byKind[kind] = (merged.byKind[kind] ?? 0) + t.byKind[kind]!;
     for (const m of t.members) merged.members.add(m);
     for (const u of t.uploaders) merged.uploaders.add(u);
@@ -157,6 +166,35 @@ export function surpriseOf(
 ): TestResult {
   const pValue = negativeBinomialUpperTail(weighted / varianceScale, expected / varianceScale, dispersion);
   return { pValue: Math.min(1, Math.max(0, pValue)), uplift: expected > 0 ? weighted / expected : 0 };
+}
+
+/** Everybody else's activity in the same scope and window (undamped weights). */
+export interface Activity {
+  weighted: number;
+  /** Σ weight² / Σ weight of those signals. */
+  varianceScale: number;
+}
+
+/**
+ * Did the SKU's share of activity rise above `baselineShare` (its count over everybody else's)?
+ * Both counts are put in units (weighted / variance scale) and shrunk by the over-dispersion
+ * factor 1 + dispersion·expected; then, conditional on their sum, the SKU's count is binomial.
+ */
+export function shareSurpriseOf(
+  evidence: Pick<Evidence, 'weighted' | 'varianceScale'>,
+  others: Activity,
+  baselineShare: number,
+  dispersion: number,
+): TestResult {
+  const expectedWeighted = baselineShare * others.weighted;
+  const uplift = expectedWeighted > 0 ? evidence.weighted / expectedWeighted : 0;
+  const expectedUnits = expectedWeighted / evidence.varianceScale;
+  const otherUnits = others.weighted / others.varianceScale;
+  const inflation = 1 + dispersion * expectedUnits;
+  const k = evidence.weighted / evidence.varianceScale / inflation;
+  const n = k + otherUnits / inflation;
+  const p = expectedUnits / (expectedUnits + otherUnits);
+  return { pValue: Math.min(1, Math.max(0, binomialUpperTail(k, n, p))), uplift };
 }
 
 /** Enough independent people, none dominating: the gate every rising decision goes through. */

@@ -116,3 +116,15 @@ export function negativeBinomialUpperTail(k: number, mean: number, dispersion: n
   // P(X ≥ k) = I_{1-p}(k, r)
   return betaI(1 - p, k, r);
 }
+
+/**
+ * P(X ≥ k) for X ~ Binomial(n, p), continuous in k and n. Conditional on the total of two Poisson
+ * counts, each is binomial: the exact test of "did this product's share of activity rise?", which
+ * stays honest when the activity it is compared with is itself small and noisy.
+ */
+export function binomialUpperTail(k: number, n: number, p: number): number {
+  if (k <= 0) return 1;
+  if (k > n || p <= 0) return 0;
+  if (p >= 1) return 1;
+  return betaI(p, k, n - k + 1);
+}

@@ -21,6 +21,7 @@ import type {
 import type { TrendSettings } from './config.ts';
 import { adviseReorder, PRIORITY_RANK } from './reorder.ts';
 import {
+  type Activity,
   addToTally,
   type Baseline,
   decayBaseline,
@@ -31,6 +32,7 @@ import {
   mergeTallies,
   type PostTally,
   scoreOf,
+  shareSurpriseOf,
   startBaseline,
   surpriseOf,
   type Tally,
@@ -62,7 +64,9 @@ interface ScopeState {
   closedThrough: number;
   /** End of the last window folded into the baseline. */
   baselineThrough: number;
+  /** Share of everybody else's activity (rhythm-free), and the plain weighted count per window. */
   baseline: Baseline | null;
+  countBaseline: Baseline | null;
   dayBaseline: Baseline | null;
 }
 
@@ -107,6 +111,12 @@ export class TrendPartition {
   private startTime = Number.NEGATIVE_INFINITY;
   private frontier = Number.NEGATIVE_INFINITY;
   private dayFrontier = Number.NEGATIVE_INFINITY;
+  /**
+   * Undamped weighted activity of ALL SKUs of this partition per scope and pane: what everybody
+   * else was doing. A SKU is judged by its share of it, so the community's daily rhythm (quiet
+   * nights, busy evenings, per time zone) and its growth are not mistaken for a trend.
+   */
+  private readonly activity = new Map<string, Map<number, [sum: number, squares: number]>>();
   private readonly dirty = new Set<string>();
   private out: TrendOutputs = emptyOutputs();
   private readonly panesPerWindow: number;
@@ -157,6 +167,18 @@ export class TrendPartition {
       const scope = this.scopeState(state, name);
       const withCountry = name === GLOBAL;
       if (hoppingOpen) {
+        let activity = this.activity.get(name);
+        if (!activity) {
+          activity = new Map();
+          this.activity.set(name, activity);
+        }
+        const cell = activity.get(paneIndex);
+        if (cell) {
+          cell[0] += weight;
+          cell[1] += weight * weight;
+        } else {
+          activity.set(paneIndex, [weight, weight * weight]);
+        }
         let pane = scope.panes.get(paneIndex);
         if (!pane) {
           pane = emptyTally();
@@ -174,6 +196,7 @@ export class TrendPartition {
       }
     }
     this.dirty.add(skuKey(signal.sku));
+    this.dirty.add('meta');
     if (t > this.streamTime) this.advanceTo(t);
   }
 
@@ -256,7 +279,19 @@ export class TrendPartition {
     const inWindow: Tally[] = [];
     const recent: Tally[] = [];
     const before: Tally[] = [];
+    const activity = this.activity.get(scopeName);
+    const all = { sum: 0, squares: 0 };
+    const allRecent = { sum: 0, squares: 0 };
     for (let p = firstPane; p <= lastPane; p++) {
+      const cell = activity?.get(p);
+      if (cell) {
+        all.sum += cell[0];
+        all.squares += cell[1];
+        if (p > lastPane - recentPanes) {
+          allRecent.sum += cell[0];
+          allRecent.squares += cell[1];
+        }
+      }
       const pane = scope.panes.get(p);
       if (!pane) continue;
       inWindow.push(pane);
@@ -267,24 +302,41 @@ export class TrendPartition {
     const isGlobal = scopeName === GLOBAL;
     const tally = mergeTallies(inWindow, isGlobal);
     const evidence = evidenceOf(tally, this.settings);
-    const category = this.tables.product(sku)?.category ?? null;
-    const prior = (category !== null ? priors.get(category) : undefined) ?? this.settings.defaultPrior;
-    if (!scope.baseline) {
-      scope.baseline = startBaseline(prior, this.settings);
-      scope.baselineThrough = end - advanceMs;
-    } else {
-      decayBaseline(scope.baseline, (end - scope.baselineThrough) / advanceMs - 1, this.alpha);
-    }
-    // A quiet product is never expected to be quieter than half the default prior: a handful of
-    // posts about something nobody mentioned for days is not yet a trend.
-    const expected = Math.max(scope.baseline.mean, this.settings.defaultPrior / 2);
-    const full = surpriseOf(evidence.weighted, expected, evidence.varianceScale, dispersion);
     const recentTally = mergeTallies(recent, false);
     const recentEvidence = evidenceOf(recentTally, this.settings);
-    const recentExpected = (expected * recentPanes) / this.panesPerWindow;
-    const fresh = surpriseOf(
+    const others = othersThan(all, tally);
+    const othersRecent = othersThan(allRecent, recentTally);
+    const category = this.tables.product(sku)?.category ?? null;
+    const { defaultPrior } = this.settings;
+    const categoryShare = isGlobal && category !== null ? priors.get(category) : undefined;
+    if (!scope.baseline || !scope.countBaseline) {
+      scope.baseline = startBaseline(categoryShare ?? defaultPrior / others.weighted, this.settings);
+      scope.countBaseline = startBaseline(defaultPrior, this.settings);
+      scope.baselineThrough = end - advanceMs;
+    } else {
+      const emptyWindows = (end - scope.baselineThrough) / advanceMs - 1;
+      decayBaseline(scope.baseline, emptyWindows, this.alpha);
+      decayBaseline(scope.countBaseline, emptyWindows, this.alpha);
+    }
+    // The baseline is a share of everybody else's activity. A quiet product is never expected to
+    // be quieter than half the default prior: a handful of posts about something nobody mentioned
+    // for days is not yet a trend.
+    const share = Math.max(scope.baseline.mean, defaultPrior / 2 / others.weighted);
+    const expected = share * others.weighted;
+    const full = shareSurpriseOf(evidence, others, share, dispersion);
+    const recentShare = Math.max(
+      scope.baseline.mean,
+      (defaultPrior * recentPanes) / (2 * this.panesPerWindow) / othersRecent.weighted,
+    );
+    const fresh = shareSurpriseOf(recentEvidence, othersRecent, recentShare, dispersion);
+    // Significantly above its own usual level in absolute terms too, so that "everybody else
+    // went quiet" is not read as "this product rose".
+    const usual = Math.max(scope.countBaseline.mean, defaultPrior / 2);
+    const absolute = surpriseOf(evidence.weighted, usual, evidence.varianceScale, dispersion);
+    const recentUsual = (usual * recentPanes) / this.panesPerWindow;
+    const recentAbsolute = surpriseOf(
       recentEvidence.weighted,
-      recentExpected,
+      recentUsual,
       recentEvidence.varianceScale,
       dispersion,
     );
@@ -295,18 +347,25 @@ export class TrendPartition {
     const warmingUp = end - this.startTime < warmupMs;
     const fullRising =
       2 * full.pValue <= alpha &&
+      2 * absolute.pValue <= alpha &&
       full.uplift >= minUplift &&
       isBroadEnough(evidence, tally.members.size, this.settings);
     const freshRising =
       2 * fresh.pValue <= alpha &&
+      2 * recentAbsolute.pValue <= alpha &&
       fresh.uplift >= minUplift &&
       isBroadEnough(recentEvidence, recentTally.members.size, this.settings);
     const rising = !warmingUp && (fullRising || freshRising);
-    const pValue = Math.min(1, 2 * Math.min(full.pValue, fresh.pValue));
+    // Each sub-window's evidence is the weaker of its two tests.
+    const pValue = Math.min(
+      1,
+      2 * Math.min(Math.max(full.pValue, absolute.pValue), Math.max(fresh.pValue, recentAbsolute.pValue)),
+    );
     const uplift = freshRising && (!fullRising || fresh.uplift > full.uplift) ? fresh.uplift : full.uplift;
     const score = scoreOf(pValue);
 
-    updateBaseline(scope.baseline, evidence.weighted, this.alpha);
+    updateBaseline(scope.baseline, evidence.weighted / others.weighted, this.alpha);
+    updateBaseline(scope.countBaseline, evidence.weighted, this.alpha);
     scope.baselineThrough = end;
 
     this.out.windows.push({
@@ -556,6 +615,7 @@ export class TrendPartition {
         closedThrough: this.frontier,
         baselineThrough: this.frontier,
         baseline: null,
+        countBaseline: null,
         dayBaseline: null,
       };
       state.scopes.set(name, scope);
@@ -575,6 +635,7 @@ export class TrendPartition {
             startTime: finite(this.startTime),
             frontier: finite(this.frontier),
             dayFrontier: finite(this.dayFrontier),
+            activity: [...this.activity].map(([name, panes]) => [name, [...panes]]),
           },
         ]);
       } else {
@@ -588,7 +649,11 @@ export class TrendPartition {
 
   restore(key: string, value: unknown): void {
     if (key === 'meta') {
-      const meta = value as Record<string, number | null>;
+      const meta = value as Record<string, number | null> & {
+        activity: Array<[string, Array<[number, [number, number]]>]>;
+      };
+      this.activity.clear();
+      for (const [name, panes] of meta.activity) this.activity.set(name, new Map(panes));
       this.streamTime = meta.streamTime ?? Number.NEGATIVE_INFINITY;
       this.startTime = meta.startTime ?? Number.NEGATIVE_INFINITY;
       this.frontier = meta.frontier ?? Number.NEGATIVE_INFINITY;
@@ -601,6 +666,13 @@ export class TrendPartition {
 }
 
 // ---------------------------------------------------------------------- helpers
+
+/** The activity of everybody but this SKU; at least one unit, so silence never divides by zero. */
+function othersThan(all: { sum: number; squares: number }, own: Tally): Activity {
+  const weighted = Math.max(1, all.sum - own.raw);
+  const squares = Math.max(1, all.squares - own.squares);
+  return { weighted, varianceScale: Math.max(1, squares / weighted) };
+}
 
 function emptyOutputs(): TrendOutputs {
   return { windows: [], alerts: [], late: [], partiallyLate: 0 };
@@ -652,6 +724,8 @@ function strongestPhotos(
 
 interface SerializedTally {
   n: number;
+  r: number;
+  q: number;
   k: Record<string, number>;
   m: string[];
   u: string[];
@@ -666,6 +740,7 @@ interface SerializedScope {
   closedThrough: number | null;
   baselineThrough: number | null;
   baseline: Baseline | null;
+  countBaseline: Baseline | null;
   dayBaseline: Baseline | null;
 }
 
@@ -679,6 +754,8 @@ interface SerializedSku {
 function serializeTally(t: Tally): SerializedTally {
   return {
     n: t.signals,
+    r: t.raw,
+    q: t.squares,
     k: t.byKind,
     m: [...t.members],
     u: [...t.uploaders],
@@ -690,6 +767,8 @@ function serializeTally(t: Tally): SerializedTally {
 function deserializeTally(t: SerializedTally): Tally {
   return {
     signals: t.n,
+    raw: t.r,
+    squares: t.q,
     byKind: t.k,
     members: new Set(t.m),
     uploaders: new Set(t.u),
@@ -707,6 +786,7 @@ function serializeSku(state: SkuState): SerializedSku {
       closedThrough: finite(s.closedThrough),
       baselineThrough: finite(s.baselineThrough),
       baseline: s.baseline,
+      countBaseline: s.countBaseline,
       dayBaseline: s.dayBaseline,
     })),
     series: state.series,
@@ -726,6 +806,7 @@ function deserializeSku(value: SerializedSku): SkuState {
           closedThrough: s.closedThrough ?? Number.NEGATIVE_INFINITY,
           baselineThrough: s.baselineThrough ?? Number.NEGATIVE_INFINITY,
           baseline: s.baseline,
+          countBaseline: s.countBaseline,
           dayBaseline: s.dayBaseline,
         },
       ]),
