@@ -210,9 +210,21 @@ function registerSearch(program: Command): void {
 }
 
 function registerKibana(program: Command): void {
-  program
+  const kibana = program
     .command('kibana')
-    .description('Kibana saved objects (infra/kibana): data views, searches, dashboards')
+    .description('Kibana saved objects (infra/kibana): data views, searches, dashboards');
+  kibana
+    .command('generate')
+    .description('write infra/kibana/trend-radar.ndjson from infra/kibana/saved-objects.ts')
+    .option('--out <path>', 'output file', 'infra/kibana/trend-radar.ndjson')
+    .action(async (o: { out: string }) => {
+      const { writeFile } = await import('node:fs/promises');
+      const { savedObjects, toNdjson } = await import('../../infra/kibana/saved-objects.ts');
+      const objects = savedObjects();
+      await writeFile(o.out, toNdjson(objects));
+      console.log(`wrote ${objects.length} saved objects to ${o.out}`);
+    });
+  kibana
     .command('import')
     .description("load infra/kibana/trend-radar.ndjson through Kibana's saved-objects import API (overwrite)")
     .requiredOption('--url <url>', 'Kibana base URL, e.g. http://127.0.0.1:5601')

@@ -1,0 +1,546 @@
+/**
+ * The Kibana saved objects of Trend Radar, as code: data views over the index aliases, saved
+ * searches, Lens panels, a map, and two dashboards ("Micro-trends" for merchandisers, "Alerts"
+ * for buyers' managers). `trend-radar kibana generate` writes them to trend-radar.ndjson, the file
+ * `trend-radar kibana import` loads; a unit test fails when the committed file is stale.
+ *
+ * Written for Kibana 8.19.x (matching the Elasticsearch 8.19 server): Lens `formBased` datasource,
+ * dashboard panels with `panelRefName` references, `typeMigrationVersion` per type so Kibana runs
+ * only the migrations newer than the format used here. Data views name the default prefix
+ * (`trendradar-…`); the import command rewrites them for another ES_INDEX_PREFIX.
+ */
+import type { FamilyId } from '../../shared/elasticsearch/indices.ts';
+
+export const KIBANA_VERSION = '8.19.0';
+const PREFIX = 'trendradar';
+
+export interface SavedObject {
+  id: string;
+  type: 'index-pattern' | 'search' | 'lens' | 'map' | 'dashboard';
+  attributes: Record<string, unknown>;
+  references: Array<{ id: string; name: string; type: string }>;
+  coreMigrationVersion: string;
+  typeMigrationVersion: string;
+  managed: false;
+}
+
+const MIGRATION: Record<SavedObject['type'], string> = {
+  'index-pattern': '8.0.0',
+  search: '8.0.0',
+  lens: '8.9.0',
+  map: '8.4.0',
+  dashboard: '8.9.0',
+};
+
+function object(
+  type: SavedObject['type'],
+  id: string,
+  attributes: Record<string, unknown>,
+  references: SavedObject['references'] = [],
+): SavedObject {
+  return {
+    id,
+    type,
+    attributes,
+    references,
+    coreMigrationVersion: '8.8.0',
+    typeMigrationVersion: MIGRATION[type],
+    managed: false,
+  };
+}
+
+// ------------------------------------------------------------------------------------ data views
+
+export const dataViewId = (family: FamilyId) => `trend-radar-${family}`;
+
+/** Photo URLs render as links (https URLs open the photo; blob: addresses are shown as text). */
+const link = (label: string) => ({
+  id: 'url',
+  params: { type: 'a', urlTemplate: '{{value}}', labelTemplate: label },
+});
+
+function dataView(family: FamilyId, name: string, fieldFormats: Record<string, unknown> = {}): SavedObject {
+  return object('index-pattern', dataViewId(family), {
+    title: `${PREFIX}-${family}`,
+    name,
+    timeFieldName: '@timestamp',
+    fieldFormatMap: JSON.stringify(fieldFormats),
+    fields: '[]',
+    runtimeFieldMap: '{}',
+    typeMeta: '{}',
+    allowNoIndex: true,
+  });
+}
+
+// ------------------------------------------------------------------------------------ saved searches
+
+const searchSource = (query = '') =>
+  JSON.stringify({
+    query: { query, language: 'kuery' },
+    filter: [],
+    indexRefName: 'kibanaSavedObjectMeta.searchSourceJSON.index',
+  });
+
+function savedSearch(
+  id: string,
+  title: string,
+  family: FamilyId,
+  columns: string[],
+  query = '',
+): SavedObject {
+  return object(
+    'search',
+    id,
+    {
+      title,
+      description: '',
+      columns,
+      sort: [['@timestamp', 'desc']],
+      grid: {},
+      hideChart: false,
+      kibanaSavedObjectMeta: { searchSourceJSON: searchSource(query) },
+    },
+    [{ id: dataViewId(family), name: 'kibanaSavedObjectMeta.searchSourceJSON.index', type: 'index-pattern' }],
+  );
+}
+
+// ------------------------------------------------------------------------------------ Lens
+
+type Column =
+  | { id: string; op: 'terms'; field: string; label: string; size: number; orderBy?: string }
+  | { id: string; op: 'date_histogram'; field: string; label: string }
+  | { id: string; op: 'count'; label: string }
+  | { id: string; op: 'max' | 'sum' | 'average' | 'unique_count'; field: string; label: string };
+
+function lensColumn(column: Column): Record<string, unknown> {
+  switch (column.op) {
+    case 'terms':
+      return {
+        label: column.label,
+        customLabel: true,
+        dataType: 'string',
+        operationType: 'terms',
+        sourceField: column.field,
+        isBucketed: true,
+        scale: 'ordinal',
+        params: {
+          size: column.size,
+          orderBy: column.orderBy ? { type: 'column', columnId: column.orderBy } : { type: 'alphabetical' },
+          orderDirection: column.orderBy ? 'desc' : 'asc',
+          otherBucket: false,
+          missingBucket: false,
+        },
+      };
+    case 'date_histogram':
+      return {
+        label: column.label,
+        customLabel: true,
+        dataType: 'date',
+        operationType: 'date_histogram',
+        sourceField: column.field,
+        isBucketed: true,
+        scale: 'interval',
+        params: { interval: 'auto', includeEmptyRows: true, dropPartials: false },
+      };
+    case 'count':
+      return {
+        label: column.label,
+        customLabel: true,
+        dataType: 'number',
+        operationType: 'count',
+        sourceField: '___records___',
+        isBucketed: false,
+        scale: 'ratio',
+        params: { emptyAsNull: true },
+      };
+    default:
+      return {
+        label: column.label,
+        customLabel: true,
+        dataType: 'number',
+        operationType: column.op,
+        sourceField: column.field,
+        isBucketed: false,
+        scale: 'ratio',
+        params: { emptyAsNull: true },
+      };
+  }
+}
+
+type LensVisual =
+  | { kind: 'table' }
+  | { kind: 'line' | 'bar_stacked' | 'bar_horizontal'; x: string; split?: string; y: string[] };
+
+function lens(
+  id: string,
+  title: string,
+  family: FamilyId,
+  columns: Column[],
+  visual: LensVisual,
+  query = '',
+): SavedObject {
+  const layerId = 'layer1';
+  const visualization =
+    visual.kind === 'table'
+      ? { layerId, layerType: 'data', columns: columns.map((c) => ({ columnId: c.id })) }
+      : {
+          preferredSeriesType: visual.kind,
+          legend: { isVisible: true, position: 'right' },
+          valueLabels: 'hide',
+          layers: [
+            {
+              layerId,
+              layerType: 'data',
+              seriesType: visual.kind,
+              xAccessor: visual.x,
+              ...(visual.split ? { splitAccessor: visual.split } : {}),
+              accessors: visual.y,
+            },
+          ],
+        };
+  return object(
+    'lens',
+    id,
+    {
+      title,
+      description: '',
+      visualizationType: visual.kind === 'table' ? 'lnsDatatable' : 'lnsXY',
+      state: {
+        datasourceStates: {
+          formBased: {
+            layers: {
+              [layerId]: {
+                columns: Object.fromEntries(columns.map((c) => [c.id, lensColumn(c)])),
+                columnOrder: columns.map((c) => c.id),
+                incompleteColumns: {},
+              },
+            },
+          },
+        },
+        visualization,
+        query: { query, language: 'kuery' },
+        filters: [],
+        internalReferences: [],
+        adHocDataViews: {},
+      },
+    },
+    [{ id: dataViewId(family), name: `indexpattern-datasource-layer-${layerId}`, type: 'index-pattern' }],
+  );
+}
+
+// ------------------------------------------------------------------------------------ map
+
+function mentionsMap(id: string, title: string): SavedObject {
+  const layers = [
+    {
+      id: 'basemap',
+      type: 'EMS_VECTOR_TILE',
+      sourceDescriptor: { type: 'EMS_TMS', isAutoSelect: true, lightModeDefault: 'road_map_desaturated' },
+      visible: true,
+      alpha: 1,
+      minZoom: 0,
+      maxZoom: 24,
+      style: { type: 'EMS_VECTOR_TILE' },
+      includeInFitToBounds: true,
+    },
+    {
+      id: 'mentions-grid',
+      label: 'Mentions',
+      type: 'GEOJSON_VECTOR',
+      sourceDescriptor: {
+        type: 'ES_GEO_GRID',
+        id: 'mentions-grid-source',
+        geoField: 'location.point',
+        requestType: 'point',
+        resolution: 'COARSE',
+        metrics: [{ type: 'count', label: 'mentions' }],
+        indexPatternRefName: 'layer_1_source_index_pattern',
+        applyGlobalQuery: true,
+        applyGlobalTime: true,
+        applyForceRefresh: true,
+      },
+      visible: true,
+      alpha: 0.75,
+      minZoom: 0,
+      maxZoom: 24,
+      style: {
+        type: 'VECTOR',
+        properties: {
+          fillColor: {
+            type: 'DYNAMIC',
+            options: {
+              color: 'Blues',
+              field: { name: 'doc_count', origin: 'source' },
+              fieldMetaOptions: { isEnabled: true, sigma: 3 },
+            },
+          },
+          iconSize: {
+            type: 'DYNAMIC',
+            options: {
+              minSize: 6,
+              maxSize: 32,
+              field: { name: 'doc_count', origin: 'source' },
+              fieldMetaOptions: { isEnabled: true, sigma: 3 },
+            },
+          },
+        },
+        isTimeAware: true,
+      },
+      includeInFitToBounds: true,
+    },
+  ];
+  return object(
+    'map',
+    id,
+    {
+      title,
+      description:
+        'Photos matched to catalogue SKUs, by where they were taken (members who shared coordinates).',
+      layerListJSON: JSON.stringify(layers),
+      mapStateJSON: JSON.stringify({
+        zoom: 3,
+        center: { lon: 5, lat: 48 },
+        timeFilters: { from: 'now-24h', to: 'now' },
+        refreshConfig: { isPaused: false, interval: 60_000 },
+        query: { query: 'kind : "mention"', language: 'kuery' },
+        filters: [],
+        settings: { autoFitToDataBounds: false },
+      }),
+      uiStateJSON: JSON.stringify({ isLayerTOCOpen: true, openTOCDetails: [] }),
+    },
+    [{ id: dataViewId('mentions'), name: 'layer_1_source_index_pattern', type: 'index-pattern' }],
+  );
+}
+
+// ------------------------------------------------------------------------------------ dashboards
+
+interface Panel {
+  ref: SavedObject;
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+  title?: string;
+}
+
+function dashboard(
+  id: string,
+  title: string,
+  description: string,
+  panels: Panel[],
+  timeFrom: string,
+): SavedObject {
+  const panelsJson = panels.map((p, i) => ({
+    type: p.ref.type,
+    gridData: { x: p.x, y: p.y, w: p.w, h: p.h, i: `p${i + 1}` },
+    panelIndex: `p${i + 1}`,
+    embeddableConfig: { enhancements: {}, ...(p.title ? { title: p.title } : {}) },
+    panelRefName: `panel_p${i + 1}`,
+  }));
+  return object(
+    'dashboard',
+    id,
+    {
+      title,
+      description,
+      panelsJSON: JSON.stringify(panelsJson),
+      optionsJSON: JSON.stringify({
+        useMargins: true,
+        syncColors: false,
+        syncCursor: true,
+        syncTooltips: false,
+        hidePanelTitles: false,
+      }),
+      timeRestore: true,
+      timeFrom,
+      timeTo: 'now',
+      refreshInterval: { pause: false, value: 60_000 },
+      version: 1,
+      kibanaSavedObjectMeta: {
+        searchSourceJSON: JSON.stringify({ query: { query: '', language: 'kuery' }, filter: [] }),
+      },
+    },
+    panels.map((p, i) => ({ id: p.ref.id, name: `p${i + 1}:panel_p${i + 1}`, type: p.ref.type })),
+  );
+}
+
+// ------------------------------------------------------------------------------------ the objects
+
+export function savedObjects(): SavedObject[] {
+  const views = [
+    dataView('posts', 'Trend Radar: posts', { imageUrls: link('photo') }),
+    dataView('mentions', 'Trend Radar: mentions', { imageUrl: link('photo') }),
+    dataView('trend-windows', 'Trend Radar: trend windows'),
+    dataView('reorder-alerts', 'Trend Radar: reorder alerts', {
+      firstPhotoUrl: link('photo'),
+      photoUrls: link('photo'),
+    }),
+    dataView('alert-actions', 'Trend Radar: alert actions'),
+  ];
+
+  const alertsList = savedSearch(
+    'trend-radar-search-alerts',
+    'Reorder alerts (with photos)',
+    'reorder-alerts',
+    [
+      'sku',
+      'product.name',
+      'status',
+      'priority',
+      'score',
+      'uplift',
+      'distinctMembers',
+      'suggestedReorderQty',
+      'firstPhotoUrl',
+    ],
+  );
+  const mentionsList = savedSearch(
+    'trend-radar-search-mentions',
+    'Mentions (photos matched to SKUs)',
+    'mentions',
+    ['sku', 'score', 'rank', 'location.country', 'location.city', 'imageUrl'],
+    'kind : "mention"',
+  );
+  const actionsList = savedSearch(
+    'trend-radar-search-alert-actions',
+    'What buyers did with alerts',
+    'alert-actions',
+    ['buyer', 'action', 'sku', 'quantity', 'alertId'],
+  );
+
+  const risingTable = lens(
+    'trend-radar-lens-rising-products',
+    'Rising products',
+    'trend-windows',
+    [
+      { id: 'sku', op: 'terms', field: 'sku', label: 'SKU', size: 20, orderBy: 'maxScore' },
+      { id: 'maxScore', op: 'max', field: 'score', label: 'Best score' },
+      { id: 'signals', op: 'sum', field: 'signals', label: 'Signals' },
+      { id: 'members', op: 'max', field: 'distinctMembers', label: 'Members (max per window)' },
+    ],
+    { kind: 'table' },
+    'rising : true and scope : "global"',
+  );
+  const trendLines = lens(
+    'trend-radar-lens-top-sku-trends',
+    'Top SKUs over time (weighted signals per window)',
+    'trend-windows',
+    [
+      { id: 'time', op: 'date_histogram', field: '@timestamp', label: 'Window start' },
+      { id: 'sku', op: 'terms', field: 'sku', label: 'SKU', size: 5, orderBy: 'maxScore' },
+      { id: 'weighted', op: 'sum', field: 'weightedCount', label: 'Weighted signals' },
+      { id: 'maxScore', op: 'max', field: 'score', label: 'Best score' },
+    ],
+    { kind: 'line', x: 'time', split: 'sku', y: ['weighted'] },
+    'scope : "global"',
+  );
+  const risingByRegion = lens(
+    'trend-radar-lens-rising-by-region',
+    'Rising SKUs by region',
+    'trend-windows',
+    [
+      { id: 'country', op: 'terms', field: 'country', label: 'Country', size: 15, orderBy: 'skus' },
+      { id: 'skus', op: 'unique_count', field: 'sku', label: 'Rising SKUs' },
+    ],
+    { kind: 'bar_horizontal', x: 'country', y: ['skus'] },
+    'rising : true',
+  );
+  const topHashtags = lens(
+    'trend-radar-lens-top-hashtags',
+    'Top hashtags',
+    'posts',
+    [
+      { id: 'tag', op: 'terms', field: 'hashtags', label: 'Hashtag', size: 15, orderBy: 'posts' },
+      { id: 'posts', op: 'count', label: 'Posts' },
+    ],
+    { kind: 'bar_horizontal', x: 'tag', y: ['posts'] },
+  );
+  const map = mentionsMap('trend-radar-map-mentions', 'Mentions by location');
+
+  const alertsOverTime = lens(
+    'trend-radar-lens-alerts-by-priority',
+    'Alerts by priority over time',
+    'reorder-alerts',
+    [
+      { id: 'time', op: 'date_histogram', field: '@timestamp', label: 'Time' },
+      { id: 'priority', op: 'terms', field: 'priority', label: 'Priority', size: 3 },
+      { id: 'alerts', op: 'count', label: 'Alerts' },
+    ],
+    { kind: 'bar_stacked', x: 'time', split: 'priority', y: ['alerts'] },
+  );
+  const alertsBySku = lens(
+    'trend-radar-lens-alerts-by-sku',
+    'Alerted SKUs',
+    'reorder-alerts',
+    [
+      { id: 'sku', op: 'terms', field: 'sku', label: 'SKU', size: 20, orderBy: 'uplift' },
+      { id: 'uplift', op: 'max', field: 'uplift', label: 'Best uplift' },
+      { id: 'alerts', op: 'count', label: 'Alerts' },
+      { id: 'qty', op: 'max', field: 'suggestedReorderQty', label: 'Suggested reorder' },
+      { id: 'cover', op: 'average', field: 'stock.daysOfCover', label: 'Days of cover' },
+    ],
+    { kind: 'table' },
+  );
+  const actionsByBuyer = lens(
+    'trend-radar-lens-actions-by-buyer',
+    'Buyer responses',
+    'alert-actions',
+    [
+      { id: 'buyer', op: 'terms', field: 'buyer', label: 'Buyer', size: 20, orderBy: 'actions' },
+      { id: 'action', op: 'terms', field: 'action', label: 'Action', size: 3, orderBy: 'actions' },
+      { id: 'actions', op: 'count', label: 'Actions' },
+      { id: 'ordered', op: 'sum', field: 'quantity', label: 'Units ordered' },
+    ],
+    { kind: 'table' },
+  );
+
+  const microTrends = dashboard(
+    'trend-radar-dashboard-micro-trends',
+    'Micro-trends',
+    'What is rising now: products by score, their trend lines, where the photos are taken, alerts with their photos, hashtags.',
+    [
+      { ref: risingTable, x: 0, y: 0, w: 20, h: 15 },
+      { ref: trendLines, x: 20, y: 0, w: 28, h: 15 },
+      { ref: map, x: 0, y: 15, w: 28, h: 18 },
+      { ref: topHashtags, x: 28, y: 15, w: 20, h: 18 },
+      { ref: alertsList, x: 0, y: 33, w: 32, h: 15 },
+      { ref: risingByRegion, x: 32, y: 33, w: 16, h: 15 },
+      { ref: mentionsList, x: 0, y: 48, w: 48, h: 12 },
+    ],
+    'now-24h',
+  );
+  const alerts = dashboard(
+    'trend-radar-dashboard-alerts',
+    'Alerts',
+    "For buyers' managers: alerts raised, by priority and SKU, and what the buyers did about them.",
+    [
+      { ref: alertsOverTime, x: 0, y: 0, w: 24, h: 14 },
+      { ref: actionsByBuyer, x: 24, y: 0, w: 24, h: 14 },
+      { ref: alertsBySku, x: 0, y: 14, w: 48, h: 14 },
+      { ref: alertsList, x: 0, y: 28, w: 48, h: 15 },
+      { ref: actionsList, x: 0, y: 43, w: 48, h: 12 },
+    ],
+    'now-7d',
+  );
+
+  return [
+    ...views,
+    alertsList,
+    mentionsList,
+    actionsList,
+    risingTable,
+    trendLines,
+    risingByRegion,
+    topHashtags,
+    map,
+    alertsOverTime,
+    alertsBySku,
+    actionsByBuyer,
+    microTrends,
+    alerts,
+  ];
+}
+
+export function toNdjson(objects: SavedObject[]): string {
+  return `${objects.map((o) => JSON.stringify(o)).join('\n')}\n`;
+}
