@@ -95,20 +95,22 @@ export async function startNotifier(config: NotifierConfig, deps: NotifierDeps =
   };
   const producer = await connectProducer(kafka);
   const closers: Array<() => Promise<void>> = [async () => producer.disconnect()];
+  // Consumers leave their groups in parallel (each waits out its current long poll), before the
+  // shared producer closes; everything else closes in reverse order of start.
+  const consumers: Array<() => Promise<void>> = [];
+  const report = (error: unknown) =>
+    logger.error({ error: (error as Error).message }, 'error while stopping');
   let stopped: Promise<void> | undefined;
   const stop = () => (stopped ??= closeAll());
   const closeAll = async () => {
-    for (const close of [...closers].reverse()) {
-      await close().catch((error) =>
-        logger.error({ error: (error as Error).message }, 'error while stopping'),
-      );
-    }
+    await Promise.all(consumers.map((close) => close().catch(report)));
+    for (const close of [...closers].reverse()) await close().catch(report);
   };
 
   try {
     const ledger = new DeliveryLedger(kafka, topics.ledger, producer, logger);
     await ledger.start();
-    closers.push(() => ledger.stop());
+    consumers.push(() => ledger.stop());
 
     const state = new InboxState();
     const view = await followTopics(
@@ -128,7 +130,7 @@ export async function startNotifier(config: NotifierConfig, deps: NotifierDeps =
         }
       },
     );
-    closers.push(() => view.stop());
+    consumers.push(() => view.stop());
 
     const server = await startInbox({
       config,
@@ -190,7 +192,7 @@ export async function startNotifier(config: NotifierConfig, deps: NotifierDeps =
       }),
     });
     await runner.start();
-    closers.push(() => runner.stop());
+    consumers.push(() => runner.stop());
 
     const tasks: ScheduledTask[] = subscriptions.buyers
       .filter((b) => b.channels.digestAt && b.email)

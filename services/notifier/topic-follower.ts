@@ -40,6 +40,8 @@ export async function followTopics(
   const consumer = kafka.consumer({
     groupId: `${label}-${process.pid}-${randomBytes(4).toString('hex')}`,
     allowAutoTopicCreation: false,
+    // Short long-polls: new records still arrive at once, and leaving the group takes a second, not five.
+    maxWaitTimeInMs: 1_000,
   });
   await consumer.connect();
   await consumer.subscribe({ topics, fromBeginning: true });
