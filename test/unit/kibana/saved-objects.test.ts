@@ -1,0 +1,134 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import {
+  danglingRefNames,
+  fieldProblems,
+  fieldType,
+  fieldUses,
+  kqlTerms,
+  lensRequest,
+  unresolvedReferences,
+} from '../../../infra/kibana/checks.ts';
+import { type SavedObject, savedObjects, toNdjson } from '../../../infra/kibana/saved-objects.ts';
+
+const file = new URL('../../../infra/kibana/trend-radar.ndjson', import.meta.url);
+const committed = readFileSync(file, 'utf8');
+const objects = committed
+  .split('\n')
+  .filter(Boolean)
+  .map((line) => JSON.parse(line) as SavedObject);
+
+describe('infra/kibana/trend-radar.ndjson', () => {
+  it('is what saved-objects.ts generates (run `trend-radar kibana generate` after a change)', () => {
+    expect(committed).toBe(toNdjson(savedObjects()));
+  });
+
+  it('has unique ids per type and the two dashboards', () => {
+    const keys = objects.map((o) => `${o.type}:${o.id}`);
+    expect(new Set(keys).size).toBe(keys.length);
+    expect(objects.filter((o) => o.type === 'dashboard').map((o) => o.attributes.title)).toEqual([
+      'Micro-trends',
+      'Alerts',
+    ]);
+  });
+
+  it('resolves every reference inside the file, and every reference name the bodies use', () => {
+    expect(unresolvedReferences(objects)).toEqual([]);
+    expect(danglingRefNames(objects)).toEqual([]);
+  });
+
+  it('uses only fields the index templates map, with a type the use can aggregate', () => {
+    expect(fieldUses(objects).length).toBeGreaterThan(40);
+    expect(fieldProblems(objects)).toEqual([]);
+  });
+
+  it('puts the panels the issue asks for on the Micro-trends dashboard', () => {
+    const dashboard = objects.find((o) => o.id === 'trend-radar-dashboard-micro-trends')!;
+    const panels = dashboard.references.map((r) => objects.find((o) => o.id === r.id)!);
+    expect(panels.map((p) => p.attributes.title)).toEqual([
+      'Rising products',
+      'Top SKUs over time (weighted signals per window)',
+      'Mentions by location',
+      'Top hashtags',
+      'Reorder alerts (with photos)',
+      'Rising SKUs by region',
+      'Mentions (photos matched to SKUs)',
+    ]);
+    const alertsList = panels.find((p) => p.type === 'search' && p.id === 'trend-radar-search-alerts')!;
+    expect(alertsList.attributes.columns).toContain('firstPhotoUrl');
+    const alertsView = objects.find((o) => o.id === 'trend-radar-reorder-alerts')!;
+    expect(JSON.parse(String(alertsView.attributes.fieldFormatMap)).firstPhotoUrl.id).toBe('url');
+  });
+});
+
+describe('the checks catch what they are for', () => {
+  const broken = (mutate: (objects: SavedObject[]) => void): SavedObject[] => {
+    const copy = structuredClone(objects);
+    mutate(copy);
+    return copy;
+  };
+
+  it('a reference to an object not in the file', () => {
+    const objectsWithBadRef = broken((o) => {
+      o.find((x) => x.type === 'dashboard')!.references[0]!.id = 'no-such-lens';
+    });
+    expect(unresolvedReferences(objectsWithBadRef)).toHaveLength(1);
+  });
+
+  it('a field that is not mapped, and a text field used for a terms aggregation', () => {
+    const problems = fieldProblems(
+      broken((o) => {
+        const lens = o.find((x) => x.id === 'trend-radar-lens-top-hashtags')!;
+        const layer = (
+          lens.attributes.state as never as {
+            datasourceStates: {
+              formBased: { layers: { layer1: { columns: { tag: { sourceField: string } } } } };
+            };
+          }
+        ).datasourceStates.formBased.layers.layer1;
+        layer.columns.tag.sourceField = 'caption';
+        (o.find((x) => x.id === 'trend-radar-search-alerts')!.attributes.columns as string[]).push('nope');
+      }),
+    );
+    expect(problems).toEqual([
+      'trend-radar-search-alerts: reorder-alerts.nope is not mapped, needs exists',
+      'trend-radar-lens-top-hashtags: posts.caption is text, needs aggregatable',
+    ]);
+  });
+
+  it('resolves dotted paths and multi-fields', () => {
+    expect(fieldType('mentions', 'location.point')).toBe('geo_point');
+    expect(fieldType('posts', 'caption.keyword')).toBe('keyword');
+    expect(fieldType('posts', 'hashtags.text')).toBe('text');
+    expect(fieldType('posts', 'nothing.here')).toBeUndefined();
+  });
+
+  it('reads the KQL the objects use', () => {
+    expect(kqlTerms('rising : true and scope : "global"')).toEqual([
+      ['rising', true],
+      ['scope', 'global'],
+    ]);
+    expect(kqlTerms('')).toEqual([]);
+    expect(() => kqlTerms('sku:* or x')).toThrow(/unsupported/);
+  });
+
+  it('turns a Lens layer into nested aggregations ordered like Lens', () => {
+    const lens = objects.find((o) => o.id === 'trend-radar-lens-top-sku-trends')!;
+    expect(lensRequest(lens)).toEqual({
+      query: { bool: { filter: [{ term: { scope: 'global' } }] } },
+      aggs: {
+        time: {
+          date_histogram: { field: '@timestamp', fixed_interval: '1h' },
+          aggs: {
+            weighted: { sum: { field: 'weightedCount' } },
+            maxScore: { max: { field: 'score' } },
+            sku: {
+              terms: { field: 'sku', size: 5, order: { maxScore: 'desc' } },
+              aggs: { weighted: { sum: { field: 'weightedCount' } }, maxScore: { max: { field: 'score' } } },
+            },
+          },
+        },
+      },
+    });
+  });
+});
