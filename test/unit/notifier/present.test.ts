@@ -1,3 +1,4 @@
+import cron from 'node-cron';
 import { describe, expect, it } from 'vitest';
 import { dailyCron } from '../../../services/notifier/deliverer.ts';
 import { renderAlertEmail } from '../../../services/notifier/email.ts';
@@ -49,9 +50,21 @@ describe('presentation helpers', () => {
     );
   });
 
-  it('turns a local digest time into a daily cron expression', () => {
+  it('turns a local digest time into a daily cron expression that fires at that time in the buyer zone', async () => {
     expect(dailyCron('08:30')).toBe('30 8 * * *');
     expect(dailyCron('23:05')).toBe('5 23 * * *');
+    const task = cron.createTask(dailyCron('08:30'), () => undefined, { timezone: 'Asia/Tokyo' });
+    const [next] = task.getNextRuns(1);
+    // Tokyo is UTC+9 all year: 08:30 there is 23:30 UTC the day before.
+    expect(task.match(new Date('2026-11-24T23:30:00Z'))).toBe(true);
+    expect(task.match(new Date('2026-11-25T08:30:00Z'))).toBe(false);
+    await task.destroy();
+    const local = new Intl.DateTimeFormat('en-GB', {
+      timeZone: 'Asia/Tokyo',
+      hour: '2-digit',
+      minute: '2-digit',
+    });
+    expect(local.format(next)).toBe('08:30');
   });
 });
 
