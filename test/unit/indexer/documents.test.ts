@@ -1,0 +1,197 @@
+import { errors } from '@elastic/elasticsearch';
+import { describe, expect, it } from 'vitest';
+import { conflictingTypes, missingProperties } from '../../../shared/elasticsearch/apply.ts';
+import { classifyItem, isUnavailable } from '../../../shared/elasticsearch/bulk.ts';
+import {
+  catalogueAction,
+  catalogueDeleteAction,
+  mentionAction,
+  postAction,
+  reorderAlertAction,
+  trendWindowAction,
+} from '../../../shared/elasticsearch/documents.ts';
+import { monthEnd, monthlyIndex, monthSuffix } from '../../../shared/elasticsearch/indices.ts';
+import { meanOfUnitVectors, parseDuration } from '../../../shared/elasticsearch/queries.ts';
+import { expiredIndices } from '../../../shared/elasticsearch/retention.ts';
+import { buildScenario } from '../../integration/indexer/scenario.ts';
+
+const scenario = buildScenario(new Date('2025-03-31T22:00:00Z'));
+
+describe('documents from events', () => {
+  it('picks the monthly index from the event time in UTC, whatever offset the producer used', () => {
+    const upload = { ...scenario.uploads[0]!, clientTimestamp: '2025-03-31T23:30:00-02:00' };
+    const action = postAction('tr', upload);
+    expect(action).toMatchObject({ op: 'index', index: 'tr-posts-2025.04', id: upload.postId });
+    expect(action.op === 'index' && action.document['@timestamp']).toBe('2025-04-01T01:30:00.000Z');
+  });
+
+  it('addresses uploaded bytes as blob: and keeps coordinates only when both are present', () => {
+    const upload = {
+      ...scenario.uploads[0]!,
+      images: [{ blobRef: `sha256:${'b'.repeat(64)}` }],
+      location: { country: 'GB', city: 'London', lat: 51.5 },
+    };
+    const action = postAction('tr', upload);
+    expect(action.op === 'index' && action.document.imageUrls).toEqual([`blob:sha256:${'b'.repeat(64)}`]);
+    expect(action.op === 'index' && action.document.location).toEqual({ country: 'GB', city: 'London' });
+  });
+
+  it('indexes a mention under its mention id with the photo id, and a no-match without a SKU', () => {
+    const matched = mentionAction('tr', scenario.mentions[0]!);
+    expect(matched).toMatchObject({
+      id: 'evt-0:0:BAG-1',
+      document: { photoId: 'evt-0:0', sku: 'BAG-1', rank: 1 },
+    });
+    const noMatch = mentionAction('tr', scenario.mentions.at(-1)!);
+    expect(noMatch.op === 'index' && noMatch.document).toMatchObject({
+      kind: 'no-match',
+      candidates: [{ sku: 'COAT-1', score: 0.31 }],
+    });
+    expect(noMatch.op === 'index' && 'sku' in noMatch.document).toBe(false);
+  });
+
+  it('derives the country of a per-country window and none for global', () => {
+    const windows = scenario.windows.slice(0, 12).map((w) => trendWindowAction('tr', w));
+    const countries = new Set(windows.map((w) => (w.op === 'index' ? w.document.country : null)));
+    expect(countries).toEqual(new Set([undefined, 'GB']));
+  });
+
+  it('files an alert by its evidence window, not by when it was raised, so a re-raise overwrites', () => {
+    const alert = scenario.alerts[0]!;
+    const first = reorderAlertAction('tr', alert);
+    const reRaised = reorderAlertAction('tr', { ...alert, raisedAt: '2025-05-02T00:00:00Z' });
+    expect(reRaised.index).toBe(first.index);
+    expect(reRaised.id).toBe(first.id);
+    expect(first.op === 'index' && first.document.firstPhotoUrl).toBe(alert.photos[0]!.imageUrl);
+  });
+
+  it('writes the catalogue as one document per SKU and model, and deletes it by the same id', () => {
+    const product = scenario.catalogue[0]!;
+    const upsert = catalogueAction('tr', product);
+    expect(upsert).toMatchObject({ index: 'tr-catalogue-v1', id: 'BAG-1|squeezenet1.1' });
+    expect(upsert.op === 'index' && (upsert.document.views as unknown[]).length).toBe(2);
+    expect(catalogueDeleteAction('tr', 'BAG-1|squeezenet1.1')).toEqual({
+      op: 'delete',
+      family: 'catalogue',
+      index: 'tr-catalogue-v1',
+      id: 'BAG-1|squeezenet1.1',
+    });
+  });
+});
+
+describe('monthly indices and retention', () => {
+  it('names and parses months', () => {
+    expect(monthSuffix('2025-12-31T23:59:59.999Z')).toBe('2025.12');
+    expect(monthlyIndex('tr', 'mentions', '2025-01-01T00:00:00Z')).toBe('tr-mentions-2025.01');
+    expect(monthEnd('tr', 'mentions', 'tr-mentions-2025.12')).toEqual(new Date('2026-01-01T00:00:00Z'));
+    expect(monthEnd('tr', 'mentions', 'tr-mentions-2025.13')).toBeNull();
+    expect(monthEnd('tr', 'mentions', 'tr-posts-2025.01')).toBeNull();
+    expect(() => monthSuffix('yesterday')).toThrow(/not a valid instant/);
+  });
+
+  it('expires whole months once they ended more than the retention ago, never the catalogue', () => {
+    const indices = [
+      'tr-mentions-2024.01', // ended 2024-02-01
+      'tr-mentions-2024.02', // ended 2024-03-01
+      'tr-posts-2024.01',
+      'tr-catalogue-v1',
+      'other-mentions-2020.01',
+      'tr-mentions-2025.03',
+    ];
+    const now = new Date('2024-03-02T00:00:00Z');
+    expect(expiredIndices('tr', indices, now, 30)).toEqual(['tr-mentions-2024.01', 'tr-posts-2024.01']);
+    expect(expiredIndices('tr', indices, now, 1)).toEqual([
+      'tr-mentions-2024.01',
+      'tr-mentions-2024.02',
+      'tr-posts-2024.01',
+    ]);
+  });
+});
+
+describe('bulk item outcomes', () => {
+  it('tells indexed, transient and rejected apart', () => {
+    expect(classifyItem('index', { status: 201 })).toEqual({ status: 'indexed' });
+    expect(classifyItem('delete', { status: 404 })).toEqual({ status: 'indexed' });
+    expect(
+      classifyItem('index', {
+        status: 429,
+        error: { type: 'es_rejected_execution_exception', reason: 'queue full' },
+      }),
+    ).toEqual({
+      status: 'retry',
+      reason: 'es_rejected_execution_exception: queue full',
+    });
+    expect(classifyItem('index', { status: 503 }).status).toBe('retry');
+    expect(
+      classifyItem('index', {
+        status: 400,
+        error: {
+          type: 'document_parsing_exception',
+          reason: '[1:12] failed to parse',
+          caused_by: { type: 'illegal_argument_exception', reason: 'has more dimensions than defined' },
+        },
+      }),
+    ).toEqual({
+      status: 'rejected',
+      reason: 'document_parsing_exception: [1:12] failed to parse (has more dimensions than defined)',
+    });
+  });
+
+  it('treats connection failures and 5xx as an outage, 4xx as not', () => {
+    const meta = (statusCode: number) => ({ statusCode, body: {}, headers: {}, meta: {} }) as never;
+    expect(isUnavailable(new errors.ConnectionError('connect ECONNREFUSED'))).toBe(true);
+    expect(isUnavailable(new errors.TimeoutError('timeout'))).toBe(true);
+    expect(isUnavailable(new errors.ResponseError(meta(503)))).toBe(true);
+    expect(isUnavailable(new errors.ResponseError(meta(429)))).toBe(true);
+    expect(isUnavailable(new errors.ResponseError(meta(400)))).toBe(false);
+    expect(isUnavailable(new Error('bug'))).toBe(false);
+  });
+});
+
+describe('additive mapping updates', () => {
+  const wanted = {
+    sku: { type: 'keyword' },
+    photoEmbedding: { type: 'dense_vector', similarity: 'cosine' },
+    location: { properties: { country: { type: 'keyword' }, point: { type: 'geo_point' } } },
+  };
+
+  it('sends only what an existing index lacks, so a vector dimension already set is not touched', () => {
+    const existing = {
+      sku: { type: 'keyword' },
+      photoEmbedding: { type: 'dense_vector', dims: 8 },
+      location: { properties: { country: { type: 'keyword' } } },
+    };
+    expect(missingProperties(wanted, existing)).toEqual({
+      location: { properties: { point: { type: 'geo_point' } } },
+    });
+    expect(missingProperties(wanted, wanted)).toEqual({});
+  });
+
+  it('names the fields whose type changed', () => {
+    expect(
+      conflictingTypes(wanted, {
+        sku: { type: 'text' },
+        location: { properties: { point: { type: 'keyword' } } },
+      }),
+    ).toEqual(['sku: text → keyword', 'location.point: keyword → geo_point']);
+  });
+});
+
+describe('query helpers', () => {
+  it('parses look-back durations', () => {
+    expect(parseDuration('90s')).toBe(90_000);
+    expect(parseDuration('6h')).toBe(6 * 3_600_000);
+    expect(parseDuration('7d')).toBe(7 * 86_400_000);
+    expect(() => parseDuration('6 hours')).toThrow(/not a duration/);
+  });
+
+  it('averages view vectors by direction, not by magnitude', () => {
+    const mean = meanOfUnitVectors([
+      [10, 0],
+      [0, 1],
+    ]);
+    expect(mean[0]).toBeCloseTo(Math.SQRT1_2);
+    expect(mean[1]).toBeCloseTo(Math.SQRT1_2);
+    expect(() => meanOfUnitVectors([[1, 0], [1]])).toThrow(/dimensions/);
+  });
+});
