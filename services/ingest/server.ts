@@ -16,7 +16,7 @@ import Fastify, {
 import type { Message, Producer } from 'kafkajs';
 import { type BlobStore, blobRefOf } from '../../shared/blobstore/blob-store.ts';
 import type { Interaction } from '../../shared/contracts/events.ts';
-import { type TopicId, topicName, topicSpec } from '../../shared/contracts/topics.ts';
+import { topicName } from '../../shared/contracts/topics.ts';
 import { assertFetchableUrl, ForbiddenUrlError } from '../../shared/net/ssrf.ts';
 import type { Logger } from '../../shared/observability/logger.ts';
 import { Counter, Histogram, type Registry } from '../../shared/observability/metrics.ts';
@@ -24,6 +24,7 @@ import type { ApiKeyStore } from './api-keys.ts';
 import type { IngestConfig } from './config.ts';
 import { openApiDocument } from './openapi.ts';
 import { ProduceBatcher, type TopicRecord } from './produce-batcher.ts';
+import { recordHeaders } from './record-headers.ts';
 import {
   itemsOfJsonBatch,
   itemsOfNdjsonBatch,
@@ -57,16 +58,6 @@ export interface IngestServer {
   batcher: ProduceBatcher;
   /** Marks the service as draining: /readyz answers 503 so load balancers stop sending. */
   drain(): void;
-}
-
-/** Headers every produced record carries (strings). */
-export function recordHeaders(topic: TopicId, source: string, requestId: string): Record<string, string> {
-  return {
-    'content-type': 'application/json',
-    'trendradar-schema': `${topic}.v${topicSpec(topic).version}`,
-    'trendradar-source': source,
-    'trendradar-request-id': requestId,
-  };
 }
 
 type ErrorBody = { error: string; reason: string };

@@ -1,4 +1,194 @@
 import type { Command } from 'commander';
 
-/** Subcommands of this service; filled in with the service itself. */
-export function register(_program: Command): void {}
+interface RunFlags {
+  via: 'http' | 'kafka';
+  catalogue?: string;
+  seed: string;
+  days: string;
+  start?: string;
+  members: string;
+  uploadsPerDay: string;
+  interactionsPerPost: string;
+  speed?: string;
+  rate?: string;
+  truth?: string;
+  inventory: boolean;
+  photoStrength: string;
+}
+
+/** `trend-radar simulate run | catalogue | scenario`. */
+export function register(program: Command): void {
+  const simulate = program
+    .command('simulate')
+    .description(
+      'Net Set traffic generator: members, uploads with phone-like photos, interactions, planted trends and decoys.',
+    )
+    .addHelpText(
+      'after',
+      '\nSettings: docs/configuration/simulator.md; model and ground truth: docs/simulator.md.',
+    );
+
+  simulate
+    .command('run', { isDefault: true })
+    .description(
+      'generate a scenario and send it through the ingest API or straight to Kafka; write the ground truth',
+    )
+    .option('--via <target>', 'http (the ingest API) or kafka (bulk: blob store + topics)', 'http')
+    .option('--catalogue <dir>', 'catalogue feed folder (luma format), default SIMULATOR_CATALOGUE_DIR')
+    .option('--seed <n>', 'scenario seed', '1')
+    .option('--days <n>', 'simulated days', '7')
+    .option('--start <iso>', 'first simulated instant (default: <days> before now)')
+    .option('--members <n>', 'community size', '2000')
+    .option('--uploads-per-day <n>', 'organic uploads per day', '800')
+    .option('--interactions-per-post <n>', 'mean interactions per post', '6')
+    .option(
+      '--speed <x>',
+      'simulated time per wall time, e.g. 2016 plays a week in 5 minutes (default: no pacing)',
+    )
+    .option('--rate <n>', 'at most n events per second')
+    .option('--truth <file>', 'ground truth output, default SIMULATOR_TRUTH_FILE')
+    .option('--no-inventory', 'do not publish the inventory snapshot')
+    .option('--photo-strength <0..1>', 'how hard the phone photos are', '1')
+    .action(async (flags: RunFlags) => {
+      const { loadConfig } = await import('../../shared/config/env.ts');
+      const { SimulatorEnv } = await import('./config.ts');
+      const { runSimulation } = await import('./simulate.ts');
+      const { ensureCatalogue } = await import('./catalogue-files.ts');
+      const { createKafka } = await import('../../shared/kafka/client.ts');
+      const { FilesystemBlobStore } = await import('../../shared/blobstore/blob-store.ts');
+      const { default: progress } = await import('cli-progress');
+      const config = loadConfig(SimulatorEnv);
+      const catalogueDir = flags.catalogue ?? config.SIMULATOR_CATALOGUE_DIR;
+      await ensureCatalogue(catalogueDir, flags.catalogue === undefined, (line) => console.error(line));
+      const kafka = createKafka({
+        brokers: config.KAFKA_BROKERS,
+        clientId: `${config.KAFKA_CLIENT_ID}-simulator`,
+      });
+      if (flags.via === 'http' && !config.SIMULATOR_API_KEY)
+        throw new Error(
+          'SIMULATOR_API_KEY is not set (mint one with `trend-radar ingest mint-key --name simulator`)',
+        );
+      const bar = new progress.SingleBar(
+        {
+          format:
+            'simulate [{bar}] {percentage}% | {value}/{total} events | {uploads} uploads | sim {simulated} | rejected {rejected}',
+        },
+        progress.Presets.shades_classic,
+      );
+      let started = false;
+      const truthFile = flags.truth ?? config.SIMULATOR_TRUTH_FILE;
+      const abort = new AbortController();
+      process.once('SIGINT', () => abort.abort());
+      const result = await runSimulation({
+        catalogueDir,
+        scenario: {
+          seed: Number(flags.seed),
+          days: Number(flags.days),
+          start: flags.start,
+          members: Number(flags.members),
+          uploadsPerDay: Number(flags.uploadsPerDay),
+          interactionsPerPost: Number(flags.interactionsPerPost),
+        },
+        target:
+          flags.via === 'kafka'
+            ? {
+                kind: 'kafka',
+                kafka,
+                namespace: config.TOPIC_NAMESPACE,
+                blobStore: new FilesystemBlobStore(config.BLOB_STORE_DIR),
+              }
+            : { kind: 'http', url: config.SIMULATOR_INGEST_URL, apiKey: config.SIMULATOR_API_KEY! },
+        speed: flags.speed ? Number(flags.speed) : undefined,
+        rate: flags.rate ? Number(flags.rate) : undefined,
+        inventory: flags.inventory ? { kafka, namespace: config.TOPIC_NAMESPACE } : undefined,
+        photoStrength: Number(flags.photoStrength),
+        truthFile,
+        signal: abort.signal,
+        onProgress: (p) => {
+          const payload = {
+            uploads: p.uploads,
+            simulated: p.simulatedTime.slice(0, 16),
+            rejected: p.rejected,
+          };
+          if (!started) {
+            bar.start(p.total, p.sent, payload);
+            started = true;
+          } else bar.update(p.sent, payload);
+        },
+      });
+      bar.stop();
+      console.error(
+        `sent ${result.uploads} uploads and ${result.interactions} interactions (${result.rejected} rejected) in ${result.seconds.toFixed(1)} s`,
+      );
+      for (const trend of result.truth.trends)
+        console.error(
+          `planted trend: ${trend.sku} from ${trend.onset} in ${trend.regions.join(', ')} (×${trend.growth})`,
+        );
+      for (const decoy of result.truth.decoys) console.error(`decoy ${decoy.kind}: ${decoy.sku}`);
+      console.error(`ground truth: ${truthFile}`);
+    });
+
+  simulate
+    .command('catalogue')
+    .description('render the synthetic catalogue (catalogue.json + images/, luma format) into a folder')
+    .requiredOption('--out <dir>', 'output folder')
+    .option('--seed <n>', 'catalogue seed', '1')
+    .action(async (flags: { out: string; seed: string }) => {
+      const { writeSyntheticCatalogue } = await import('./synthetic-catalogue.ts');
+      const { default: progress } = await import('cli-progress');
+      const bar = new progress.SingleBar(
+        { format: 'render [{bar}] {value}/{total} products' },
+        progress.Presets.shades_classic,
+      );
+      let started = false;
+      const products = await writeSyntheticCatalogue(flags.out, {
+        seed: Number(flags.seed),
+        onProgress: (done, total) => {
+          if (!started) {
+            bar.start(total, done);
+            started = true;
+          } else bar.update(done);
+        },
+      });
+      bar.stop();
+      console.error(`wrote ${products.length} products to ${flags.out}`);
+    });
+
+  simulate
+    .command('scenario')
+    .description('print the scenario summary (or write it all with --out) without sending anything')
+    .option('--catalogue <dir>', 'catalogue feed folder, default SIMULATOR_CATALOGUE_DIR')
+    .option('--seed <n>', 'scenario seed', '1')
+    .option('--days <n>', 'simulated days', '7')
+    .option('--start <iso>', 'first simulated instant', '2025-06-02T00:00:00Z')
+    .option('--out <file>', 'write the whole scenario (events, inventory, truth) as JSON')
+    .action(
+      async (flags: { catalogue?: string; seed: string; days: string; start: string; out?: string }) => {
+        const { loadConfig } = await import('../../shared/config/env.ts');
+        const { SimulatorEnv } = await import('./config.ts');
+        const { loadCatalogueFeed } = await import('./simulate.ts');
+        const { ensureCatalogue } = await import('./catalogue-files.ts');
+        const { generateScenario } = await import('./scenario.ts');
+        const config = loadConfig(SimulatorEnv);
+        const dir = flags.catalogue ?? config.SIMULATOR_CATALOGUE_DIR;
+        await ensureCatalogue(dir, flags.catalogue === undefined, (line) => console.error(line));
+        const scenario = generateScenario({
+          seed: Number(flags.seed),
+          days: Number(flags.days),
+          start: flags.start,
+          catalogue: await loadCatalogueFeed(dir),
+        });
+        if (flags.out) {
+          const { writeFile } = await import('node:fs/promises');
+          await writeFile(flags.out, JSON.stringify(scenario));
+        }
+        console.log(
+          JSON.stringify(
+            { stats: scenario.stats, trends: scenario.truth.trends, decoys: scenario.truth.decoys },
+            null,
+            2,
+          ),
+        );
+      },
+    );
+}
