@@ -22,7 +22,25 @@ export interface ApplyOptions {
   dryRun?: boolean;
 }
 
+/**
+ * Right after topics are created, a broker can briefly answer "does not host this topic-partition"
+ * until its metadata catches up; those answers are retried, anything else is thrown at once.
+ */
 export async function applyTopics(kafka: Kafka, options: ApplyOptions): Promise<TopicChange[]> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await applyTopicsOnce(kafka, options);
+    } catch (error) {
+      const retriable =
+        (error as { retriable?: boolean }).retriable === true ||
+        /does not host this topic-partition/.test(String(error));
+      if (!retriable || attempt >= 6) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 250 * 2 ** attempt));
+    }
+  }
+}
+
+async function applyTopicsOnce(kafka: Kafka, options: ApplyOptions): Promise<TopicChange[]> {
   const { namespace, replicationFactor = 1, specs = TOPICS, dryRun = false } = options;
   const admin = kafka.admin();
   await admin.connect();
