@@ -1,0 +1,174 @@
+/**
+ * Fetches image bytes from https URLs that members supplied, defensively: https only, every hop
+ * (the first URL and each redirect target) checked against the SSRF rules, connect and read
+ * timeouts, a byte limit enforced while streaming (Content-Length is not trusted), and the bytes
+ * sniffed for a raster image signature (Content-Type is not trusted). Transient failures (timeouts,
+ * resets, 429, 5xx) are retried with exponential backoff; everything else fails at once as a
+ * PermanentFetchError, so callers can dead-letter it.
+ */
+import { Agent, request } from 'undici';
+import { assertFetchableUrl, ForbiddenUrlError, type UrlPolicy } from './ssrf.ts';
+
+export class PermanentFetchError extends Error {
+  override name = 'PermanentFetchError';
+}
+
+export class TransientFetchError extends Error {
+  override name = 'TransientFetchError';
+}
+
+export interface FetchOptions {
+  connectTimeoutMs: number;
+  /** Longest wait for response headers, and longest silence while reading the body. */
+  readTimeoutMs: number;
+  maxBytes: number;
+  maxRedirects: number;
+  /** Attempts in total (1 = no retry). */
+  attempts: number;
+  backoffMs: number;
+  policy?: UrlPolicy;
+  /** Extra CA certificates (PEM), e.g. an internal CDN's; tests use a self-signed one. */
+  ca?: string | Buffer;
+}
+
+export const DEFAULT_FETCH: FetchOptions = {
+  connectTimeoutMs: 3_000,
+  readTimeoutMs: 10_000,
+  maxBytes: 20 * 1024 * 1024,
+  maxRedirects: 3,
+  attempts: 3,
+  backoffMs: 250,
+};
+
+/** Magic numbers of the raster formats the decoder accepts. */
+export function sniffImageType(bytes: Buffer): string | null {
+  if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return 'image/jpeg';
+  if (bytes.length >= 8 && bytes.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])))
+    return 'image/png';
+  if (bytes.length >= 6 && /^GIF8[79]a$/.test(bytes.subarray(0, 6).toString('latin1'))) return 'image/gif';
+  if (bytes.length >= 12 && bytes.subarray(0, 4).toString('latin1') === 'RIFF' && bytes.subarray(8, 12).toString('latin1') === 'WEBP')
+    return 'image/webp';
+  if (bytes.length >= 12 && bytes.subarray(4, 8).toString('latin1') === 'ftyp') {
+    const brand = bytes.subarray(8, 12).toString('latin1');
+    if (/^(avif|avis)$/.test(brand)) return 'image/avif';
+    if (/^(heic|heix|hevc|hevx|mif1|msf1)$/.test(brand)) return 'image/heif';
+  }
+  if (bytes.length >= 4 && (bytes.subarray(0, 4).toString('latin1') === 'II*\0' || bytes.subarray(0, 4).toString('latin1') === 'MM\0*'))
+    return 'image/tiff';
+  return null;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export class ImageFetcher {
+  private readonly agent: Agent;
+  readonly options: FetchOptions;
+
+  constructor(options: Partial<FetchOptions> = {}) {
+    this.options = { ...DEFAULT_FETCH, ...options };
+    this.agent = new Agent({
+      connect: { timeout: this.options.connectTimeoutMs, ...(this.options.ca ? { ca: this.options.ca } : {}) },
+      headersTimeout: this.options.readTimeoutMs,
+      bodyTimeout: this.options.readTimeoutMs,
+    });
+  }
+
+  async fetch(url: string): Promise<{ bytes: Buffer; contentType: string; finalUrl: string }> {
+    const { attempts, backoffMs } = this.options;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.fetchOnce(url);
+      } catch (error) {
+        const transient = !(error instanceof PermanentFetchError);
+        if (!transient || attempt >= attempts) {
+          if (error instanceof PermanentFetchError) throw error;
+          throw new PermanentFetchError(`gave up after ${attempt} attempts: ${(error as Error).message}`);
+        }
+        await sleep(backoffMs * 2 ** (attempt - 1));
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+
+  private async fetchOnce(start: string): Promise<{ bytes: Buffer; contentType: string; finalUrl: string }> {
+    let current = start;
+    for (let hop = 0; hop <= this.options.maxRedirects; hop++) {
+      let url: URL;
+      try {
+        url = await assertFetchableUrl(current, this.options.policy);
+      } catch (error) {
+        if (error instanceof ForbiddenUrlError) throw new PermanentFetchError(`refused ${hop > 0 ? 'redirect to ' : ''}${redact(current)}: ${error.message}`);
+        throw error;
+      }
+      let response: Awaited<ReturnType<typeof request>>;
+      try {
+        response = await request(url, {
+          method: 'GET',
+          dispatcher: this.agent,
+          headers: { accept: 'image/*' },
+        });
+      } catch (error) {
+        throw new TransientFetchError(`${redact(url.href)}: ${describe(error)}`);
+      }
+      const { statusCode, headers, body } = response;
+      if (statusCode >= 300 && statusCode < 400) {
+        await body.dump();
+        const location = headers.location;
+        if (typeof location !== 'string') throw new PermanentFetchError(`redirect ${statusCode} without a location`);
+        current = new URL(location, url).href;
+        continue;
+      }
+      if (statusCode === 429 || statusCode >= 500) {
+        await body.dump();
+        throw new TransientFetchError(`${redact(url.href)} answered ${statusCode}`);
+      }
+      if (statusCode !== 200) {
+        await body.dump();
+        throw new PermanentFetchError(`${redact(url.href)} answered ${statusCode}`);
+      }
+      const declared = Number(headers['content-length']);
+      if (Number.isFinite(declared) && declared > this.options.maxBytes) {
+        await body.dump();
+        throw new PermanentFetchError(`image is ${declared} bytes, over the limit of ${this.options.maxBytes}`);
+      }
+      const chunks: Buffer[] = [];
+      let total = 0;
+      try {
+        for await (const chunk of body) {
+          total += (chunk as Buffer).length;
+          if (total > this.options.maxBytes) {
+            body.destroy();
+            throw new PermanentFetchError(`image is over the limit of ${this.options.maxBytes} bytes`);
+          }
+          chunks.push(chunk as Buffer);
+        }
+      } catch (error) {
+        if (error instanceof PermanentFetchError) throw error;
+        throw new TransientFetchError(`${redact(url.href)}: reading the body: ${describe(error)}`);
+      }
+      const bytes = Buffer.concat(chunks);
+      const sniffed = sniffImageType(bytes);
+      if (!sniffed) throw new PermanentFetchError(`${redact(url.href)} did not return a raster image (content sniffed)`);
+      return { bytes, contentType: sniffed, finalUrl: url.href };
+    }
+    throw new PermanentFetchError(`more than ${this.options.maxRedirects} redirects`);
+  }
+}
+
+/** URLs in errors without their query strings, which may hold signatures or tokens. */
+function redact(href: string): string {
+  try {
+    const url = new URL(href);
+    return `${url.origin}${url.pathname}`;
+  } catch {
+    return href.slice(0, 100);
+  }
+}
+
+function describe(error: unknown): string {
+  const err = error as { code?: string; message?: string };
+  return err.code ? `${err.code} ${err.message ?? ''}`.trim() : String(err.message ?? error);
+}
