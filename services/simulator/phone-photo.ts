@@ -65,7 +65,7 @@ export function photoRecipe(seed: number, strength = 1): PhotoRecipe {
   const backgroundSvg = `<svg xmlns="http://www.w3.org/2000/svg" width="${sceneWidth}" height="${sceneHeight}"><rect width="100%" height="100%" fill="${floor}"/>${lines}${shapes.join('')}</svg>`;
 
   const cropSize = 1 - between(0, 0.3) * s;
-  const cropAspect = between(0.9, 1.1);
+  const cropAspect = 1 + between(-0.1, 0.1) * s;
   const width = Math.min(1, cropSize * cropAspect);
   const height = Math.min(1, cropSize / cropAspect);
   const warm = between(-1, 1) * 0.12 * s;
@@ -76,12 +76,12 @@ export function photoRecipe(seed: number, strength = 1): PhotoRecipe {
     productX: 0.5 + between(-0.12, 0.12) * s,
     productY: 0.5 + between(-0.1, 0.1) * s,
     backgroundSvg,
-    rotationDegrees: between(-14, 14) * s,
+    rotationDegrees: between(-14, 14) * s || 0,
     crop: { left: between(0, 1 - width), top: between(0, 1 - height), width, height },
     outputLongSide: Math.round(between(400, 800)),
     brightness: 1 + between(-0.3, 0.25) * s,
     saturation: 1 + between(-0.25, 0.2) * s,
-    hueDegrees: Math.round(between(-8, 8) * s),
+    hueDegrees: Math.round(between(-8, 8) * s) || 0,
     cast: [1 + warm, 1, 1 - warm],
     blurSigma: rng() < 0.4 * s ? between(0.5, 2.2) : 0,
     jpegQuality: Math.round(between(55, 92 - 10 * s)),

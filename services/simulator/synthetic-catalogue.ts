@@ -172,7 +172,7 @@ export function syntheticProducts(seed = 1): SyntheticProduct[] {
     },
   ];
   const usedNames = new Set(['Wild Thing Pump']);
-  const usedLooks = new Set<string>();
+  const usedLooks = new Set(styles.map((s) => `${s.category}|${s.shape[0]}|${s.pattern}|${s.motif}`));
   for (const category of Object.keys(STYLE_COUNTS) as Category[]) {
     const code = CATEGORY_CODES[category];
     for (let i = styles.filter((s) => s.category === category).length; i < STYLE_COUNTS[category]; i++) {
