@@ -76,7 +76,7 @@ export async function reindex(config: IndexerConfig, deps: ReindexDeps): Promise
     deps.logger.info({ deletedIndices }, 'reindex: indices deleted');
     await applyElasticsearch(config, { client: deps.elasticsearch, families });
 
-    for (const topic of topics) await admin.resetOffsets({ groupId, topic, earliest: true });
+    await rewindGroup(deps.kafka, groupId, topics, targets);
 
     const indexer = await startIndexer(
       { ...config, ES_RETENTION_JOB: 'off' },
@@ -109,5 +109,32 @@ export async function reindex(config: IndexerConfig, deps: ReindexDeps): Promise
     return { deletedIndices, topics, records: total, seconds: (Date.now() - started) / 1000 };
   } finally {
     await admin.disconnect();
+  }
+}
+
+/**
+ * Commits the earliest offset of every partition for the group, with one short-lived member for
+ * all topics (kafkajs' admin.resetOffsets joins the group once per topic, seconds each).
+ */
+async function rewindGroup(
+  kafka: Kafka,
+  groupId: string,
+  topics: string[],
+  targets: Array<{ topic: string; partition: number; low: number }>,
+): Promise<void> {
+  const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false });
+  await consumer.connect();
+  try {
+    const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
+    await consumer.subscribe({ topics, fromBeginning: true });
+    // This member never processes a record: it pauses at once and only commits the rewind.
+    await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: async () => {} });
+    await joined;
+    consumer.pause(topics.map((topic) => ({ topic })));
+    await consumer.commitOffsets(
+      targets.map((t) => ({ topic: t.topic, partition: t.partition, offset: String(t.low) })),
+    );
+  } finally {
+    await consumer.disconnect();
   }
 }
