@@ -87,7 +87,9 @@ export function addToTally(tally: Tally, signal: SignalFacts, weight: number, wi
   }
 }
 
-export function mergeTallies(tallies: Iterable<Tally>, withCountries: boolean): Tally {
+/** The union of panes. The result may BE the only input: treat it as read-only. */
+export function mergeTallies(tallies: readonly Tally[], withCountries: boolean): Tally {
+  if (tallies.length === 1) return tallies[0]!;
   const merged = emptyTally();
   for (const t of tallies) {
     merged.signals += t.signals;
@@ -130,18 +132,22 @@ export interface Evidence {
 /** The damped weighted count of a tally and how concentrated it is on a few sources. */
 export function evidenceOf(tally: Tally, settings: TrendSettings): Evidence {
   const uploadWeight = settings.weights.upload;
+  const cap = settings.postInteractionCap;
   const bySource = new Map<string, number>();
   let weighted = 0;
   let squares = 0;
-  const add = (source: string, amount: number) => {
-    if (amount <= 0) return;
+  for (const uploader of tally.uploaders) {
+    weighted += uploadWeight;
+    squares += uploadWeight * uploadWeight;
+    bySource.set(uploader, (bySource.get(uploader) ?? 0) + uploadWeight);
+  }
+  for (const post of tally.posts.values()) {
+    const amount = post.interactionWeight < cap ? post.interactionWeight : cap;
+    if (amount <= 0) continue;
     weighted += amount;
     squares += amount * amount;
-    bySource.set(source, (bySource.get(source) ?? 0) + amount);
-  };
-  for (const uploader of tally.uploaders) add(uploader, uploadWeight);
-  for (const post of tally.posts.values())
-    add(post.author, Math.min(settings.postInteractionCap, post.interactionWeight));
+    bySource.set(post.author, (bySource.get(post.author) ?? 0) + amount);
+  }
   let top = 0;
   for (const v of bySource.values()) if (v > top) top = v;
   return {

@@ -64,10 +64,55 @@ interface ScopeState {
   closedThrough: number;
   /** End of the last window folded into the baseline. */
   baselineThrough: number;
-  /** Share of everybody else's activity (rhythm-free), and the plain weighted count per window. */
-  baseline: Baseline | null;
-  countBaseline: Baseline | null;
+  /** Per measure: share of everybody else's activity (rhythm-free) and plain level per window. */
+  baselines: ScopeBaselines | null;
   dayBaseline: Baseline | null;
+}
+
+interface ScopeBaselines {
+  share: Baseline;
+  count: Baseline;
+  uploadShare: Baseline;
+  uploadCount: Baseline;
+}
+
+interface SubTest {
+  pValue: number;
+  uplift: number;
+  expected: number;
+  passes: boolean;
+}
+
+const SUB_TESTS = 4;
+
+interface Expectations {
+  engagement: number;
+  freshEngagement: number;
+  uploads: number;
+  freshUploads: number;
+}
+
+function addExpectations(into: Expectations, more: Expectations): void {
+  into.engagement += more.engagement;
+  into.freshEngagement += more.freshEngagement;
+  into.uploads += more.uploads;
+  into.freshUploads += more.freshUploads;
+}
+/** Reported for a sub-test whose uplift could not pass the gate (its tail was not computed). */
+const SKIPPED_P = 1;
+
+/** Undamped weight, its squares, and upload signals. */
+type ActivityCell = [sum: number, squares: number, uploads: number];
+
+function addCell(into: ActivityCell, cell: ActivityCell): void {
+  into[0] += cell[0];
+  into[1] += cell[1];
+  into[2] += cell[2];
+}
+
+/** Distinct uploaders as a unit count (a member's repeated posts count once). */
+function uploadEvidence(tally: Tally): Pick<Evidence, 'weighted' | 'varianceScale'> {
+  return { weighted: tally.uploaders.size, varianceScale: 1 };
 }
 
 interface Episode {
@@ -116,7 +161,9 @@ export class TrendPartition {
    * else was doing. A SKU is judged by its share of it, so the community's daily rhythm (quiet
    * nights, busy evenings, per time zone) and its growth are not mistaken for a trend.
    */
-  private readonly activity = new Map<string, Map<number, [sum: number, squares: number]>>();
+  private readonly activity = new Map<string, Map<number, ActivityCell>>();
+  /** SKUs with open panes or an open episode: the only ones a closing step needs to visit. */
+  private readonly active = new Set<string>();
   private readonly dirty = new Set<string>();
   private out: TrendOutputs = emptyOutputs();
   private readonly panesPerWindow: number;
@@ -172,12 +219,14 @@ export class TrendPartition {
           activity = new Map();
           this.activity.set(name, activity);
         }
+        const isUpload = signal.kind === 'upload' ? 1 : 0;
         const cell = activity.get(paneIndex);
         if (cell) {
           cell[0] += weight;
           cell[1] += weight * weight;
+          cell[2] += isUpload;
         } else {
-          activity.set(paneIndex, [weight, weight * weight]);
+          activity.set(paneIndex, [weight, weight * weight, isUpload]);
         }
         let pane = scope.panes.get(paneIndex);
         if (!pane) {
@@ -197,6 +246,7 @@ export class TrendPartition {
     }
     this.dirty.add(skuKey(signal.sku));
     this.dirty.add('meta');
+    this.active.add(signal.sku);
     if (t > this.streamTime) this.advanceTo(t);
   }
 
@@ -231,8 +281,11 @@ export class TrendPartition {
 
   private closeHopping(frontier: number): void {
     const { advanceMs, windowSizeMs } = this.settings;
-    const priors = this.categoryPriors();
-    for (const [sku, state] of this.skus) {
+    // Computed before any SKU of this step updates its baseline, and only if a new SKU needs them.
+    const priors =
+      this.skus.size > 0 && this.hasUnscoredGlobalScope() ? this.categoryPriors() : new Map<string, number>();
+    for (const sku of this.active) {
+      const state = this.skus.get(sku)!;
       const ends = new Set<number>();
       for (const scope of state.scopes.values()) {
         for (const paneIndex of scope.panes.keys()) {
@@ -247,9 +300,30 @@ export class TrendPartition {
       for (const end of [...ends].sort((a, b) => a - b)) {
         this.maybeCool(sku, state, end - advanceMs);
         const results: WindowResult[] = [];
+        // Countries first: the global expectation is the sum of the per-country ones, so that a
+        // product loved in one time zone is not "rising" every morning there.
+        const expected: Expectations = { engagement: 0, freshEngagement: 0, uploads: 0, freshUploads: 0 };
+        let global: ScopeState | undefined;
         for (const [name, scope] of state.scopes) {
+          if (name === GLOBAL) {
+            global = scope;
+            continue;
+          }
+          // What this country expected before seeing the window (its baselines move on close).
+          addExpectations(expected, this.expectationsOf(name, scope, end));
           if (end <= scope.closedThrough) continue;
-          const result = this.closeWindow(sku, name, scope, end, priors);
+          const result = this.closeWindow(sku, name, scope, end, priors, null);
+          if (result) results.push(result);
+        }
+        if (global && end > global.closedThrough) {
+          const result = this.closeWindow(
+            sku,
+            GLOBAL,
+            global,
+            end,
+            priors,
+            this.settings.countryScopes ? expected : null,
+          );
           if (result) results.push(result);
         }
         this.decide(sku, state, end, results);
@@ -271,26 +345,23 @@ export class TrendPartition {
     scope: ScopeState,
     end: number,
     priors: Map<string, number>,
+    /** For the global scope: the sum of the country expectations (null: share of global activity). */
+    override: Expectations | null,
   ): WindowResult | null {
-    const { advanceMs, windowSizeMs, recentPanes, dispersion, alpha, minUplift, warmupMs, graceMs } =
-      this.settings;
+    const { advanceMs, windowSizeMs, recentPanes, graceMs, warmupMs, defaultPrior } = this.settings;
     const lastPane = end / advanceMs - 1;
     const firstPane = lastPane - this.panesPerWindow + 1;
     const inWindow: Tally[] = [];
     const recent: Tally[] = [];
     const before: Tally[] = [];
     const activity = this.activity.get(scopeName);
-    const all = { sum: 0, squares: 0 };
-    const allRecent = { sum: 0, squares: 0 };
+    const all: ActivityCell = [0, 0, 0];
+    const allRecent: ActivityCell = [0, 0, 0];
     for (let p = firstPane; p <= lastPane; p++) {
       const cell = activity?.get(p);
       if (cell) {
-        all.sum += cell[0];
-        all.squares += cell[1];
-        if (p > lastPane - recentPanes) {
-          allRecent.sum += cell[0];
-          allRecent.squares += cell[1];
-        }
+        addCell(all, cell);
+        if (p > lastPane - recentPanes) addCell(allRecent, cell);
       }
       const pane = scope.panes.get(p);
       if (!pane) continue;
@@ -304,68 +375,91 @@ export class TrendPartition {
     const evidence = evidenceOf(tally, this.settings);
     const recentTally = mergeTallies(recent, false);
     const recentEvidence = evidenceOf(recentTally, this.settings);
+
+    const category = this.tables.product(sku)?.category ?? null;
+    const categoryShare = isGlobal && category !== null ? priors.get(category) : undefined;
     const others = othersThan(all, tally);
     const othersRecent = othersThan(allRecent, recentTally);
-    const category = this.tables.product(sku)?.category ?? null;
-    const { defaultPrior } = this.settings;
-    const categoryShare = isGlobal && category !== null ? priors.get(category) : undefined;
-    if (!scope.baseline || !scope.countBaseline) {
-      scope.baseline = startBaseline(categoryShare ?? defaultPrior / others.weighted, this.settings);
-      scope.countBaseline = startBaseline(defaultPrior, this.settings);
+    if (!scope.baselines) {
+      const uploadPrior = defaultPrior / this.settings.weights.upload;
+      scope.baselines = {
+        share: startBaseline(categoryShare ?? defaultPrior / others.weighted, this.settings),
+        count: startBaseline(defaultPrior, this.settings),
+        uploadShare: startBaseline(uploadPrior / others.uploads, this.settings),
+        uploadCount: startBaseline(uploadPrior, this.settings),
+      };
       scope.baselineThrough = end - advanceMs;
     } else {
       const emptyWindows = (end - scope.baselineThrough) / advanceMs - 1;
-      decayBaseline(scope.baseline, emptyWindows, this.alpha);
-      decayBaseline(scope.countBaseline, emptyWindows, this.alpha);
+      for (const baseline of Object.values(scope.baselines))
+        decayBaseline(baseline, emptyWindows, this.alpha);
     }
-    // The baseline is a share of everybody else's activity. A quiet product is never expected to
-    // be quieter than half the default prior: a handful of posts about something nobody mentioned
-    // for days is not yet a trend.
-    const share = Math.max(scope.baseline.mean, defaultPrior / 2 / others.weighted);
-    const expected = share * others.weighted;
-    const full = shareSurpriseOf(evidence, others, share, dispersion);
-    const recentShare = Math.max(
-      scope.baseline.mean,
-      (defaultPrior * recentPanes) / (2 * this.panesPerWindow) / othersRecent.weighted,
+    const b = scope.baselines;
+    const spanShare = recentPanes / this.panesPerWindow;
+    // Two measures (weighted engagement, which lags, and distinct uploaders, which lead) over two
+    // spans (the whole window and its newest panes).
+    const engagement = this.subTest(
+      evidence,
+      others.weighted,
+      others.varianceScale,
+      b.share,
+      b.count,
+      1,
+      override?.engagement,
     );
-    const fresh = shareSurpriseOf(recentEvidence, othersRecent, recentShare, dispersion);
-    // Significantly above its own usual level in absolute terms too, so that "everybody else
-    // went quiet" is not read as "this product rose".
-    const usual = Math.max(scope.countBaseline.mean, defaultPrior / 2);
-    const absolute = surpriseOf(evidence.weighted, usual, evidence.varianceScale, dispersion);
-    const recentUsual = (usual * recentPanes) / this.panesPerWindow;
-    const recentAbsolute = surpriseOf(
-      recentEvidence.weighted,
-      recentUsual,
-      recentEvidence.varianceScale,
-      dispersion,
+    const freshEngagement = this.subTest(
+      recentEvidence,
+      othersRecent.weighted,
+      othersRecent.varianceScale,
+      b.share,
+      b.count,
+      spanShare,
+      override?.freshEngagement,
     );
+    const uploads = this.subTest(
+      uploadEvidence(tally),
+      others.uploads,
+      1,
+      b.uploadShare,
+      b.uploadCount,
+      1,
+      override?.uploads,
+    );
+    const freshUploads = this.subTest(
+      uploadEvidence(recentTally),
+      othersRecent.uploads,
+      1,
+      b.uploadShare,
+      b.uploadCount,
+      spanShare,
+      override?.freshUploads,
+    );
+    const broad = isBroadEnough(evidence, tally.members.size, this.settings);
+    const freshBroad = isBroadEnough(recentEvidence, recentTally.members.size, this.settings);
+    const warmingUp = end - this.startTime < warmupMs;
+    const passing = [
+      broad ? engagement : null,
+      freshBroad ? freshEngagement : null,
+      broad ? uploads : null,
+      freshBroad ? freshUploads : null,
+    ].filter((t): t is SubTest => t !== null && t.passes);
+    const rising = !warmingUp && passing.length > 0;
+    const strongest = [engagement, freshEngagement, uploads, freshUploads].reduce((a, c) =>
+      c.pValue < a.pValue ? c : a,
+    );
+    // Four sub-tests: Bonferroni keeps the false-alarm rate of the window at alpha.
+    const pValue = Math.min(1, SUB_TESTS * strongest.pValue);
+    const uplift = rising
+      ? passing.reduce((a, c) => (c.pValue < a.pValue ? c : a)).uplift
+      : engagement.uplift;
+    const score = scoreOf(pValue);
     const beforeWeighted = evidenceOf(mergeTallies(before, false), this.settings).weighted;
     const acceleration = (recentEvidence.weighted + 1) / (beforeWeighted + 1);
 
-    // Two tests (whole window, newest panes): Bonferroni keeps the false-alarm rate at alpha.
-    const warmingUp = end - this.startTime < warmupMs;
-    const fullRising =
-      2 * full.pValue <= alpha &&
-      2 * absolute.pValue <= alpha &&
-      full.uplift >= minUplift &&
-      isBroadEnough(evidence, tally.members.size, this.settings);
-    const freshRising =
-      2 * fresh.pValue <= alpha &&
-      2 * recentAbsolute.pValue <= alpha &&
-      fresh.uplift >= minUplift &&
-      isBroadEnough(recentEvidence, recentTally.members.size, this.settings);
-    const rising = !warmingUp && (fullRising || freshRising);
-    // Each sub-window's evidence is the weaker of its two tests.
-    const pValue = Math.min(
-      1,
-      2 * Math.min(Math.max(full.pValue, absolute.pValue), Math.max(fresh.pValue, recentAbsolute.pValue)),
-    );
-    const uplift = freshRising && (!fullRising || fresh.uplift > full.uplift) ? fresh.uplift : full.uplift;
-    const score = scoreOf(pValue);
-
-    updateBaseline(scope.baseline, evidence.weighted / others.weighted, this.alpha);
-    updateBaseline(scope.countBaseline, evidence.weighted, this.alpha);
+    updateBaseline(b.share, evidence.weighted / others.weighted, this.alpha);
+    updateBaseline(b.count, evidence.weighted, this.alpha);
+    updateBaseline(b.uploadShare, tally.uploaders.size / others.uploads, this.alpha);
+    updateBaseline(b.uploadCount, tally.uploaders.size, this.alpha);
     scope.baselineThrough = end;
 
     this.out.windows.push({
@@ -379,7 +473,7 @@ export class TrendPartition {
       weightedCount: round3(evidence.weighted),
       distinctMembers: tally.members.size,
       countsByKind: { ...tally.byKind },
-      baseline: round3(expected),
+      baseline: round3(engagement.expected),
       score: round3(score),
       pValue,
       rising,
@@ -388,6 +482,86 @@ export class TrendPartition {
       emittedAt: iso(end + graceMs),
     });
     return { scope: scopeName, tally, evidence, rising, uplift, score, pValue };
+  }
+
+  /**
+   * One measure over one span: its share of everybody else's activity AND its own absolute level
+   * must both be significantly up ("everybody else went quiet" is not "this product rose"). The
+   * tail probabilities are the costly part: they are computed only when the uplift could pass.
+   */
+  private subTest(
+    evidence: Pick<Evidence, 'weighted' | 'varianceScale'>,
+    othersWeighted: number,
+    othersScale: number,
+    shareBaseline: Baseline,
+    countBaseline: Baseline,
+    spanShare: number,
+    expectedOverride: number | undefined,
+  ): SubTest {
+    const { defaultPrior, minUplift, alpha, dispersion } = this.settings;
+    // A quiet product is never expected to be quieter than half the default prior: a handful of
+    // posts about something nobody mentioned for days is not yet a trend.
+    const floor = (defaultPrior / 2) * spanShare;
+    const expected = Math.max(expectedOverride ?? shareBaseline.mean * othersWeighted, floor);
+    const share = expected / othersWeighted;
+    const usual = Math.max(countBaseline.mean * spanShare, floor);
+    const uplift = expected > 0 ? evidence.weighted / expected : 0;
+    if (uplift < minUplift) {
+      return { pValue: uplift > 1 ? SKIPPED_P : 1, uplift, expected, passes: false };
+    }
+    const relative = shareSurpriseOf(
+      evidence,
+      { weighted: othersWeighted, varianceScale: othersScale },
+      share,
+      dispersion,
+    );
+    const absolute = surpriseOf(evidence.weighted, usual, evidence.varianceScale, dispersion);
+    const pValue = Math.max(relative.pValue, absolute.pValue);
+    return { pValue, uplift, expected, passes: SUB_TESTS * pValue <= alpha };
+  }
+
+  /**
+   * What a country scope expects in the window ending at `end` from its share baselines (as they
+   * stand: a scope without signals in this window is not decayed here, which errs on the side of
+   * expecting more).
+   */
+  private expectationsOf(name: string, scope: ScopeState, end: number): Expectations {
+    const none = { engagement: 0, freshEngagement: 0, uploads: 0, freshUploads: 0 };
+    if (!scope.baselines) return none;
+    const { advanceMs, recentPanes } = this.settings;
+    const activity = this.activity.get(name);
+    if (!activity) return none;
+    const lastPane = end / advanceMs - 1;
+    const all: ActivityCell = [0, 0, 0];
+    const recent: ActivityCell = [0, 0, 0];
+    for (let p = lastPane - this.panesPerWindow + 1; p <= lastPane; p++) {
+      const cell = activity.get(p);
+      if (!cell) continue;
+      addCell(all, cell);
+      if (p > lastPane - recentPanes) addCell(recent, cell);
+    }
+    const own = scope.panes;
+    let ownRaw = 0;
+    let ownUploads = 0;
+    let ownRecentRaw = 0;
+    let ownRecentUploads = 0;
+    for (let p = lastPane - this.panesPerWindow + 1; p <= lastPane; p++) {
+      const pane = own.get(p);
+      if (!pane) continue;
+      ownRaw += pane.raw;
+      ownUploads += pane.byKind.upload ?? 0;
+      if (p > lastPane - recentPanes) {
+        ownRecentRaw += pane.raw;
+        ownRecentUploads += pane.byKind.upload ?? 0;
+      }
+    }
+    const { share, uploadShare } = scope.baselines;
+    return {
+      engagement: share.mean * Math.max(1, all[0] - ownRaw),
+      freshEngagement: share.mean * Math.max(1, recent[0] - ownRecentRaw),
+      uploads: uploadShare.mean * Math.max(1, all[2] - ownUploads),
+      freshUploads: uploadShare.mean * Math.max(1, recent[2] - ownRecentUploads),
+    };
   }
 
   // ------------------------------------------------------------------ alert episodes
@@ -581,11 +755,19 @@ export class TrendPartition {
 
   // ------------------------------------------------------------------ state
 
+  private hasUnscoredGlobalScope(): boolean {
+    for (const sku of this.active) {
+      const global = this.skus.get(sku)!.scopes.get(GLOBAL);
+      if (global && !global.baselines && global.panes.size > 0) return true;
+    }
+    return false;
+  }
+
   /** Mean global baseline of the established SKUs of each category: the prior for new ones. */
   private categoryPriors(): Map<string, number> {
     const sums = new Map<string, { sum: number; count: number }>();
     for (const [sku, state] of this.skus) {
-      const baseline = state.scopes.get(GLOBAL)?.baseline;
+      const baseline = state.scopes.get(GLOBAL)?.baselines?.share;
       if (!baseline || baseline.weight < 2 * this.settings.priorWeightWindows) continue;
       const category = this.tables.product(sku)?.category;
       if (!category) continue;
@@ -614,8 +796,7 @@ export class TrendPartition {
         days: new Map(),
         closedThrough: this.frontier,
         baselineThrough: this.frontier,
-        baseline: null,
-        countBaseline: null,
+        baselines: null,
         dayBaseline: null,
       };
       state.scopes.set(name, scope);
@@ -650,7 +831,7 @@ export class TrendPartition {
   restore(key: string, value: unknown): void {
     if (key === 'meta') {
       const meta = value as Record<string, number | null> & {
-        activity: Array<[string, Array<[number, [number, number]]>]>;
+        activity: Array<[string, Array<[number, ActivityCell]>]>;
       };
       this.activity.clear();
       for (const [name, panes] of meta.activity) this.activity.set(name, new Map(panes));
@@ -659,8 +840,16 @@ export class TrendPartition {
       this.frontier = meta.frontier ?? Number.NEGATIVE_INFINITY;
       this.dayFrontier = meta.dayFrontier ?? Number.NEGATIVE_INFINITY;
     } else if (key.startsWith('sku|')) {
-      if (value === null) this.skus.delete(key.slice(4));
-      else this.skus.set(key.slice(4), deserializeSku(value as SerializedSku));
+      const sku = key.slice(4);
+      this.active.delete(sku);
+      if (value === null) {
+        this.skus.delete(sku);
+        return;
+      }
+      const state = deserializeSku(value as SerializedSku);
+      this.skus.set(sku, state);
+      if (state.episode || [...state.scopes.values()].some((scope) => scope.panes.size > 0))
+        this.active.add(sku);
     }
   }
 }
@@ -668,10 +857,11 @@ export class TrendPartition {
 // ---------------------------------------------------------------------- helpers
 
 /** The activity of everybody but this SKU; at least one unit, so silence never divides by zero. */
-function othersThan(all: { sum: number; squares: number }, own: Tally): Activity {
-  const weighted = Math.max(1, all.sum - own.raw);
-  const squares = Math.max(1, all.squares - own.squares);
-  return { weighted, varianceScale: Math.max(1, squares / weighted) };
+function othersThan(all: ActivityCell, own: Tally): Activity & { uploads: number } {
+  const weighted = Math.max(1, all[0] - own.raw);
+  const squares = Math.max(1, all[1] - own.squares);
+  const uploads = Math.max(1, all[2] - (own.byKind.upload ?? 0));
+  return { weighted, varianceScale: Math.max(1, squares / weighted), uploads };
 }
 
 function emptyOutputs(): TrendOutputs {
@@ -682,8 +872,16 @@ function skuKey(sku: string): string {
   return `sku|${sku}`;
 }
 
+/** Window bounds repeat for every SKU closing at the same time: format each instant once. */
+const isoCache = new Map<number, string>();
 function iso(ms: number): string {
-  return new Date(ms).toISOString();
+  let text = isoCache.get(ms);
+  if (text === undefined) {
+    if (isoCache.size > 10_000) isoCache.clear();
+    text = new Date(ms).toISOString();
+    isoCache.set(ms, text);
+  }
+  return text;
 }
 
 function round3(x: number): number {
@@ -739,8 +937,7 @@ interface SerializedScope {
   days: Array<[number, SerializedTally]>;
   closedThrough: number | null;
   baselineThrough: number | null;
-  baseline: Baseline | null;
-  countBaseline: Baseline | null;
+  baselines: ScopeBaselines | null;
   dayBaseline: Baseline | null;
 }
 
@@ -785,8 +982,7 @@ function serializeSku(state: SkuState): SerializedSku {
       days: [...s.days].map(([i, t]) => [i, serializeTally(t)]),
       closedThrough: finite(s.closedThrough),
       baselineThrough: finite(s.baselineThrough),
-      baseline: s.baseline,
-      countBaseline: s.countBaseline,
+      baselines: s.baselines,
       dayBaseline: s.dayBaseline,
     })),
     series: state.series,
@@ -805,8 +1001,7 @@ function deserializeSku(value: SerializedSku): SkuState {
           days: new Map(s.days.map(([i, t]) => [i, deserializeTally(t)])),
           closedThrough: s.closedThrough ?? Number.NEGATIVE_INFINITY,
           baselineThrough: s.baselineThrough ?? Number.NEGATIVE_INFINITY,
-          baseline: s.baseline,
-          countBaseline: s.countBaseline,
+          baselines: s.baselines,
           dayBaseline: s.dayBaseline,
         },
       ]),
