@@ -254,6 +254,35 @@ describe('indexer', () => {
     indexer = undefined;
     await proxy.close();
   });
+
+  it('stops promptly while Elasticsearch is away and leaves the waiting records to the next indexer', async () => {
+    const proxy = new TcpProxy(new URL(elasticsearchUrl));
+    const port = await proxy.open(0);
+    indexer = await startIndexer(configFor(`http://127.0.0.1:${port}`), { kafka, logger });
+    const postsBefore = await countDocs(es, namespace, 'posts');
+    await proxy.close();
+    const late = { ...scenario.uploads[3]!, eventId: 'late-evt', postId: 'late-post' };
+    await produceRaw(kafka, topicName('uploads', namespace), [
+      { key: late.postId, value: encode(Upload, late) },
+    ]);
+    expect(await waitFor(async () => !indexer!.elasticsearchReachable(), 30_000)).toBe(true);
+
+    const stopping = Date.now();
+    await indexer.stop();
+    expect(Date.now() - stopping).toBeLessThan(15_000);
+    indexer = undefined;
+    expect(await countDocs(es, namespace, 'posts')).toBe(postsBefore);
+
+    // The next indexer (Elasticsearch reachable again) picks the uncommitted record up.
+    const config = configFor();
+    indexer = await startIndexer(config, { kafka, logger });
+    expect(await waitFor(async () => (await countDocs(es, namespace, 'posts')) === postsBefore + 1)).toBe(
+      true,
+    );
+    expect(await waitFor(() => caughtUp(config, indexer!.groupId))).toBe(true);
+    await indexer.stop();
+    indexer = undefined;
+  });
 });
 
 /** A loopback TCP proxy to Elasticsearch that can refuse connections (closed) and come back (opened). */
