@@ -2,8 +2,9 @@
  * Bulk indexing that tells a bad document from a bad moment:
  *   per item: 2xx (and 404 on delete) → indexed; 429 or 5xx → try again; any other 4xx (mapping
  *     errors, bad ids) → rejected, with Elasticsearch's reason;
- *   whole request: connection refused/reset, timeouts, 429 and 5xx → Elasticsearch is unavailable,
- *     wait (exponential backoff, capped) and send again, for as long as it takes.
+ *   whole request: connection refused/reset, timeouts, 429, 5xx, 401/403/404 → Elasticsearch is
+ *     unavailable (or unreachable as configured), wait (exponential backoff, capped) and send again,
+ *     for as long as it takes; 400 and 413 throw, and the runner isolates the record responsible.
  * `indexUntilSettled` returns only when every action is indexed or rejected, or when asked to stop.
  */
 import { type Client, errors } from '@elastic/elasticsearch';
@@ -41,8 +42,11 @@ export function isUnavailable(error: unknown): boolean {
   if (error instanceof errors.ConnectionError || error instanceof errors.TimeoutError) return true;
   if (error instanceof errors.NoLivingConnectionsError) return true;
   if (error instanceof errors.ResponseError) {
+    // No item results came back, so no document is to blame: 429/5xx are load or outage, and
+    // 401/403/404 are credentials or a proxy in the way, which also need a person, not the DLQ.
+    // Only a request Elasticsearch could not parse (400) or too large (413) points at the records.
     const status = error.meta.statusCode ?? 0;
-    return status === 429 || status >= 500;
+    return status !== 400 && status !== 413;
   }
   return false;
 }

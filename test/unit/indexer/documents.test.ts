@@ -137,13 +137,15 @@ describe('bulk item outcomes', () => {
     });
   });
 
-  it('treats connection failures and 5xx as an outage, 4xx as not', () => {
+  it('treats connection failures, 5xx and auth failures as an outage, an unparsable or too large request as not', () => {
     const meta = (statusCode: number) => ({ statusCode, body: {}, headers: {}, meta: {} }) as never;
     expect(isUnavailable(new errors.ConnectionError('connect ECONNREFUSED'))).toBe(true);
     expect(isUnavailable(new errors.TimeoutError('timeout'))).toBe(true);
     expect(isUnavailable(new errors.ResponseError(meta(503)))).toBe(true);
     expect(isUnavailable(new errors.ResponseError(meta(429)))).toBe(true);
+    expect(isUnavailable(new errors.ResponseError(meta(401)))).toBe(true);
     expect(isUnavailable(new errors.ResponseError(meta(400)))).toBe(false);
+    expect(isUnavailable(new errors.ResponseError(meta(413)))).toBe(false);
     expect(isUnavailable(new Error('bug'))).toBe(false);
   });
 });
