@@ -216,29 +216,35 @@ function registerKibana(program: Command): void {
   kibana
     .command('generate')
     .description('write infra/kibana/trend-radar.ndjson from infra/kibana/saved-objects.ts')
-    .option('--out <path>', 'output file', 'infra/kibana/trend-radar.ndjson')
-    .action(async (o: { out: string }) => {
+    .option('--out <path>', 'output file (default: infra/kibana/trend-radar.ndjson of this install)')
+    .action(async (o: { out?: string }) => {
       const { writeFile } = await import('node:fs/promises');
+      const { fileURLToPath } = await import('node:url');
       const { savedObjects, toNdjson } = await import('../../infra/kibana/saved-objects.ts');
       const objects = savedObjects();
-      await writeFile(o.out, toNdjson(objects));
-      console.log(`wrote ${objects.length} saved objects to ${o.out}`);
+      const out = o.out ?? fileURLToPath(new URL('../../infra/kibana/trend-radar.ndjson', import.meta.url));
+      await writeFile(out, toNdjson(objects));
+      console.log(`wrote ${objects.length} saved objects to ${out}`);
     });
   kibana
     .command('import')
     .description("load infra/kibana/trend-radar.ndjson through Kibana's saved-objects import API (overwrite)")
     .requiredOption('--url <url>', 'Kibana base URL, e.g. http://127.0.0.1:5601')
     .option('--space <id>', 'Kibana space (default space when omitted)')
-    .option('--file <path>', 'saved objects NDJSON', 'infra/kibana/trend-radar.ndjson')
+    .option(
+      '--file <path>',
+      'saved objects NDJSON (default: the infra/kibana/trend-radar.ndjson of this install)',
+    )
     .option('--auth <user:password>', 'basic authentication (or set KIBANA_AUTH)')
-    .action(async (o: { url: string; space?: string; file: string; auth?: string }) => {
+    .action(async (o: { url: string; space?: string; file?: string; auth?: string }) => {
+      const { fileURLToPath } = await import('node:url');
       const { loadConfig, BaseEnv } = await import('../../shared/config/env.ts');
       const { importSavedObjects, formatImportReport } = await import('./kibana-import.ts');
       const { ES_INDEX_PREFIX } = loadConfig(BaseEnv);
       const auth = o.auth ?? process.env.KIBANA_AUTH;
       const report = await importSavedObjects({
         kibanaUrl: o.url,
-        file: o.file,
+        file: o.file ?? fileURLToPath(new URL('../../infra/kibana/trend-radar.ndjson', import.meta.url)),
         prefix: ES_INDEX_PREFIX,
         ...(o.space ? { space: o.space } : {}),
         ...(auth ? { auth } : {}),

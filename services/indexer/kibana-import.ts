@@ -149,11 +149,14 @@ export async function importSavedObjects(options: ImportOptions): Promise<Import
   form.append('file', new Blob([ndjson], { type: 'application/ndjson' }), basename(options.file));
   const headers: Record<string, string> = { 'kbn-xsrf': 'trend-radar' };
   if (options.auth) headers.authorization = `Basic ${Buffer.from(options.auth).toString('base64')}`;
-  const response = await (options.fetchImpl ?? fetch)(importUrl(options.kibanaUrl, options.space), {
-    method: 'POST',
-    headers,
-    body: form,
-  });
+  const url = importUrl(options.kibanaUrl, options.space);
+  let response: Response;
+  try {
+    response = await (options.fetchImpl ?? fetch)(url, { method: 'POST', headers, body: form });
+  } catch (error) {
+    const cause = (error as { cause?: { message?: string } }).cause?.message ?? (error as Error).message;
+    throw new Error(`cannot reach Kibana at ${url}: ${cause}`);
+  }
   const text = await response.text();
   let body: KibanaImportResponse;
   try {
