@@ -56,6 +56,8 @@ export const AggregatorEnv = BaseEnv.extend({
   AGGREGATOR_COUNTRY_SCOPES: booleanFlag(true),
   /** Wall-clock ms without records after which a partition's stream time follows the others. */
   AGGREGATOR_IDLE_PARTITION_MS: positiveInt(30_000),
+  /** Event-time lead one attribution input partition may take over the slowest one. */
+  AGGREGATOR_ALIGN_SLACK_MS: nonNegative(MINUTE),
   AGGREGATOR_PENDING_MAX: positiveInt(100_000),
   AGGREGATOR_PENDING_MAX_WAIT_MS: positiveInt(2 * HOUR),
   AGGREGATOR_POST_TTL_MS: positiveInt(30 * DAY),
@@ -67,11 +69,11 @@ export const AggregatorEnv = BaseEnv.extend({
   AGGREGATOR_MIN_UPLIFT: z.coerce.number().min(1).default(2),
   AGGREGATOR_DISPERSION: nonNegative(0.05),
   AGGREGATOR_RECENT_PANES: positiveInt(2),
-  AGGREGATOR_BASELINE_HALF_LIFE_MS: positiveInt(12 * HOUR),
+  AGGREGATOR_BASELINE_HALF_LIFE_MS: positiveInt(24 * HOUR),
   AGGREGATOR_PRIOR_WEIGHT_WINDOWS: positiveInt(12),
   AGGREGATOR_DEFAULT_PRIOR: z.coerce.number().positive().default(2),
   AGGREGATOR_WARMUP_MS: nonNegative(6 * HOUR),
-  AGGREGATOR_COOL_AFTER_MS: positiveInt(2 * HOUR),
+  AGGREGATOR_COOL_AFTER_MS: positiveInt(6 * HOUR),
   AGGREGATOR_ESCALATE_FACTOR: z.coerce.number().gt(1).default(2),
   AGGREGATOR_DEMAND_ELASTICITY: z.coerce.number().min(0).max(1).default(0.5),
   AGGREGATOR_SERVICE_LEVEL_Z: nonNegative(1.65),

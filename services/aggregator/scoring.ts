@@ -142,7 +142,7 @@ export function evidenceOf(tally: Tally, settings: TrendSettings): Evidence {
     bySource.set(uploader, (bySource.get(uploader) ?? 0) + uploadWeight);
   }
   for (const post of tally.posts.values()) {
-    const amount = post.interactionWeight < cap ? post.interactionWeight : cap;
+    const amount = Math.min(post.interactionWeight, cap);
     if (amount <= 0) continue;
     weighted += amount;
     squares += amount * amount;

@@ -81,11 +81,13 @@ export async function startAggregator(
     inputTopics: [topics.mentions, topics.interactions],
     changelogTopic: topics['aggregator-attribution-changelog'],
     deadLetterTopic: topics['dead-letters'],
+    alignSlackMs: config.AGGREGATOR_ALIGN_SLACK_MS,
     onDeadLetter: () => metrics.deadLetters.inc({ stage: 'attribution' }),
     createTask: (partition): PartitionTask => {
       const attributor = new Attributor<WaitingRecord>(attributionSettings(config));
       return {
         restore: (key, value) => attributor.restore(key, value),
+        eventTimeOf: (record) => eventTimeOf(record, topics.mentions),
         takeChanges: () => {
           waitingGauge.set(partition, attributor.waiting);
           metrics.waiting.set([...waitingGauge.values()].reduce((a, b) => a + b, 0));
@@ -197,6 +199,19 @@ export async function startAggregator(
       logger.info('aggregator stopped');
     },
   };
+}
+
+/** Event time of a mention or interaction without full validation (that happens when processed). */
+function eventTimeOf(record: InboundRecord, mentionsTopic: string): number {
+  try {
+    const value = JSON.parse(record.value?.toString('utf8') ?? 'null') as {
+      eventTime?: string;
+      timestamp?: string;
+    };
+    return Date.parse((record.topic === mentionsTopic ? value?.eventTime : value?.timestamp) ?? '');
+  } catch {
+    return Number.NaN;
+  }
 }
 
 function waitingRecord(record: InboundRecord): WaitingRecord {

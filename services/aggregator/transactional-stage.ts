@@ -30,6 +30,8 @@ export interface PartitionTask {
   /** Throws PermanentError for a record that can never be processed (it goes to the dead letters). */
   process(record: InboundRecord): Produced[];
   takeChanges(): Array<[string, unknown]>;
+  /** Event time of an input record (NaN if it cannot be read: such records are never held back). */
+  eventTimeOf?(record: InboundRecord): number;
   /** For idle-partition handling; stages without event-time windows leave these out. */
   streamTime?(): number;
   advanceTo?(time: number): Produced[];
@@ -47,6 +49,13 @@ export interface TransactionalStageOptions {
   createTask(partition: number): PartitionTask;
   /** Wall-clock ms after which a silent partition's stream time follows the others (omit: never). */
   idlePartitionMs?: number;
+  /**
+   * Event-time alignment across input partitions (like Kafka Streams' timestamp-based record
+   * choice): a partition more than this ahead of the slowest partition with pending records waits.
+   * Without it a replay would process one partition hours ahead of another and the repartitioned
+   * output would arrive out of order. Omit to process batches as they come.
+   */
+  alignSlackMs?: number;
   /** Called after each committed transaction with the number of input records it covered. */
   onCommitted?: (records: number) => void;
   onDeadLetter?: (record: InboundRecord, error: unknown) => void;
@@ -61,6 +70,9 @@ export class TransactionalStage {
   private readonly needsRestore = new Set<number>();
   private readonly lastRecordAt = new Map<number, number>();
   private assigned = new Set<number>();
+  /** Event time of the next unprocessed record per `topic/partition`, when known. */
+  private readonly heads = new Map<string, number>();
+  private readonly paused = new Map<string, { topic: string; partition: number }>();
   private lock: Promise<void> = Promise.resolve();
   private idleTimer: NodeJS.Timeout | undefined;
   private stopping = false;
@@ -99,7 +111,7 @@ export class TransactionalStage {
         await this.exclusive(async () => {
           if (!this.tasks.has(batch.partition)) this.needsRestore.add(batch.partition);
           await this.restorePending();
-          const records: InboundRecord[] = batch.messages.map((message) => ({
+          const all: InboundRecord[] = batch.messages.map((message) => ({
             topic: batch.topic,
             partition: batch.partition,
             offset: message.offset,
@@ -109,14 +121,19 @@ export class TransactionalStage {
             timestamp: Number(message.timestamp),
             message,
           }));
-          const last = records[records.length - 1]!;
+          const records = this.alignedPrefix(batch.topic, batch.partition, all);
           this.lastRecordAt.set(batch.partition, Date.now());
-          await this.commitWork(batch.partition, records, {
-            topic: batch.topic,
-            partition: batch.partition,
-            offset: (BigInt(last.offset) + 1n).toString(),
-          });
-          resolveOffset(last.offset);
+          if (records.length > 0) {
+            const last = records[records.length - 1]!;
+            await this.commitWork(batch.partition, records, {
+              topic: batch.topic,
+              partition: batch.partition,
+              offset: (BigInt(last.offset) + 1n).toString(),
+            });
+            resolveOffset(last.offset);
+          }
+          if (records.length < all.length) this.pause(batch.topic, batch.partition);
+          this.resumeCaughtUp();
         });
         await heartbeat();
       },
@@ -125,6 +142,43 @@ export class TransactionalStage {
       const every = Math.max(200, Math.floor(this.options.idlePartitionMs / 2));
       this.idleTimer = setInterval(() => void this.pushIdlePartitions(), every);
       this.idleTimer.unref();
+    }
+  }
+
+  /** The records of a batch that are not too far ahead of the other partitions in event time. */
+  private alignedPrefix(topic: string, partition: number, records: InboundRecord[]): InboundRecord[] {
+    const key = `${topic}/${partition}`;
+    const { alignSlackMs } = this.options;
+    const task = this.tasks.get(partition);
+    if (alignSlackMs === undefined || !task?.eventTimeOf) return records;
+    const times = records.map((r) => task.eventTimeOf!(r));
+    this.heads.set(key, times[0]!);
+    const limit = this.slowestOtherHead(key) + alignSlackMs;
+    let count = 0;
+    while (count < records.length && !(times[count]! > limit)) count++;
+    if (count === records.length) this.heads.delete(key);
+    else this.heads.set(key, times[count]!);
+    return records.slice(0, count);
+  }
+
+  private slowestOtherHead(key: string): number {
+    let slowest = Number.POSITIVE_INFINITY;
+    for (const [other, head] of this.heads) if (other !== key && head < slowest) slowest = head;
+    return slowest;
+  }
+
+  private pause(topic: string, partition: number): void {
+    this.paused.set(`${topic}/${partition}`, { topic, partition });
+    this.consumer?.pause([{ topic, partitions: [partition] }]);
+  }
+
+  private resumeCaughtUp(): void {
+    for (const [key, tp] of this.paused) {
+      const head = this.heads.get(key) ?? Number.NEGATIVE_INFINITY;
+      if (head <= this.slowestOtherHead(key) + (this.options.alignSlackMs ?? 0)) {
+        this.paused.delete(key);
+        this.consumer?.resume([{ topic: tp.topic, partitions: [tp.partition] }]);
+      }
     }
   }
 

@@ -69,11 +69,19 @@ interface ScopeState {
   dayBaseline: Baseline | null;
 }
 
+/**
+ * EWMAs per window of the SKU's own measure and of everybody else's. The share is their ratio, so
+ * busy windows weigh more than quiet ones (a ratio of averages, not an average of noisy ratios).
+ */
 interface ScopeBaselines {
-  share: Baseline;
   count: Baseline;
-  uploadShare: Baseline;
+  others: Baseline;
   uploadCount: Baseline;
+  otherUploads: Baseline;
+}
+
+function shareOf(own: Baseline, others: Baseline): number {
+  return own.mean / Math.max(1, others.mean);
 }
 
 interface SubTest {
@@ -383,16 +391,20 @@ export class TrendPartition {
     if (!scope.baselines) {
       const uploadPrior = defaultPrior / this.settings.weights.upload;
       scope.baselines = {
-        share: startBaseline(categoryShare ?? defaultPrior / others.weighted, this.settings),
-        count: startBaseline(defaultPrior, this.settings),
-        uploadShare: startBaseline(uploadPrior / others.uploads, this.settings),
+        count: startBaseline(
+          categoryShare !== undefined ? categoryShare * others.weighted : defaultPrior,
+          this.settings,
+        ),
+        others: startBaseline(others.weighted, this.settings),
         uploadCount: startBaseline(uploadPrior, this.settings),
+        otherUploads: startBaseline(others.uploads, this.settings),
       };
       scope.baselineThrough = end - advanceMs;
     } else {
       const emptyWindows = (end - scope.baselineThrough) / advanceMs - 1;
-      for (const baseline of Object.values(scope.baselines))
-        decayBaseline(baseline, emptyWindows, this.alpha);
+      // Only the SKU's own measures are known to have been zero; everybody else's are unknown.
+      decayBaseline(scope.baselines.count, emptyWindows, this.alpha);
+      decayBaseline(scope.baselines.uploadCount, emptyWindows, this.alpha);
     }
     const b = scope.baselines;
     const spanShare = recentPanes / this.panesPerWindow;
@@ -402,8 +414,8 @@ export class TrendPartition {
       evidence,
       others.weighted,
       others.varianceScale,
-      b.share,
-      b.count,
+      shareOf(b.count, b.others),
+      b.count.mean,
       1,
       override?.engagement,
     );
@@ -411,8 +423,8 @@ export class TrendPartition {
       recentEvidence,
       othersRecent.weighted,
       othersRecent.varianceScale,
-      b.share,
-      b.count,
+      shareOf(b.count, b.others),
+      b.count.mean,
       spanShare,
       override?.freshEngagement,
     );
@@ -420,8 +432,8 @@ export class TrendPartition {
       uploadEvidence(tally),
       others.uploads,
       1,
-      b.uploadShare,
-      b.uploadCount,
+      shareOf(b.uploadCount, b.otherUploads),
+      b.uploadCount.mean,
       1,
       override?.uploads,
     );
@@ -429,8 +441,8 @@ export class TrendPartition {
       uploadEvidence(recentTally),
       othersRecent.uploads,
       1,
-      b.uploadShare,
-      b.uploadCount,
+      shareOf(b.uploadCount, b.otherUploads),
+      b.uploadCount.mean,
       spanShare,
       override?.freshUploads,
     );
@@ -442,7 +454,7 @@ export class TrendPartition {
       freshBroad ? freshEngagement : null,
       broad ? uploads : null,
       freshBroad ? freshUploads : null,
-    ].filter((t): t is SubTest => t !== null && t.passes);
+    ].filter((t): t is SubTest => t?.passes === true);
     const rising = !warmingUp && passing.length > 0;
     const strongest = [engagement, freshEngagement, uploads, freshUploads].reduce((a, c) =>
       c.pValue < a.pValue ? c : a,
@@ -456,10 +468,10 @@ export class TrendPartition {
     const beforeWeighted = evidenceOf(mergeTallies(before, false), this.settings).weighted;
     const acceleration = (recentEvidence.weighted + 1) / (beforeWeighted + 1);
 
-    updateBaseline(b.share, evidence.weighted / others.weighted, this.alpha);
     updateBaseline(b.count, evidence.weighted, this.alpha);
-    updateBaseline(b.uploadShare, tally.uploaders.size / others.uploads, this.alpha);
+    updateBaseline(b.others, others.weighted, this.alpha);
     updateBaseline(b.uploadCount, tally.uploaders.size, this.alpha);
+    updateBaseline(b.otherUploads, others.uploads, this.alpha);
     scope.baselineThrough = end;
 
     this.out.windows.push({
@@ -493,8 +505,8 @@ export class TrendPartition {
     evidence: Pick<Evidence, 'weighted' | 'varianceScale'>,
     othersWeighted: number,
     othersScale: number,
-    shareBaseline: Baseline,
-    countBaseline: Baseline,
+    baselineShare: number,
+    usualCount: number,
     spanShare: number,
     expectedOverride: number | undefined,
   ): SubTest {
@@ -502,9 +514,9 @@ export class TrendPartition {
     // A quiet product is never expected to be quieter than half the default prior: a handful of
     // posts about something nobody mentioned for days is not yet a trend.
     const floor = (defaultPrior / 2) * spanShare;
-    const expected = Math.max(expectedOverride ?? shareBaseline.mean * othersWeighted, floor);
+    const expected = Math.max(expectedOverride ?? baselineShare * othersWeighted, floor);
     const share = expected / othersWeighted;
-    const usual = Math.max(countBaseline.mean * spanShare, floor);
+    const usual = Math.max(usualCount * spanShare, floor);
     const uplift = expected > 0 ? evidence.weighted / expected : 0;
     if (uplift < minUplift) {
       return { pValue: uplift > 1 ? SKIPPED_P : 1, uplift, expected, passes: false };
@@ -555,12 +567,13 @@ export class TrendPartition {
         ownRecentUploads += pane.byKind.upload ?? 0;
       }
     }
-    const { share, uploadShare } = scope.baselines;
+    const share = shareOf(scope.baselines.count, scope.baselines.others);
+    const uploadShare = shareOf(scope.baselines.uploadCount, scope.baselines.otherUploads);
     return {
-      engagement: share.mean * Math.max(1, all[0] - ownRaw),
-      freshEngagement: share.mean * Math.max(1, recent[0] - ownRecentRaw),
-      uploads: uploadShare.mean * Math.max(1, all[2] - ownUploads),
-      freshUploads: uploadShare.mean * Math.max(1, recent[2] - ownRecentUploads),
+      engagement: share * Math.max(1, all[0] - ownRaw),
+      freshEngagement: share * Math.max(1, recent[0] - ownRecentRaw),
+      uploads: uploadShare * Math.max(1, all[2] - ownUploads),
+      freshUploads: uploadShare * Math.max(1, recent[2] - ownRecentUploads),
     };
   }
 
@@ -767,12 +780,12 @@ export class TrendPartition {
   private categoryPriors(): Map<string, number> {
     const sums = new Map<string, { sum: number; count: number }>();
     for (const [sku, state] of this.skus) {
-      const baseline = state.scopes.get(GLOBAL)?.baselines?.share;
-      if (!baseline || baseline.weight < 2 * this.settings.priorWeightWindows) continue;
+      const baselines = state.scopes.get(GLOBAL)?.baselines;
+      if (!baselines || baselines.count.weight < 2 * this.settings.priorWeightWindows) continue;
       const category = this.tables.product(sku)?.category;
       if (!category) continue;
       const entry = sums.get(category) ?? { sum: 0, count: 0 };
-      entry.sum += baseline.mean;
+      entry.sum += shareOf(baselines.count, baselines.others);
       entry.count++;
       sums.set(category, entry);
     }

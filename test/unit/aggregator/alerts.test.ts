@@ -99,7 +99,7 @@ describe('alerts', () => {
     expect(first.status).toBe('new');
     const delay = Date.parse(first.windowEnd) - TREND_ONSET;
     expect(delay).toBeGreaterThan(0);
-    expect(delay).toBeLessThanOrEqual(30 * MIN);
+    expect(delay).toBeLessThanOrEqual(45 * MIN);
   });
 
   it('goes new → (escalated) → cooled within one episode, with deterministic ids', () => {

@@ -1,0 +1,141 @@
+/** Real-Kafka plumbing shared by the aggregator's integration tests and benchmarks. */
+import { randomUUID } from 'node:crypto';
+import type { Kafka, Message } from 'kafkajs';
+import { CatalogueEmbedding, InventoryLevel, ReorderAlert } from '../../../shared/contracts/events.ts';
+import { topicNames } from '../../../shared/contracts/topics.ts';
+import { connectProducer } from '../../../shared/kafka/client.ts';
+import { decode, encode } from '../../../shared/kafka/codec.ts';
+import { applyTopics } from '../../../shared/kafka/topics-admin.ts';
+import type { DetectionFeed } from './scenario-feed.ts';
+
+/** Creates the namespace's topics and writes the tables and the feed, in event-time order. */
+export async function produceFeed(kafka: Kafka, namespace: string, feed: DetectionFeed): Promise<void> {
+  await applyTopics(kafka, { namespace });
+  const topics = topicNames(namespace);
+  const producer = await connectProducer(kafka);
+  try {
+    await producer.send({
+      topic: topics['catalogue-embeddings'],
+      acks: -1,
+      messages: feed.catalogue.map((c) => ({
+        key: `${c.sku}|${c.modelId}`,
+        value: encode(CatalogueEmbedding, c),
+      })),
+    });
+    await producer.send({
+      topic: topics.inventory,
+      acks: -1,
+      messages: feed.inventory.map((i) => ({ key: i.sku, value: encode(InventoryLevel, i) })),
+    });
+    const chunk = 2_000;
+    for (let start = 0; start < feed.events.length; start += chunk) {
+      const byTopic = new Map<string, Message[]>();
+      for (const event of feed.events.slice(start, start + chunk)) {
+        const topic = topics[event.topic];
+        const list = byTopic.get(topic) ?? [];
+        list.push({ key: event.key, value: JSON.stringify(event.value) });
+        byTopic.set(topic, list);
+      }
+      await producer.sendBatch({
+        acks: -1,
+        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+      });
+    }
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+/**
+ * Waits until both stages have committed everything there is: attribution up to the end of its
+ * inputs, windowing up to the last commit marker of the repartition topic.
+ */
+export async function waitForDrain(
+  kafka: Kafka,
+  namespace: string,
+  groupId: string,
+  timeoutMs: number,
+): Promise<boolean> {
+  const topics = topicNames(namespace);
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const deadline = Date.now() + timeoutMs;
+    let stableRounds = 0;
+    while (Date.now() < deadline) {
+      const attributionDone = await caughtUp(
+        admin,
+        `${namespace}.${groupId}.attribution`,
+        [topics.mentions, topics.interactions],
+        0,
+      );
+      // The last record of a transactional partition is a commit marker nobody consumes.
+      const trendsDone =
+        attributionDone &&
+        (await caughtUp(admin, `${namespace}.${groupId}.trends`, [topics['signals-by-sku']], 1));
+      stableRounds = trendsDone ? stableRounds + 1 : 0;
+      if (stableRounds >= 2) return true;
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+    }
+    return false;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+async function caughtUp(
+  admin: ReturnType<Kafka['admin']>,
+  groupId: string,
+  topics: string[],
+  markerSlack: number,
+): Promise<boolean> {
+  const committed = await admin.fetchOffsets({ groupId, topics });
+  for (const topic of topics) {
+    const ends = await admin.fetchTopicOffsets(topic);
+    const group = committed.find((c) => c.topic === topic);
+    for (const end of ends) {
+      const high = BigInt(end.high);
+      if (high === BigInt(end.low)) continue;
+      const at = group?.partitions.find((p) => p.partition === end.partition)?.offset ?? '-1';
+      if (BigInt(at) < high - BigInt(markerSlack)) return false;
+    }
+  }
+  return true;
+}
+
+/** Sum of the offsets a group has committed on some topics (progress, for the restart test). */
+export async function committedRecords(kafka: Kafka, groupId: string, topic: string): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    return (offsets?.partitions ?? []).reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Every committed record of the alerts topic, read until it has been quiet for `quietMs`. */
+export async function readAlerts(kafka: Kafka, topic: string, quietMs = 4_000): Promise<ReorderAlert[]> {
+  const consumer = kafka.consumer({ groupId: `alerts-reader-${randomUUID()}` });
+  const alerts: ReorderAlert[] = [];
+  let lastAt = Date.now();
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        alerts.push(decode(ReorderAlert, message.value));
+        lastAt = Date.now();
+      },
+    });
+    const started = Date.now();
+    // The group join alone takes a few seconds; then wait for quiet.
+    while (Date.now() - started < 6_000 || Date.now() - lastAt < quietMs) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    return alerts;
+  } finally {
+    await consumer.disconnect();
+  }
+}
