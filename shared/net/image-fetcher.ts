@@ -43,17 +43,28 @@ export const DEFAULT_FETCH: FetchOptions = {
 /** Magic numbers of the raster formats the decoder accepts. */
 export function sniffImageType(bytes: Buffer): string | null {
   if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return 'image/jpeg';
-  if (bytes.length >= 8 && bytes.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])))
+  if (
+    bytes.length >= 8 &&
+    bytes.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))
+  )
     return 'image/png';
   if (bytes.length >= 6 && /^GIF8[79]a$/.test(bytes.subarray(0, 6).toString('latin1'))) return 'image/gif';
-  if (bytes.length >= 12 && bytes.subarray(0, 4).toString('latin1') === 'RIFF' && bytes.subarray(8, 12).toString('latin1') === 'WEBP')
+  if (
+    bytes.length >= 12 &&
+    bytes.subarray(0, 4).toString('latin1') === 'RIFF' &&
+    bytes.subarray(8, 12).toString('latin1') === 'WEBP'
+  )
     return 'image/webp';
   if (bytes.length >= 12 && bytes.subarray(4, 8).toString('latin1') === 'ftyp') {
     const brand = bytes.subarray(8, 12).toString('latin1');
     if (/^(avif|avis)$/.test(brand)) return 'image/avif';
     if (/^(heic|heix|hevc|hevx|mif1|msf1)$/.test(brand)) return 'image/heif';
   }
-  if (bytes.length >= 4 && (bytes.subarray(0, 4).toString('latin1') === 'II*\0' || bytes.subarray(0, 4).toString('latin1') === 'MM\0*'))
+  if (
+    bytes.length >= 4 &&
+    (bytes.subarray(0, 4).toString('latin1') === 'II*\0' ||
+      bytes.subarray(0, 4).toString('latin1') === 'MM\0*')
+  )
     return 'image/tiff';
   return null;
 }
@@ -67,7 +78,10 @@ export class ImageFetcher {
   constructor(options: Partial<FetchOptions> = {}) {
     this.options = { ...DEFAULT_FETCH, ...options };
     this.agent = new Agent({
-      connect: { timeout: this.options.connectTimeoutMs, ...(this.options.ca ? { ca: this.options.ca } : {}) },
+      connect: {
+        timeout: this.options.connectTimeoutMs,
+        ...(this.options.ca ? { ca: this.options.ca } : {}),
+      },
       headersTimeout: this.options.readTimeoutMs,
       bodyTimeout: this.options.readTimeoutMs,
     });
@@ -100,7 +114,10 @@ export class ImageFetcher {
       try {
         url = await assertFetchableUrl(current, this.options.policy);
       } catch (error) {
-        if (error instanceof ForbiddenUrlError) throw new PermanentFetchError(`refused ${hop > 0 ? 'redirect to ' : ''}${redact(current)}: ${error.message}`);
+        if (error instanceof ForbiddenUrlError)
+          throw new PermanentFetchError(
+            `refused ${hop > 0 ? 'redirect to ' : ''}${redact(current)}: ${error.message}`,
+          );
         throw error;
       }
       let response: Awaited<ReturnType<typeof request>>;
@@ -117,7 +134,8 @@ export class ImageFetcher {
       if (statusCode >= 300 && statusCode < 400) {
         await body.dump();
         const location = headers.location;
-        if (typeof location !== 'string') throw new PermanentFetchError(`redirect ${statusCode} without a location`);
+        if (typeof location !== 'string')
+          throw new PermanentFetchError(`redirect ${statusCode} without a location`);
         current = new URL(location, url).href;
         continue;
       }
@@ -132,7 +150,9 @@ export class ImageFetcher {
       const declared = Number(headers['content-length']);
       if (Number.isFinite(declared) && declared > this.options.maxBytes) {
         await body.dump();
-        throw new PermanentFetchError(`image is ${declared} bytes, over the limit of ${this.options.maxBytes}`);
+        throw new PermanentFetchError(
+          `image is ${declared} bytes, over the limit of ${this.options.maxBytes}`,
+        );
       }
       const chunks: Buffer[] = [];
       let total = 0;
@@ -151,7 +171,8 @@ export class ImageFetcher {
       }
       const bytes = Buffer.concat(chunks);
       const sniffed = sniffImageType(bytes);
-      if (!sniffed) throw new PermanentFetchError(`${redact(url.href)} did not return a raster image (content sniffed)`);
+      if (!sniffed)
+        throw new PermanentFetchError(`${redact(url.href)} did not return a raster image (content sniffed)`);
       return { bytes, contentType: sniffed, finalUrl: url.href };
     }
     throw new PermanentFetchError(`more than ${this.options.maxRedirects} redirects`);

@@ -7,7 +7,13 @@
  * the rows of the `probes` cells nearest to it. Plain TypeScript: no native ANN library to install.
  */
 import { dot, l2Normalize } from './linalg.ts';
-import { applyWhitening, DEFAULT_WHITENING, fitWhitening, type Whitening, type WhiteningOptions } from './whitening.ts';
+import {
+  applyWhitening,
+  DEFAULT_WHITENING,
+  fitWhitening,
+  type Whitening,
+  type WhiteningOptions,
+} from './whitening.ts';
 
 export interface IndexedProduct {
   sku: string;
@@ -187,7 +193,12 @@ function nearestCentroids(v: Float32Array, centroids: Float32Array, cells: numbe
 }
 
 /** Spherical k-means (cosine), seeded deterministically by a stride over the data. */
-function kMeans(vectors: readonly Float32Array[], cells: number, maxTraining: number, iterations: number): Float32Array {
+function kMeans(
+  vectors: readonly Float32Array[],
+  cells: number,
+  maxTraining: number,
+  iterations: number,
+): Float32Array {
   const d = vectors[0]!.length;
   const stride = Math.max(1, Math.floor(vectors.length / maxTraining));
   const training = vectors.filter((_, i) => i % stride === 0);

@@ -38,7 +38,11 @@ export function rgbToLab(r: number, g: number, b: number): [number, number, numb
 /** a* and b* beyond ±CHROMA_RANGE are clamped into the outer bins (fashion colours rarely go past it). */
 const CHROMA_RANGE = 64;
 
-export function colourHistogram(image: Rgb, mask: Uint8Array | null, bins: ColourBins = DEFAULT_COLOUR_BINS): Float32Array {
+export function colourHistogram(
+  image: Rgb,
+  mask: Uint8Array | null,
+  bins: ColourBins = DEFAULT_COLOUR_BINS,
+): Float32Array {
   const { lightness: nl, chroma: nc } = bins;
   const hist = new Float32Array(nl * nc * nc);
   const { data } = image;

@@ -36,7 +36,8 @@ export async function decodeImage(bytes: Buffer, options: DecodeOptions = DEFAUL
   } catch (error) {
     throw new ImageRejectedError(`not a recognised image: ${(error as Error).message}`);
   }
-  if (!format || !RASTER_FORMATS.has(format)) throw new ImageRejectedError(`unsupported image format: ${format}`);
+  if (!format || !RASTER_FORMATS.has(format))
+    throw new ImageRejectedError(`unsupported image format: ${format}`);
   if (width <= 0 || height <= 0) throw new ImageRejectedError('image has no dimensions');
   if (width * height > options.maxPixels) {
     throw new ImageRejectedError(
@@ -58,7 +59,11 @@ export async function decodeImage(bytes: Buffer, options: DecodeOptions = DEFAUL
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
     if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels`);
-    return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height };
+    return {
+      data: new Uint8Array(data.buffer, data.byteOffset, data.length),
+      width: info.width,
+      height: info.height,
+    };
   } catch (error) {
     throw new ImageRejectedError(`cannot decode ${format} image: ${(error as Error).message}`);
   }

@@ -16,8 +16,14 @@ import type { ModelManifest } from './manifest.ts';
 import { foregroundBox, foregroundMask, letterbox, type Rgb } from './pixels.ts';
 
 /** Names the pipeline below; bump it whenever the steps change so old vectors are not mixed in. */
-export const DESCRIPTOR_ID = 'fg-sqrt-lab4x8x8-v1';
+export const DESCRIPTOR_ID = 'fgbox-sqrt+lab4x8x8-v1';
 export const COLOUR_WEIGHT = 1;
+/**
+ * The colour histogram uses a stricter foreground (further from the backdrop) than the crop box:
+ * near-backdrop pixels (shadows, soft edges) carry the backdrop's colour, not the product's.
+ */
+const BOX_TOLERANCE = 28;
+const COLOUR_TOLERANCE = 40;
 
 export interface PreparedImage {
   /** What the encoder sees. */
@@ -26,18 +32,24 @@ export interface PreparedImage {
 }
 
 export function prepareImage(image: Rgb, manifest: ModelManifest): PreparedImage {
-  const mask = foregroundMask(image);
-  const box = foregroundBox(image, mask);
+  const box = foregroundBox(image, foregroundMask(image, BOX_TOLERANCE));
   const { width, height } = manifest.input;
   if (width !== height) throw new Error('descriptor letterboxing expects a square model input');
-  return { crop: letterbox(image, box, width), colour: colourHistogram(image, mask) };
+  return {
+    crop: letterbox(image, box, width),
+    colour: colourHistogram(image, foregroundMask(image, COLOUR_TOLERANCE)),
+  };
 }
 
 export function descriptorDimension(manifest: ModelManifest): number {
   return manifest.output.dimension + colourDimension(DEFAULT_COLOUR_BINS);
 }
 
-export function combineDescriptor(embedding: Float32Array, colour: Float32Array, manifest: ModelManifest): Float32Array {
+export function combineDescriptor(
+  embedding: Float32Array,
+  colour: Float32Array,
+  manifest: ModelManifest,
+): Float32Array {
   const dim = embedding.length;
   const out = new Float32Array(dim + colour.length);
   for (let i = 0; i < dim; i++) {

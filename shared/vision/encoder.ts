@@ -49,7 +49,9 @@ export class ImageEncoder {
       const data = result[output.name]!.data as Float32Array;
       const dim = data.length / batch.length;
       if (dim !== output.dimension) {
-        throw new Error(`model output ${output.name} has ${dim} values per image, the manifest says ${output.dimension}`);
+        throw new Error(
+          `model output ${output.name} has ${dim} values per image, the manifest says ${output.dimension}`,
+        );
       }
       for (let i = 0; i < batch.length; i++) vectors.push(data.slice(i * dim, (i + 1) * dim));
     }

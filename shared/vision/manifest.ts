@@ -62,7 +62,10 @@ export interface LoadedManifest {
 }
 
 /** Reads and validates a manifest; `modelFileOverride` (e.g. MODEL_FILE) replaces its `file`. */
-export async function loadManifest(manifestPath: string, modelFileOverride?: string): Promise<LoadedManifest> {
+export async function loadManifest(
+  manifestPath: string,
+  modelFileOverride?: string,
+): Promise<LoadedManifest> {
   let json: unknown;
   try {
     json = JSON.parse(await readFile(manifestPath, 'utf8'));

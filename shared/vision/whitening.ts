@@ -18,7 +18,12 @@ export interface WhiteningOptions {
   maxSamples: number;
 }
 
-export const DEFAULT_WHITENING: WhiteningOptions = { dimension: 128, power: 0.5, shrinkage: 0.1, maxSamples: 6000 };
+export const DEFAULT_WHITENING: WhiteningOptions = {
+  dimension: 128,
+  power: 0.4,
+  shrinkage: 0.1,
+  maxSamples: 6000,
+};
 
 export interface Whitening {
   inputDimension: number;
@@ -28,7 +33,10 @@ export interface Whitening {
   projection: Float32Array;
 }
 
-export function fitWhitening(vectors: readonly Float32Array[], options: WhiteningOptions = DEFAULT_WHITENING): Whitening {
+export function fitWhitening(
+  vectors: readonly Float32Array[],
+  options: WhiteningOptions = DEFAULT_WHITENING,
+): Whitening {
   if (vectors.length < 2) throw new Error('whitening needs at least two vectors');
   const d = vectors[0]!.length;
   const stride = Math.max(1, Math.ceil(vectors.length / options.maxSamples));
