@@ -1,0 +1,163 @@
+/**
+ * The embedding worker in-process: it first reads the compacted catalogue topic to its end and
+ * builds the in-memory index (`ready()` resolves once it then consumes uploads), keeps following
+ * the topic (changes are batched for EMBEDDER_INDEX_REBUILD_DELAY_MS, then the index is rebuilt
+ * and swapped in), and turns uploads into mention / no-match records through a ConsumerRunner:
+ * outputs are acknowledged before offsets are committed, bad images go to the dead-letter topic.
+ */
+import type { Kafka } from 'kafkajs';
+import { type BlobStore, FilesystemBlobStore } from '../../shared/blobstore/blob-store.ts';
+import { topicName } from '../../shared/contracts/topics.ts';
+import { createKafka } from '../../shared/kafka/client.ts';
+import { ConsumerRunner, type InboundRecord } from '../../shared/kafka/consumer-runner.ts';
+import type { ImageFetcher } from '../../shared/net/image-fetcher.ts';
+import { createLogger, type Logger } from '../../shared/observability/logger.ts';
+import { Counter, createRegistry, Gauge, type Registry } from '../../shared/observability/metrics.ts';
+import type { ImageDescriber } from '../../shared/vision/describer.ts';
+import { descriptorDimension } from '../../shared/vision/descriptor.ts';
+import { catalogueChange, followTopic } from '../catalogue/catalogue-topic.ts';
+import { createImageFetcher, loadModel } from '../catalogue/vision-deps.ts';
+import { CatalogueMemory } from './catalogue-memory.ts';
+import { type EmbedderConfig, embedderGroupId } from './config.ts';
+import { embedderHandler } from './handler.ts';
+
+export interface EmbedderDeps {
+  kafka?: Kafka;
+  logger?: Logger;
+  registry?: Registry;
+  blobs?: BlobStore;
+  fetcher?: ImageFetcher;
+  describer?: ImageDescriber;
+  onCommitted?: (records: InboundRecord[]) => void;
+}
+
+export interface Embedder {
+  stop(): Promise<void>;
+  registry: Registry;
+  groupId: string;
+  /** Resolves once the catalogue index is built and the uploads consumer is running. */
+  ready(): Promise<void>;
+  /** SKUs in the index now. */
+  catalogueSize(): number;
+}
+
+export async function startEmbedder(config: EmbedderConfig, deps: EmbedderDeps = {}): Promise<Embedder> {
+  const logger = deps.logger ?? createLogger('embedder', config.LOG_LEVEL);
+  const registry = deps.registry ?? createRegistry('embedder');
+  const kafka =
+    deps.kafka ?? createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID }, logger);
+  const groupId = embedderGroupId(config);
+  const describer = deps.describer ?? (await loadModel(config, { maxPixels: config.EMBEDDER_MAX_PIXELS }));
+  const fetcher = deps.fetcher ?? createImageFetcher(config);
+  const blobs = deps.blobs ?? new FilesystemBlobStore(config.BLOB_STORE_DIR);
+  const modelId = describer.modelId;
+
+  const images = new Counter({
+    name: 'trendradar_embedder_images_total',
+    help: 'Upload images processed, by result (matched, no-match, unusable, transient).',
+    labelNames: ['result'],
+    registers: [registry],
+  });
+  const catalogueSkus = new Gauge({
+    name: 'trendradar_embedder_catalogue_skus',
+    help: 'SKUs in the in-memory catalogue index.',
+    registers: [registry],
+  });
+  const rebuilds = new Counter({
+    name: 'trendradar_embedder_index_rebuilds_total',
+    help: 'Times the catalogue index was rebuilt after catalogue changes.',
+    registers: [registry],
+  });
+
+  const memory = new CatalogueMemory(
+    modelId,
+    describer.descriptorId,
+    descriptorDimension(describer.encoder.manifest),
+  );
+  let initialLoad = true;
+  let rebuildTimer: NodeJS.Timeout | undefined;
+  const rebuild = () => {
+    rebuildTimer = undefined;
+    const started = Date.now();
+    const index = memory.rebuild();
+    rebuilds.inc();
+    catalogueSkus.set(index.productCount);
+    logger.info(
+      { skus: index.productCount, views: index.rowCount, ms: Date.now() - started },
+      'catalogue index built',
+    );
+  };
+  const follower = await followTopic(
+    kafka,
+    topicName('catalogue-embeddings', config.TOPIC_NAMESPACE),
+    `${groupId}-catalogue`,
+    (messages) => {
+      for (const message of messages) {
+        const result = memory.apply(
+          catalogueChange(message.key?.toString('utf8') ?? null, message.value, modelId),
+        );
+        if (typeof result === 'object' && !result.ignored.startsWith('another model')) {
+          logger.warn({ offset: message.offset, reason: result.ignored }, 'catalogue record not used');
+        }
+      }
+      if (!initialLoad && memory.pending && !rebuildTimer) {
+        rebuildTimer = setTimeout(rebuild, config.EMBEDDER_INDEX_REBUILD_DELAY_MS);
+      }
+    },
+  );
+
+  const runner = new ConsumerRunner({
+    kafka,
+    logger,
+    registry,
+    service: 'embedder',
+    groupId,
+    topics: [topicName('uploads', config.TOPIC_NAMESPACE)],
+    deadLetterTopic: topicName('dead-letters', config.TOPIC_NAMESPACE),
+    maxBatchSize: config.EMBEDDER_BATCH_SIZE,
+    maxAttempts: config.EMBEDDER_MAX_ATTEMPTS,
+    partitionsConsumedConcurrently: config.EMBEDDER_CONCURRENCY,
+    ...(deps.onCommitted ? { onCommitted: deps.onCommitted } : {}),
+    handleBatch: embedderHandler({
+      describer,
+      sources: { blobs, fetcher },
+      index: () => memory.index,
+      policy: { threshold: config.EMBEDDER_MATCH_THRESHOLD, margin: config.EMBEDDER_MATCH_MARGIN },
+      keepCandidates: config.EMBEDDER_CANDIDATES,
+      mentionsTopic: topicName('mentions', config.TOPIC_NAMESPACE),
+      deadLetterTopic: topicName('dead-letters', config.TOPIC_NAMESPACE),
+      service: 'embedder',
+      onImage: (result) => images.inc({ result }),
+    }),
+  });
+
+  let stopped = false;
+  const started = (async () => {
+    await follower.caughtUp;
+    initialLoad = false;
+    rebuild();
+    if (memory.skuCount === 0)
+      logger.warn('the catalogue is empty: every photo will be a no-match until it is synced');
+    if (stopped) return;
+    await runner.start();
+    logger.info({ groupId, modelId, skus: memory.skuCount }, 'embedder consuming uploads');
+  })();
+  // Keeps an early failure visible to ready() without an unhandled rejection in between.
+  started.catch(() => {});
+
+  return {
+    registry,
+    groupId,
+    ready: () => started,
+    catalogueSize: () => memory.skuCount,
+    async stop() {
+      stopped = true;
+      if (rebuildTimer) clearTimeout(rebuildTimer);
+      await started.catch(() => {});
+      await runner.stop();
+      await follower.stop();
+      if (!deps.fetcher) await fetcher.close();
+      if (!deps.describer) await describer.encoder.close();
+    },
+  };
+}
