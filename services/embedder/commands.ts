@@ -1,4 +1,31 @@
 import type { Command } from 'commander';
 
-/** Subcommands of this service; filled in with the service itself. */
-export function register(_program: Command): void {}
+/** `embedder run`: the embedding worker (uploads → mentions). */
+export function register(program: Command): void {
+  program
+    .command('embedder')
+    .description('image-embedding worker: upload photos → catalogue SKU mentions (or no-match records)')
+    .command('run')
+    .description('run the worker until SIGTERM; serves /metrics /healthz /readyz on METRICS_PORT')
+    .action(async () => {
+      const { loadConfig } = await import('../../shared/config/env.ts');
+      const { EmbedderEnv } = await import('./config.ts');
+      const { startEmbedder } = await import('./service.ts');
+      const { createLogger } = await import('../../shared/observability/logger.ts');
+      const { serveHealth } = await import('../../shared/observability/metrics.ts');
+      const { stopOnSignals } = await import('../../shared/kafka/consumer-runner.ts');
+      const config = loadConfig(EmbedderEnv);
+      const logger = createLogger('embedder', config.LOG_LEVEL);
+      const embedder = await startEmbedder(config, { logger });
+      let ready = false;
+      const health = await serveHealth(embedder.registry, config.METRICS_PORT, () => ready);
+      logger.info({ port: health.port }, 'metrics and health endpoint listening');
+      stopOnSignals(
+        logger,
+        () => embedder.stop(),
+        () => health.close(),
+      );
+      await embedder.ready();
+      ready = true;
+    });
+}
