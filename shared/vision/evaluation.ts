@@ -110,3 +110,34 @@ export function measure(
     kept: share(correct, (s) => decide(s.candidates, policy).decision === 'matched'),
   };
 }
+
+/** Retrieval by plain cosine on the raw vectors (no whitening): the baseline the steps are measured against. */
+export function cosineRetrieval(
+  gallery: readonly IndexedProduct[],
+  queries: readonly LabelledQuery[],
+): RetrievalFigures {
+  const rows = gallery.flatMap((p) => p.views.map((v) => ({ sku: p.sku, vector: unit(v.vector) })));
+  let top1 = 0;
+  let top5 = 0;
+  for (const q of queries) {
+    const query = unit(q.vector);
+    const best = new Map<string, number>();
+    for (const row of rows) {
+      let s = 0;
+      for (let i = 0; i < query.length; i++) s += query[i]! * row.vector[i]!;
+      if (!(best.get(row.sku)! >= s)) best.set(row.sku, s);
+    }
+    const ranked = [...best].sort((a, b) => b[1] - a[1]).slice(0, 5);
+    const rank = ranked.findIndex(([sku]) => sku === q.sku);
+    if (rank === 0) top1++;
+    if (rank >= 0) top5++;
+  }
+  return { queries: queries.length, top1: top1 / queries.length, top5: top5 / queries.length };
+}
+
+function unit(v: Float32Array): Float32Array {
+  let n = 0;
+  for (const x of v) n += x * x;
+  n = Math.sqrt(n) || 1;
+  return v.map((x) => x / n);
+}
