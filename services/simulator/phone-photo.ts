@@ -1,6 +1,6 @@
 /**
- * Turns a catalogue studio shot into what a member's phone would upload: the product placed on a
- * cluttered background (floor, table, bag, plant…), scaled, rotated, cropped off-centre, lit warm or
+ * Turns a catalogue studio shot into what a member's phone would upload: the product cut out of its
+ * studio backdrop and placed on a cluttered background (floor, table, bag, plant…), scaled, rotated, cropped off-centre, lit warm or
  * cold, brighter or darker, sometimes out of focus, JPEG-compressed. Deterministic in `seed`.
  *
  * `photoRecipe` (pure) decides the distortions; `renderPhonePhoto` applies them with sharp.
@@ -68,7 +68,8 @@ export function photoRecipe(seed: number, strength = 1): PhotoRecipe {
   const cropAspect = 1 + between(-0.1, 0.1) * s;
   const width = Math.min(1, cropSize * cropAspect);
   const height = Math.min(1, cropSize / cropAspect);
-  const warm = between(-1, 1) * 0.12 * s;
+  // Phones auto-expose and auto-white-balance: casts and exposure errors stay moderate.
+  const warm = between(-1, 1) * 0.06 * s;
   return {
     sceneWidth,
     sceneHeight,
@@ -79,58 +80,110 @@ export function photoRecipe(seed: number, strength = 1): PhotoRecipe {
     rotationDegrees: between(-14, 14) * s || 0,
     crop: { left: between(0, 1 - width), top: between(0, 1 - height), width, height },
     outputLongSide: Math.round(between(400, 800)),
-    brightness: 1 + between(-0.3, 0.25) * s,
-    saturation: 1 + between(-0.25, 0.2) * s,
-    hueDegrees: Math.round(between(-8, 8) * s) || 0,
+    brightness: 1 + between(-0.18, 0.18) * s,
+    saturation: 1 + between(-0.15, 0.15) * s,
+    hueDegrees: Math.round(between(-4, 4) * s) || 0,
     cast: [1 + warm, 1, 1 - warm],
     blurSigma: rng() < 0.4 * s ? between(0.5, 2.2) : 0,
     jpegQuality: Math.round(between(55, 92 - 10 * s)),
   };
 }
 
-/** A studio shot decoded and scaled once, reused for every photo of it. */
+/** A studio shot decoded and scaled once, cut out from its backdrop, reused for every photo of it. */
 export interface StudioShot {
+  /** RGBA: alpha 0 where the studio backdrop was. */
   data: Buffer;
   width: number;
   height: number;
 }
 
 export async function loadStudioShot(bytes: Buffer, width = 600): Promise<StudioShot> {
-  const { data, info } = await sharp(bytes)
+  const { data: rgb, info } = await sharp(bytes)
     .resize({ width, withoutEnlargement: true })
     .removeAlpha()
     .raw()
     .toBuffer({ resolveWithObject: true });
+  const alpha = await sharp(backdropMask(rgb, info.width, info.height), {
+    raw: { width: info.width, height: info.height, channels: 1 },
+  })
+    .blur(1.2) // soft edges, as a real object against a floor
+    .extractChannel(0) // sharp widens a one-channel image to three on the way
+    .raw()
+    .toBuffer();
+  const data = Buffer.alloc(info.width * info.height * 4);
+  for (let i = 0, j = 0; i < rgb.length; i += 3, j += 4) {
+    data[j] = rgb[i]!;
+    data[j + 1] = rgb[i + 1]!;
+    data[j + 2] = rgb[i + 2]!;
+    data[j + 3] = alpha[i / 3]!;
+  }
   return { data, width: info.width, height: info.height };
 }
 
-const rawOf = (shot: { width: number; height: number }) => ({
-  raw: { width: shot.width, height: shot.height, channels: 3 as const },
+/**
+ * Opacity per pixel: 0 where the colour is the studio backdrop's (the median of the border pixels),
+ * rising to 255 within a few levels of difference. Studio backdrops are even, so this cut-out is clean.
+ */
+export function backdropMask(rgb: Buffer, width: number, height: number): Buffer {
+  const border: number[][] = [[], [], []];
+  const sample = (x: number, y: number) => {
+    const i = (y * width + x) * 3;
+    for (let c = 0; c < 3; c++) border[c]!.push(rgb[i + c]!);
+  };
+  for (let x = 0; x < width; x += 2) {
+    sample(x, 0);
+    sample(x, height - 1);
+  }
+  for (let y = 0; y < height; y += 2) {
+    sample(0, y);
+    sample(width - 1, y);
+  }
+  const backdrop = border.map((values) => values.sort((a, b) => a - b)[values.length >> 1]!);
+  const mask = Buffer.alloc(width * height);
+  for (let p = 0, i = 0; p < mask.length; p++, i += 3) {
+    const distance = Math.max(
+      Math.abs(rgb[i]! - backdrop[0]!),
+      Math.abs(rgb[i + 1]! - backdrop[1]!),
+      Math.abs(rgb[i + 2]! - backdrop[2]!),
+    );
+    mask[p] = Math.max(0, Math.min(255, (distance - 10) * 16));
+  }
+  return mask;
+}
+
+const rawOf = (shot: { width: number; height: number }, channels: 3 | 4 = 3) => ({
+  raw: { width: shot.width, height: shot.height, channels },
 });
 
 /** Renders the phone-like JPEG of a studio shot. */
 export async function renderPhonePhoto(studio: StudioShot, recipe: PhotoRecipe): Promise<Buffer> {
   const productWidth = Math.round(recipe.sceneWidth * recipe.productScale);
-  const product = await sharp(studio.data, rawOf(studio))
+  const product = await sharp(studio.data, rawOf(studio, 4))
     .resize({ width: productWidth })
     .raw()
     .toBuffer({ resolveWithObject: true });
   const left = Math.round(recipe.sceneWidth * recipe.productX - product.info.width / 2);
   const top = Math.round(recipe.sceneHeight * recipe.productY - product.info.height / 2);
   const visible = visiblePart(product.info, left, top, recipe.sceneWidth, recipe.sceneHeight);
-  const placed = await sharp(product.data, rawOf(product.info)).extract(visible).raw().toBuffer();
-  // Multiply: the studio's near-white background takes the scene's colour, the product stays itself.
+  const placed = await sharp(product.data, rawOf(product.info, 4)).extract(visible).raw().toBuffer();
   const scene = await sharp(Buffer.from(recipe.backgroundSvg))
-    .removeAlpha()
     .composite([
+      // A contact shadow under the product, then the cut-out product over the scene.
+      {
+        input: Buffer.from(
+          `<svg xmlns="http://www.w3.org/2000/svg" width="${recipe.sceneWidth}" height="${recipe.sceneHeight}"><ellipse cx="${left + product.info.width / 2}" cy="${top + product.info.height * 0.9}" rx="${product.info.width * 0.38}" ry="${product.info.height * 0.04}" fill="#000" opacity="0.18"/></svg>`,
+        ),
+        left: 0,
+        top: 0,
+      },
       {
         input: placed,
-        raw: { width: visible.width, height: visible.height, channels: 3 },
+        raw: { width: visible.width, height: visible.height, channels: 4 },
         left: Math.max(0, left),
         top: Math.max(0, top),
-        blend: 'multiply',
       },
     ])
+    .removeAlpha()
     .raw()
     .toBuffer({ resolveWithObject: true });
   const rotated = await sharp(scene.data, rawOf(scene.info))

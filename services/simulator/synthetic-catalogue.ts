@@ -279,7 +279,8 @@ ${motif}
 function patternDef(product: SyntheticProduct, id: string): string {
   const base = product.hex;
   const a = product.accent;
-  const size = 18 + Math.round(product.shape[3]! * 22);
+  // Bold enough to survive a phone photo scaled down to a 224-pixel model input.
+  const size = 34 + Math.round(product.shape[3]! * 36);
   const inner: Record<Pattern, string> = {
     solid: '',
     stripes: `<rect width="${size}" height="${size / 3}" fill="${a}"/>`,
@@ -288,14 +289,14 @@ function patternDef(product: SyntheticProduct, id: string): string {
     chevron: `<polyline points="0,${size * 0.7} ${size / 2},${size * 0.3} ${size},${size * 0.7}" fill="none" stroke="${a}" stroke-width="${size / 6}"/>`,
     leopard: `<ellipse cx="${size * 0.3}" cy="${size * 0.3}" rx="${size / 5}" ry="${size / 7}" fill="${a}"/><ellipse cx="${size * 0.75}" cy="${size * 0.72}" rx="${size / 7}" ry="${size / 5}" fill="${a}"/><circle cx="${size * 0.78}" cy="${size * 0.2}" r="${size / 12}" fill="${a}"/>`,
     diagonal: `<path d="M0,${size} L${size},0" stroke="${a}" stroke-width="${size / 5}"/>`,
-    grid: `<path d="M0,0 H${size} M0,0 V${size}" stroke="${a}" stroke-width="3"/>`,
+    grid: `<path d="M0,0 H${size} M0,0 V${size}" stroke="${a}" stroke-width="${size / 8}"/>`,
   };
   return `<pattern id="fill-${id}" width="${size}" height="${size}" patternUnits="userSpaceOnUse"><rect width="${size}" height="${size}" fill="${base}"/>${inner[product.pattern]}</pattern>`;
 }
 
 function motifSvg(product: SyntheticProduct): string {
   const [x, y] = MOTIF_ANCHOR[product.category];
-  const r = (product.category === 'shoes' ? 18 : 26) + product.shape[4]! * 16;
+  const r = (product.category === 'shoes' ? 26 : 40) + product.shape[4]! * 24;
   const fill = product.accent;
   const stroke = shade(product.accent, -0.4);
   const at = (inner: string) =>
