@@ -13,10 +13,10 @@ export const EmbedderEnv = BaseEnv.extend(ModelEnv.shape)
     EMBEDDER_CONCURRENCY: z.coerce.number().int().min(1).max(32).default(2),
     /** Attempts for a transiently failing upload (blob store hiccup, inference error) before it is dead-lettered. */
     EMBEDDER_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(5),
-    /** A SKU is recognised only when its score (cosine in the whitened space) reaches this… */
-    EMBEDDER_MATCH_THRESHOLD: z.coerce.number().min(-1).max(1).default(0.5),
+    /** A SKU is recognised only when its score (cosine in the whitened space) reaches this… (calibrated on the luma catalogue by the open-set evaluation) */
+    EMBEDDER_MATCH_THRESHOLD: z.coerce.number().min(-1).max(1).default(0.66),
     /** …and leads the runner-up SKU by at least this much. */
-    EMBEDDER_MATCH_MARGIN: z.coerce.number().min(0).max(2).default(0.05),
+    EMBEDDER_MATCH_MARGIN: z.coerce.number().min(0).max(2).default(0),
     /** Candidates kept on no-match records (for coverage monitoring). */
     EMBEDDER_CANDIDATES: z.coerce.number().int().min(1).max(10).default(5),
     /** Images with more pixels than this are refused before decoding (decompression bombs). */
