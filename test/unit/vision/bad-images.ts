@@ -54,7 +54,12 @@ export async function badImages(): Promise<Record<string, Buffer>> {
 }
 
 /** Images that look unusual but are fine and must be described. */
-export async function awkwardButValidImages(): Promise<Record<string, Buffer>> {
+export async function awkwardButValidImages(): Promise<{
+  cmykJpeg: Buffer;
+  png16: Buffer;
+  animatedGif: Buffer;
+  pngWithAlpha: Buffer;
+}> {
   const base = sharp(await productPhoto(600, 750));
   const frame = (colour: string) =>
     sharp({ create: { width: 120, height: 120, channels: 3, background: colour } })
