@@ -206,7 +206,8 @@ export const TOPICS: readonly TopicSpec[] = [
     keyDescription: '`post|<postId>`, `pending|<postId>` or `meta`',
     value: AggregatorState,
     partitions: POST_PARTITIONS,
-    config: compacted,
+    // The state of one hot SKU can outgrow the broker's 1 MB default.
+    config: { ...compacted, 'max.message.bytes': String(8 * 1024 * 1024) },
     producedBy: ['aggregator (attribution)'],
     consumedBy: ['aggregator (restore after restart or rebalance)'],
   },
@@ -219,7 +220,8 @@ export const TOPICS: readonly TopicSpec[] = [
     keyDescription: '`sku|<sku>` or `meta`',
     value: AggregatorState,
     partitions: POST_PARTITIONS,
-    config: compacted,
+    // The state of one hot SKU can outgrow the broker's 1 MB default.
+    config: { ...compacted, 'max.message.bytes': String(8 * 1024 * 1024) },
     producedBy: ['aggregator (windowing)'],
     consumedBy: ['aggregator (restore after restart or rebalance)'],
   },
