@@ -266,11 +266,13 @@ export function productSvg(product: SyntheticProduct, view: View): string {
 <defs>
 <radialGradient id="studio-${id}" cx="50%" cy="40%" r="75%"><stop offset="0" stop-color="#ffffff"/><stop offset="1" stop-color="${studio}"/></radialGradient>
 ${patternDef(product, id)}
+${surfaceDefs(id)}
 </defs>
 <rect width="100%" height="100%" fill="url(#studio-${id})"/>
 <g transform="${transform}">
 <ellipse cx="300" cy="690" rx="210" ry="18" fill="#000" opacity="0.10"/>
 ${body}
+<g fill="url(#shade-${id})" stroke="none">${silhouette(product)}</g>
 ${motif}
 </g>
 </svg>`;
@@ -292,6 +294,11 @@ function patternDef(product: SyntheticProduct, id: string): string {
     grid: `<path d="M0,0 H${size} M0,0 V${size}" stroke="${a}" stroke-width="${size / 8}"/>`,
   };
   return `<pattern id="fill-${id}" width="${size}" height="${size}" patternUnits="userSpaceOnUse"><rect width="${size}" height="${size}" fill="${base}"/>${inner[product.pattern]}</pattern>`;
+}
+
+/** Light from the top left: studio shots have shading, and ImageNet features need more than flat colour. */
+function surfaceDefs(id: string): string {
+  return `<linearGradient id="shade-${id}" x1="0" y1="0" x2="1" y2="1"><stop offset="0" stop-color="#ffffff" stop-opacity="0.28"/><stop offset="0.55" stop-color="#ffffff" stop-opacity="0"/><stop offset="1" stop-color="#000000" stop-opacity="0.3"/></linearGradient>`;
 }
 
 function motifSvg(product: SyntheticProduct): string {
