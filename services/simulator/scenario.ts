@@ -595,11 +595,14 @@ export function generateScenario(options: ScenarioOptions): Scenario {
   const decoys: DecoyTruth[] = [];
   const decoyOptions = options.decoys ?? {};
   if (decoyOptions.repeatPoster !== false) {
-    const { count = 40, hours: span = 8, atHours = o.days * 24 * 0.4 } = decoyOptions.repeatPoster ?? {};
+    const { count = 40, hours = 8, atHours = o.days * 24 * 0.4 } = decoyOptions.repeatPoster ?? {};
     const sku = pickUnclaimed(ranking, claimed, Math.floor(ranking.length * 0.3), rng);
     claimed.add(sku);
     const memberIndex = Math.floor(rng() * members.length);
     const from = o.startMs + atHours * HOUR_MS;
+    if (from >= endMs) throw new Error('the repeat-poster decoy starts after the end of the scenario');
+    // A short scenario squeezes the posting spree in rather than letting it run past the end.
+    const span = Math.min(hours, (endMs - from) / HOUR_MS);
     const times = Array.from({ length: count }, () => from + Math.floor(rng() * span * HOUR_MS)).sort(
       (a, b) => a - b,
     );

@@ -136,6 +136,23 @@ describe('generateScenario', () => {
     expect(red.onHand / red.dailySales).toBeLessThan(17);
   });
 
+  it('keeps every event inside a short scenario, decoys included', () => {
+    const short = generateScenario({
+      seed: 3,
+      catalogue: catalogue(),
+      start: '2025-06-02T00:00:00Z',
+      days: 0.25,
+    });
+    const end = Date.parse(short.truth.end);
+    expect(short.events.every((e) => e.at < end)).toBe(true);
+    expect(short.truth.photos.every((p) => Date.parse(p.at) < end)).toBe(true);
+    const repeat = short.truth.decoys.find((d) => d.kind === 'repeat-poster')!;
+    expect(Date.parse(repeat.to)).toBeLessThanOrEqual(end);
+    expect(
+      short.events.filter((e) => e.kind === 'upload' && e.upload.memberId === repeat.memberId).length,
+    ).toBeGreaterThanOrEqual(40);
+  });
+
   it('rejects a trend on an unknown SKU and a trend and decoy on the same SKU', () => {
     expect(() => generateScenario({ seed: 1, catalogue: catalogue(), trends: [{ sku: 'NOPE' }] })).toThrow(
       /not in the catalogue/,
