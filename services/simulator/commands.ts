@@ -16,7 +16,7 @@ interface RunFlags {
   photoStrength: string;
 }
 
-/** `trend-radar simulate run | catalogue | scenario`. */
+/** `trend-radar simulate run | catalogue | photos | scenario`. */
 export function register(program: Command): void {
   const simulate = program
     .command('simulate')
@@ -153,6 +153,42 @@ export function register(program: Command): void {
       bar.stop();
       console.error(`wrote ${products.length} products to ${flags.out}`);
     });
+
+  simulate
+    .command('photos')
+    .description(
+      'write a labelled set of phone-like photos of a catalogue (photos/*.jpg + labels.json) to check a matcher',
+    )
+    .requiredOption('--out <dir>', 'output folder')
+    .option('--catalogue <dir>', 'catalogue feed folder, default SIMULATOR_CATALOGUE_DIR')
+    .option('--count <n>', 'number of photos', '200')
+    .option('--seed <n>', 'seed', '1')
+    .option('--photo-strength <0..1>', 'how hard the photos are', '1')
+    .action(
+      async (flags: {
+        out: string;
+        catalogue?: string;
+        count: string;
+        seed: string;
+        photoStrength: string;
+      }) => {
+        const { loadConfig } = await import('../../shared/config/env.ts');
+        const { SimulatorEnv } = await import('./config.ts');
+        const { ensureCatalogue } = await import('./catalogue-files.ts');
+        const { writePhotoSet } = await import('./photo-set.ts');
+        const config = loadConfig(SimulatorEnv);
+        const catalogueDir = flags.catalogue ?? config.SIMULATOR_CATALOGUE_DIR;
+        await ensureCatalogue(catalogueDir, flags.catalogue === undefined, (line) => console.error(line));
+        const labels = await writePhotoSet({
+          catalogueDir,
+          out: flags.out,
+          count: Number(flags.count),
+          seed: Number(flags.seed),
+          strength: Number(flags.photoStrength),
+        });
+        console.error(`wrote ${labels.length} photos and labels.json to ${flags.out}`);
+      },
+    );
 
   simulate
     .command('scenario')

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeyStore, mintApiKey } from '../../../services/ingest/api-keys.ts';
 import { IngestEnv } from '../../../services/ingest/config.ts';
 import { type IngestService, startIngest } from '../../../services/ingest/service.ts';
+import { writePhotoSet } from '../../../services/simulator/photo-set.ts';
 import { loadCatalogueFeed, runSimulation } from '../../../services/simulator/simulate.ts';
 import { writeSyntheticCatalogue } from '../../../services/simulator/synthetic-catalogue.ts';
 import { FilesystemBlobStore } from '../../../shared/blobstore/blob-store.ts';
@@ -194,5 +195,26 @@ describe('runSimulation', () => {
       },
     });
     expect(again.truth.photos.map((p) => p.blobRef)).toEqual(result.truth.photos.map((p) => p.blobRef));
+  });
+});
+
+describe('writePhotoSet', () => {
+  it('writes labelled phone photos that differ from the studio shots, deterministically', async () => {
+    const out = join(work, 'photoset');
+    const labels = await writePhotoSet({ catalogueDir, out, count: 6, seed: 3 });
+    expect(labels).toHaveLength(6);
+    const skus = new Set((await loadCatalogueFeed(catalogueDir)).map((p) => p.sku));
+    for (const label of labels) {
+      expect(skus.has(label.sku)).toBe(true);
+      const meta = await sharp(join(out, label.file)).metadata();
+      expect(meta.format).toBe('jpeg');
+      expect(Math.max(meta.width!, meta.height!)).toBeLessThanOrEqual(800);
+    }
+    expect(JSON.parse(await readFile(join(out, 'labels.json'), 'utf8'))).toEqual(labels);
+    const again = await writePhotoSet({ catalogueDir, out: join(work, 'photoset-2'), count: 6, seed: 3 });
+    expect(again).toEqual(labels);
+    expect(await readFile(join(work, 'photoset-2', labels[0]!.file))).toEqual(
+      await readFile(join(out, labels[0]!.file)),
+    );
   });
 });
