@@ -163,8 +163,20 @@ export function l2Normalize(v: Float32Array): Float32Array {
   return v;
 }
 
+/** Dot product of `a[0..length)` with `b[offsetB..offsetB+length)`, unrolled by four (the hot loop of search). */
 export function dot(a: Float32Array, b: Float32Array, offsetB = 0, length = a.length): number {
-  let s = 0;
-  for (let i = 0; i < length; i++) s += a[i]! * b[offsetB + i]!;
-  return s;
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let i = 0;
+  for (; i + 3 < length; i += 4) {
+    const j = offsetB + i;
+    s0 += a[i]! * b[j]!;
+    s1 += a[i + 1]! * b[j + 1]!;
+    s2 += a[i + 2]! * b[j + 2]!;
+    s3 += a[i + 3]! * b[j + 3]!;
+  }
+  for (; i < length; i++) s0 += a[i]! * b[offsetB + i]!;
+  return s0 + s1 + s2 + s3;
 }
