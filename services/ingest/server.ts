@@ -3,6 +3,7 @@
  * per key, body size and syntax, contract validation per item, SSRF rules for image URLs, blob
  * writes (only once the whole upload is valid), then Kafka; 202 only after the broker acknowledged.
  */
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import fastifyMultipart from '@fastify/multipart';
 import fastifyRateLimit from '@fastify/rate-limit';
@@ -89,7 +90,12 @@ export function buildIngestServer(config: IngestConfig, deps: IngestDeps): Inges
     bodyLimit: config.INGEST_MAX_BODY_BYTES,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
-    requestIdHeader: 'x-request-id',
+    // A client's own x-request-id is kept (it travels into the Kafka headers) only if it is sane.
+    requestIdHeader: false,
+    genReqId: (request) => {
+      const given = request.headers['x-request-id'];
+      return typeof given === 'string' && /^[A-Za-z0-9._:-]{1,128}$/.test(given) ? given : randomUUID();
+    },
   });
   app.decorateRequest('apiKeyName', '');
 

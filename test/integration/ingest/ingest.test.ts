@@ -257,6 +257,29 @@ describe('POST /v1/interactions', () => {
     accepted.set(good[1]!.eventId, { topic: 'interactions', body: good[1]!, requestId, source: 'phone-app' });
   });
 
+  it('keeps a sane client request id and replaces an unsafe one', async () => {
+    const item = interaction();
+    const own = await post('/v1/interactions', JSON.stringify([item]), { 'x-request-id': 'client-req-42' });
+    expect(own.status).toBe(202);
+    expect(own.headers.get('x-request-id')).toBe('client-req-42');
+    accepted.set(item.eventId, {
+      topic: 'interactions',
+      body: item,
+      requestId: 'client-req-42',
+      source: 'phone-app',
+    });
+    const other = interaction();
+    const unsafe = await post('/v1/interactions', JSON.stringify([other]), { 'x-request-id': 'a b\tc' });
+    const replaced = unsafe.headers.get('x-request-id')!;
+    expect(replaced).toMatch(/^[0-9a-f-]{36}$/);
+    accepted.set(other.eventId, {
+      topic: 'interactions',
+      body: other,
+      requestId: replaced,
+      source: 'phone-app',
+    });
+  });
+
   it('stamps the key name of the sender as source', async () => {
     const item = interaction({ postId: 'post-partner' });
     const { status } = await sendInteractions([item], secondary.key, 'partner');
