@@ -149,7 +149,7 @@ export async function startEmbedder(config: EmbedderConfig, deps: EmbedderDeps =
     registry,
     groupId,
     ready: () => started,
-    catalogueSize: () => memory.skuCount,
+    catalogueSize: () => memory.index.productCount,
     async stop() {
       stopped = true;
       if (rebuildTimer) clearTimeout(rebuildTimer);

@@ -66,6 +66,7 @@ describe('embedding worker against the real broker', () => {
       IMAGE_FETCH_ATTEMPTS: '2',
       IMAGE_FETCH_BACKOFF_MS: '50',
       EMBEDDER_MAX_ATTEMPTS: '2',
+      EMBEDDER_INDEX_REBUILD_DELAY_MS: '200',
     };
     blobs = new FilesystemBlobStore(env.BLOB_STORE_DIR);
     await syncCatalogue(loadConfig(CatalogueEnv, env), {
@@ -207,5 +208,45 @@ describe('embedding worker against the real broker', () => {
     expect(headerText(partial.message, 'dlq.image.index')).toBe('1');
     expect(reason(partial)).toMatch(/image 1 .*empty image/);
     expect(mentions.filter((m) => m.uploadEventId === 'evt-partial')).toHaveLength(1);
+  });
+
+  it('follows the catalogue topic: a tombstoned SKU is no longer recognised, other models are ignored', async () => {
+    const removed = catalogue[0]!;
+    const topic = topicName('catalogue-embeddings', namespace);
+    await producer.send({
+      topic,
+      acks: -1,
+      messages: [
+        { key: `${removed.sku}|squeezenet1.1`, value: null },
+        // Another model's record (its vectors live in another space) must not enter this index.
+        { key: `${catalogue[1]!.sku}|other-model`, value: null },
+      ],
+    });
+    const until = Date.now() + 30_000;
+    while (embedder.catalogueSize() !== catalogue.length - 1 && Date.now() < until) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(embedder.catalogueSize()).toBe(catalogue.length - 1);
+
+    await send([
+      upload('after-removal', [await blob(photo(0))]),
+      upload('still-there', [await blob(photo(1))]),
+    ]);
+    const mentions = (
+      await collectUntil(
+        kafka,
+        topicName('mentions', namespace),
+        (r) =>
+          r.filter((x) => /evt-(after-removal|still-there)/.test(x.message.value!.toString())).length >= 2,
+      )
+    )
+      .map((r) => Mention.parse(JSON.parse(r.message.value!.toString())))
+      .filter((m) => m.uploadEventId === 'evt-after-removal' || m.uploadEventId === 'evt-still-there');
+    const after = mentions.find((m) => m.uploadEventId === 'evt-after-removal')!;
+    expect(after.kind === 'mention' ? after.sku : 'none').not.toBe(removed.sku);
+    expect(mentions.find((m) => m.uploadEventId === 'evt-still-there')).toMatchObject({
+      kind: 'mention',
+      sku: catalogue[1]!.sku,
+    });
   });
 });
