@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { registerMatchAndModels } from './match-commands.ts';
 
 /** `catalogue sync --feed FILE` (once) and `catalogue run` (on a node-cron schedule). */
 export function register(program: Command): void {
@@ -52,4 +53,5 @@ export function register(program: Command): void {
         () => health.close(),
       );
     });
+  registerMatchAndModels(program);
 }
