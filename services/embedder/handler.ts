@@ -26,6 +26,7 @@ import type { ImageDescriber } from '../../shared/vision/describer.ts';
 import type { PreparedImage } from '../../shared/vision/descriptor.ts';
 import type { MatchPolicy } from '../../shared/vision/matcher.ts';
 import { type ImageSources, isPermanentImageError, loadImageBytes } from './image-source.ts';
+import { concurrencyLimit } from './limit.ts';
 import { imageUrlOf, mentionsFor } from './mentions.ts';
 
 export class UnusableImageError extends PermanentError {
@@ -59,6 +60,9 @@ type ImageResult = { ok: true; mentions: Mention[] } | { ok: false; permanent: b
 export function embedderHandler(deps: HandlerDeps): BatchHandler {
   const { describer } = deps;
   const modelBatch = describer.encoder.manifest.maxBatch;
+  // Two model batches in flight: decoding keeps ahead of inference without holding a whole chunk's
+  // fetched bytes (up to IMAGE_FETCH_MAX_BYTES each) in memory at once.
+  const loading = concurrencyLimit(modelBatch * 2);
   return async (records, context) => {
     const outcomes: (Outcome | undefined)[] = records.map(() => undefined);
     const uploads: (Upload | undefined)[] = [];
@@ -73,10 +77,10 @@ export function embedderHandler(deps: HandlerDeps): BatchHandler {
       }
       uploads[i] = upload;
       upload.images.forEach((image, imageIndex) => {
-        // Started at once: loads and decodes of the whole chunk overlap each other and inference.
-        const prepared = loadImageBytes(image, deps.sources)
-          .then((bytes) => describer.prepare(bytes))
-          .catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))));
+        // Queued at once, in order: loads and decodes overlap each other and inference.
+        const prepared = loading(async () =>
+          describer.prepare(await loadImageBytes(image, deps.sources)),
+        ).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))));
         jobs.push({ upload, record: i, imageIndex, prepared });
       });
     });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CatalogueMemory } from '../../../services/embedder/catalogue-memory.ts';
+import { concurrencyLimit } from '../../../services/embedder/limit.ts';
 import { mentionsFor } from '../../../services/embedder/mentions.ts';
 import { Mention, type Upload } from '../../../shared/contracts/events.ts';
 
@@ -138,5 +139,33 @@ describe('CatalogueMemory', () => {
     expect(built.productCount).toBe(3);
     expect(memory.rebuild()).toBe(built);
     expect(built.search(Float32Array.from([0, 0.1, 1]), 1)[0]!.sku).toBe('C');
+  });
+});
+
+describe('concurrencyLimit', () => {
+  it('runs at most n tasks at once, in submission order, and passes results and errors through', async () => {
+    const limit = concurrencyLimit(2);
+    let running = 0;
+    let peak = 0;
+    const started: number[] = [];
+    const task = (i: number) => async () => {
+      started.push(i);
+      running++;
+      peak = Math.max(peak, running);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      running--;
+      if (i === 3) throw new Error('three');
+      return i * 10;
+    };
+    const results = await Promise.allSettled([0, 1, 2, 3, 4].map((i) => limit(task(i))));
+    expect(peak).toBe(2);
+    expect(started).toEqual([0, 1, 2, 3, 4]);
+    expect(results.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as Error).message))).toEqual([
+      0,
+      10,
+      20,
+      'three',
+      40,
+    ]);
   });
 });
