@@ -113,6 +113,8 @@ export interface SimulationResult {
 }
 
 const INTERACTION_BATCH = 500;
+/** Queued interactions wait at most this long (wall clock) for their batch to fill. */
+const INTERACTION_MAX_WAIT_MS = 250;
 const HOUR_MS = 3_600_000;
 
 export async function runSimulation(options: SimulationOptions): Promise<SimulationResult> {
@@ -216,7 +218,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
         const rendered = await (renders.get(i) ?? renderUpload(event.upload));
         renders.delete(i);
         renderUpTo(i + 1);
-        progress.rejected += await sender.flush();
+        // Queued interactions need not go first: they only refer to posts already sent.
         if (await sender.upload(event.upload, rendered)) progress.uploads++;
         else {
           progress.rejected++;
@@ -284,6 +286,7 @@ function httpSender(url: string, apiKey: string): Sender {
   if (origin.protocol !== 'http:' && origin.protocol !== 'https:')
     throw new Error(`not an http(s) URL: ${url}`);
   let queue: Interaction[] = [];
+  let firstQueuedAt = 0;
   const post = async (path: string, body: string | FormData, contentType?: string) => {
     for (let attempt = 1; ; attempt++) {
       const response = await fetch(new URL(path, origin), {
@@ -325,8 +328,11 @@ function httpSender(url: string, apiKey: string): Sender {
       return false;
     },
     async interaction(interaction) {
+      if (queue.length === 0) firstQueuedAt = Date.now();
       queue.push(interaction);
-      return queue.length >= INTERACTION_BATCH ? flush() : 0;
+      return queue.length >= INTERACTION_BATCH || Date.now() - firstQueuedAt > INTERACTION_MAX_WAIT_MS
+        ? flush()
+        : 0;
     },
     flush,
     async close() {
@@ -346,6 +352,7 @@ function kafkaSender(
     interactions: topicName('interactions', namespace),
   };
   let queue: Message[] = [];
+  let firstQueuedAt = 0;
   const flush = async () => {
     if (queue.length === 0) return 0;
     const messages = queue;
@@ -375,13 +382,16 @@ function kafkaSender(
       return true;
     },
     async interaction(interaction) {
+      if (queue.length === 0) firstQueuedAt = Date.now();
       queue.push({
         key: interaction.postId,
         value: JSON.stringify(interaction),
         headers: recordHeaders('interactions', interaction.source, `simulator-${interaction.eventId}`),
         timestamp: String(Date.parse(interaction.timestamp)),
       });
-      return queue.length >= INTERACTION_BATCH ? flush() : 0;
+      return queue.length >= INTERACTION_BATCH || Date.now() - firstQueuedAt > INTERACTION_MAX_WAIT_MS
+        ? flush()
+        : 0;
     },
     flush,
     async close() {
