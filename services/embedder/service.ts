@@ -132,6 +132,7 @@ export async function startEmbedder(config: EmbedderConfig, deps: EmbedderDeps =
   });
 
   let stopped = false;
+  let runnerStarting = false;
   const started = (async () => {
     await follower.caughtUp;
     initialLoad = false;
@@ -139,6 +140,7 @@ export async function startEmbedder(config: EmbedderConfig, deps: EmbedderDeps =
     if (memory.skuCount === 0)
       logger.warn('the catalogue is empty: every photo will be a no-match until it is synced');
     if (stopped) return;
+    runnerStarting = true;
     await runner.start();
     logger.info({ groupId, modelId, skus: memory.skuCount }, 'embedder consuming uploads');
   })();
@@ -153,9 +155,11 @@ export async function startEmbedder(config: EmbedderConfig, deps: EmbedderDeps =
     async stop() {
       stopped = true;
       if (rebuildTimer) clearTimeout(rebuildTimer);
-      await started.catch(() => {});
-      await runner.stop();
+      // The follower first: a worker still loading the catalogue stops without waiting for the end of it.
       await follower.stop();
+      // A start under way must finish before its consumer can be stopped.
+      if (runnerStarting) await started.catch(() => {});
+      await runner.stop();
       if (!deps.fetcher) await fetcher.close();
       if (!deps.describer) await describer.encoder.close();
     },
