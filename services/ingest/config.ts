@@ -39,7 +39,12 @@ export const IngestEnv = BaseEnv.extend({
   INGEST_LINGER_MS: z.coerce.number().min(0).max(1_000).default(0),
   /** Records per producer send at most. */
   INGEST_PRODUCER_BATCH_MAX: z.coerce.number().int().positive().default(5_000),
+  /** Records waiting for the broker at most; beyond, requests get 503 `overloaded` (back-pressure). */
+  INGEST_MAX_PENDING_RECORDS: z.coerce.number().int().positive().default(100_000),
   /** On shutdown, in-flight requests get this long to finish. */
   INGEST_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
+}).refine((c) => c.INGEST_MAX_PENDING_RECORDS >= c.INGEST_MAX_BATCH, {
+  message: 'must be at least INGEST_MAX_BATCH, or a full batch could never be accepted',
+  path: ['INGEST_MAX_PENDING_RECORDS'],
 });
 export type IngestConfig = z.infer<typeof IngestEnv>;

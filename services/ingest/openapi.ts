@@ -20,7 +20,7 @@ const errorBody = {
     error: {
       type: 'string',
       description:
-        'Short code: unauthenticated, rate-limited, too-large, batch-too-large, malformed-json, unsupported-media-type, invalid, forbidden-url, bad-request, broker-unavailable.',
+        'Short code: unauthenticated, rate-limited, too-large, batch-too-large, malformed-json, unsupported-media-type, invalid, forbidden-url, bad-request, broker-unavailable, overloaded.',
     },
     reason: { type: 'string', description: 'What was wrong, for humans.' },
   },
@@ -130,7 +130,9 @@ export function openApiDocument(): Record<string, unknown> {
             '413': errorResponse('Body or image too large.'),
             '415': errorResponse('Unsupported content type or file that is not an image.'),
             '429': errorResponse('Rate limit of the API key exceeded.'),
-            '503': errorResponse('The broker did not acknowledge; retry.'),
+            '503': errorResponse(
+              'The broker did not acknowledge, or too many records wait for it (overloaded); retry.',
+            ),
           },
         },
       },
@@ -158,7 +160,9 @@ export function openApiDocument(): Record<string, unknown> {
             '413': errorResponse('Body or batch too large.'),
             '415': errorResponse('Unsupported content type.'),
             '429': errorResponse('Rate limit of the API key exceeded.'),
-            '503': errorResponse('The broker did not acknowledge; retry with the same event ids.'),
+            '503': errorResponse(
+              'The broker did not acknowledge, or too many records wait for it (overloaded); retry with the same event ids.',
+            ),
           },
         },
       },

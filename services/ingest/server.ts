@@ -181,6 +181,15 @@ export function buildIngestServer(config: IngestConfig, deps: IngestDeps): Inges
   });
 
   const produce = async (records: TopicRecord[], reply: FastifyReply): Promise<boolean> => {
+    // Back-pressure: when the broker falls behind, refuse early instead of queueing without bound.
+    if (batcher.waiting + records.length > config.INGEST_MAX_PENDING_RECORDS) {
+      metrics.rejectedRequests.inc({ reason: 'overloaded' });
+      await reply.header('retry-after', '1').code(503).send({
+        error: 'overloaded',
+        reason: 'too many records are waiting for the broker; retry shortly with the same event ids',
+      });
+      return false;
+    }
     try {
       await batcher.produce(records);
       return true;

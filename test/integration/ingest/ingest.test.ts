@@ -479,6 +479,36 @@ describe('operations', () => {
     }
   });
 
+  it('refuses with 503 overloaded when too many records wait for the broker', async () => {
+    const small = await startIngest(
+      configFor({ INGEST_MAX_PENDING_RECORDS: '50', INGEST_LINGER_MS: '400' }),
+      {
+        kafka,
+        apiKeys,
+        logger,
+        resolveHost,
+      },
+    );
+    try {
+      const send = () =>
+        fetch(`${small.url}/v1/interactions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${primary.key}` },
+          body: JSON.stringify(Array.from({ length: 30 }, () => interaction({ postId: 'post-overload' }))),
+        });
+      const first = send();
+      // The first 30 records now wait in the batcher (linger 400 ms): 30 more would exceed 50.
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      const second = await send();
+      expect(second.status).toBe(503);
+      expect(second.headers.get('retry-after')).toBe('1');
+      expect(await second.json()).toMatchObject({ error: 'overloaded' });
+      expect((await first).status).toBe(202);
+    } finally {
+      await small.stop();
+    }
+  });
+
   it('drains in-flight requests on stop: each gets its 202 and its records are in Kafka', async () => {
     const draining = await startIngest(configFor({ INGEST_LINGER_MS: '400' }), {
       kafka,
