@@ -21,7 +21,12 @@ export function register(program: Command): void {
       let ready = false;
       const health = await serveHealth(registry, config.METRICS_PORT, () => ready);
       logger.info({ port: health.port }, 'health endpoint listening');
-      const running = await startAggregator(config, { logger, registry });
+      const running = await startAggregator(config, {
+        logger,
+        registry,
+        // State and offsets are in Kafka: exiting loses nothing, and the supervisor restarts us.
+        onFatal: () => process.exit(1),
+      });
       ready = true;
       stopOnSignals(logger, running.stop, health.close);
     });

@@ -58,7 +58,17 @@ export interface SignalFacts {
   matchScore?: number | undefined;
 }
 
-export function addToTally(tally: Tally, signal: SignalFacts, weight: number, withCountry: boolean): void {
+/**
+ * `withCountry` and `withPhotos` only for the tallies that feed alerts (global hopping panes):
+ * the others would carry kilobytes of URLs per post into the changelog for nothing.
+ */
+export function addToTally(
+  tally: Tally,
+  signal: SignalFacts,
+  weight: number,
+  withCountry: boolean,
+  withPhotos = withCountry,
+): void {
   tally.signals++;
   tally.raw += weight;
   tally.squares += weight * weight;
@@ -81,7 +91,11 @@ export function addToTally(tally: Tally, signal: SignalFacts, weight: number, wi
   } else {
     post.interactionWeight += weight;
   }
-  if (signal.imageUrl !== undefined && (post.matchScore ?? -Infinity) <= (signal.matchScore ?? -Infinity)) {
+  if (
+    withPhotos &&
+    signal.imageUrl !== undefined &&
+    (post.matchScore ?? -Infinity) <= (signal.matchScore ?? -Infinity)
+  ) {
     post.imageUrl = signal.imageUrl;
     if (signal.matchScore !== undefined) post.matchScore = signal.matchScore;
   }

@@ -29,6 +29,8 @@ import { TrendPartition } from './trends.ts';
 export interface AggregatorDeps {
   logger?: Logger;
   registry?: Registry;
+  /** A stage died for good (default: log it; the CLI exits so that the supervisor restarts it). */
+  onFatal?: (error: Error) => void;
 }
 
 export interface RunningAggregator {
@@ -82,6 +84,7 @@ export async function startAggregator(
     changelogTopic: topics['aggregator-attribution-changelog'],
     deadLetterTopic: topics['dead-letters'],
     alignSlackMs: config.AGGREGATOR_ALIGN_SLACK_MS,
+    onFatal: deps.onFatal,
     onDeadLetter: () => metrics.deadLetters.inc({ stage: 'attribution' }),
     createTask: (partition): PartitionTask => {
       const attributor = new Attributor<WaitingRecord>(attributionSettings(config));
@@ -141,6 +144,7 @@ export async function startAggregator(
     changelogTopic: topics['aggregator-trend-changelog'],
     deadLetterTopic: topics['dead-letters'],
     idlePartitionMs: config.AGGREGATOR_IDLE_PARTITION_MS,
+    onFatal: deps.onFatal,
     onDeadLetter: () => metrics.deadLetters.inc({ stage: 'trends' }),
     createTask: (): PartitionTask => {
       const partition = new TrendPartition(settings, tables);

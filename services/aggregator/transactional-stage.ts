@@ -59,9 +59,14 @@ export interface TransactionalStageOptions {
   /** Called after each committed transaction with the number of input records it covered. */
   onCommitted?: (records: number) => void;
   onDeadLetter?: (record: InboundRecord, error: unknown) => void;
+  /** The stage cannot go on (a non-retriable Kafka error): the owner should exit and be restarted. */
+  onFatal?: (error: Error) => void;
 }
 
 const RESTORE_MARKER = '__restore-marker__';
+const MAX_REQUEST_BYTES = 512 * 1024;
+/** Input records per transaction: bounds its size and the work redone after a failure. */
+const MAX_RECORDS_PER_TRANSACTION = 500;
 
 export class TransactionalStage {
   private consumer: Consumer | undefined;
@@ -70,9 +75,10 @@ export class TransactionalStage {
   private readonly needsRestore = new Set<number>();
   private readonly lastRecordAt = new Map<number, number>();
   private assigned = new Set<number>();
-  /** Event time of the next unprocessed record per `topic/partition`, when known. */
-  private readonly heads = new Map<string, number>();
-  private readonly paused = new Map<string, { topic: string; partition: number }>();
+  /** Where each input topic-partition stands in event time (see `constraintOf`). */
+  private readonly positions = new Map<string, Position>();
+  private readonly inHand = new Map<string, InHand>();
+  private joinedAt = Date.now();
   private lock: Promise<void> = Promise.resolve();
   private idleTimer: NodeJS.Timeout | undefined;
   private stopping = false;
@@ -95,23 +101,37 @@ export class TransactionalStage {
       const assignment = event.payload.memberAssignment as Record<string, number[]>;
       const now = new Set(inputTopics.flatMap((t) => assignment[t] ?? []));
       for (const p of this.assigned) if (!now.has(p)) this.tasks.delete(p);
+      this.positions.clear();
+      this.joinedAt = Date.now();
+      for (const topic of inputTopics)
+        for (const p of assignment[topic] ?? []) this.positions.set(`${topic}/${p}`, unknownPosition());
       for (const p of now) {
         if (!this.assigned.has(p) || !this.tasks.has(p)) this.needsRestore.add(p);
         this.lastRecordAt.set(p, Date.now());
       }
       this.assigned = now;
     });
+    this.consumer.on(this.consumer.events.CRASH, (event) => {
+      const { error, restart } = event.payload as { error: Error; restart: boolean };
+      this.options.logger.error({ error: String(error), restart }, 'stage consumer crashed');
+      if (!restart && !this.stopping) this.options.onFatal?.(error);
+    });
     await this.consumer.connect();
     await this.consumer.subscribe({ topics: inputTopics, fromBeginning: true });
     await this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
+      // With alignment, the batches of all partitions are in hand at once and are taken in
+      // event-time order by one pump; without it, one partition at a time.
+      partitionsConsumedConcurrently: this.options.alignSlackMs === undefined ? 1 : 64,
       eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
         if (!isRunning() || isStale() || this.stopping || batch.messages.length === 0) return;
-        await this.exclusive(async () => {
-          if (!this.tasks.has(batch.partition)) this.needsRestore.add(batch.partition);
-          await this.restorePending();
-          const all: InboundRecord[] = batch.messages.map((message) => ({
+        const key = `${batch.topic}/${batch.partition}`;
+        const inHand: InHand = {
+          key,
+          topic: batch.topic,
+          partition: batch.partition,
+          records: batch.messages.map((message) => ({
             topic: batch.topic,
             partition: batch.partition,
             offset: message.offset,
@@ -120,22 +140,32 @@ export class TransactionalStage {
             headers: message.headers ?? {},
             timestamp: Number(message.timestamp),
             message,
-          }));
-          const records = this.alignedPrefix(batch.topic, batch.partition, all);
-          this.lastRecordAt.set(batch.partition, Date.now());
-          if (records.length > 0) {
-            const last = records[records.length - 1]!;
-            await this.commitWork(batch.partition, records, {
-              topic: batch.topic,
-              partition: batch.partition,
-              offset: (BigInt(last.offset) + 1n).toString(),
+          })),
+          times: undefined,
+          next: 0,
+          resolveOffset,
+        };
+        this.inHand.set(key, inHand);
+        this.lastRecordAt.set(batch.partition, Date.now());
+        const position = this.positions.get(key) ?? unknownPosition();
+        position.seen = true;
+        this.positions.set(key, position);
+        try {
+          while (inHand.next < inHand.records.length) {
+            if (!isRunning() || isStale() || this.stopping) return;
+            let progressed = false;
+            await this.exclusive(async () => {
+              progressed = await this.pump();
             });
-            resolveOffset(last.offset);
+            // Held back by partitions without a batch in hand: let this fetch round end, the
+            // rest of the batch is fetched again.
+            if (!progressed && inHand.next < inHand.records.length) return;
+            await heartbeat();
           }
-          if (records.length < all.length) this.pause(batch.topic, batch.partition);
-          this.resumeCaughtUp();
-        });
-        await heartbeat();
+        } finally {
+          this.inHand.delete(key);
+          position.lastActivityAt = Date.now();
+        }
       },
     });
     if (this.options.idlePartitionMs) {
@@ -145,41 +175,86 @@ export class TransactionalStage {
     }
   }
 
-  /** The records of a batch that are not too far ahead of the other partitions in event time. */
-  private alignedPrefix(topic: string, partition: number, records: InboundRecord[]): InboundRecord[] {
-    const key = `${topic}/${partition}`;
-    const { alignSlackMs } = this.options;
-    const task = this.tasks.get(partition);
-    if (alignSlackMs === undefined || !task?.eventTimeOf) return records;
-    const times = records.map((r) => task.eventTimeOf!(r));
-    this.heads.set(key, times[0]!);
-    const limit = this.slowestOtherHead(key) + alignSlackMs;
-    let count = 0;
-    while (count < records.length && !(times[count]! > limit)) count++;
-    if (count === records.length) this.heads.delete(key);
-    else this.heads.set(key, times[count]!);
-    return records.slice(0, count);
-  }
-
-  private slowestOtherHead(key: string): number {
-    let slowest = Number.POSITIVE_INFINITY;
-    for (const [other, head] of this.heads) if (other !== key && head < slowest) slowest = head;
-    return slowest;
-  }
-
-  private pause(topic: string, partition: number): void {
-    this.paused.set(`${topic}/${partition}`, { topic, partition });
-    this.consumer?.pause([{ topic, partitions: [partition] }]);
-  }
-
-  private resumeCaughtUp(): void {
-    for (const [key, tp] of this.paused) {
-      const head = this.heads.get(key) ?? Number.NEGATIVE_INFINITY;
-      if (head <= this.slowestOtherHead(key) + (this.options.alignSlackMs ?? 0)) {
-        this.paused.delete(key);
-        this.consumer?.resume([{ topic: tp.topic, partitions: [tp.partition] }]);
+  /**
+   * Takes up to a transaction's worth of records from the batches in hand, oldest event time
+   * first across partitions, and commits them in one transaction. False when nothing could go:
+   * everything in hand is too far ahead of a partition whose next batch is not here yet.
+   */
+  private async pump(): Promise<boolean> {
+    for (const h of this.inHand.values())
+      if (!this.tasks.has(h.partition)) this.needsRestore.add(h.partition);
+    await this.restorePending();
+    const batches = [...this.inHand.values()];
+    for (const h of batches) h.times ??= this.eventTimes(h.partition, h.records);
+    const limit = this.slowestOutside() + (this.options.alignSlackMs ?? 0);
+    const cursor = new Map(batches.map((h) => [h, h.next]));
+    const items: Array<{ partition: number; record: InboundRecord }> = [];
+    while (items.length < MAX_RECORDS_PER_TRANSACTION) {
+      let best: InHand | undefined;
+      let bestTime = Number.POSITIVE_INFINITY;
+      for (const h of batches) {
+        const at = cursor.get(h)!;
+        if (at >= h.records.length) continue;
+        // Unreadable times (NaN) never wait: those records go straight to the dead letters.
+        const time = Number.isNaN(h.times![at]!) ? Number.NEGATIVE_INFINITY : h.times![at]!;
+        if (best === undefined || time < bestTime) {
+          best = h;
+          bestTime = time;
+        }
       }
+      if (!best || bestTime > limit) break;
+      const at = cursor.get(best)!;
+      items.push({ partition: best.partition, record: best.records[at]! });
+      cursor.set(best, at + 1);
     }
+    if (items.length === 0) return false;
+    const moved = batches.filter((h) => cursor.get(h)! > h.next);
+    await this.commitWork(
+      items,
+      moved.map((h) => ({
+        topic: h.topic,
+        partition: h.partition,
+        offset: (BigInt(h.records[cursor.get(h)! - 1]!.offset) + 1n).toString(),
+      })),
+    );
+    for (const h of moved) {
+      const at = cursor.get(h)!;
+      h.resolveOffset(h.records[at - 1]!.offset);
+      h.next = at;
+      const position = this.positions.get(h.key)!;
+      const time = h.times![at - 1]!;
+      if (!Number.isNaN(time)) position.time = Math.max(position.time, time);
+      position.lastActivityAt = Date.now();
+    }
+    return true;
+  }
+
+  private eventTimes(partition: number, records: InboundRecord[]): number[] {
+    const task = this.tasks.get(partition);
+    if (this.options.alignSlackMs === undefined || !task?.eventTimeOf) return records.map(() => Number.NaN);
+    return records.map((r) => task.eventTimeOf!(r));
+  }
+
+  /**
+   * How far the batches in hand may run: the slowest input partition WITHOUT a batch in hand that
+   * still counts, at the time of its last record. One never heard of counts as "not started";
+   * either stops counting after being silent for a moment (it may have nothing to send).
+   */
+  private slowestOutside(): number {
+    if (this.options.alignSlackMs === undefined) return Number.POSITIVE_INFINITY;
+    const now = Date.now();
+    let slowest = Number.POSITIVE_INFINITY;
+    for (const [key, position] of this.positions) {
+      if (this.inHand.has(key)) continue;
+      let constraint: number;
+      if (!position.seen)
+        constraint =
+          now - this.joinedAt < ALIGN_IDLE_MS ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
+      else
+        constraint = now - position.lastActivityAt < ALIGN_IDLE_MS ? position.time : Number.POSITIVE_INFINITY;
+      if (constraint < slowest) slowest = constraint;
+    }
+    return slowest;
   }
 
   /** Finishes the transaction in hand, leaves the group. */
@@ -211,13 +286,13 @@ export class TransactionalStage {
   }
 
   private async commitWork(
-    partition: number,
-    records: InboundRecord[],
-    offsets?: { topic: string; partition: number; offset: string },
-    advanceTo?: number,
+    items: Array<{ partition: number; record: InboundRecord }>,
+    offsets: Array<{ topic: string; partition: number; offset: string }>,
+    advance?: { partition: number; time: number },
   ): Promise<void> {
-    const task = this.tasks.get(partition)!;
     const { changelogTopic, deadLetterTopic, service } = this.options;
+    const touched = new Set(items.map((i) => i.partition));
+    if (advance) touched.add(advance.partition);
     const messages = new Map<string, Message[]>();
     const push = (topic: string, message: Message) => {
       const list = messages.get(topic);
@@ -225,10 +300,10 @@ export class TransactionalStage {
       else messages.set(topic, [message]);
     };
     try {
-      for (const record of records) {
+      for (const { partition, record } of items) {
         let outputs: Produced[];
         try {
-          outputs = task.process(record);
+          outputs = this.tasks.get(partition)!.process(record);
         } catch (error) {
           if (!(error instanceof PermanentError)) throw error;
           this.options.onDeadLetter?.(record, error);
@@ -237,24 +312,32 @@ export class TransactionalStage {
         }
         for (const o of outputs) push(o.topic, toMessage(o));
       }
-      if (advanceTo !== undefined && task.advanceTo) {
-        for (const o of task.advanceTo(advanceTo)) push(o.topic, toMessage(o));
+      const advancing = advance ? this.tasks.get(advance.partition) : undefined;
+      if (advance && advancing?.advanceTo) {
+        for (const o of advancing.advanceTo(advance.time)) push(o.topic, toMessage(o));
       }
-      for (const [key, value] of task.takeChanges()) {
-        push(changelogTopic, { key, value: value === null ? null : JSON.stringify(value), partition });
+      for (const partition of touched) {
+        for (const [key, value] of this.tasks.get(partition)!.takeChanges()) {
+          push(changelogTopic, { key, value: value === null ? null : JSON.stringify(value), partition });
+        }
       }
       const transaction = await this.producer!.transaction();
       try {
-        for (const [topic, list] of messages) await transaction.send({ topic, messages: list, acks: -1 });
-        if (offsets) {
+        for (const [topic, list] of messages) {
+          // One produce request must stay under the broker's message size limit (1 MB by default).
+          for (const part of bySize(list, MAX_REQUEST_BYTES))
+            await transaction.send({ topic, messages: part, acks: -1 });
+        }
+        if (offsets.length > 0) {
+          const byTopic = new Map<string, Array<{ partition: number; offset: string }>>();
+          for (const o of offsets)
+            byTopic.set(o.topic, [
+              ...(byTopic.get(o.topic) ?? []),
+              { partition: o.partition, offset: o.offset },
+            ]);
           await transaction.sendOffsets({
             consumerGroupId: this.options.groupId,
-            topics: [
-              {
-                topic: offsets.topic,
-                partitions: [{ partition: offsets.partition, offset: offsets.offset }],
-              },
-            ],
+            topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })),
           });
         }
         await transaction.commit();
@@ -264,15 +347,20 @@ export class TransactionalStage {
       }
     } catch (error) {
       // The in-memory state ran ahead of what was committed: rebuild it from the changelog.
-      this.tasks.delete(partition);
-      this.needsRestore.add(partition);
+      for (const partition of touched) {
+        this.tasks.delete(partition);
+        this.needsRestore.add(partition);
+      }
+      const largest = [...messages]
+        .flatMap(([topic, list]) => list.map((m) => ({ topic, key: String(m.key), bytes: sizeOf(m.value) })))
+        .sort((x, y) => y.bytes - x.bytes)[0];
       this.options.logger.warn(
-        { partition, error: String(error) },
+        { partitions: [...touched], error: String(error), largest },
         'transaction failed; state will be restored',
       );
       throw error;
     }
-    this.options.onCommitted?.(records.length);
+    this.options.onCommitted?.(items.length);
   }
 
   private async pushIdlePartitions(): Promise<void> {
@@ -287,7 +375,7 @@ export class TransactionalStage {
           lastRecordAt: this.lastRecordAt.get(partition) ?? 0,
         }));
       for (const [partition, time] of idleAdvances(clocks, Date.now(), this.options.idlePartitionMs!)) {
-        await this.commitWork(partition, [], undefined, time).catch((error) =>
+        await this.commitWork([], [], { partition, time }).catch((error) =>
           this.options.logger.warn({ partition, error: String(error) }, 'idle-partition advance failed'),
         );
       }
@@ -356,6 +444,54 @@ export class TransactionalStage {
     }
     logger.info({ partitions, records: restored, changelog: changelogTopic }, 'state restored');
   }
+}
+
+interface Position {
+  /** Event time of the last record processed. */
+  time: number;
+  seen: boolean;
+  lastActivityAt: number;
+}
+
+function unknownPosition(): Position {
+  return { time: Number.NEGATIVE_INFINITY, seen: false, lastActivityAt: 0 };
+}
+
+/** A fetched batch waiting (in memory) for its turn in event-time order. */
+interface InHand {
+  key: string;
+  topic: string;
+  partition: number;
+  records: InboundRecord[];
+  times: number[] | undefined;
+  next: number;
+  resolveOffset(offset: string): void;
+}
+
+/** How long a partition without a batch in hand still holds the others back. */
+const ALIGN_IDLE_MS = 1_500;
+
+function bySize(messages: Message[], maxBytes: number): Message[][] {
+  const parts: Message[][] = [];
+  let current: Message[] = [];
+  let bytes = 0;
+  for (const message of messages) {
+    const size = sizeOf(message.key) + sizeOf(message.value) + 64;
+    if (current.length > 0 && bytes + size > maxBytes) {
+      parts.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(message);
+    bytes += size;
+  }
+  if (current.length > 0) parts.push(current);
+  return parts;
+}
+
+function sizeOf(data: string | Buffer | null | undefined): number {
+  if (data === null || data === undefined) return 0;
+  return typeof data === 'string' ? Buffer.byteLength(data) : data.length;
 }
 
 function toMessage(o: Produced): Message {

@@ -249,7 +249,7 @@ export class TrendPartition {
           day = emptyTally();
           scope.days.set(dayIndex, day);
         }
-        addToTally(day, signal, weight, withCountry);
+        addToTally(day, signal, weight, false, false);
       }
     }
     this.dirty.add(skuKey(signal.sku));

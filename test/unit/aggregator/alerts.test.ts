@@ -85,6 +85,9 @@ function run(signals: Signal[]): { alerts: ReorderAlert[]; late: number } {
     alerts.push(...out.alerts);
     late += out.late.length;
   }
+  // Stream time moves on (as more traffic would move it) until the episode can cool down.
+  partition.advanceTo(T0 + 24 * HOUR);
+  alerts.push(...partition.drain().alerts);
   return { alerts, late };
 }
 
