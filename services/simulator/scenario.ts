@@ -379,6 +379,15 @@ export function generateScenario(options: ScenarioOptions): Scenario {
   };
   if (!Number.isFinite(o.startMs)) throw new Error(`start is not a valid instant: ${String(options.start)}`);
   if (!(o.days > 0)) throw new Error('days must be positive');
+  if (!Number.isInteger(o.members) || o.members < 1)
+    throw new Error('members must be a whole number of at least 1');
+  for (const [name, value] of [
+    ['uploadsPerDay', o.uploadsPerDay],
+    ['interactionsPerPost', o.interactionsPerPost],
+    ['zipfExponent', o.zipfExponent],
+  ] as const) {
+    if (!(Number.isFinite(value) && value >= 0)) throw new Error(`${name} must be a number of at least 0`);
+  }
   const endMs = o.startMs + o.days * 24 * HOUR_MS;
   const hours = Math.ceil(o.days * 24);
   const rng = createRng(o.seed);

@@ -153,6 +153,17 @@ describe('generateScenario', () => {
     ).toBeGreaterThanOrEqual(40);
   });
 
+  it('rejects nonsense sizes with the option named', () => {
+    expect(() => generateScenario({ seed: 1, catalogue: catalogue(), days: 0 })).toThrow(/days/);
+    expect(() => generateScenario({ seed: 1, catalogue: catalogue(), members: Number.NaN })).toThrow(
+      /members/,
+    );
+    expect(() => generateScenario({ seed: 1, catalogue: catalogue(), uploadsPerDay: -1 })).toThrow(
+      /uploadsPerDay/,
+    );
+    expect(() => generateScenario({ seed: 1, catalogue: catalogue().slice(0, 3) })).toThrow(/at least 4/);
+  });
+
   it('rejects a trend on an unknown SKU and a trend and decoy on the same SKU', () => {
     expect(() => generateScenario({ seed: 1, catalogue: catalogue(), trends: [{ sku: 'NOPE' }] })).toThrow(
       /not in the catalogue/,
