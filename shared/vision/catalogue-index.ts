@@ -43,7 +43,7 @@ export interface IvfOptions {
 export const DEFAULT_IVF: IvfOptions = {
   minRows: 20_000,
   cells: 0,
-  probes: 64,
+  probes: 80,
   coarseDimension: 32,
   trainingRows: 25_000,
   iterations: 8,
