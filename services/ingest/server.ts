@@ -218,6 +218,8 @@ export function buildIngestServer(config: IngestConfig, deps: IngestDeps): Inges
         return fail(reply, tooMany ? 413 : 400, tooMany ? 'batch-too-large' : 'bad-request', batch.reason);
       }
       const ctx = context(request);
+      // Identical for every record of the request: one object, not one per record.
+      const headers = recordHeaders('interactions', ctx.source, request.id);
       const records: TopicRecord[] = [];
       const results: Array<{
         index: number;
@@ -228,10 +230,7 @@ export function buildIngestServer(config: IngestConfig, deps: IngestDeps): Inges
       batch.items.forEach((entry, index) => {
         const verdict = entry.ok ? validateInteraction(entry.item, ctx) : entry;
         if (verdict.ok) {
-          records.push({
-            topic: topics.interactions,
-            message: interactionMessage(verdict.value, request.id),
-          });
+          records.push({ topic: topics.interactions, message: interactionMessage(verdict.value, headers) });
           results.push({ index, status: 'accepted', eventId: verdict.value.eventId });
         } else {
           results.push({ index, status: 'rejected', reason: verdict.reason });
@@ -392,11 +391,11 @@ export function buildIngestServer(config: IngestConfig, deps: IngestDeps): Inges
   };
 }
 
-function interactionMessage(interaction: Interaction, requestId: string): Message {
+function interactionMessage(interaction: Interaction, headers: Record<string, string>): Message {
   return {
     key: interaction.postId,
     value: JSON.stringify(interaction),
-    headers: recordHeaders('interactions', interaction.source, requestId),
+    headers,
     timestamp: String(Date.parse(interaction.timestamp)),
   };
 }

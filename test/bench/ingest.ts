@@ -111,9 +111,12 @@ export default async function bench(args: string[]): Promise<void> {
     const maxRate = (max.requests * BATCH) / max.seconds;
     log(`http max load: ${Math.round(maxRate)} interactions/s, p99 ${max.p99.toFixed(1)} ms`);
 
-    // 3. Half load, open loop.
+    // 3. Half load, open loop. Bodies are built first and both processes get a moment to collect
+    // the max-load garbage, so the phase measures the service, not the previous phase's GC.
     const halfRate = maxRate / 2;
     const halfBatch = 100;
+    const halfBodies = bodies(halfBatch, Math.ceil((halfRate * phaseSeconds) / halfBatch) + 10);
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
     const half = await openLoop(
       phaseSeconds,
       halfRate / halfBatch,
