@@ -47,7 +47,10 @@ export interface EmbedOptions {
 
 export const sha256Hex = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
-export async function embedCatalogue(items: readonly CatalogueItem[], options: EmbedOptions): Promise<EmbedReport> {
+export async function embedCatalogue(
+  items: readonly CatalogueItem[],
+  options: EmbedOptions,
+): Promise<EmbedReport> {
   const { describer, fetcher, known = new Map(), batchSize = 32 } = options;
   const jobs = items.flatMap((item) => item.images.map((image) => ({ item, image })));
   const views = new Map<CatalogueItem, EmbeddedView[]>(items.map((item) => [item, []]));
@@ -96,7 +99,9 @@ export async function embedCatalogue(items: readonly CatalogueItem[], options: E
     options.onProgress?.(Math.min(start + batchSize, jobs.length), jobs.length);
   }
   return {
-    products: items.filter((item) => views.get(item)!.length > 0).map((item) => ({ item, views: views.get(item)! })),
+    products: items
+      .filter((item) => views.get(item)!.length > 0)
+      .map((item) => ({ item, views: views.get(item)! })),
     problems,
     embedded,
     reused,

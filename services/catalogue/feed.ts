@@ -17,7 +17,10 @@ export const FeedImage = z
     url: z.url({ protocol: /^https$/, error: 'image URLs must be https' }).optional(),
     view: z.string().min(1).max(40).default('main'),
   })
-  .refine((i) => (i.file === undefined) !== (i.url === undefined), 'each image needs exactly one of file or url');
+  .refine(
+    (i) => (i.file === undefined) !== (i.url === undefined),
+    'each image needs exactly one of file or url',
+  );
 
 const nullableText = (max: number) =>
   z
@@ -33,7 +36,11 @@ export const FeedProduct = z.object({
   name: nullableText(300),
   category: nullableText(120),
   brand: nullableText(120),
-  price: z.coerce.number().nonnegative().nullish().transform((v) => v ?? null),
+  price: z.coerce
+    .number()
+    .nonnegative()
+    .nullish()
+    .transform((v) => v ?? null),
   images: z.array(FeedImage).min(1).max(20),
 });
 export type FeedProduct = z.infer<typeof FeedProduct>;
@@ -69,7 +76,8 @@ export function parseJsonFeed(text: string, baseDir: string): ParsedFeed {
     throw new Error(`catalogue feed is not JSON: ${(error as Error).message}`);
   }
   const list = Array.isArray(json) ? json : (json as { products?: unknown })?.products;
-  if (!Array.isArray(list)) throw new Error('a JSON catalogue feed is an array of products (or {"products": [...]})');
+  if (!Array.isArray(list))
+    throw new Error('a JSON catalogue feed is an array of products (or {"products": [...]})');
   return validateProducts(list, baseDir);
 }
 
@@ -83,9 +91,16 @@ export function parseCsvFeed(text: string, baseDir: string): ParsedFeed {
   const bySku = new Map<string, { at: number; product: Record<string, unknown>; images: unknown[] }>();
   rows.forEach((row, at) => {
     const sku = row.sku ?? '';
-    const entry = bySku.get(sku) ?? { at, product: { ...row, price: row.price === '' ? null : row.price }, images: [] };
+    const entry = bySku.get(sku) ?? {
+      at,
+      product: { ...row, price: row.price === '' ? null : row.price },
+      images: [],
+    };
     const image = row.image ?? '';
-    entry.images.push({ ...(/^https?:\/\//i.test(image) ? { url: image } : { file: image || undefined }), view: row.view || 'main' });
+    entry.images.push({
+      ...(/^https?:\/\//i.test(image) ? { url: image } : { file: image || undefined }),
+      view: row.view || 'main',
+    });
     bySku.set(sku, entry);
   });
   const products = [...bySku.values()].map(({ product, images }) => {
@@ -101,9 +116,12 @@ function validateProducts(list: unknown[], baseDir: string): ParsedFeed {
   const seen = new Set<string>();
   list.forEach((raw, at) => {
     const parsed = FeedProduct.safeParse(raw);
-    const sku = typeof (raw as { sku?: unknown })?.sku === 'string' ? (raw as { sku: string }).sku : undefined;
+    const sku =
+      typeof (raw as { sku?: unknown })?.sku === 'string' ? (raw as { sku: string }).sku : undefined;
     if (!parsed.success) {
-      const message = parsed.error.issues.map((i) => `${i.path.join('.') || '(product)'}: ${i.message}`).join('; ');
+      const message = parsed.error.issues
+        .map((i) => `${i.path.join('.') || '(product)'}: ${i.message}`)
+        .join('; ');
       problems.push({ at, sku, message });
       return;
     }
@@ -118,7 +136,11 @@ function validateProducts(list: unknown[], baseDir: string): ParsedFeed {
       images: images.map((image) =>
         image.url
           ? { view: image.view, location: image.url, kind: 'url' }
-          : { view: image.view, location: isAbsolute(image.file!) ? image.file! : resolve(baseDir, image.file!), kind: 'file' },
+          : {
+              view: image.view,
+              location: isAbsolute(image.file!) ? image.file! : resolve(baseDir, image.file!),
+              kind: 'file',
+            },
       ),
     });
   });

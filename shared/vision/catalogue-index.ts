@@ -121,8 +121,11 @@ export class CatalogueIndex {
       rowSku[row] = owners[source]!;
     });
     if (ivf) {
-      ivf.prefixes = new Float32Array(whitened.length * coarse);
-      order.forEach((source, row) => ivf!.prefixes.set(whitened[source]!.subarray(0, coarse), row * coarse));
+      const prefixes = new Float32Array(whitened.length * coarse);
+      order.forEach((source, row) => {
+        prefixes.set(whitened[source]!.subarray(0, coarse), row * coarse);
+      });
+      ivf.prefixes = prefixes;
     }
     return new CatalogueIndex(whitening, rows, rowSku, skus, ivf, ivfOptions.probes, coarse);
   }

@@ -59,7 +59,10 @@ export default async function bench(args: string[]): Promise<void> {
     return { result, cpuMs: (used.user + used.system) / 1000 / n, wallMs: (performance.now() - wall) / n };
   };
   const ivfRun = timed(() => probes.map((q) => index.search(q.vector, 5)), queries);
-  const exactRun = timed(() => probes.slice(0, exactQueries).map((q) => index.search(q.vector, 5, true)), exactQueries);
+  const exactRun = timed(
+    () => probes.slice(0, exactQueries).map((q) => index.search(q.vector, 5, true)),
+    exactQueries,
+  );
   const approx = ivfRun.result;
   const exact = exactRun.result;
   const ivfMs = ivfRun.cpuMs;
@@ -74,14 +77,20 @@ export default async function bench(args: string[]): Promise<void> {
   });
   const recallAt5 = found / total;
   const exactTop1 = exact.filter((e, i) => e[0]?.sku === probes[i]!.sku).length / exactQueries;
-  log(`IVF ${ivfMs.toFixed(3)} CPU ms/photo, exact ${exactMs.toFixed(3)} ms/photo, recall@5 vs exact ${recallAt5.toFixed(4)}`);
+  log(
+    `IVF ${ivfMs.toFixed(3)} CPU ms/photo, exact ${exactMs.toFixed(3)} ms/photo, recall@5 vs exact ${recallAt5.toFixed(4)}`,
+  );
   process.stdout.write(
     `${JSON.stringify({
       bench: 'matching',
       skus,
       views: skus * 3,
       dimension: 128,
-      ivf: { cells: Math.round(2 * Math.sqrt(skus * 3)), probes: ivf.probes, coarseDimension: ivf.coarseDimension },
+      ivf: {
+        cells: Math.round(2 * Math.sqrt(skus * 3)),
+        probes: ivf.probes,
+        coarseDimension: ivf.coarseDimension,
+      },
       buildSeconds: Number(buildSeconds.toFixed(1)),
       ivfMsPerPhoto: Number(ivfMs.toFixed(3)),
       exactMsPerPhoto: Number(exactMs.toFixed(3)),
