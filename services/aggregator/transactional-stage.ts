@@ -145,6 +145,16 @@ export class TransactionalStage {
           next: 0,
           resolveOffset,
         };
+        const highWatermark = BigInt(batch.highWatermark);
+        const earlier = this.inHand.get(key);
+        if (earlier) {
+          // Never two batches of one partition in hand: the pump would lose the order.
+          this.options.logger.warn(
+            { key, earlier: earlier.records[earlier.next]?.offset },
+            'overlapping batches',
+          );
+          return;
+        }
         this.inHand.set(key, inHand);
         this.lastRecordAt.set(batch.partition, Date.now());
         const position = this.positions.get(key) ?? unknownPosition();
@@ -165,6 +175,8 @@ export class TransactionalStage {
         } finally {
           this.inHand.delete(key);
           position.lastActivityAt = Date.now();
+          const processed = inHand.next > 0 ? BigInt(inHand.records[inHand.next - 1]!.offset) + 1n : -1n;
+          position.caughtUp = inHand.next === inHand.records.length && processed >= highWatermark;
         }
       },
     });
@@ -247,11 +259,14 @@ export class TransactionalStage {
     for (const [key, position] of this.positions) {
       if (this.inHand.has(key)) continue;
       let constraint: number;
-      if (!position.seen)
-        constraint =
-          now - this.joinedAt < ALIGN_IDLE_MS ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
-      else
+      if (!position.seen) {
+        const unseenMs = this.options.idlePartitionMs ?? ALIGN_UNSEEN_MS;
+        constraint = now - this.joinedAt < unseenMs ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
+      } else if (!position.caughtUp) {
+        constraint = position.time;
+      } else {
         constraint = now - position.lastActivityAt < ALIGN_IDLE_MS ? position.time : Number.POSITIVE_INFINITY;
+      }
       if (constraint < slowest) slowest = constraint;
     }
     return slowest;
@@ -442,6 +457,8 @@ export class TransactionalStage {
       task.takeChanges(); // restoring is not a change
       this.tasks.set(p, task);
     }
+    // Restoring takes a while: partitions that have not delivered yet get their full chance.
+    this.joinedAt = Date.now();
     logger.info({ partitions, records: restored, changelog: changelogTopic }, 'state restored');
   }
 }
@@ -450,11 +467,13 @@ interface Position {
   /** Event time of the last record processed. */
   time: number;
   seen: boolean;
+  /** Its last batch ended at the partition's end: nothing more was there to fetch. */
+  caughtUp: boolean;
   lastActivityAt: number;
 }
 
 function unknownPosition(): Position {
-  return { time: Number.NEGATIVE_INFINITY, seen: false, lastActivityAt: 0 };
+  return { time: Number.NEGATIVE_INFINITY, seen: false, caughtUp: false, lastActivityAt: 0 };
 }
 
 /** A fetched batch waiting (in memory) for its turn in event-time order. */
@@ -468,8 +487,13 @@ interface InHand {
   resolveOffset(offset: string): void;
 }
 
-/** How long a partition without a batch in hand still holds the others back. */
+/** How long a caught-up partition without a batch in hand still holds the others back. */
 const ALIGN_IDLE_MS = 1_500;
+/**
+ * How long after joining (and restoring) a partition that has delivered nothing yet holds the
+ * others back, unless the stage has its own idle-partition time.
+ */
+const ALIGN_UNSEEN_MS = 30_000;
 
 function bySize(messages: Message[], maxBytes: number): Message[][] {
   const parts: Message[][] = [];

@@ -139,3 +139,45 @@ export async function readAlerts(kafka: Kafka, topic: string, quietMs = 4_000): 
     await consumer.disconnect();
   }
 }
+
+export interface DetectionRun {
+  alerts: ReorderAlert[];
+  drained: boolean;
+  /** Wall-clock ms from the aggregator's start until both stages had committed everything. */
+  processingMs: number;
+  signals: number;
+  lateSignals: number;
+}
+
+/** Writes the feed to a fresh namespace, runs the real aggregator on it, returns its alerts. */
+export async function runDetection(
+  kafka: Kafka,
+  namespace: string,
+  feed: DetectionFeed,
+  settings: Record<string, string>,
+  timeoutMs: number,
+): Promise<DetectionRun> {
+  const { defaultAggregatorConfig } = await import('../../../services/aggregator/config.ts');
+  const { startAggregator } = await import('../../../services/aggregator/service.ts');
+  const { createLogger } = await import('../../../shared/observability/logger.ts');
+  await produceFeed(kafka, namespace, feed);
+  const config = defaultAggregatorConfig({ ...settings, TOPIC_NAMESPACE: namespace });
+  const started = Date.now();
+  const running = await startAggregator(
+    { ...config, KAFKA_BROKERS: settings.KAFKA_BROKERS?.split(',') ?? config.KAFKA_BROKERS },
+    { logger: createLogger('aggregator', settings.LOG_LEVEL ?? 'silent') },
+  );
+  const drained = await waitForDrain(kafka, namespace, config.AGGREGATOR_GROUP_ID, timeoutMs);
+  const processingMs = Date.now() - started;
+  const metric = async (name: string, labels: Record<string, string> = {}) => {
+    const values = (await running.registry.getSingleMetric(name)?.get())?.values ?? [];
+    return values
+      .filter((v) => Object.entries(labels).every(([k, value]) => v.labels[k] === value))
+      .reduce((sum, v) => sum + v.value, 0);
+  };
+  const signals = await metric('trendradar_aggregator_signals_total', { stage: 'trends' });
+  const lateSignals = await metric('trendradar_aggregator_late_signals_total');
+  await running.stop();
+  const alerts = await readAlerts(kafka, topicNames(namespace)['reorder-alerts']);
+  return { alerts, drained, processingMs, signals, lateSignals };
+}

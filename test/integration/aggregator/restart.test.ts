@@ -16,7 +16,7 @@ import { buildFeed, detectionScenario, loadCatalogue } from './scenario-feed.ts'
 const { kafkaBrokers } = integrationEnv();
 const kafka = createKafka({ brokers: kafkaBrokers, clientId: 'aggregator-restart-test' });
 // Idle-partition handling is the one wall-clock input; keep it out of a determinism test.
-const settings = { AGGREGATOR_IDLE_PARTITION_MS: String(3_600_000), LOG_LEVEL: 'warn' };
+const settings = { AGGREGATOR_IDLE_PARTITION_MS: String(3_600_000), LOG_LEVEL: 'error' };
 const feed = buildFeed({
   seed: 11,
   catalogue: loadCatalogue(),
@@ -40,7 +40,7 @@ describe('aggregator restart', () => {
       TOPIC_NAMESPACE: reference,
       KAFKA_BROKERS: kafkaBrokers.join(','),
     });
-    const running = await startAggregator(config, { logger: createLogger('aggregator-ref', 'warn') });
+    const running = await startAggregator(config, { logger: createLogger('aggregator-ref', 'silent') });
     expect(await waitForDrain(kafka, reference, config.AGGREGATOR_GROUP_ID, 150_000)).toBe(true);
     await running.stop();
     const expected = (await readAlerts(kafka, topicNames(reference)['reorder-alerts'])).map((a) => a.alertId);
