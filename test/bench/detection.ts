@@ -1,5 +1,5 @@
 /**
- * `npm run bench detection [--days 7] [--trends 6] [--base 2] [--seed 1] [--core-only]`
+ * `npm run bench detection [--days 4] [--trends 4] [--base 4] [--seed 1] [--core-only]`
  *
  * The simulator's scenario (planted trends and decoys) replayed through the real pipeline: the
  * feed is written to Kafka, the aggregator (both exactly-once stages) runs on it, its alerts are
@@ -26,9 +26,9 @@ function option(args: string[], name: string, fallback: number): number {
 }
 
 export default async function detection(args: string[]): Promise<void> {
-  const days = option(args, 'days', 7);
-  const trends = option(args, 'trends', 6);
-  const baselinePerHour = option(args, 'base', 2);
+  const days = option(args, 'days', 4);
+  const trends = option(args, 'trends', 4);
+  const baselinePerHour = option(args, 'base', 4);
   const seed = option(args, 'seed', 1);
   const coreOnly = args.includes('--core-only');
   const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
