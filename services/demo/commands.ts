@@ -6,6 +6,7 @@ interface DemoFlags {
   uploadsPerDay: string;
   members: string;
   seed: string;
+  trendBaseline: string;
   exit?: boolean;
 }
 
@@ -15,7 +16,8 @@ export function register(program: Command): void {
     .description('the main job: local stack, every service, a simulated week with a planted micro-trend, alerts, summary')
     .option('--catalogue <dir>', 'catalogue feed folder (luma format), e.g. ../shared/datasets/luma-catalogue; default: a synthetic catalogue rendered once')
     .option('--days <n>', 'simulated days', '7')
-    .option('--uploads-per-day <n>', 'organic photo uploads per day worldwide', '300')
+    .option('--uploads-per-day <n>', 'organic photo uploads per day worldwide', '200')
+    .option('--trend-baseline <n>', 'uploads per hour of the planted red shoe before its surge', '3')
     .option('--members <n>', 'community size', '2000')
     .option('--seed <n>', 'scenario seed (same seed, same week)', '7')
     .option('--exit', 'stop the services after the summary (default when not on a terminal)')
@@ -28,6 +30,7 @@ export function register(program: Command): void {
         uploadsPerDay: Number(flags.uploadsPerDay),
         members: Number(flags.members),
         seed: Number(flags.seed),
+        trendBaselinePerHour: Number(flags.trendBaseline),
         keepRunning: !flags.exit && process.stdout.isTTY === true,
       });
       const missed = report.verdict.trends.filter((t) => t.alertedAt === null).length;
