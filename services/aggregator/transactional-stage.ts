@@ -96,7 +96,16 @@ export class TransactionalStage {
     });
     // Connecting a transactional producer fences any predecessor and aborts its open transaction.
     await this.producer.connect();
-    this.consumer = kafka.consumer({ groupId, readUncommitted: false, allowAutoTopicCreation: false });
+    this.consumer = kafka.consumer({
+      groupId,
+      readUncommitted: false,
+      allowAutoTopicCreation: false,
+      // Every fetch must have room for every partition: with the default 10 MB per response and
+      // 1 MB per partition, the last partitions of a backlog are starved, and aligning by event
+      // time would wait for them, then give up on them and make their records late.
+      maxBytesPerPartition: 512 * 1024,
+      maxBytes: 128 * 1024 * 1024,
+    });
     this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => {
       const assignment = event.payload.memberAssignment as Record<string, number[]>;
       const now = new Set(inputTopics.flatMap((t) => assignment[t] ?? []));
