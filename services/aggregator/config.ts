@@ -1,4 +1,4 @@
-/** Aggregator settings: every one an environment variable (docs/configuration/aggregator.md). */
+/** Aggregator settings: every one an environment variable (docs/configuration.md). */
 import { z } from 'zod';
 import { BaseEnv } from '../../shared/config/env.ts';
 import { SignalKind } from '../../shared/contracts/events.ts';

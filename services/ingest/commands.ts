@@ -7,7 +7,7 @@ export function register(program: Command): void {
     .description('The HTTP front door: member uploads and interactions into Kafka.')
     .addHelpText(
       'after',
-      '\nSettings: docs/configuration/ingest.md; API: docs/ingest.md and docs/api/openapi.json.',
+      '\nSettings: docs/configuration.md; API: docs/ingest.md and docs/api/openapi.json.',
     );
 
   ingest

@@ -9,7 +9,7 @@ export function register(program: Command): void {
     )
     .addHelpText(
       'after',
-      '\nSettings: docs/configuration/notifier.md; subscriptions file format: docs/buyers.md.',
+      '\nSettings: docs/configuration.md; subscriptions file format: docs/buyers.md.',
     );
 
   notifier

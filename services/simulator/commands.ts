@@ -25,7 +25,7 @@ export function register(program: Command): void {
     )
     .addHelpText(
       'after',
-      '\nSettings: docs/configuration/simulator.md; model and ground truth: docs/simulator.md.',
+      '\nSettings: docs/configuration.md; model and ground truth: docs/simulator.md.',
     );
 
   simulate
