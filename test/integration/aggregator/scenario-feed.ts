@@ -5,6 +5,7 @@
  * `npm run bench detection`.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Attributor } from '../../../services/aggregator/attribution.ts';
 import {
   type AggregatorConfig,
@@ -28,7 +29,10 @@ import type {
   ReorderAlert,
 } from '../../../shared/contracts/events.ts';
 
-export const DEFAULT_CATALOGUE = '/work/shared/datasets/luma-catalogue/catalogue.json';
+/** ../shared beside the checkout (every developer and CI has it). */
+export const DEFAULT_CATALOGUE = fileURLToPath(
+  new URL('../../../../shared/datasets/luma-catalogue/catalogue.json', import.meta.url),
+);
 const HOUR = 3_600_000;
 
 export type FeedEvent =

@@ -1,9 +1,14 @@
 /** Small catalogue feeds made of luma products, written to a temp folder with absolute image paths. */
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-export const LUMA_DIR = '/work/shared/datasets/luma-catalogue';
+/** ../shared beside the checkout (every developer and CI has it). */
+export const LUMA_DIR = resolve(
+  dirname(fileURLToPath(import.meta.url)),
+  '../../../../shared/datasets/luma-catalogue',
+);
 
 export interface LumaProduct {
   sku: string;
