@@ -7,7 +7,9 @@ export async function collectTopic(kafka: Kafka, topic: string): Promise<Buffer[
   await admin.connect();
   const ends = await admin.fetchTopicOffsets(topic);
   await admin.disconnect();
-  const remaining = new Map(ends.filter((e) => Number(e.high) > Number(e.low)).map((e) => [e.partition, Number(e.high)]));
+  const remaining = new Map(
+    ends.filter((e) => Number(e.high) > Number(e.low)).map((e) => [e.partition, Number(e.high)]),
+  );
   const values: Buffer[] = [];
   if (remaining.size === 0) return values;
   const consumer = kafka.consumer({ groupId: `collect-${randomBytes(4).toString('hex')}` });

@@ -16,9 +16,9 @@ import { decode } from '../../shared/kafka/codec.ts';
 import { applyTopics } from '../../shared/kafka/topics-admin.ts';
 import { createLogger } from '../../shared/observability/logger.ts';
 import { LocalStack, stackOptionsFromEnv } from '../../shared/stack/local-stack.ts';
+import { followAlerts, formatAlert } from './alert-feed.ts';
 import { collectTopic } from './collect.ts';
 import { type DemoVerdict, evaluateDemo } from './evaluate.ts';
-import { followAlerts, formatAlert } from './alert-feed.ts';
 import { type GroupTopics, waitForDrain } from './lag.ts';
 import { type DemoServices, startDemoServices } from './services.ts';
 
@@ -79,7 +79,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
     // Match thresholds are per catalogue and photo population. The default was calibrated on studio
     // shots; on the synthetic catalogue's phone photos 0.52 keeps 78% precision at 51% recall
     // (measured on a demo week: docs/demo.md).
-    EMBEDDER_MATCH_THRESHOLD: process.env.EMBEDDER_MATCH_THRESHOLD ?? (options.catalogueDir ? undefined : '0.52'),
+    EMBEDDER_MATCH_THRESHOLD:
+      process.env.EMBEDDER_MATCH_THRESHOLD ?? (options.catalogueDir ? undefined : '0.52'),
   };
   const base = loadConfig(BaseEnv, env);
   const kafka = createKafka({ brokers: base.KAFKA_BROKERS, clientId: 'trend-radar-demo' });
@@ -96,7 +97,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
   const catalogueDir = options.catalogueDir ?? join(home, 'demo', 'synthetic-catalogue');
   if (!options.catalogueDir) {
     const { ensureCatalogue } = await import('../simulator/catalogue-files.ts');
-    await step('Synthetic catalogue', () => ensureCatalogue(catalogueDir, true, (line) => print(`      ${line}`)));
+    await step('Synthetic catalogue', () =>
+      ensureCatalogue(catalogueDir, true, (line) => print(`      ${line}`)),
+    );
   }
   const services: DemoServices = await startDemoServices({
     env,
@@ -108,7 +111,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
   });
 
   const alertsTopic = topicName('reorder-alerts', namespace);
-  const feed = await followAlerts(kafka, alertsTopic, `${namespace}.demo-feed`, (alert) => print(`  ALERT ${formatAlert(alert)}`));
+  const feed = await followAlerts(kafka, alertsTopic, `${namespace}.demo-feed`, (alert) =>
+    print(`  ALERT ${formatAlert(alert)}`),
+  );
 
   // 6. A simulated week through the ingest API.
   const { runSimulation } = await import('../simulator/simulate.ts');
@@ -167,7 +172,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
 
   // 8. Verdict and summary.
   const mentions = await step('Summary', async () =>
-    (await collectTopic(kafka, topicName('mentions', namespace))).map((m) => decode(MentionSchema, m) as Mention),
+    (await collectTopic(kafka, topicName('mentions', namespace))).map(
+      (m) => decode(MentionSchema, m) as Mention,
+    ),
   );
   await feed.stop();
   const verdict = evaluateDemo(simulation.truth, feed.alerts, mentions);
@@ -205,8 +212,12 @@ function printSummary(args: {
   const matched = mentions.filter((m) => m.kind === 'mention').length;
   const photos = verdict.photos;
   print('\n──────────────── Trend Radar demo: summary ────────────────');
-  print(`events sent      ${simulation.uploads} uploads, ${simulation.interactions} interactions (${simulation.rejected} rejected by ingest)`);
-  print(`photos           ${photos.total}: ${photos.matchedCorrectly} matched to the right SKU, ${photos.matchedWrongly} to another, ${photos.noMatch} no-match`);
+  print(
+    `events sent      ${simulation.uploads} uploads, ${simulation.interactions} interactions (${simulation.rejected} rejected by ingest)`,
+  );
+  print(
+    `photos           ${photos.total}: ${photos.matchedCorrectly} matched to the right SKU, ${photos.matchedWrongly} to another, ${photos.noMatch} no-match`,
+  );
   print(`mention records  ${mentions.length} (${matched} SKU mentions)`);
   print(`alerts           ${alerts.length} (${new Set(alerts.map((a) => a.sku)).size} SKUs)`);
   for (const trend of verdict.trends) {
@@ -219,12 +230,19 @@ function printSummary(args: {
   for (const decoy of verdict.decoys) {
     print(`  ${decoy.alerted ? '✘ decoy ALERTED' : '✔ decoy quiet  '} ${decoy.kind}: ${decoy.sku}`);
   }
-  if (verdict.otherAlertedSkus.length > 0) print(`  other SKUs alerted: ${verdict.otherAlertedSkus.join(', ')}`);
+  if (verdict.otherAlertedSkus.length > 0)
+    print(`  other SKUs alerted: ${verdict.otherAlertedSkus.join(', ')}`);
   print('\nwhere to look');
   print(`  buyer inbox      ${services.inboxUrl}?buyer=all-buyer (while the services run)`);
-  print(`  Elasticsearch    ${base.ELASTICSEARCH_URL}  indices ${namespace}-*  e.g. curl '${base.ELASTICSEARCH_URL}/${namespace}-reorder-alerts/_search?pretty'`);
-  print(`  Kafka            ${base.KAFKA_BROKERS.join(',')}  topics ${namespace}.*  e.g. kcat -b ${base.KAFKA_BROKERS[0]} -L`);
-  print(`  Kibana           ES_INDEX_PREFIX=${namespace} npx trend-radar kibana import --url http://localhost:5601`);
+  print(
+    `  Elasticsearch    ${base.ELASTICSEARCH_URL}  indices ${namespace}-*  e.g. curl '${base.ELASTICSEARCH_URL}/${namespace}-reorder-alerts/_search?pretty'`,
+  );
+  print(
+    `  Kafka            ${base.KAFKA_BROKERS.join(',')}  topics ${namespace}.*  e.g. kcat -b ${base.KAFKA_BROKERS[0]} -L`,
+  );
+  print(
+    `  Kibana           ES_INDEX_PREFIX=${namespace} npx trend-radar kibana import --url http://localhost:5601`,
+  );
   print(`  service logs     ${join(workDir, 'logs')}`);
   print(`  ground truth     ${join(workDir, 'ground-truth.json')}`);
 }

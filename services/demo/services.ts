@@ -28,9 +28,25 @@ export interface DemoServiceContext {
 /** Buyers of the demo: one per category family and one who follows everything. */
 const DEMO_BUYERS = {
   buyers: [
-    { id: 'all-buyer', name: 'Head of Buying', follows: { categories: ['shoes', 'bags', 'dresses', 'bikinis', 'coats', 'tops', 'trousers', 'skirts', 'hats'] } },
-    { id: 'shoes-buyer', name: 'Anna Rossi (shoes & bags)', timeZone: 'Europe/Rome', follows: { categories: ['shoes', 'bags'] } },
-    { id: 'rtw-buyer', name: 'Ben Ito (ready-to-wear)', timeZone: 'Asia/Tokyo', follows: { categories: ['dresses', 'bikinis', 'coats', 'tops', 'trousers', 'skirts'] } },
+    {
+      id: 'all-buyer',
+      name: 'Head of Buying',
+      follows: {
+        categories: ['shoes', 'bags', 'dresses', 'bikinis', 'coats', 'tops', 'trousers', 'skirts', 'hats'],
+      },
+    },
+    {
+      id: 'shoes-buyer',
+      name: 'Anna Rossi (shoes & bags)',
+      timeZone: 'Europe/Rome',
+      follows: { categories: ['shoes', 'bags'] },
+    },
+    {
+      id: 'rtw-buyer',
+      name: 'Ben Ito (ready-to-wear)',
+      timeZone: 'Asia/Tokyo',
+      follows: { categories: ['dresses', 'bikinis', 'coats', 'tops', 'trousers', 'skirts'] },
+    },
   ],
 };
 
@@ -55,7 +71,9 @@ export async function startDemoServices(context: DemoServiceContext): Promise<De
   const { hashApiKey } = await import('../ingest/api-keys.ts');
 
   const services = await step('Aggregator, indexer, notifier and ingest', async () => {
-    const aggregator = await startAggregator(loadConfig(AggregatorEnv, env), { logger: logFor('aggregator') });
+    const aggregator = await startAggregator(loadConfig(AggregatorEnv, env), {
+      logger: logFor('aggregator'),
+    });
     stops.unshift(aggregator.stop);
     const indexer = await startIndexer(loadConfig(IndexerEnv, env), { logger: logFor('indexer') });
     stops.unshift(indexer.stop);
@@ -66,7 +84,12 @@ export async function startDemoServices(context: DemoServiceContext): Promise<De
     stops.unshift(notifier.stop);
     const apiKey = `demo-${randomBytes(24).toString('hex')}`;
     const ingest = await startIngest(
-      loadConfig(IngestEnv, { ...env, INGEST_PORT: '0', INGEST_API_KEYS: `simulator:${hashApiKey(apiKey)}`, INGEST_RATE_LIMIT_PER_MINUTE: '1000000' }),
+      loadConfig(IngestEnv, {
+        ...env,
+        INGEST_PORT: '0',
+        INGEST_API_KEYS: `simulator:${hashApiKey(apiKey)}`,
+        INGEST_RATE_LIMIT_PER_MINUTE: '1000000',
+      }),
       { logger: logFor('ingest') },
     );
     // Ingest stops first so nothing new enters while the rest drains.
@@ -83,9 +106,15 @@ export async function startDemoServices(context: DemoServiceContext): Promise<De
       ...embedder.consumerGroups,
       { groupId: `${namespace}.aggregator.attribution`, topics: [topic('mentions'), topic('interactions')] },
       { groupId: `${namespace}.aggregator.trends`, topics: [topic('signals-by-sku')] },
-      { groupId: services.indexerGroup, topics: [topic('mentions'), topic('trend-windows'), topic('reorder-alerts')] },
+      {
+        groupId: services.indexerGroup,
+        topics: [topic('mentions'), topic('trend-windows'), topic('reorder-alerts')],
+      },
     ],
-    transactionalPartitions: transactional.reduce((sum, id) => sum + (TOPICS.find((t) => t.id === id)?.partitions ?? 0), 0),
+    transactionalPartitions: transactional.reduce(
+      (sum, id) => sum + (TOPICS.find((t) => t.id === id)?.partitions ?? 0),
+      0,
+    ),
     stop: async () => {
       for (const stop of stops) await stop().catch(() => {});
     },
@@ -93,7 +122,9 @@ export async function startDemoServices(context: DemoServiceContext): Promise<De
 }
 
 /** Catalogue sync (embeds every view once, incrementally after that) and the embedding worker. */
-async function startVision(context: DemoServiceContext): Promise<{ stop(): Promise<void>; consumerGroups: GroupTopics[] }> {
+async function startVision(
+  context: DemoServiceContext,
+): Promise<{ stop(): Promise<void>; consumerGroups: GroupTopics[] }> {
   const { env, step, catalogueDir, logFor, print } = context;
   const namespace = env.TOPIC_NAMESPACE!;
   const { CatalogueEnv } = await import('../catalogue/config.ts');

@@ -7,10 +7,7 @@ export function register(program: Command): void {
     .description(
       'Deliver reorder alerts to buyers (webhook, e-mail, daily digest) and serve the buyer inbox.',
     )
-    .addHelpText(
-      'after',
-      '\nSettings: docs/configuration.md; subscriptions file format: docs/buyers.md.',
-    );
+    .addHelpText('after', '\nSettings: docs/configuration.md; subscriptions file format: docs/buyers.md.');
 
   notifier
     .command('run')

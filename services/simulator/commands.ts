@@ -23,10 +23,7 @@ export function register(program: Command): void {
     .description(
       'Net Set traffic generator: members, uploads with phone-like photos, interactions, planted trends and decoys.',
     )
-    .addHelpText(
-      'after',
-      '\nSettings: docs/configuration.md; model and ground truth: docs/simulator.md.',
-    );
+    .addHelpText('after', '\nSettings: docs/configuration.md; model and ground truth: docs/simulator.md.');
 
   simulate
     .command('run', { isDefault: true })

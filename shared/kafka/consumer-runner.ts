@@ -11,8 +11,8 @@
 import type { Consumer, IHeaders, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
 import type { Logger } from '../observability/logger.ts';
 import { Counter, Histogram, type Registry } from '../observability/metrics.ts';
-import { PermanentError } from './codec.ts';
 import { connectProducer } from './client.ts';
+import { PermanentError } from './codec.ts';
 import { deadLetterRecord } from './dead-letter.ts';
 
 export interface InboundRecord {

@@ -4,8 +4,9 @@
  * answers is reused, not started again; `down` stops only what `up` started (recorded in
  * state.json with the process ids); logs and data live under the stack home.
  */
-import { randomBytes } from 'node:crypto';
+
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, openSync, readFileSync, realpathSync } from 'node:fs';
 import { chown, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createConnection } from 'node:net';

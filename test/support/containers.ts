@@ -27,7 +27,11 @@ async function freePort(): Promise<number> {
   });
 }
 
-export async function startContainers(): Promise<{ kafkaBrokers: string; elasticsearchUrl: string; stop: () => Promise<void> }> {
+export async function startContainers(): Promise<{
+  kafkaBrokers: string;
+  elasticsearchUrl: string;
+  stop: () => Promise<void>;
+}> {
   const kafkaPort = await freePort();
   const [kafka, elasticsearch] = await Promise.all([
     new GenericContainer(`apache/kafka:${KAFKA_VERSION}`)

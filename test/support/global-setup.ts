@@ -28,7 +28,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
   }
   const stack = new LocalStack(stackOptionsFromEnv(process.env, log));
   const started = await stack.up();
-  provide([stack.kafkaBrokers], stack.elasticsearchUrl, started.length ? `local stack, started ${started.join(' and ')}` : 'local stack, already running');
+  provide(
+    [stack.kafkaBrokers],
+    stack.elasticsearchUrl,
+    started.length ? `local stack, started ${started.join(' and ')}` : 'local stack, already running',
+  );
   return async () => {
     if (started.length > 0) await stack.down(started);
   };

@@ -48,7 +48,11 @@ describe('ConsumerRunner', () => {
       JSON.stringify({ id: 5, item: 'bikini' }),
       JSON.stringify({ id: 6, item: 'flaky' }), // fails twice, then succeeds
     ];
-    await producer.send({ topic: topic('poison.in'), acks: -1, messages: values.map((value) => ({ key: 'k', value })) });
+    await producer.send({
+      topic: topic('poison.in'),
+      acks: -1,
+      messages: values.map((value) => ({ key: 'k', value })),
+    });
     await producer.disconnect();
 
     let flakyFailures = 0;
@@ -138,10 +142,14 @@ describe('ConsumerRunner', () => {
 
 function startWorker(env: NodeJS.ProcessEnv): ChildProcess & { output: string } {
   // One process (tsx as a loader, not its CLI wrapper), so SIGKILL really kills the worker.
-  const child = spawn(process.execPath, ['--import', 'tsx', new URL('../../support/fixtures/relay-worker.ts', import.meta.url).pathname], {
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  }) as ChildProcess & { output: string };
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', new URL('../../support/fixtures/relay-worker.ts', import.meta.url).pathname],
+    {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  ) as ChildProcess & { output: string };
   child.output = '';
   child.stdout!.on('data', (d) => {
     child.output += d;
@@ -152,7 +160,10 @@ function startWorker(env: NodeJS.ProcessEnv): ChildProcess & { output: string } 
   return child;
 }
 
-async function waitForOutput(child: ChildProcess & { output: string }, ready: (out: string) => boolean): Promise<void> {
+async function waitForOutput(
+  child: ChildProcess & { output: string },
+  ready: (out: string) => boolean,
+): Promise<void> {
   const deadline = Date.now() + 90_000;
   while (!ready(child.output)) {
     if (child.exitCode !== null) throw new Error(`worker exited early:\n${child.output}`);
@@ -164,6 +175,8 @@ async function waitForOutput(child: ChildProcess & { output: string }, ready: (o
 afterAll(async () => {
   const admin = kafka.admin();
   await admin.connect();
-  await admin.deleteTopics({ topics: (await admin.listTopics()).filter((t) => t.startsWith(`${namespace}.`)) });
+  await admin.deleteTopics({
+    topics: (await admin.listTopics()).filter((t) => t.startsWith(`${namespace}.`)),
+  });
   await admin.disconnect();
 });

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { topicName } from '../../../shared/contracts/topics.ts';
-import { encode, decode } from '../../../shared/kafka/codec.ts';
-import { connectProducer, createKafka } from '../../../shared/kafka/client.ts';
-import { applyTopics } from '../../../shared/kafka/topics-admin.ts';
-import { createElasticsearch } from '../../../shared/elasticsearch/client.ts';
 import { Interaction } from '../../../shared/contracts/events.ts';
+import { topicName } from '../../../shared/contracts/topics.ts';
+import { createElasticsearch } from '../../../shared/elasticsearch/client.ts';
+import { connectProducer, createKafka } from '../../../shared/kafka/client.ts';
+import { decode, encode } from '../../../shared/kafka/codec.ts';
+import { applyTopics } from '../../../shared/kafka/topics-admin.ts';
 import { integrationEnv, uniqueNamespace } from '../../support/env.ts';
 import { collectUntil } from '../../support/kafka.ts';
 
@@ -79,6 +79,8 @@ describe('the real servers', () => {
 afterAll(async () => {
   const admin = kafka.admin();
   await admin.connect();
-  await admin.deleteTopics({ topics: (await admin.listTopics()).filter((t) => t.startsWith(`${namespace}.`)) });
+  await admin.deleteTopics({
+    topics: (await admin.listTopics()).filter((t) => t.startsWith(`${namespace}.`)),
+  });
   await admin.disconnect();
 });

@@ -21,7 +21,11 @@ describe('loadConfig', () => {
     const schema = BaseEnv.extend({ WINDOW_MINUTES: z.coerce.number().int().positive() });
     let error: unknown;
     try {
-      loadConfig(schema, { ELASTICSEARCH_URL: 'not a url', TOPIC_NAMESPACE: 'Bad Name', WINDOW_MINUTES: '-5' });
+      loadConfig(schema, {
+        ELASTICSEARCH_URL: 'not a url',
+        TOPIC_NAMESPACE: 'Bad Name',
+        WINDOW_MINUTES: '-5',
+      });
     } catch (e) {
       error = e;
     }

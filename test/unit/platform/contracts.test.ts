@@ -23,7 +23,9 @@ describe('topic contracts', () => {
   });
 
   it('co-partitions posts and their interactions and mentions', () => {
-    const partitions = ['uploads', 'interactions', 'mentions'].map((id) => topicSpec(id as 'uploads').partitions);
+    const partitions = ['uploads', 'interactions', 'mentions'].map(
+      (id) => topicSpec(id as 'uploads').partitions,
+    );
     expect(new Set(partitions).size).toBe(1);
   });
 
@@ -41,34 +43,62 @@ describe('topic contracts', () => {
   });
 
   it('rejects an image with both or neither of url and blobRef', () => {
-    const both = { ...upload, images: [{ url: 'https://a.example/x.jpg', blobRef: `sha256:${'a'.repeat(64)}` }] };
+    const both = {
+      ...upload,
+      images: [{ url: 'https://a.example/x.jpg', blobRef: `sha256:${'a'.repeat(64)}` }],
+    };
     expect(() => encode(Upload, both)).toThrow(/exactly one of url or blobRef/);
     expect(() => encode(Upload, { ...upload, images: [{}] })).toThrow(InvalidRecordError);
   });
 
   it('rejects non-https image URLs, bad countries and unknown interaction types with the field named', () => {
-    expect(() => encode(Upload, { ...upload, images: [{ url: 'http://a.example/x.jpg' }] })).toThrow(/images.0.url/);
-    expect(() => encode(Upload, { ...upload, location: { country: 'Italy', city: 'Milan' } })).toThrow(/location.country/);
-    const like = { eventId: 'e', type: 'poke', postId: 'p', memberId: 'm', timestamp: '2026-03-01T10:00:00Z', receivedAt: '2026-03-01T10:00:00Z', source: 's' };
+    expect(() => encode(Upload, { ...upload, images: [{ url: 'http://a.example/x.jpg' }] })).toThrow(
+      /images.0.url/,
+    );
+    expect(() => encode(Upload, { ...upload, location: { country: 'Italy', city: 'Milan' } })).toThrow(
+      /location.country/,
+    );
+    const like = {
+      eventId: 'e',
+      type: 'poke',
+      postId: 'p',
+      memberId: 'm',
+      timestamp: '2026-03-01T10:00:00Z',
+      receivedAt: '2026-03-01T10:00:00Z',
+      source: 's',
+    };
     expect(() => decode(Interaction, Buffer.from(JSON.stringify(like)))).toThrow(/type/);
   });
 
   it('tells a mention from a no-match record', () => {
     const base = {
-      mentionId: 'up-1:0:none', uploadEventId: 'up-1', postId: 'post-1', memberId: 'm-1', imageIndex: 0,
-      imageUrl: 'https://cdn.example.com/a.jpg', location: upload.location, eventTime: '2026-03-01T09:00:00Z',
-      modelId: 'squeezenet1.1', processedAt: '2026-03-01T09:00:02Z',
+      mentionId: 'up-1:0:none',
+      uploadEventId: 'up-1',
+      postId: 'post-1',
+      memberId: 'm-1',
+      imageIndex: 0,
+      imageUrl: 'https://cdn.example.com/a.jpg',
+      location: upload.location,
+      eventTime: '2026-03-01T09:00:00Z',
+      modelId: 'squeezenet1.1',
+      processedAt: '2026-03-01T09:00:02Z',
     };
-    expect(decode(Mention, Buffer.from(JSON.stringify({ ...base, kind: 'no-match', candidates: [] }))).kind).toBe('no-match');
+    expect(
+      decode(Mention, Buffer.from(JSON.stringify({ ...base, kind: 'no-match', candidates: [] }))).kind,
+    ).toBe('no-match');
     expect(() => decode(Mention, Buffer.from(JSON.stringify({ ...base, kind: 'mention' })))).toThrow(/sku/);
   });
 
   it('keeps the committed JSON Schemas and AsyncAPI document in step with the code (run `trend-radar contracts`)', () => {
     for (const [file, schema] of Object.entries(topicJsonSchemas())) {
-      const committed = JSON.parse(readFileSync(new URL(`../../../docs/contracts/schemas/${file}`, import.meta.url), 'utf8'));
+      const committed = JSON.parse(
+        readFileSync(new URL(`../../../docs/contracts/schemas/${file}`, import.meta.url), 'utf8'),
+      );
       expect(committed, file).toEqual(JSON.parse(JSON.stringify(schema)));
     }
-    const committed = JSON.parse(readFileSync(new URL('../../../docs/contracts/asyncapi.json', import.meta.url), 'utf8'));
+    const committed = JSON.parse(
+      readFileSync(new URL('../../../docs/contracts/asyncapi.json', import.meta.url), 'utf8'),
+    );
     expect(committed).toEqual(JSON.parse(JSON.stringify(asyncApiDocument())));
   });
 });

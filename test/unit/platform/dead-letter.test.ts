@@ -28,7 +28,9 @@ describe('deadLetterRecord', () => {
     expect(record.timestamp).toBe('1772355600000');
     const headers = record.headers as Record<string, string>;
     expect(headers['trace-id']?.toString()).toBe('abc');
-    const parsed = DeadLetterHeaders.parse(Object.fromEntries(Object.entries(headers).filter(([k]) => k.startsWith('dlq.'))));
+    const parsed = DeadLetterHeaders.parse(
+      Object.fromEntries(Object.entries(headers).filter(([k]) => k.startsWith('dlq.'))),
+    );
     expect(parsed).toMatchObject({
       'dlq.error': 'value is not JSON',
       'dlq.error.class': 'InvalidRecordError',
