@@ -10,12 +10,13 @@ import { type BlobStore, FilesystemBlobStore } from '../../shared/blobstore/blob
 import { topicName } from '../../shared/contracts/topics.ts';
 import { createKafka } from '../../shared/kafka/client.ts';
 import { ConsumerRunner, type InboundRecord } from '../../shared/kafka/consumer-runner.ts';
+import { followTopics } from '../../shared/kafka/topic-follower.ts';
 import type { ImageFetcher } from '../../shared/net/image-fetcher.ts';
 import { createLogger, type Logger } from '../../shared/observability/logger.ts';
 import { Counter, createRegistry, Gauge, type Registry } from '../../shared/observability/metrics.ts';
 import type { ImageDescriber } from '../../shared/vision/describer.ts';
 import { descriptorDimension } from '../../shared/vision/descriptor.ts';
-import { catalogueChange, followTopic } from '../catalogue/catalogue-topic.ts';
+import { catalogueChange } from '../catalogue/catalogue-topic.ts';
 import { createImageFetcher, loadModel } from '../catalogue/vision-deps.ts';
 import { CatalogueMemory } from './catalogue-memory.ts';
 import { type EmbedderConfig, embedderGroupId } from './config.ts';
@@ -87,18 +88,16 @@ export async function startEmbedder(config: EmbedderConfig, deps: EmbedderDeps =
       'catalogue index built',
     );
   };
-  const follower = await followTopic(
+  const follower = await followTopics(
     kafka,
-    topicName('catalogue-embeddings', config.TOPIC_NAMESPACE),
+    [topicName('catalogue-embeddings', config.TOPIC_NAMESPACE)],
     `${groupId}-catalogue`,
-    (messages) => {
-      for (const message of messages) {
-        const result = memory.apply(
-          catalogueChange(message.key?.toString('utf8') ?? null, message.value, modelId),
-        );
-        if (typeof result === 'object' && !result.ignored.startsWith('another model')) {
-          logger.warn({ offset: message.offset, reason: result.ignored }, 'catalogue record not used');
-        }
+    (_topic, message) => {
+      const result = memory.apply(
+        catalogueChange(message.key?.toString('utf8') ?? null, message.value, modelId),
+      );
+      if (typeof result === 'object' && !result.ignored.startsWith('another model')) {
+        logger.warn({ offset: message.offset, reason: result.ignored }, 'catalogue record not used');
       }
       if (!initialLoad && memory.pending && !rebuildTimer) {
         rebuildTimer = setTimeout(rebuild, config.EMBEDDER_INDEX_REBUILD_DELAY_MS);

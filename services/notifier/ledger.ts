@@ -6,8 +6,8 @@
 import type { Kafka, Producer } from 'kafkajs';
 import { NotificationDelivery } from '../../shared/contracts/events.ts';
 import { decode, encode } from '../../shared/kafka/codec.ts';
+import { type Follower, followTopics } from '../../shared/kafka/topic-follower.ts';
 import type { Logger } from '../../shared/observability/logger.ts';
-import { type Follower, followTopics } from './topic-follower.ts';
 
 export type DeliveryChannel = NotificationDelivery['channel'];
 

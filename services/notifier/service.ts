@@ -14,6 +14,7 @@ import { topicName } from '../../shared/contracts/topics.ts';
 import { connectProducer, createKafka } from '../../shared/kafka/client.ts';
 import { decode, describeIssues, encode } from '../../shared/kafka/codec.ts';
 import { ConsumerRunner, eachRecord } from '../../shared/kafka/consumer-runner.ts';
+import { followTopics } from '../../shared/kafka/topic-follower.ts';
 import { createLogger, type Logger } from '../../shared/observability/logger.ts';
 import { createRegistry, type Registry } from '../../shared/observability/metrics.ts';
 import type { NotifierConfig } from './config.ts';
@@ -23,7 +24,6 @@ import { INBOX_CSS, INBOX_JS, renderInboxPage } from './inbox-page.ts';
 import { InboxState } from './inbox-state.ts';
 import { DeliveryLedger } from './ledger.ts';
 import { followers, loadSubscriptions, type Subscriptions, SubscriptionsError } from './subscriptions.ts';
-import { followTopics } from './topic-follower.ts';
 
 export interface NotifierDeps {
   kafka?: Kafka;

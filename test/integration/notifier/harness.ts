@@ -5,13 +5,13 @@ import { join } from 'node:path';
 import type { Kafka } from 'kafkajs';
 import sharp from 'sharp';
 import { type NotifierConfig, NotifierEnv } from '../../../services/notifier/config.ts';
-import { withLeaderRetry } from '../../../services/notifier/topic-follower.ts';
 import { FilesystemBlobStore } from '../../../shared/blobstore/blob-store.ts';
 import { loadConfig } from '../../../shared/config/env.ts';
 import { ReorderAlert } from '../../../shared/contracts/events.ts';
 import { topicName } from '../../../shared/contracts/topics.ts';
 import { connectProducer } from '../../../shared/kafka/client.ts';
 import { encode } from '../../../shared/kafka/codec.ts';
+import { withLeaderRetry } from '../../../shared/kafka/topic-follower.ts';
 import { applyTopics } from '../../../shared/kafka/topics-admin.ts';
 
 export async function notifierConfig(
