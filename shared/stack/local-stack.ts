@@ -6,12 +6,12 @@
  */
 
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { existsSync, openSync, readFileSync, realpathSync } from 'node:fs';
-import { chown, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, openSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { chown, cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { homedir, userInfo } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureArtifacts, run } from './artifacts.ts';
 import { ELASTICSEARCH_VERSION, KAFKA_VERSION } from './versions.ts';
@@ -33,6 +33,8 @@ interface ComponentState {
   startedAt: string;
   address: string;
   logFile: string;
+  /** The process's own stdout and stderr: where it says why it could not start at all. */
+  stdoutFile?: string;
   dataDir: string;
 }
 
@@ -116,7 +118,8 @@ export class LocalStack {
         const component = state[name]!;
         if (!isAlive(component.pid)) {
           throw new Error(
-            `${name} exited during start-up; see ${component.logFile}:\n${tail(component.logFile)}`,
+            `${name} exited during start-up; see ${component.logFile}:\n${tail(component.logFile)}` +
+              (component.stdoutFile ? `\n${component.stdoutFile}:\n${tail(component.stdoutFile)}` : ''),
           );
         }
         if (Date.now() > deadline)
@@ -135,7 +138,7 @@ export class LocalStack {
     for (const name of ['kafka', 'elasticsearch'] as const) {
       const component = state[name];
       if (!component || (only && !only.includes(name))) continue;
-      if (isAlive(component.pid) && ownsProcess(component.pid, this.options.home)) {
+      if (isAlive(component.pid) && ownsProcess(component.pid, this.options.home, component)) {
         await stopProcess(component.pid);
         this.options.log(`${name}: stopped (pid ${component.pid})`);
         stopped.push(name);
@@ -158,7 +161,7 @@ export class LocalStack {
       health?: string,
     ) => {
       const managed = state[name];
-      const alive = managed && isAlive(managed.pid) && ownsProcess(managed.pid, this.options.home);
+      const alive = managed && isAlive(managed.pid) && ownsProcess(managed.pid, this.options.home, managed);
       return {
         name,
         version,
@@ -265,11 +268,31 @@ export class LocalStack {
       ],
       join(dir, 'logs', 'kafka.stdout'),
     );
-    return { pid, startedAt: new Date().toISOString(), address: this.kafkaBrokers, logFile, dataDir };
+    return {
+      pid,
+      startedAt: new Date().toISOString(),
+      address: this.kafkaBrokers,
+      logFile,
+      stdoutFile: join(dir, 'logs', 'kafka.stdout'),
+      dataDir,
+    };
   }
 
-  private async startElasticsearch(esHome: string): Promise<ComponentState> {
-    const dir = join(this.options.home, 'stack', `elasticsearch-${this.options.elasticsearchPort}`);
+  private async startElasticsearch(distribution: string): Promise<ComponentState> {
+    // Elasticsearch refuses to run as root, so as root it runs as an unprivileged system user. That
+    // user must reach the distribution and the instance folder, and the stack home often cannot be
+    // reached (~/.cache under /root, mode 700): then both live under a folder of the service user.
+    const asRoot = userInfo().uid === 0;
+    const serviceUser = asRoot ? await ensureServiceUser() : undefined;
+    const serviceRoot =
+      serviceUser && !reachableByOthers(this.options.home)
+        ? join(SERVICE_USER_ROOT, createHash('sha256').update(this.options.home).digest('hex').slice(0, 12))
+        : this.options.home;
+    const esHome =
+      serviceRoot === this.options.home
+        ? distribution
+        : await mirrorDistribution(distribution, join(SERVICE_USER_ROOT, basename(distribution)));
+    const dir = join(serviceRoot, 'stack', `elasticsearch-${this.options.elasticsearchPort}`);
     const dataDir = join(dir, 'data');
     const logsDir = join(dir, 'logs');
     const configDir = join(dir, 'config');
@@ -310,9 +333,8 @@ export class LocalStack {
     };
     let command = join(esHome, 'bin', 'elasticsearch');
     let args: string[] = [];
-    // Elasticsearch refuses to run as root; run it as an unprivileged system user instead.
-    if (userInfo().uid === 0) {
-      const user = await ensureServiceUser();
+    if (serviceUser) {
+      const user = serviceUser;
       for (const path of [dir, dataDir, logsDir, configDir, join(configDir, 'jvm.options.d')])
         await chown(path, user.uid, user.gid);
       for (const file of ['jvm.options', 'log4j2.properties', 'elasticsearch.yml'])
@@ -330,6 +352,7 @@ export class LocalStack {
       startedAt: new Date().toISOString(),
       address: this.elasticsearchUrl,
       logFile: join(logsDir, 'trend-radar-local.log'),
+      stdoutFile: join(logsDir, 'elasticsearch.stdout'),
       dataDir,
     };
   }
@@ -401,6 +424,28 @@ function spawnDetached(
   return child.pid;
 }
 
+/** Where Elasticsearch's files live when the stack home is out of the service user's reach. */
+const SERVICE_USER_ROOT = '/var/lib/trend-radar';
+
+/** True when every folder on the way to `path` may be traversed by any user. */
+export function reachableByOthers(path: string): boolean {
+  for (let dir = resolve(path); ; dir = dirname(dir)) {
+    if (existsSync(dir) && (statSync(dir).mode & 0o001) === 0) return false;
+    if (dir === dirname(dir)) return true;
+  }
+}
+
+/** Copies the cached distribution to `target` once (a marker file makes a half copy redo). */
+async function mirrorDistribution(source: string, target: string): Promise<string> {
+  const marker = join(target, '.trend-radar-complete');
+  if (existsSync(marker)) return target;
+  await rm(target, { recursive: true, force: true });
+  await mkdir(dirname(target), { recursive: true, mode: 0o755 });
+  await cp(source, target, { recursive: true });
+  await writeFile(marker, `${source}\n`);
+  return target;
+}
+
 async function ensureServiceUser(): Promise<{ uid: number; gid: number }> {
   const name = 'trendradar';
   const lookup = async () => {
@@ -439,10 +484,11 @@ function isAlive(pid: number): boolean {
 }
 
 /** The pid still belongs to our process (pids are reused): its command line names our stack home. */
-function ownsProcess(pid: number, home: string): boolean {
+/** Guards against a recycled pid: the process must name the stack home or the component's folder. */
+function ownsProcess(pid: number, home: string, component: ComponentState): boolean {
   try {
     const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    return cmdline.includes(`trendradar.stack=${home}`) || cmdline.includes(home);
+    return cmdline.includes(home) || cmdline.includes(dirname(component.dataDir));
   } catch {
     return false;
   }
