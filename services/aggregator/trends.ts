@@ -19,6 +19,19 @@ import type {
   TrendWindow,
 } from '../../shared/contracts/events.ts';
 import type { TrendSettings } from './config.ts';
+import {
+  addToPane,
+  deserializePane,
+  emptyMeasures,
+  emptyPane,
+  Interner,
+  mergedByKind,
+  type PaneTally,
+  paneToTally,
+  type SpanMeasures,
+  SpanScanner,
+  serializePane,
+} from './pane-tally.ts';
 import { adviseReorder, PRIORITY_RANK } from './reorder.ts';
 import {
   type Activity,
@@ -41,6 +54,8 @@ import {
 
 export const DAY_MS = 24 * 60 * 60 * 1000;
 const GLOBAL = 'global';
+/** Interned ids held before the table is first renumbered. */
+const MIN_INTERN_LIMIT = 1 << 16;
 
 export interface ProductFacts {
   style: string | null;
@@ -58,7 +73,8 @@ export interface TrendTables {
 }
 
 interface ScopeState {
-  panes: Map<number, Tally>;
+  /** Hopping panes (compact: interned ids, see pane-tally.ts). */
+  panes: Map<number, PaneTally>;
   days: Map<number, Tally>;
   /** End of the last hopping window closed (or skipped as empty) for this scope. */
   closedThrough: number;
@@ -119,8 +135,8 @@ function addCell(into: ActivityCell, cell: ActivityCell): void {
 }
 
 /** Distinct uploaders as a unit count (a member's repeated posts count once). */
-function uploadEvidence(tally: Tally): Pick<Evidence, 'weighted' | 'varianceScale'> {
-  return { weighted: tally.uploaders.size, varianceScale: 1 };
+function uploadEvidence(span: SpanMeasures): Pick<Evidence, 'weighted' | 'varianceScale'> {
+  return { weighted: span.distinctUploaders, varianceScale: 1 };
 }
 
 interface Episode {
@@ -142,7 +158,10 @@ interface SkuState {
 
 interface WindowResult {
   scope: string;
-  tally: Tally;
+  /** The window's panes, oldest first: merged into a full tally only if an alert needs it. */
+  panes: PaneTally[];
+  signals: number;
+  distinctMembers: number;
   evidence: Evidence;
   rising: boolean;
   uplift: number;
@@ -176,6 +195,12 @@ export class TrendPartition {
   private out: TrendOutputs = emptyOutputs();
   private readonly panesPerWindow: number;
   private readonly alpha: number;
+  /** Member, post and author ids of the hopping panes; renumbered when it has grown (`closeHopping`). */
+  private readonly interner = new Interner();
+  private internLimit = MIN_INTERN_LIMIT;
+  private readonly scanner = new SpanScanner(this.interner);
+  private readonly recentMeasures = emptyMeasures();
+  private readonly beforeMeasures = emptyMeasures();
 
   constructor(
     private readonly settings: TrendSettings,
@@ -216,12 +241,15 @@ export class TrendPartition {
       this.out.partiallyLate++;
     }
     const weight = this.settings.weights[signal.kind];
+    const ids = hoppingOpen
+      ? { member: this.interner.id(signal.memberId), post: this.interner.id(signal.postId) }
+      : null;
     const state = this.skuState(signal.sku);
     const scopes = this.settings.countryScopes ? [GLOBAL, `country:${signal.country}`] : [GLOBAL];
     for (const name of scopes) {
       const scope = this.scopeState(state, name);
       const withCountry = name === GLOBAL;
-      if (hoppingOpen) {
+      if (ids) {
         let activity = this.activity.get(name);
         if (!activity) {
           activity = new Map();
@@ -238,10 +266,10 @@ export class TrendPartition {
         }
         let pane = scope.panes.get(paneIndex);
         if (!pane) {
-          pane = emptyTally();
+          pane = emptyPane(withCountry);
           scope.panes.set(paneIndex, pane);
         }
-        addToTally(pane, signal, weight, withCountry);
+        addToPane(pane, signal, ids, weight, this.interner);
       }
       if (dayOpen) {
         let day = scope.days.get(dayIndex);
@@ -345,6 +373,16 @@ export class TrendPartition {
           if (paneIndex < firstNeeded) scope.panes.delete(paneIndex);
       }
     }
+    if (this.interner.size > this.internLimit) this.compactInterner();
+  }
+
+  /** Renumbers the ids still held by panes, dropping those of the panes gone since the last time. */
+  private compactInterner(): void {
+    const panes: PaneTally[] = [];
+    for (const state of this.skus.values())
+      for (const scope of state.scopes.values()) for (const pane of scope.panes.values()) panes.push(pane);
+    this.interner.compact(panes);
+    this.internLimit = Math.max(MIN_INTERN_LIMIT, 2 * this.interner.size);
   }
 
   private closeWindow(
@@ -359,9 +397,9 @@ export class TrendPartition {
     const { advanceMs, windowSizeMs, recentPanes, graceMs, warmupMs, defaultPrior } = this.settings;
     const lastPane = end / advanceMs - 1;
     const firstPane = lastPane - this.panesPerWindow + 1;
-    const inWindow: Tally[] = [];
-    const recent: Tally[] = [];
-    const before: Tally[] = [];
+    const inWindow: PaneTally[] = [];
+    const recent: PaneTally[] = [];
+    const before: PaneTally[] = [];
     const activity = this.activity.get(scopeName);
     const all: ActivityCell = [0, 0, 0];
     const allRecent: ActivityCell = [0, 0, 0];
@@ -379,10 +417,11 @@ export class TrendPartition {
     }
     if (inWindow.length === 0) return null;
     const isGlobal = scopeName === GLOBAL;
-    const tally = mergeTallies(inWindow, isGlobal);
-    const evidence = evidenceOf(tally, this.settings);
-    const recentTally = mergeTallies(recent, false);
-    const recentEvidence = evidenceOf(recentTally, this.settings);
+    // The merged window, its newest panes and the ones before those, measured without merging.
+    const tally = this.scanner.measure(inWindow, this.settings, emptyMeasures());
+    const evidence = tally.evidence;
+    const recentTally = this.scanner.measure(recent, this.settings, this.recentMeasures);
+    const recentEvidence = recentTally.evidence;
 
     const category = this.tables.product(sku)?.category ?? null;
     const categoryShare = isGlobal && category !== null ? priors.get(category) : undefined;
@@ -446,8 +485,8 @@ export class TrendPartition {
       spanShare,
       override?.freshUploads,
     );
-    const broad = isBroadEnough(evidence, tally.members.size, this.settings);
-    const freshBroad = isBroadEnough(recentEvidence, recentTally.members.size, this.settings);
+    const broad = isBroadEnough(evidence, tally.distinctMembers, this.settings);
+    const freshBroad = isBroadEnough(recentEvidence, recentTally.distinctMembers, this.settings);
     const warmingUp = end - this.startTime < warmupMs;
     const passing = [
       broad ? engagement : null,
@@ -465,12 +504,12 @@ export class TrendPartition {
       ? passing.reduce((a, c) => (c.pValue < a.pValue ? c : a)).uplift
       : engagement.uplift;
     const score = scoreOf(pValue);
-    const beforeWeighted = evidenceOf(mergeTallies(before, false), this.settings).weighted;
+    const beforeWeighted = this.scanner.measure(before, this.settings, this.beforeMeasures).evidence.weighted;
     const acceleration = (recentEvidence.weighted + 1) / (beforeWeighted + 1);
 
     updateBaseline(b.count, evidence.weighted, this.alpha);
     updateBaseline(b.others, others.weighted, this.alpha);
-    updateBaseline(b.uploadCount, tally.uploaders.size, this.alpha);
+    updateBaseline(b.uploadCount, tally.distinctUploaders, this.alpha);
     updateBaseline(b.otherUploads, others.uploads, this.alpha);
     scope.baselineThrough = end;
 
@@ -483,8 +522,8 @@ export class TrendPartition {
       sizeMs: windowSizeMs,
       signals: tally.signals,
       weightedCount: round3(evidence.weighted),
-      distinctMembers: tally.members.size,
-      countsByKind: { ...tally.byKind },
+      distinctMembers: tally.distinctMembers,
+      countsByKind: mergedByKind(inWindow),
       baseline: round3(engagement.expected),
       score: round3(score),
       pValue,
@@ -493,7 +532,17 @@ export class TrendPartition {
       category,
       emittedAt: iso(end + graceMs),
     });
-    return { scope: scopeName, tally, evidence, rising, uplift, score, pValue };
+    return {
+      scope: scopeName,
+      panes: inWindow,
+      signals: tally.signals,
+      distinctMembers: tally.distinctMembers,
+      evidence,
+      rising,
+      uplift,
+      score,
+      pValue,
+    };
   }
 
   /**
@@ -657,8 +706,8 @@ export class TrendPartition {
   ): ReorderAlert {
     const { windowSizeMs, graceMs, topPhotos } = this.settings;
     const product = this.tables.product(sku);
-    const totalSignals = global.tally.signals;
-    const topRegions = [...global.tally.countries]
+    const totalSignals = global.signals;
+    const topRegions = [...this.tallyOf(global).countries]
       .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
       .slice(0, 5)
       .map(([country, signals]) => ({ country, signals, share: round3(signals / totalSignals) }));
@@ -684,16 +733,24 @@ export class TrendPartition {
       series: this.seriesUpTo(state, end),
       topRegions,
       photos: strongestPhotos(
-        best.tally,
+        this.tallyOf(best),
         this.settings.postInteractionCap,
         this.settings.weights.upload,
         topPhotos,
       ),
-      distinctMembers: global.tally.members.size,
+      distinctMembers: global.distinctMembers,
       stock: advice.stock,
       suggestedReorderQty: advice.suggestedReorderQty,
       raisedAt: iso(end + graceMs),
     };
+  }
+
+  /** The full merged tally of a window (countries, photos): built only for alerts. */
+  private tallyOf(result: WindowResult): Tally {
+    return mergeTallies(
+      result.panes.map((pane) => paneToTally(pane, this.interner)),
+      result.scope === GLOBAL,
+    );
   }
 
   /** The global window series for the sparkline, zero-filled where a window had no signal. */
@@ -702,7 +759,7 @@ export class TrendPartition {
     state.series.push({
       windowStart: iso(end - this.settings.windowSizeMs),
       weightedCount: round3(global.evidence.weighted),
-      signals: global.tally.signals,
+      signals: global.signals,
     });
     state.seriesEnd = end;
   }
@@ -834,7 +891,7 @@ export class TrendPartition {
         ]);
       } else {
         const state = this.skus.get(key.slice(4));
-        changes.push([key, state ? serializeSku(state) : null]);
+        changes.push([key, state ? serializeSku(state, this.interner) : null]);
       }
     }
     this.dirty.clear();
@@ -859,7 +916,7 @@ export class TrendPartition {
         this.skus.delete(sku);
         return;
       }
-      const state = deserializeSku(value as SerializedSku);
+      const state = deserializeSku(value as SerializedSku, this.interner);
       this.skus.set(sku, state);
       if (state.episode || [...state.scopes.values()].some((scope) => scope.panes.size > 0))
         this.active.add(sku);
@@ -870,10 +927,10 @@ export class TrendPartition {
 // ---------------------------------------------------------------------- helpers
 
 /** The activity of everybody but this SKU; at least one unit, so silence never divides by zero. */
-function othersThan(all: ActivityCell, own: Tally): Activity & { uploads: number } {
+function othersThan(all: ActivityCell, own: SpanMeasures): Activity & { uploads: number } {
   const weighted = Math.max(1, all[0] - own.raw);
   const squares = Math.max(1, all[1] - own.squares);
-  const uploads = Math.max(1, all[2] - (own.byKind.upload ?? 0));
+  const uploads = Math.max(1, all[2] - own.uploads);
   return { weighted, varianceScale: Math.max(1, squares / weighted), uploads };
 }
 
@@ -987,11 +1044,11 @@ function deserializeTally(t: SerializedTally): Tally {
   };
 }
 
-function serializeSku(state: SkuState): SerializedSku {
+function serializeSku(state: SkuState, interner: Interner): SerializedSku {
   return {
     scopes: [...state.scopes].map(([name, s]) => ({
       name,
-      panes: [...s.panes].map(([i, t]) => [i, serializeTally(t)]),
+      panes: [...s.panes].map(([i, t]) => [i, serializePane(t, interner)]),
       days: [...s.days].map(([i, t]) => [i, serializeTally(t)]),
       closedThrough: finite(s.closedThrough),
       baselineThrough: finite(s.baselineThrough),
@@ -1004,13 +1061,13 @@ function serializeSku(state: SkuState): SerializedSku {
   };
 }
 
-function deserializeSku(value: SerializedSku): SkuState {
+function deserializeSku(value: SerializedSku, interner: Interner): SkuState {
   return {
     scopes: new Map(
       value.scopes.map((s) => [
         s.name,
         {
-          panes: new Map(s.panes.map(([i, t]) => [i, deserializeTally(t)])),
+          panes: new Map(s.panes.map(([i, t]) => [i, deserializePane(t, s.name === GLOBAL, interner)])),
           days: new Map(s.days.map(([i, t]) => [i, deserializeTally(t)])),
           closedThrough: s.closedThrough ?? Number.NEGATIVE_INFINITY,
           baselineThrough: s.baselineThrough ?? Number.NEGATIVE_INFINITY,

@@ -1,0 +1,443 @@
+/**
+ * Compact pane tallies for the hopping windows, and the scan that measures a span of panes without
+ * building a merged tally.
+ *
+ * A window closes with the merge of `size / advance` panes (12 by default), and every SKU and
+ * scope closes one window per advance: merging Sets and Maps of strings per close was most of the
+ * aggregator's time (allocation and garbage collection). Here members, posts and authors are
+ * interned to small integers per partition, a pane keeps them in arrays, and a span (the window,
+ * its newest panes, the panes before those) is measured in one pass over its panes with
+ * generation-stamped typed arrays: no allocation per close.
+ *
+ * The measures are exactly those of `evidenceOf(mergeTallies(panes))` in scoring.ts, with the same
+ * floating-point operations in the same order (a post's interaction weight is summed pane by pane,
+ * uploaders then posts in order of first appearance), so the results are bit-identical; the unit
+ * tests check this against the plain merge. The full string tally (countries, photos) is built
+ * only when an alert needs it (`toTally`).
+ */
+import type { TrendSettings } from './config.ts';
+import { type Evidence, emptyTally, type PostTally, type SignalFacts, type Tally } from './scoring.ts';
+
+/** A post as one pane knows it; `author` is an interned id. */
+export interface PanePost {
+  author: number;
+  interactionWeight: number;
+  uploaded: boolean;
+  imageUrl?: string;
+  matchScore?: number;
+}
+
+export interface PaneTally {
+  signals: number;
+  raw: number;
+  squares: number;
+  byKind: Record<string, number>;
+  /** Interned member id of every signal (repeats allowed: distinct counts come from the scan). */
+  members: number[];
+  /** Interned member id of every upload signal (repeats allowed). */
+  uploaders: number[];
+  /** Interned post id → the post in this pane, in order of first appearance. */
+  posts: Map<number, PanePost>;
+  /** Signals per country; only for the panes that feed alerts (global scope). */
+  countries: Map<string, number> | null;
+}
+
+/**
+ * Strings (member ids, post ids, `post:<id>` authors) ↔ small integers, per partition. Ids are
+ * never reused while referenced; `compact` renumbers what is still referenced when the table has
+ * grown (old panes are dropped every advance, so most ids die young).
+ */
+export class Interner {
+  private ids = new Map<string, number>();
+  private names: string[] = [];
+
+  get size(): number {
+    return this.names.length;
+  }
+
+  id(text: string): number {
+    let id = this.ids.get(text);
+    if (id === undefined) {
+      id = this.names.length;
+      this.names.push(text);
+      this.ids.set(text, id);
+    }
+    return id;
+  }
+
+  name(id: number): string {
+    return this.names[id]!;
+  }
+
+  /** Renumbers the ids of the given panes (every pane that holds ids must be passed). */
+  compact(panes: Iterable<PaneTally>): void {
+    const oldNames = this.names;
+    this.ids = new Map();
+    this.names = [];
+    const remap = (id: number) => this.id(oldNames[id]!);
+    for (const pane of panes) {
+      for (let i = 0; i < pane.members.length; i++) pane.members[i] = remap(pane.members[i]!);
+      for (let i = 0; i < pane.uploaders.length; i++) pane.uploaders[i] = remap(pane.uploaders[i]!);
+      const posts = new Map<number, PanePost>();
+      for (const [postId, post] of pane.posts) {
+        post.author = remap(post.author);
+        posts.set(remap(postId), post);
+      }
+      pane.posts = posts;
+    }
+  }
+}
+
+export function emptyPane(withCountries: boolean): PaneTally {
+  return {
+    signals: 0,
+    raw: 0,
+    squares: 0,
+    byKind: {},
+    members: [],
+    uploaders: [],
+    posts: new Map(),
+    countries: withCountries ? new Map() : null,
+  };
+}
+
+/** Interned ids of one signal, computed once for all the panes it touches. */
+export interface SignalIds {
+  member: number;
+  post: number;
+}
+
+/** As `addToTally` (scoring.ts), on a compact pane: countries and photos when the pane has countries. */
+export function addToPane(
+  pane: PaneTally,
+  signal: SignalFacts,
+  ids: SignalIds,
+  weight: number,
+  interner: Interner,
+): void {
+  pane.signals++;
+  pane.raw += weight;
+  pane.squares += weight * weight;
+  pane.byKind[signal.kind] = (pane.byKind[signal.kind] ?? 0) + 1;
+  pane.members.push(ids.member);
+  const withPhotos = pane.countries !== null;
+  if (pane.countries) pane.countries.set(signal.country, (pane.countries.get(signal.country) ?? 0) + 1);
+  let post = pane.posts.get(ids.post);
+  if (!post) {
+    post = {
+      author:
+        signal.postMemberId !== undefined
+          ? interner.id(signal.postMemberId)
+          : signal.kind === 'upload'
+            ? ids.member
+            : interner.id(`post:${signal.postId}`),
+      interactionWeight: 0,
+      uploaded: false,
+    };
+    pane.posts.set(ids.post, post);
+  }
+  if (signal.kind === 'upload') {
+    pane.uploaders.push(ids.member);
+    post.uploaded = true;
+    post.author = ids.member;
+  } else {
+    post.interactionWeight += weight;
+  }
+  if (
+    withPhotos &&
+    signal.imageUrl !== undefined &&
+    (post.matchScore ?? -Infinity) <= (signal.matchScore ?? -Infinity)
+  ) {
+    post.imageUrl = signal.imageUrl;
+    if (signal.matchScore !== undefined) post.matchScore = signal.matchScore;
+  }
+}
+
+/** What a span of panes (a window or part of it) measures: the merged tally's numbers and its evidence. */
+export interface SpanMeasures {
+  signals: number;
+  raw: number;
+  squares: number;
+  /** Upload signals (byKind.upload of the merge). */
+  uploads: number;
+  distinctMembers: number;
+  distinctUploaders: number;
+  evidence: Evidence;
+}
+
+export function emptyMeasures(): SpanMeasures {
+  return {
+    signals: 0,
+    raw: 0,
+    squares: 0,
+    uploads: 0,
+    distinctMembers: 0,
+    distinctUploaders: 0,
+    evidence: { weighted: 0, varianceScale: 1, distinctSources: 0, topSourceShare: 0 },
+  };
+}
+
+/**
+ * Measures spans of panes with reusable typed arrays indexed by interned id. One instance per
+ * partition; not reentrant (a measure is complete when `measure` returns).
+ */
+export class SpanScanner {
+  private capacity = 0;
+  private generation = 0;
+  private memberSeen = new Int32Array(0);
+  private uploaderSeen = new Int32Array(0);
+  private postSeen = new Int32Array(0);
+  private sourceSeen = new Int32Array(0);
+  private postWeight = new Float64Array(0);
+  private postAuthor = new Int32Array(0);
+  private sourceAmount = new Float64Array(0);
+  private postOrder = new Int32Array(0);
+  private uploaderOrder = new Int32Array(0);
+  private sourceOrder = new Int32Array(0);
+  private orderCapacity = 0;
+
+  constructor(private readonly interner: Interner) {}
+
+  private ensure(ids: number, entries: number): void {
+    if (ids > this.capacity) {
+      let capacity = Math.max(1024, this.capacity);
+      while (capacity < ids) capacity *= 2;
+      const grow = <T extends Int32Array | Float64Array>(old: T, make: (n: number) => T): T => {
+        const next = make(capacity);
+        next.set(old);
+        return next;
+      };
+      const ints = (n: number) => new Int32Array(n);
+      const floats = (n: number) => new Float64Array(n);
+      this.memberSeen = grow(this.memberSeen, ints);
+      this.uploaderSeen = grow(this.uploaderSeen, ints);
+      this.postSeen = grow(this.postSeen, ints);
+      this.sourceSeen = grow(this.sourceSeen, ints);
+      this.postWeight = grow(this.postWeight, floats);
+      this.postAuthor = grow(this.postAuthor, ints);
+      this.sourceAmount = grow(this.sourceAmount, floats);
+      this.capacity = capacity;
+    }
+    if (entries > this.orderCapacity) {
+      let capacity = Math.max(256, this.orderCapacity);
+      while (capacity < entries) capacity *= 2;
+      this.postOrder = new Int32Array(capacity);
+      this.uploaderOrder = new Int32Array(capacity);
+      this.sourceOrder = new Int32Array(capacity);
+      this.orderCapacity = capacity;
+    }
+  }
+
+  private nextGeneration(): number {
+    if (this.generation >= 0x7fffffff) {
+      this.generation = 0;
+      this.memberSeen.fill(0);
+      this.uploaderSeen.fill(0);
+      this.postSeen.fill(0);
+      this.sourceSeen.fill(0);
+    }
+    return ++this.generation;
+  }
+
+  /**
+   * The measures of the merge of `panes` (in pane order), written into `into`: identical to
+   * `mergeTallies` then `evidenceOf` on the equivalent string tallies.
+   */
+  measure(panes: readonly PaneTally[], settings: TrendSettings, into: SpanMeasures): SpanMeasures {
+    let entries = 0;
+    for (const pane of panes) entries += pane.posts.size + pane.uploaders.length;
+    this.ensure(this.interner.size, entries);
+    const g = this.nextGeneration();
+    const { memberSeen, uploaderSeen, postSeen, sourceSeen, postWeight, postAuthor, sourceAmount } = this;
+    const postOrder = this.postOrder;
+    const uploaderOrder = this.uploaderOrder;
+    const sourceOrder = this.sourceOrder;
+    let signals = 0;
+    let raw = 0;
+    let squares = 0;
+    let uploads = 0;
+    let distinctMembers = 0;
+    let distinctUploaders = 0;
+    let posts = 0;
+    for (const pane of panes) {
+      signals += pane.signals;
+      raw += pane.raw;
+      squares += pane.squares;
+      uploads += pane.byKind.upload ?? 0;
+      const members = pane.members;
+      for (let i = 0; i < members.length; i++) {
+        const m = members[i]!;
+        if (memberSeen[m] !== g) {
+          memberSeen[m] = g;
+          distinctMembers++;
+        }
+      }
+      const uploaders = pane.uploaders;
+      for (let i = 0; i < uploaders.length; i++) {
+        const u = uploaders[i]!;
+        if (uploaderSeen[u] !== g) {
+          uploaderSeen[u] = g;
+          uploaderOrder[distinctUploaders++] = u;
+        }
+      }
+      for (const [postId, post] of pane.posts) {
+        if (postSeen[postId] !== g) {
+          postSeen[postId] = g;
+          postOrder[posts++] = postId;
+          postWeight[postId] = post.interactionWeight;
+          postAuthor[postId] = post.author;
+        } else {
+          postWeight[postId] = postWeight[postId]! + post.interactionWeight;
+          if (post.uploaded) postAuthor[postId] = post.author;
+        }
+      }
+    }
+    // evidenceOf: uploaders, then posts, in order of first appearance.
+    const uploadWeight = settings.weights.upload;
+    const cap = settings.postInteractionCap;
+    let weighted = 0;
+    let evidenceSquares = 0;
+    let sources = 0;
+    for (let i = 0; i < distinctUploaders; i++) {
+      const u = uploaderOrder[i]!;
+      weighted += uploadWeight;
+      evidenceSquares += uploadWeight * uploadWeight;
+      if (sourceSeen[u] !== g) {
+        sourceSeen[u] = g;
+        sourceAmount[u] = 0 + uploadWeight;
+        sourceOrder[sources++] = u;
+      } else sourceAmount[u] = sourceAmount[u]! + uploadWeight;
+    }
+    for (let i = 0; i < posts; i++) {
+      const postId = postOrder[i]!;
+      const amount = Math.min(postWeight[postId]!, cap);
+      if (amount <= 0) continue;
+      weighted += amount;
+      evidenceSquares += amount * amount;
+      const author = postAuthor[postId]!;
+      if (sourceSeen[author] !== g) {
+        sourceSeen[author] = g;
+        sourceAmount[author] = 0 + amount;
+        sourceOrder[sources++] = author;
+      } else sourceAmount[author] = sourceAmount[author]! + amount;
+    }
+    let top = 0;
+    for (let i = 0; i < sources; i++) {
+      const v = sourceAmount[sourceOrder[i]!]!;
+      if (v > top) top = v;
+    }
+    into.signals = signals;
+    into.raw = raw;
+    into.squares = squares;
+    into.uploads = uploads;
+    into.distinctMembers = distinctMembers;
+    into.distinctUploaders = distinctUploaders;
+    const evidence = into.evidence;
+    evidence.weighted = weighted;
+    evidence.varianceScale = weighted > 0 ? Math.max(1, evidenceSquares / weighted) : 1;
+    evidence.distinctSources = sources;
+    evidence.topSourceShare = weighted > 0 ? top / weighted : 0;
+    return into;
+  }
+}
+
+/** The merged counts by kind, keys in order of first appearance (as `mergeTallies` gives them). */
+export function mergedByKind(panes: readonly PaneTally[]): Record<string, number> {
+  const merged: Record<string, number> = {};
+  for (const pane of panes)
+    for (const kind in pane.byKind) merged[kind] = (merged[kind] ?? 0) + pane.byKind[kind]!;
+  return merged;
+}
+
+/** A compact pane as the string tally `addToTally` would have built (members deduplicated in order). */
+export function paneToTally(pane: PaneTally, interner: Interner): Tally {
+  const tally = emptyTally();
+  tally.signals = pane.signals;
+  tally.raw = pane.raw;
+  tally.squares = pane.squares;
+  tally.byKind = { ...pane.byKind };
+  for (const m of pane.members) tally.members.add(interner.name(m));
+  for (const u of pane.uploaders) tally.uploaders.add(interner.name(u));
+  for (const [postId, post] of pane.posts)
+    tally.posts.set(interner.name(postId), postToTally(post, interner));
+  if (pane.countries) for (const [c, n] of pane.countries) tally.countries.set(c, n);
+  return tally;
+}
+
+function postToTally(post: PanePost, interner: Interner): PostTally {
+  const out: PostTally = {
+    author: interner.name(post.author),
+    interactionWeight: post.interactionWeight,
+    uploaded: post.uploaded,
+  };
+  if (post.imageUrl !== undefined) out.imageUrl = post.imageUrl;
+  if (post.matchScore !== undefined) out.matchScore = post.matchScore;
+  return out;
+}
+
+/** The changelog form of a pane: the string tally's, member and uploader lists deduplicated. */
+export function serializePane(
+  pane: PaneTally,
+  interner: Interner,
+): {
+  n: number;
+  r: number;
+  q: number;
+  k: Record<string, number>;
+  m: string[];
+  u: string[];
+  p: Array<[string, PostTally]>;
+  c: Array<[string, number]>;
+} {
+  return {
+    n: pane.signals,
+    r: pane.raw,
+    q: pane.squares,
+    k: pane.byKind,
+    m: distinctNames(pane.members, interner),
+    u: distinctNames(pane.uploaders, interner),
+    p: [...pane.posts].map(([postId, post]) => [interner.name(postId), postToTally(post, interner)]),
+    c: pane.countries ? [...pane.countries] : [],
+  };
+}
+
+function distinctNames(ids: readonly number[], interner: Interner): string[] {
+  return [...new Set(ids)].map((id) => interner.name(id));
+}
+
+export function deserializePane(
+  t: {
+    n: number;
+    r: number;
+    q: number;
+    k: Record<string, number>;
+    m: string[];
+    u: string[];
+    p: Array<[string, PostTally]>;
+    c: Array<[string, number]>;
+  },
+  withCountries: boolean,
+  interner: Interner,
+): PaneTally {
+  const posts = new Map<number, PanePost>();
+  for (const [postId, p] of t.p) {
+    const post: PanePost = {
+      author: interner.id(p.author),
+      interactionWeight: p.interactionWeight,
+      uploaded: p.uploaded,
+    };
+    if (p.imageUrl !== undefined) post.imageUrl = p.imageUrl;
+    if (p.matchScore !== undefined) post.matchScore = p.matchScore;
+    posts.set(interner.id(postId), post);
+  }
+  return {
+    signals: t.n,
+    raw: t.r,
+    squares: t.q,
+    byKind: t.k,
+    members: t.m.map((m) => interner.id(m)),
+    uploaders: t.u.map((u) => interner.id(u)),
+    posts,
+    countries: withCountries ? new Map(t.c) : null,
+  };
+}
