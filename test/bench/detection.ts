@@ -6,7 +6,9 @@
  * read back and scored against the ground truth: precision, recall, delay from a trend's onset
  * (and from the moment its rate tripled) to the end of the window that raised the alert, in event
  * time. Mentions come from the ground truth (photo → SKU), i.e. the image model is bypassed; the
- * JSON says so. The same feed through the pure core in process is the baseline of the same run.
+ * JSON says so. The same feed through the pure core in process is the baseline of the same run,
+ * and an oracle CUSUM that knows the true rates (detection-oracle.ts) gives the floor for the
+ * delay that no detector learning its baselines can beat.
  */
 import { randomBytes } from 'node:crypto';
 import { defaultAggregatorConfig } from '../../services/aggregator/config.ts';
@@ -19,6 +21,7 @@ import {
   runCore,
   scoreAlerts,
 } from '../integration/aggregator/scenario-feed.ts';
+import { oracleDelays } from './detection-oracle.ts';
 
 function option(args: string[], name: string, fallback: number): number {
   const at = args.indexOf(`--${name}`);
@@ -51,6 +54,14 @@ export default async function detection(args: string[]): Promise<void> {
   const coreMs = performance.now() - coreStarted;
   const coreReport = scoreAlerts(core.alerts, feed.scenario.truth);
   process.stderr.write(`core: recall ${coreReport.recall}, precision ${coreReport.precision.toFixed(3)}\n`);
+
+  const oracle = oracleDelays(feed, config.AGGREGATOR_WINDOW_ADVANCE_MS, feed.products.length);
+  const oracleMedianMin = median(
+    oracle.flatMap((o) => (o.afterTripledMin === null ? [] : [o.afterTripledMin])),
+  );
+  process.stderr.write(
+    `oracle CUSUM (true rates known): median ${oracleMedianMin} min after the rate tripled\n`,
+  );
 
   let kafka: Record<string, unknown> | null = null;
   if (!coreOnly) {
@@ -87,9 +98,29 @@ export default async function detection(args: string[]): Promise<void> {
     windowAdvanceMinutes: advanceMin,
     targets: { recall: 0.95, precision: 0.9, medianDelayAfterTripledAdvances: 2, decoyAlerts: 0 },
     pipeline: kafka,
-    core: { seconds: round(coreMs / 1000), signals: core.signals, ...coreReport },
+    core: {
+      seconds: round(coreMs / 1000),
+      signals: core.signals,
+      ...coreReport,
+      medianDelayAfterTripledAdvances:
+        coreReport.medianDelayAfterTripledMin === null
+          ? null
+          : round(coreReport.medianDelayAfterTripledMin / advanceMin),
+    },
+    // The floor for the delay: a detector that knows the true rates (see detection-oracle.ts).
+    oracle: {
+      medianDelayAfterTripledAdvances: oracleMedianMin === null ? null : round(oracleMedianMin / advanceMin),
+      delays: oracle,
+    },
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);
+}
+
+function median(values: number[]): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 function round(x: number): number {
