@@ -120,6 +120,16 @@ export class TransactionalStage {
       }
       this.assigned = now;
     });
+    // A fetch holding only transaction markers or aborted records never reaches eachBatch; it
+    // still says where the partition stands (caught up or not).
+    this.consumer.on(this.consumer.events.START_BATCH_PROCESS, (event) => {
+      const { topic, partition, batchSize, offsetLag } = event.payload;
+      const key = `${topic}/${partition}`;
+      const position = this.positions.get(key);
+      if (batchSize !== 0 || !position || this.inHand.has(key)) return;
+      position.seen = true;
+      position.caughtUp = BigInt(offsetLag) <= 0n;
+    });
     this.consumer.on(this.consumer.events.CRASH, (event) => {
       const { error, restart } = event.payload as { error: Error; restart: boolean };
       this.options.logger.error({ error: String(error), restart }, 'stage consumer crashed');
@@ -152,9 +162,11 @@ export class TransactionalStage {
           })),
           times: undefined,
           next: 0,
+          // Control records (transaction markers) after the last record count as fetched.
+          fetchedEnd: BigInt(batch.lastOffset()) + 1n,
+          highWatermark: BigInt(batch.highWatermark),
           resolveOffset,
         };
-        const highWatermark = BigInt(batch.highWatermark);
         const earlier = this.inHand.get(key);
         if (earlier) {
           // Never two batches of one partition in hand: the pump would lose the order.
@@ -168,6 +180,7 @@ export class TransactionalStage {
         this.lastRecordAt.set(batch.partition, Date.now());
         const position = this.positions.get(key) ?? unknownPosition();
         position.seen = true;
+        position.caughtUp = false;
         this.positions.set(key, position);
         try {
           while (inHand.next < inHand.records.length) {
@@ -176,16 +189,19 @@ export class TransactionalStage {
             await this.exclusive(async () => {
               progressed = await this.pump();
             });
-            // Held back by partitions without a batch in hand: let this fetch round end, the
-            // rest of the batch is fetched again.
-            if (!progressed && inHand.next < inHand.records.length) return;
+            // Held back by partitions without records in hand: let this fetch round end (their
+            // next batches come with the next one), the rest of this batch is fetched again. A
+            // short pause first, so that waiting on a caught-up partition is not a busy loop.
+            if (!progressed && inHand.next < inHand.records.length) {
+              await new Promise((resolve) => setTimeout(resolve, HELD_BACK_PAUSE_MS));
+              return;
+            }
             await heartbeat();
           }
         } finally {
           this.inHand.delete(key);
           position.lastActivityAt = Date.now();
-          const processed = inHand.next > 0 ? BigInt(inHand.records[inHand.next - 1]!.offset) + 1n : -1n;
-          position.caughtUp = inHand.next === inHand.records.length && processed >= highWatermark;
+          position.caughtUp = inHand.next === inHand.records.length && caughtUpAfter(inHand);
         }
       },
     });
@@ -207,26 +223,23 @@ export class TransactionalStage {
     await this.restorePending();
     const batches = [...this.inHand.values()];
     for (const h of batches) h.times ??= this.eventTimes(h.partition, h.records);
-    const limit = this.slowestOutside() + (this.options.alignSlackMs ?? 0);
+    const picked = takeInEventTimeOrder(
+      batches.map((h) => ({
+        times: h.times!,
+        next: h.next,
+        reached: this.positions.get(h.key)?.time ?? Number.NEGATIVE_INFINITY,
+      })),
+      this.slowestWithoutRecords(),
+      this.options.alignSlackMs,
+      MAX_RECORDS_PER_TRANSACTION,
+    );
     const cursor = new Map(batches.map((h) => [h, h.next]));
     const items: Array<{ partition: number; record: InboundRecord }> = [];
-    while (items.length < MAX_RECORDS_PER_TRANSACTION) {
-      let best: InHand | undefined;
-      let bestTime = Number.POSITIVE_INFINITY;
-      for (const h of batches) {
-        const at = cursor.get(h)!;
-        if (at >= h.records.length) continue;
-        // Unreadable times (NaN) never wait: those records go straight to the dead letters.
-        const time = Number.isNaN(h.times![at]!) ? Number.NEGATIVE_INFINITY : h.times![at]!;
-        if (best === undefined || time < bestTime) {
-          best = h;
-          bestTime = time;
-        }
-      }
-      if (!best || bestTime > limit) break;
-      const at = cursor.get(best)!;
-      items.push({ partition: best.partition, record: best.records[at]! });
-      cursor.set(best, at + 1);
+    for (const index of picked) {
+      const h = batches[index]!;
+      const at = cursor.get(h)!;
+      items.push({ partition: h.partition, record: h.records[at]! });
+      cursor.set(h, at + 1);
     }
     if (items.length === 0) return false;
     const moved = batches.filter((h) => cursor.get(h)! > h.next);
@@ -257,16 +270,20 @@ export class TransactionalStage {
   }
 
   /**
-   * How far the batches in hand may run: the slowest input partition WITHOUT a batch in hand that
-   * still counts, at the time of its last record. One never heard of counts as "not started";
-   * either stops counting after being silent for a moment (it may have nothing to send).
+   * How far the batches in hand may run: the slowest input partition WITHOUT records in hand (no
+   * batch, or its batch used up) that still counts, at the time of its last record, like Kafka
+   * Streams, which does not process a task while one of its partitions has an empty buffer but
+   * more data on the broker. One never heard of counts as "not started"; a caught-up one stops
+   * counting after being silent for a moment (it may have nothing to send); one with more data
+   * on the broker than it has delivered always counts.
    */
-  private slowestOutside(): number {
+  private slowestWithoutRecords(): number {
     if (this.options.alignSlackMs === undefined) return Number.POSITIVE_INFINITY;
     const now = Date.now();
     let slowest = Number.POSITIVE_INFINITY;
     for (const [key, position] of this.positions) {
-      if (this.inHand.has(key)) continue;
+      const held = this.inHand.get(key);
+      if (held && held.next < held.records.length) continue;
       let constraint: number;
       if (!position.seen) {
         const unseenMs = this.options.idlePartitionMs ?? ALIGN_UNSEEN_MS;
@@ -397,6 +414,10 @@ export class TransactionalStage {
           partition,
           streamTime: task.streamTime?.() ?? Number.NEGATIVE_INFINITY,
           lastRecordAt: this.lastRecordAt.get(partition) ?? 0,
+          lagging: this.options.inputTopics.some((topic) => {
+            const position = this.positions.get(`${topic}/${partition}`);
+            return position !== undefined && position.seen && !position.caughtUp;
+          }),
         }));
       for (const [partition, time] of idleAdvances(clocks, Date.now(), this.options.idlePartitionMs!)) {
         await this.commitWork([], [], { partition, time }).catch((error) =>
@@ -493,9 +514,64 @@ interface InHand {
   records: InboundRecord[];
   times: number[] | undefined;
   next: number;
+  /** Offset after the last record fetched (transaction markers included). */
+  fetchedEnd: bigint;
+  /** The partition's end when the batch was fetched. */
+  highWatermark: bigint;
   resolveOffset(offset: string): void;
 }
 
+/** The batch is used up and nothing was left on the broker after it when it was fetched. */
+function caughtUpAfter(h: InHand): boolean {
+  return h.fetchedEnd >= h.highWatermark;
+}
+
+/**
+ * The records to process next, as indices into `batches` (one per record, in processing order):
+ * the oldest event time first across the batches (like Kafka Streams' record choice), never
+ * beyond `slackMs` past `heldBackAt` (the slowest partition without records in hand), and a
+ * batch used up on the way holds the rest back at its own time + `slackMs` from then on: its
+ * partition's next records have not been fetched yet, and taking the others past them would
+ * send the repartitioned output out of event-time order. Unreadable times (NaN) never wait.
+ * Without `slackMs` (no alignment) the batches are simply taken in turn.
+ */
+export function takeInEventTimeOrder(
+  batches: ReadonlyArray<{ times: readonly number[]; next: number; reached: number }>,
+  heldBackAt: number,
+  slackMs: number | undefined,
+  max: number,
+): number[] {
+  const cursor = batches.map((b) => b.next);
+  let limit = slackMs === undefined ? Number.POSITIVE_INFINITY : heldBackAt + slackMs;
+  const picked: number[] = [];
+  while (picked.length < max) {
+    let best = -1;
+    let bestTime = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < batches.length; i++) {
+      const at = cursor[i]!;
+      if (at >= batches[i]!.times.length) continue;
+      const raw = batches[i]!.times[at]!;
+      const time = Number.isNaN(raw) ? Number.NEGATIVE_INFINITY : raw;
+      if (best < 0 || time < bestTime) {
+        best = i;
+        bestTime = time;
+      }
+    }
+    if (best < 0 || bestTime > limit) break;
+    picked.push(best);
+    const at = cursor[best]!;
+    cursor[best] = at + 1;
+    if (slackMs !== undefined && at + 1 === batches[best]!.times.length) {
+      const last = batches[best]!.times[at]!;
+      const reached = Number.isNaN(last) ? batches[best]!.reached : Math.max(batches[best]!.reached, last);
+      limit = Math.min(limit, reached + slackMs);
+    }
+  }
+  return picked;
+}
+
+/** Pause of a batch held back before its fetch round ends (see `start`). */
+const HELD_BACK_PAUSE_MS = 20;
 /** How long a caught-up partition without a batch in hand still holds the others back. */
 const ALIGN_IDLE_MS = 1_500;
 /**
