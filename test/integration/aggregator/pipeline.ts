@@ -117,15 +117,25 @@ export async function committedRecords(kafka: Kafka, groupId: string, topic: str
 
 /** Every committed record of the alerts topic, read until it has been quiet for `quietMs`. */
 export async function readAlerts(kafka: Kafka, topic: string, quietMs = 4_000): Promise<ReorderAlert[]> {
-  const consumer = kafka.consumer({ groupId: `alerts-reader-${randomUUID()}` });
-  const alerts: ReorderAlert[] = [];
+  return readCommitted(kafka, topic, (value) => decode(ReorderAlert, value), quietMs);
+}
+
+/** Every committed record of a topic (read_committed), read until it has been quiet for `quietMs`. */
+export async function readCommitted<T>(
+  kafka: Kafka,
+  topic: string,
+  read: (value: Buffer | null) => T,
+  quietMs = 4_000,
+): Promise<T[]> {
+  const consumer = kafka.consumer({ groupId: `topic-reader-${randomUUID()}` });
+  const records: T[] = [];
   let lastAt = Date.now();
   await consumer.connect();
   try {
     await consumer.subscribe({ topic, fromBeginning: true });
     await consumer.run({
       eachMessage: async ({ message }) => {
-        alerts.push(decode(ReorderAlert, message.value));
+        records.push(read(message.value));
         lastAt = Date.now();
       },
     });
@@ -134,7 +144,7 @@ export async function readAlerts(kafka: Kafka, topic: string, quietMs = 4_000): 
     while (Date.now() - started < 6_000 || Date.now() - lastAt < quietMs) {
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
-    return alerts;
+    return records;
   } finally {
     await consumer.disconnect();
   }
