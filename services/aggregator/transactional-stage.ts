@@ -416,7 +416,7 @@ export class TransactionalStage {
           lastRecordAt: this.lastRecordAt.get(partition) ?? 0,
           lagging: this.options.inputTopics.some((topic) => {
             const position = this.positions.get(`${topic}/${partition}`);
-            return position !== undefined && position.seen && !position.caughtUp;
+            return position?.seen === true && !position.caughtUp;
           }),
         }));
       for (const [partition, time] of idleAdvances(clocks, Date.now(), this.options.idlePartitionMs!)) {
