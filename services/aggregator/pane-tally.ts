@@ -18,8 +18,9 @@
 import type { TrendSettings } from './config.ts';
 import { type Evidence, emptyTally, type PostTally, type SignalFacts, type Tally } from './scoring.ts';
 
-/** A post as one pane knows it; `author` is an interned id. */
+/** A post as one pane knows it; `id` and `author` are interned ids. */
 export interface PanePost {
+  id: number;
   author: number;
   interactionWeight: number;
   uploaded: boolean;
@@ -31,13 +32,19 @@ export interface PaneTally {
   signals: number;
   raw: number;
   squares: number;
-  byKind: Record<string, number>;
+  /** Upload signals (`byKind.upload` of the string tally). */
+  uploads: number;
+  /** Signal kinds in order of first appearance, and their counts (the string tally's `byKind`). */
+  kinds: string[];
+  kindCounts: number[];
   /** Interned member id of every signal (repeats allowed: distinct counts come from the scan). */
   members: number[];
   /** Interned member id of every upload signal (repeats allowed). */
   uploaders: number[];
-  /** Interned post id → the post in this pane, in order of first appearance. */
-  posts: Map<number, PanePost>;
+  /** The posts of this pane, in order of first appearance. */
+  posts: PanePost[];
+  /** Post id → post, once the pane has more posts than a linear search suits. */
+  postIndex: Map<number, PanePost> | null;
   /** Signals per country; only for the panes that feed alerts (global scope). */
   countries: Map<string, number> | null;
 }
@@ -78,12 +85,11 @@ export class Interner {
     for (const pane of panes) {
       for (let i = 0; i < pane.members.length; i++) pane.members[i] = remap(pane.members[i]!);
       for (let i = 0; i < pane.uploaders.length; i++) pane.uploaders[i] = remap(pane.uploaders[i]!);
-      const posts = new Map<number, PanePost>();
-      for (const [postId, post] of pane.posts) {
+      for (const post of pane.posts) {
+        post.id = remap(post.id);
         post.author = remap(post.author);
-        posts.set(remap(postId), post);
       }
-      pane.posts = posts;
+      if (pane.postIndex) pane.postIndex = indexPosts(pane.posts);
     }
   }
 }
@@ -93,10 +99,13 @@ export function emptyPane(withCountries: boolean): PaneTally {
     signals: 0,
     raw: 0,
     squares: 0,
-    byKind: {},
+    uploads: 0,
+    kinds: [],
+    kindCounts: [],
     members: [],
     uploaders: [],
-    posts: new Map(),
+    posts: [],
+    postIndex: null,
     countries: withCountries ? new Map() : null,
   };
 }
@@ -118,13 +127,18 @@ export function addToPane(
   pane.signals++;
   pane.raw += weight;
   pane.squares += weight * weight;
-  pane.byKind[signal.kind] = (pane.byKind[signal.kind] ?? 0) + 1;
+  const kind = pane.kinds.indexOf(signal.kind);
+  if (kind < 0) {
+    pane.kinds.push(signal.kind);
+    pane.kindCounts.push(1);
+  } else pane.kindCounts[kind]!++;
   pane.members.push(ids.member);
   const withPhotos = pane.countries !== null;
   if (pane.countries) pane.countries.set(signal.country, (pane.countries.get(signal.country) ?? 0) + 1);
-  let post = pane.posts.get(ids.post);
+  let post = findPost(pane, ids.post);
   if (!post) {
     post = {
+      id: ids.post,
       author:
         signal.postMemberId !== undefined
           ? interner.id(signal.postMemberId)
@@ -134,9 +148,12 @@ export function addToPane(
       interactionWeight: 0,
       uploaded: false,
     };
-    pane.posts.set(ids.post, post);
+    pane.posts.push(post);
+    if (pane.postIndex) pane.postIndex.set(post.id, post);
+    else if (pane.posts.length > LINEAR_SEARCH_POSTS) pane.postIndex = indexPosts(pane.posts);
   }
   if (signal.kind === 'upload') {
+    pane.uploads++;
     pane.uploaders.push(ids.member);
     post.uploaded = true;
     post.author = ids.member;
@@ -151,6 +168,19 @@ export function addToPane(
     post.imageUrl = signal.imageUrl;
     if (signal.matchScore !== undefined) post.matchScore = signal.matchScore;
   }
+}
+
+const LINEAR_SEARCH_POSTS = 8;
+
+function findPost(pane: PaneTally, id: number): PanePost | undefined {
+  if (pane.postIndex) return pane.postIndex.get(id);
+  const posts = pane.posts;
+  for (let i = 0; i < posts.length; i++) if (posts[i]!.id === id) return posts[i];
+  return undefined;
+}
+
+function indexPosts(posts: readonly PanePost[]): Map<number, PanePost> {
+  return new Map(posts.map((post) => [post.id, post]));
 }
 
 /** What a span of panes (a window or part of it) measures: the merged tally's numbers and its evidence. */
@@ -245,7 +275,7 @@ export class SpanScanner {
    */
   measure(panes: readonly PaneTally[], settings: TrendSettings, into: SpanMeasures): SpanMeasures {
     let entries = 0;
-    for (const pane of panes) entries += pane.posts.size + pane.uploaders.length;
+    for (const pane of panes) entries += pane.posts.length + pane.uploaders.length;
     this.ensure(this.interner.size, entries);
     const g = this.nextGeneration();
     const { memberSeen, uploaderSeen, postSeen, sourceSeen, postWeight, postAuthor, sourceAmount } = this;
@@ -263,7 +293,7 @@ export class SpanScanner {
       signals += pane.signals;
       raw += pane.raw;
       squares += pane.squares;
-      uploads += pane.byKind.upload ?? 0;
+      uploads += pane.uploads;
       const members = pane.members;
       for (let i = 0; i < members.length; i++) {
         const m = members[i]!;
@@ -280,7 +310,10 @@ export class SpanScanner {
           uploaderOrder[distinctUploaders++] = u;
         }
       }
-      for (const [postId, post] of pane.posts) {
+      const panePosts = pane.posts;
+      for (let i = 0; i < panePosts.length; i++) {
+        const post = panePosts[i]!;
+        const postId = post.id;
         if (postSeen[postId] !== g) {
           postSeen[postId] = g;
           postOrder[posts++] = postId;
@@ -343,10 +376,28 @@ export class SpanScanner {
 
 /** The merged counts by kind, keys in order of first appearance (as `mergeTallies` gives them). */
 export function mergedByKind(panes: readonly PaneTally[]): Record<string, number> {
+  if (panes.length === 1) return byKindOf(panes[0]!);
+  const kinds: string[] = [];
+  const counts: number[] = [];
+  for (const pane of panes) {
+    for (let i = 0; i < pane.kinds.length; i++) {
+      const at = kinds.indexOf(pane.kinds[i]!);
+      if (at < 0) {
+        kinds.push(pane.kinds[i]!);
+        counts.push(pane.kindCounts[i]!);
+      } else counts[at] = counts[at]! + pane.kindCounts[i]!;
+    }
+  }
   const merged: Record<string, number> = {};
-  for (const pane of panes)
-    for (const kind in pane.byKind) merged[kind] = (merged[kind] ?? 0) + pane.byKind[kind]!;
+  for (let i = 0; i < kinds.length; i++) merged[kinds[i]!] = counts[i]!;
   return merged;
+}
+
+/** A new `byKind` record of one pane, keys in order of first appearance. */
+export function byKindOf(pane: PaneTally): Record<string, number> {
+  const byKind: Record<string, number> = {};
+  for (let i = 0; i < pane.kinds.length; i++) byKind[pane.kinds[i]!] = pane.kindCounts[i]!;
+  return byKind;
 }
 
 /** A compact pane as the string tally `addToTally` would have built (members deduplicated in order). */
@@ -355,11 +406,10 @@ export function paneToTally(pane: PaneTally, interner: Interner): Tally {
   tally.signals = pane.signals;
   tally.raw = pane.raw;
   tally.squares = pane.squares;
-  tally.byKind = { ...pane.byKind };
+  tally.byKind = byKindOf(pane);
   for (const m of pane.members) tally.members.add(interner.name(m));
   for (const u of pane.uploaders) tally.uploaders.add(interner.name(u));
-  for (const [postId, post] of pane.posts)
-    tally.posts.set(interner.name(postId), postToTally(post, interner));
+  for (const post of pane.posts) tally.posts.set(interner.name(post.id), postToTally(post, interner));
   if (pane.countries) for (const [c, n] of pane.countries) tally.countries.set(c, n);
   return tally;
 }
@@ -393,10 +443,10 @@ export function serializePane(
     n: pane.signals,
     r: pane.raw,
     q: pane.squares,
-    k: pane.byKind,
+    k: byKindOf(pane),
     m: distinctNames(pane.members, interner),
     u: distinctNames(pane.uploaders, interner),
-    p: [...pane.posts].map(([postId, post]) => [interner.name(postId), postToTally(post, interner)]),
+    p: pane.posts.map((post) => [interner.name(post.id), postToTally(post, interner)]),
     c: pane.countries ? [...pane.countries] : [],
   };
 }
@@ -419,25 +469,29 @@ export function deserializePane(
   withCountries: boolean,
   interner: Interner,
 ): PaneTally {
-  const posts = new Map<number, PanePost>();
+  const posts: PanePost[] = [];
   for (const [postId, p] of t.p) {
     const post: PanePost = {
+      id: interner.id(postId),
       author: interner.id(p.author),
       interactionWeight: p.interactionWeight,
       uploaded: p.uploaded,
     };
     if (p.imageUrl !== undefined) post.imageUrl = p.imageUrl;
     if (p.matchScore !== undefined) post.matchScore = p.matchScore;
-    posts.set(interner.id(postId), post);
+    posts.push(post);
   }
   return {
     signals: t.n,
     raw: t.r,
     squares: t.q,
-    byKind: t.k,
+    uploads: t.k.upload ?? 0,
+    kinds: Object.keys(t.k),
+    kindCounts: Object.values(t.k),
     members: t.m.map((m) => interner.id(m)),
     uploaders: t.u.map((u) => interner.id(u)),
     posts,
+    postIndex: posts.length > LINEAR_SEARCH_POSTS ? indexPosts(posts) : null,
     countries: withCountries ? new Map(t.c) : null,
   };
 }

@@ -21,6 +21,7 @@ import type {
 import type { TrendSettings } from './config.ts';
 import {
   addToPane,
+  byKindOf,
   deserializePane,
   emptyMeasures,
   emptyPane,
@@ -35,15 +36,11 @@ import {
 import { adviseReorder, PRIORITY_RANK } from './reorder.ts';
 import {
   type Activity,
-  addToTally,
   type Baseline,
   decayBaseline,
   type Evidence,
-  emptyTally,
-  evidenceOf,
   isBroadEnough,
   mergeTallies,
-  type PostTally,
   scoreOf,
   shareSurpriseOf,
   startBaseline,
@@ -75,7 +72,8 @@ export interface TrendTables {
 interface ScopeState {
   /** Hopping panes (compact: interned ids, see pane-tally.ts). */
   panes: Map<number, PaneTally>;
-  days: Map<number, Tally>;
+  /** Daily tallies, compact as the panes (no countries, no photos). */
+  days: Map<number, PaneTally>;
   /** End of the last hopping window closed (or skipped as empty) for this scope. */
   closedThrough: number;
   /** End of the last window folded into the baseline. */
@@ -139,6 +137,17 @@ function uploadEvidence(span: SpanMeasures): Pick<Evidence, 'weighted' | 'varian
   return { weighted: span.distinctUploaders, varianceScale: 1 };
 }
 
+/** A window's panes of one SKU and scope, and everybody's activity in the same window. */
+interface WindowSpan {
+  inWindow: PaneTally[];
+  recent: PaneTally[];
+  before: PaneTally[];
+  all: ActivityCell;
+  allRecent: ActivityCell;
+  /** Whether the scope has any activity table (a scope only ever late for hopping windows has none). */
+  hasActivity: boolean;
+}
+
 interface Episode {
   /** End of the window that opened the episode. */
   start: number;
@@ -150,6 +159,8 @@ interface Episode {
 }
 
 interface SkuState {
+  /** `sku|<sku>`: its changelog key. */
+  key: string;
   scopes: Map<string, ScopeState>;
   series: ReorderAlert['series'];
   seriesEnd: number;
@@ -158,8 +169,9 @@ interface SkuState {
 
 interface WindowResult {
   scope: string;
-  /** The window's panes, oldest first: merged into a full tally only if an alert needs it. */
-  panes: PaneTally[];
+  /** Where the window's panes are: merged into a full tally only if an alert needs it. */
+  state: ScopeState;
+  end: number;
   signals: number;
   distinctMembers: number;
   evidence: Evidence;
@@ -200,6 +212,21 @@ export class TrendPartition {
   private internLimit = MIN_INTERN_LIMIT;
   private readonly scanner = new SpanScanner(this.interner);
   private readonly recentMeasures = emptyMeasures();
+  /** Country code → its scope name. */
+  private readonly countryScopes = new Map<string, string>();
+  private readonly span: WindowSpan = {
+    inWindow: [],
+    recent: [],
+    before: [],
+    all: [0, 0, 0],
+    allRecent: [0, 0, 0],
+    hasActivity: false,
+  };
+  /** Everybody's activity per scope and window end, for the closing step under way. */
+  private readonly activitySums = new Map<
+    string,
+    Map<number, { all: ActivityCell; allRecent: ActivityCell; hasActivity: boolean }>
+  >();
   private readonly beforeMeasures = emptyMeasures();
 
   constructor(
@@ -241,15 +268,14 @@ export class TrendPartition {
       this.out.partiallyLate++;
     }
     const weight = this.settings.weights[signal.kind];
-    const ids = hoppingOpen
-      ? { member: this.interner.id(signal.memberId), post: this.interner.id(signal.postId) }
-      : null;
+    const ids = { member: this.interner.id(signal.memberId), post: this.interner.id(signal.postId) };
     const state = this.skuState(signal.sku);
-    const scopes = this.settings.countryScopes ? [GLOBAL, `country:${signal.country}`] : [GLOBAL];
-    for (const name of scopes) {
+    const scopes = this.settings.countryScopes ? 2 : 1;
+    for (let s = 0; s < scopes; s++) {
+      const name = s === 0 ? GLOBAL : this.countryScope(signal.country);
       const scope = this.scopeState(state, name);
       const withCountry = name === GLOBAL;
-      if (ids) {
+      if (hoppingOpen) {
         let activity = this.activity.get(name);
         if (!activity) {
           activity = new Map();
@@ -274,13 +300,13 @@ export class TrendPartition {
       if (dayOpen) {
         let day = scope.days.get(dayIndex);
         if (!day) {
-          day = emptyTally();
+          day = emptyPane(false);
           scope.days.set(dayIndex, day);
         }
-        addToTally(day, signal, weight, false, false);
+        addToPane(day, signal, ids, weight, this.interner);
       }
     }
-    this.dirty.add(skuKey(signal.sku));
+    this.dirty.add(state.key);
     this.dirty.add('meta');
     this.active.add(signal.sku);
     if (t > this.streamTime) this.advanceTo(t);
@@ -320,6 +346,8 @@ export class TrendPartition {
     // Computed before any SKU of this step updates its baseline, and only if a new SKU needs them.
     const priors =
       this.skus.size > 0 && this.hasUnscoredGlobalScope() ? this.categoryPriors() : new Map<string, number>();
+    // Activity does not change while windows close: its window sums are shared by every SKU.
+    this.activitySums.clear();
     for (const sku of this.active) {
       const state = this.skus.get(sku)!;
       const ends = new Set<number>();
@@ -332,7 +360,7 @@ export class TrendPartition {
         }
       }
       if (ends.size === 0 && !state.episode) continue;
-      this.dirty.add(skuKey(sku));
+      this.dirty.add(state.key);
       for (const end of [...ends].sort((a, b) => a - b)) {
         this.maybeCool(sku, state, end - advanceMs);
         const results: WindowResult[] = [];
@@ -345,10 +373,13 @@ export class TrendPartition {
             global = scope;
             continue;
           }
+          const closing = end > scope.closedThrough;
+          if (!closing && !scope.baselines) continue;
+          const span = this.spanOf(name, scope, end);
           // What this country expected before seeing the window (its baselines move on close).
-          addExpectations(expected, this.expectationsOf(name, scope, end));
-          if (end <= scope.closedThrough) continue;
-          const result = this.closeWindow(sku, name, scope, end, priors, null);
+          addExpectations(expected, this.expectationsOf(scope, span));
+          if (!closing) continue;
+          const result = this.closeWindow(sku, name, scope, end, priors, null, span);
           if (result) results.push(result);
         }
         if (global && end > global.closedThrough) {
@@ -359,6 +390,7 @@ export class TrendPartition {
             end,
             priors,
             this.settings.countryScopes ? expected : null,
+            this.spanOf(GLOBAL, global, end),
           );
           if (result) results.push(result);
         }
@@ -380,9 +412,55 @@ export class TrendPartition {
   private compactInterner(): void {
     const panes: PaneTally[] = [];
     for (const state of this.skus.values())
-      for (const scope of state.scopes.values()) for (const pane of scope.panes.values()) panes.push(pane);
+      for (const scope of state.scopes.values()) {
+        for (const pane of scope.panes.values()) panes.push(pane);
+        for (const day of scope.days.values()) panes.push(day);
+      }
     this.interner.compact(panes);
     this.internLimit = Math.max(MIN_INTERN_LIMIT, 2 * this.interner.size);
+  }
+
+  /**
+   * The panes of the window ending at `end` (all of it, its newest `recentPanes`, the ones before
+   * those) and everybody's activity in it. The pane lists are scratch: valid until the next call.
+   */
+  private spanOf(scopeName: string, scope: ScopeState, end: number): WindowSpan {
+    const { advanceMs, recentPanes } = this.settings;
+    const lastPane = end / advanceMs - 1;
+    const span = this.span;
+    span.inWindow.length = 0;
+    span.recent.length = 0;
+    span.before.length = 0;
+    for (let p = lastPane - this.panesPerWindow + 1; p <= lastPane; p++) {
+      const pane = scope.panes.get(p);
+      if (!pane) continue;
+      span.inWindow.push(pane);
+      if (p > lastPane - recentPanes) span.recent.push(pane);
+      else if (p > lastPane - 2 * recentPanes) span.before.push(pane);
+    }
+    let sums = this.activitySums.get(scopeName);
+    if (!sums) {
+      sums = new Map();
+      this.activitySums.set(scopeName, sums);
+    }
+    let cells = sums.get(end);
+    if (!cells) {
+      const activity = this.activity.get(scopeName);
+      const all: ActivityCell = [0, 0, 0];
+      const allRecent: ActivityCell = [0, 0, 0];
+      for (let p = lastPane - this.panesPerWindow + 1; p <= lastPane; p++) {
+        const cell = activity?.get(p);
+        if (!cell) continue;
+        addCell(all, cell);
+        if (p > lastPane - recentPanes) addCell(allRecent, cell);
+      }
+      cells = { all, allRecent, hasActivity: activity !== undefined };
+      sums.set(end, cells);
+    }
+    span.all = cells.all;
+    span.allRecent = cells.allRecent;
+    span.hasActivity = cells.hasActivity;
+    return span;
   }
 
   private closeWindow(
@@ -393,28 +471,10 @@ export class TrendPartition {
     priors: Map<string, number>,
     /** For the global scope: the sum of the country expectations (null: share of global activity). */
     override: Expectations | null,
+    span: WindowSpan,
   ): WindowResult | null {
     const { advanceMs, windowSizeMs, recentPanes, graceMs, warmupMs, defaultPrior } = this.settings;
-    const lastPane = end / advanceMs - 1;
-    const firstPane = lastPane - this.panesPerWindow + 1;
-    const inWindow: PaneTally[] = [];
-    const recent: PaneTally[] = [];
-    const before: PaneTally[] = [];
-    const activity = this.activity.get(scopeName);
-    const all: ActivityCell = [0, 0, 0];
-    const allRecent: ActivityCell = [0, 0, 0];
-    for (let p = firstPane; p <= lastPane; p++) {
-      const cell = activity?.get(p);
-      if (cell) {
-        addCell(all, cell);
-        if (p > lastPane - recentPanes) addCell(allRecent, cell);
-      }
-      const pane = scope.panes.get(p);
-      if (!pane) continue;
-      inWindow.push(pane);
-      if (p > lastPane - recentPanes) recent.push(pane);
-      else if (p > lastPane - 2 * recentPanes) before.push(pane);
-    }
+    const { inWindow, recent, before, all, allRecent } = span;
     if (inWindow.length === 0) return null;
     const isGlobal = scopeName === GLOBAL;
     // The merged window, its newest panes and the ones before those, measured without merging.
@@ -534,7 +594,8 @@ export class TrendPartition {
     });
     return {
       scope: scopeName,
-      panes: inWindow,
+      state: scope,
+      end,
       signals: tally.signals,
       distinctMembers: tally.distinctMembers,
       evidence,
@@ -586,35 +647,21 @@ export class TrendPartition {
    * stand: a scope without signals in this window is not decayed here, which errs on the side of
    * expecting more).
    */
-  private expectationsOf(name: string, scope: ScopeState, end: number): Expectations {
+  private expectationsOf(scope: ScopeState, span: WindowSpan): Expectations {
     const none = { engagement: 0, freshEngagement: 0, uploads: 0, freshUploads: 0 };
-    if (!scope.baselines) return none;
-    const { advanceMs, recentPanes } = this.settings;
-    const activity = this.activity.get(name);
-    if (!activity) return none;
-    const lastPane = end / advanceMs - 1;
-    const all: ActivityCell = [0, 0, 0];
-    const recent: ActivityCell = [0, 0, 0];
-    for (let p = lastPane - this.panesPerWindow + 1; p <= lastPane; p++) {
-      const cell = activity.get(p);
-      if (!cell) continue;
-      addCell(all, cell);
-      if (p > lastPane - recentPanes) addCell(recent, cell);
-    }
-    const own = scope.panes;
+    if (!scope.baselines || !span.hasActivity) return none;
+    const { all, allRecent: recent } = span;
     let ownRaw = 0;
     let ownUploads = 0;
     let ownRecentRaw = 0;
     let ownRecentUploads = 0;
-    for (let p = lastPane - this.panesPerWindow + 1; p <= lastPane; p++) {
-      const pane = own.get(p);
-      if (!pane) continue;
+    for (const pane of span.inWindow) {
       ownRaw += pane.raw;
-      ownUploads += pane.byKind.upload ?? 0;
-      if (p > lastPane - recentPanes) {
-        ownRecentRaw += pane.raw;
-        ownRecentUploads += pane.byKind.upload ?? 0;
-      }
+      ownUploads += pane.uploads;
+    }
+    for (const pane of span.recent) {
+      ownRecentRaw += pane.raw;
+      ownRecentUploads += pane.uploads;
     }
     const share = shareOf(scope.baselines.count, scope.baselines.others);
     const uploadShare = shareOf(scope.baselines.uploadCount, scope.baselines.otherUploads);
@@ -747,10 +794,13 @@ export class TrendPartition {
 
   /** The full merged tally of a window (countries, photos): built only for alerts. */
   private tallyOf(result: WindowResult): Tally {
-    return mergeTallies(
-      result.panes.map((pane) => paneToTally(pane, this.interner)),
-      result.scope === GLOBAL,
-    );
+    const lastPane = result.end / this.settings.advanceMs - 1;
+    const panes: Tally[] = [];
+    for (let p = lastPane - this.panesPerWindow + 1; p <= lastPane; p++) {
+      const pane = result.state.panes.get(p);
+      if (pane) panes.push(paneToTally(pane, this.interner));
+    }
+    return mergeTallies(panes, result.scope === GLOBAL);
   }
 
   /** The global window series for the sparkline, zero-filled where a window had no signal. */
@@ -787,8 +837,9 @@ export class TrendPartition {
           const end = (dayIndex + 1) * DAY_MS;
           if (end > dayFrontier) continue;
           scope.days.delete(dayIndex);
-          this.dirty.add(skuKey(sku));
-          const evidence = evidenceOf(tally, this.settings);
+          this.dirty.add(state.key);
+          const measures = this.scanner.measure([tally], this.settings, this.recentMeasures);
+          const evidence = measures.evidence;
           if (!scope.dayBaseline)
             scope.dayBaseline = startBaseline(dailyPrior, { ...this.settings, priorWeightWindows: 1 });
           const expected = Math.max(scope.dayBaseline.mean, dailyPrior / 2);
@@ -797,7 +848,7 @@ export class TrendPartition {
             end - this.startTime >= this.settings.warmupMs + DAY_MS &&
             test.pValue <= alpha &&
             test.uplift >= minUplift &&
-            isBroadEnough(evidence, tally.members.size, this.settings);
+            isBroadEnough(evidence, measures.distinctMembers, this.settings);
           // Daily baselines move slowly: a week's half-life.
           updateBaseline(scope.dayBaseline, evidence.weighted, 1 - 2 ** (-1 / 7));
           this.out.windows.push({
@@ -809,8 +860,8 @@ export class TrendPartition {
             sizeMs: DAY_MS,
             signals: tally.signals,
             weightedCount: round3(evidence.weighted),
-            distinctMembers: tally.members.size,
-            countsByKind: { ...tally.byKind },
+            distinctMembers: measures.distinctMembers,
+            countsByKind: byKindOf(tally),
             baseline: round3(expected),
             score: round3(scoreOf(test.pValue)),
             pValue: test.pValue,
@@ -849,10 +900,25 @@ export class TrendPartition {
     return new Map([...sums].map(([category, { sum, count }]) => [category, sum / count]));
   }
 
+  private countryScope(country: string): string {
+    let name = this.countryScopes.get(country);
+    if (name === undefined) {
+      name = `country:${country}`;
+      this.countryScopes.set(country, name);
+    }
+    return name;
+  }
+
   private skuState(sku: string): SkuState {
     let state = this.skus.get(sku);
     if (!state) {
-      state = { scopes: new Map(), series: [], seriesEnd: Number.NEGATIVE_INFINITY, episode: null };
+      state = {
+        key: skuKey(sku),
+        scopes: new Map(),
+        series: [],
+        seriesEnd: Number.NEGATIVE_INFINITY,
+        episode: null,
+      };
       this.skus.set(sku, state);
     }
     return state;
@@ -916,7 +982,7 @@ export class TrendPartition {
         this.skus.delete(sku);
         return;
       }
-      const state = deserializeSku(value as SerializedSku, this.interner);
+      const state = deserializeSku(sku, value as SerializedSku, this.interner);
       this.skus.set(sku, state);
       if (state.episode || [...state.scopes.values()].some((scope) => scope.panes.size > 0))
         this.active.add(sku);
@@ -990,16 +1056,7 @@ function strongestPhotos(
     }));
 }
 
-interface SerializedTally {
-  n: number;
-  r: number;
-  q: number;
-  k: Record<string, number>;
-  m: string[];
-  u: string[];
-  p: Array<[string, PostTally]>;
-  c: Array<[string, number]>;
-}
+type SerializedTally = ReturnType<typeof serializePane>;
 
 interface SerializedScope {
   name: string;
@@ -1018,38 +1075,12 @@ interface SerializedSku {
   episode: Episode | null;
 }
 
-function serializeTally(t: Tally): SerializedTally {
-  return {
-    n: t.signals,
-    r: t.raw,
-    q: t.squares,
-    k: t.byKind,
-    m: [...t.members],
-    u: [...t.uploaders],
-    p: [...t.posts],
-    c: [...t.countries],
-  };
-}
-
-function deserializeTally(t: SerializedTally): Tally {
-  return {
-    signals: t.n,
-    raw: t.r,
-    squares: t.q,
-    byKind: t.k,
-    members: new Set(t.m),
-    uploaders: new Set(t.u),
-    posts: new Map(t.p),
-    countries: new Map(t.c),
-  };
-}
-
 function serializeSku(state: SkuState, interner: Interner): SerializedSku {
   return {
     scopes: [...state.scopes].map(([name, s]) => ({
       name,
       panes: [...s.panes].map(([i, t]) => [i, serializePane(t, interner)]),
-      days: [...s.days].map(([i, t]) => [i, serializeTally(t)]),
+      days: [...s.days].map(([i, t]) => [i, serializePane(t, interner)]),
       closedThrough: finite(s.closedThrough),
       baselineThrough: finite(s.baselineThrough),
       baselines: s.baselines,
@@ -1061,14 +1092,15 @@ function serializeSku(state: SkuState, interner: Interner): SerializedSku {
   };
 }
 
-function deserializeSku(value: SerializedSku, interner: Interner): SkuState {
+function deserializeSku(sku: string, value: SerializedSku, interner: Interner): SkuState {
   return {
+    key: skuKey(sku),
     scopes: new Map(
       value.scopes.map((s) => [
         s.name,
         {
           panes: new Map(s.panes.map(([i, t]) => [i, deserializePane(t, s.name === GLOBAL, interner)])),
-          days: new Map(s.days.map(([i, t]) => [i, deserializeTally(t)])),
+          days: new Map(s.days.map(([i, t]) => [i, deserializePane(t, false, interner)])),
           closedThrough: s.closedThrough ?? Number.NEGATIVE_INFINITY,
           baselineThrough: s.baselineThrough ?? Number.NEGATIVE_INFINITY,
           baselines: s.baselines,
