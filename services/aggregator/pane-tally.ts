@@ -15,6 +15,7 @@
  * tests check this against the plain merge. The full string tally (countries, photos) is built
  * only when an alert needs it (`toTally`).
  */
+import { SignalKind } from '../../shared/contracts/events.ts';
 import type { TrendSettings } from './config.ts';
 import { type Evidence, emptyTally, type PostTally, type SignalFacts, type Tally } from './scoring.ts';
 
@@ -32,11 +33,18 @@ export interface PaneTally {
   signals: number;
   raw: number;
   squares: number;
-  /** Upload signals (`byKind.upload` of the string tally). */
-  uploads: number;
-  /** Signal kinds in order of first appearance, and their counts (the string tally's `byKind`). */
-  kinds: string[];
-  kindCounts: number[];
+  /**
+   * The string tally's `byKind`, without a record per pane: the kinds in order of first
+   * appearance (packed, see `KINDS`) and a count per kind.
+   */
+  kindOrder: number;
+  kindsSeen: number;
+  upload: number;
+  like: number;
+  save: number;
+  wishlist: number;
+  share: number;
+  comment: number;
   /** Interned member id of every signal (repeats allowed: distinct counts come from the scan). */
   members: number[];
   /** Interned member id of every upload signal (repeats allowed). */
@@ -99,9 +107,14 @@ export function emptyPane(withCountries: boolean): PaneTally {
     signals: 0,
     raw: 0,
     squares: 0,
-    uploads: 0,
-    kinds: [],
-    kindCounts: [],
+    kindOrder: 0,
+    kindsSeen: 0,
+    upload: 0,
+    like: 0,
+    save: 0,
+    wishlist: 0,
+    share: 0,
+    comment: 0,
     members: [],
     uploaders: [],
     posts: [],
@@ -127,11 +140,7 @@ export function addToPane(
   pane.signals++;
   pane.raw += weight;
   pane.squares += weight * weight;
-  const kind = pane.kinds.indexOf(signal.kind);
-  if (kind < 0) {
-    pane.kinds.push(signal.kind);
-    pane.kindCounts.push(1);
-  } else pane.kindCounts[kind]!++;
+  countKind(pane, signal.kind, 1);
   pane.members.push(ids.member);
   const withPhotos = pane.countries !== null;
   if (pane.countries) pane.countries.set(signal.country, (pane.countries.get(signal.country) ?? 0) + 1);
@@ -153,7 +162,6 @@ export function addToPane(
     else if (pane.posts.length > LINEAR_SEARCH_POSTS) pane.postIndex = indexPosts(pane.posts);
   }
   if (signal.kind === 'upload') {
-    pane.uploads++;
     pane.uploaders.push(ids.member);
     post.uploaded = true;
     post.author = ids.member;
@@ -293,7 +301,7 @@ export class SpanScanner {
       signals += pane.signals;
       raw += pane.raw;
       squares += pane.squares;
-      uploads += pane.uploads;
+      uploads += pane.upload;
       const members = pane.members;
       for (let i = 0; i < members.length; i++) {
         const m = members[i]!;
@@ -374,30 +382,79 @@ export class SpanScanner {
   }
 }
 
+/** The signal kinds, each with a count field on a pane; a pane packs its order of first appearance. */
+const KINDS = SignalKind.options;
+type KindTally = Record<SignalKind, number> & { kindOrder: number; kindsSeen: number };
+const KIND_BITS = 3;
+
+function kindIndex(kind: string): number {
+  const index = (KINDS as readonly string[]).indexOf(kind);
+  if (index < 0) throw new Error(`unknown signal kind ${JSON.stringify(kind)}`);
+  return index;
+}
+
+/** Adds `n` signals of `kind`, noting its first appearance. */
+function countKind(pane: KindTally, kind: SignalKind, n: number): void {
+  const before = pane[kind];
+  pane[kind] = before + n;
+  if (before === 0 && !hasKind(pane.kindOrder, pane.kindsSeen, kind)) {
+    pane.kindOrder += (kindIndex(kind) + 1) * 2 ** (KIND_BITS * pane.kindsSeen);
+    pane.kindsSeen++;
+  }
+}
+
+function hasKind(order: number, seen: number, kind: SignalKind): boolean {
+  for (let j = 0; j < seen; j++) if (KINDS[kindAt(order, j)] === kind) return true;
+  return false;
+}
+
+function kindAt(order: number, j: number): number {
+  return (Math.floor(order / 2 ** (KIND_BITS * j)) % (1 << KIND_BITS)) - 1;
+}
+
+/** One `byKind` record shape per order of kinds: cloned, then filled in (no keyed stores that add keys). */
+const byKindTemplates = new Map<number, Record<string, number>>();
+
+function byKindRecord(order: number, seen: number, counts: KindTally): Record<string, number> {
+  let template = byKindTemplates.get(order);
+  if (!template) {
+    template = {};
+    for (let j = 0; j < seen; j++) template[KINDS[kindAt(order, j)]!] = 0;
+    byKindTemplates.set(order, template);
+  }
+  const record = { ...template };
+  for (let j = 0; j < seen; j++) {
+    const kind = KINDS[kindAt(order, j)]!;
+    record[kind] = counts[kind];
+  }
+  return record;
+}
+
 /** The merged counts by kind, keys in order of first appearance (as `mergeTallies` gives them). */
 export function mergedByKind(panes: readonly PaneTally[]): Record<string, number> {
   if (panes.length === 1) return byKindOf(panes[0]!);
-  const kinds: string[] = [];
-  const counts: number[] = [];
+  const merged: KindTally = {
+    kindOrder: 0,
+    kindsSeen: 0,
+    upload: 0,
+    like: 0,
+    save: 0,
+    wishlist: 0,
+    share: 0,
+    comment: 0,
+  };
   for (const pane of panes) {
-    for (let i = 0; i < pane.kinds.length; i++) {
-      const at = kinds.indexOf(pane.kinds[i]!);
-      if (at < 0) {
-        kinds.push(pane.kinds[i]!);
-        counts.push(pane.kindCounts[i]!);
-      } else counts[at] = counts[at]! + pane.kindCounts[i]!;
+    for (let j = 0; j < pane.kindsSeen; j++) {
+      const kind = KINDS[kindAt(pane.kindOrder, j)]!;
+      countKind(merged, kind, pane[kind]);
     }
   }
-  const merged: Record<string, number> = {};
-  for (let i = 0; i < kinds.length; i++) merged[kinds[i]!] = counts[i]!;
-  return merged;
+  return byKindRecord(merged.kindOrder, merged.kindsSeen, merged);
 }
 
 /** A new `byKind` record of one pane, keys in order of first appearance. */
 export function byKindOf(pane: PaneTally): Record<string, number> {
-  const byKind: Record<string, number> = {};
-  for (let i = 0; i < pane.kinds.length; i++) byKind[pane.kinds[i]!] = pane.kindCounts[i]!;
-  return byKind;
+  return byKindRecord(pane.kindOrder, pane.kindsSeen, pane);
 }
 
 /** A compact pane as the string tally `addToTally` would have built (members deduplicated in order). */
@@ -481,17 +538,82 @@ export function deserializePane(
     if (p.matchScore !== undefined) post.matchScore = p.matchScore;
     posts.push(post);
   }
-  return {
+  const pane: PaneTally = {
     signals: t.n,
     raw: t.r,
     squares: t.q,
-    uploads: t.k.upload ?? 0,
-    kinds: Object.keys(t.k),
-    kindCounts: Object.values(t.k),
+    kindOrder: 0,
+    kindsSeen: 0,
+    upload: 0,
+    like: 0,
+    save: 0,
+    wishlist: 0,
+    share: 0,
+    comment: 0,
     members: t.m.map((m) => interner.id(m)),
     uploaders: t.u.map((u) => interner.id(u)),
     posts,
     postIndex: posts.length > LINEAR_SEARCH_POSTS ? indexPosts(posts) : null,
     countries: withCountries ? new Map(t.c) : null,
   };
+  for (const kind in t.k) countKind(pane, KINDS[kindIndex(kind)]!, t.k[kind]!);
+  return pane;
+}
+
+/**
+ * The hopping panes of one SKU and scope, sorted by pane index (a window and its grace: a dozen or
+ * so), in plain arrays: cheaper to scan than a Map when every advance visits them all. The order
+ * of creation is kept for the changelog (as a Map's insertion order would give it).
+ */
+export class PaneSeries {
+  readonly indices: number[] = [];
+  readonly panes: PaneTally[] = [];
+  private readonly created: number[] = [];
+  private next = 0;
+
+  get size(): number {
+    return this.indices.length;
+  }
+
+  get(index: number): PaneTally | undefined {
+    const indices = this.indices;
+    for (let i = indices.length - 1; i >= 0; i--) {
+      const at = indices[i]!;
+      if (at === index) return this.panes[i];
+      if (at < index) return undefined;
+    }
+    return undefined;
+  }
+
+  /** Adds a pane for an index not yet present. */
+  insert(index: number, pane: PaneTally): void {
+    const indices = this.indices;
+    let i = indices.length;
+    while (i > 0 && indices[i - 1]! > index) i--;
+    if (i === indices.length) {
+      indices.push(index);
+      this.panes.push(pane);
+      this.created.push(this.next++);
+    } else {
+      indices.splice(i, 0, index);
+      this.panes.splice(i, 0, pane);
+      this.created.splice(i, 0, this.next++);
+    }
+  }
+
+  /** Drops the panes before `index`. */
+  dropBefore(index: number): void {
+    let n = 0;
+    while (n < this.indices.length && this.indices[n]! < index) n++;
+    if (n === 0) return;
+    this.indices.splice(0, n);
+    this.panes.splice(0, n);
+    this.created.splice(0, n);
+  }
+
+  /** [index, pane] in order of creation. */
+  entries(): Array<[number, PaneTally]> {
+    const order = this.indices.map((_, i) => i).sort((a, b) => this.created[a]! - this.created[b]!);
+    return order.map((i) => [this.indices[i]!, this.panes[i]!]);
+  }
 }

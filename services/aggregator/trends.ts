@@ -27,6 +27,7 @@ import {
   emptyPane,
   Interner,
   mergedByKind,
+  PaneSeries,
   type PaneTally,
   paneToTally,
   type SpanMeasures,
@@ -71,7 +72,7 @@ export interface TrendTables {
 
 interface ScopeState {
   /** Hopping panes (compact: interned ids, see pane-tally.ts). */
-  panes: Map<number, PaneTally>;
+  panes: PaneSeries;
   /** Daily tallies, compact as the panes (no countries, no photos). */
   days: Map<number, PaneTally>;
   /** End of the last hopping window closed (or skipped as empty) for this scope. */
@@ -293,7 +294,7 @@ export class TrendPartition {
         let pane = scope.panes.get(paneIndex);
         if (!pane) {
           pane = emptyPane(withCountry);
-          scope.panes.set(paneIndex, pane);
+          scope.panes.insert(paneIndex, pane);
         }
         addToPane(pane, signal, ids, weight, this.interner);
       }
@@ -352,7 +353,7 @@ export class TrendPartition {
       const state = this.skus.get(sku)!;
       const ends = new Set<number>();
       for (const scope of state.scopes.values()) {
-        for (const paneIndex of scope.panes.keys()) {
+        for (const paneIndex of scope.panes.indices) {
           const first = (paneIndex + 1) * advanceMs;
           const last = Math.min(frontier, paneIndex * advanceMs + windowSizeMs);
           for (let end = Math.max(first, scope.closedThrough + advanceMs); end <= last; end += advanceMs)
@@ -401,8 +402,7 @@ export class TrendPartition {
       const firstNeeded = frontier / advanceMs + 1 - this.panesPerWindow;
       for (const scope of state.scopes.values()) {
         scope.closedThrough = Math.max(scope.closedThrough, frontier);
-        for (const paneIndex of scope.panes.keys())
-          if (paneIndex < firstNeeded) scope.panes.delete(paneIndex);
+        scope.panes.dropBefore(firstNeeded);
       }
     }
     if (this.interner.size > this.internLimit) this.compactInterner();
@@ -413,7 +413,7 @@ export class TrendPartition {
     const panes: PaneTally[] = [];
     for (const state of this.skus.values())
       for (const scope of state.scopes.values()) {
-        for (const pane of scope.panes.values()) panes.push(pane);
+        for (const pane of scope.panes.panes) panes.push(pane);
         for (const day of scope.days.values()) panes.push(day);
       }
     this.interner.compact(panes);
@@ -431,9 +431,13 @@ export class TrendPartition {
     span.inWindow.length = 0;
     span.recent.length = 0;
     span.before.length = 0;
-    for (let p = lastPane - this.panesPerWindow + 1; p <= lastPane; p++) {
-      const pane = scope.panes.get(p);
-      if (!pane) continue;
+    const firstPane = lastPane - this.panesPerWindow + 1;
+    const { indices, panes } = scope.panes;
+    for (let i = 0; i < indices.length; i++) {
+      const p = indices[i]!;
+      if (p < firstPane) continue;
+      if (p > lastPane) break;
+      const pane = panes[i]!;
       span.inWindow.push(pane);
       if (p > lastPane - recentPanes) span.recent.push(pane);
       else if (p > lastPane - 2 * recentPanes) span.before.push(pane);
@@ -657,11 +661,11 @@ export class TrendPartition {
     let ownRecentUploads = 0;
     for (const pane of span.inWindow) {
       ownRaw += pane.raw;
-      ownUploads += pane.uploads;
+      ownUploads += pane.upload;
     }
     for (const pane of span.recent) {
       ownRecentRaw += pane.raw;
-      ownRecentUploads += pane.uploads;
+      ownRecentUploads += pane.upload;
     }
     const share = shareOf(scope.baselines.count, scope.baselines.others);
     const uploadShare = shareOf(scope.baselines.uploadCount, scope.baselines.otherUploads);
@@ -928,7 +932,7 @@ export class TrendPartition {
     let scope = state.scopes.get(name);
     if (!scope) {
       scope = {
-        panes: new Map(),
+        panes: new PaneSeries(),
         days: new Map(),
         closedThrough: this.frontier,
         baselineThrough: this.frontier,
@@ -1075,11 +1079,21 @@ interface SerializedSku {
   episode: Episode | null;
 }
 
+function restorePanes(
+  panes: Array<[number, SerializedTally]>,
+  withCountries: boolean,
+  interner: Interner,
+): PaneSeries {
+  const series = new PaneSeries();
+  for (const [i, t] of panes) series.insert(i, deserializePane(t, withCountries, interner));
+  return series;
+}
+
 function serializeSku(state: SkuState, interner: Interner): SerializedSku {
   return {
     scopes: [...state.scopes].map(([name, s]) => ({
       name,
-      panes: [...s.panes].map(([i, t]) => [i, serializePane(t, interner)]),
+      panes: s.panes.entries().map(([i, t]) => [i, serializePane(t, interner)]),
       days: [...s.days].map(([i, t]) => [i, serializePane(t, interner)]),
       closedThrough: finite(s.closedThrough),
       baselineThrough: finite(s.baselineThrough),
@@ -1099,7 +1113,7 @@ function deserializeSku(sku: string, value: SerializedSku, interner: Interner): 
       value.scopes.map((s) => [
         s.name,
         {
-          panes: new Map(s.panes.map(([i, t]) => [i, deserializePane(t, s.name === GLOBAL, interner)])),
+          panes: restorePanes(s.panes, s.name === GLOBAL, interner),
           days: new Map(s.days.map(([i, t]) => [i, deserializePane(t, false, interner)])),
           closedThrough: s.closedThrough ?? Number.NEGATIVE_INFINITY,
           baselineThrough: s.baselineThrough ?? Number.NEGATIVE_INFINITY,
