@@ -385,7 +385,9 @@ export class SpanScanner {
 /** The signal kinds, each with a count field on a pane; a pane packs its order of first appearance. */
 const KINDS = SignalKind.options;
 type KindTally = Record<SignalKind, number> & { kindOrder: number; kindsSeen: number };
+/** Bits per kind in a packed order (kind index + 1); six kinds fit a small integer. */
 const KIND_BITS = 3;
+const KIND_MASK = (1 << KIND_BITS) - 1;
 
 function kindIndex(kind: string): number {
   const index = (KINDS as readonly string[]).indexOf(kind);
@@ -397,64 +399,77 @@ function kindIndex(kind: string): number {
 function countKind(pane: KindTally, kind: SignalKind, n: number): void {
   const before = pane[kind];
   pane[kind] = before + n;
-  if (before === 0 && !hasKind(pane.kindOrder, pane.kindsSeen, kind)) {
-    pane.kindOrder += (kindIndex(kind) + 1) * 2 ** (KIND_BITS * pane.kindsSeen);
+  if (before === 0 && !hasKind(pane.kindOrder, pane.kindsSeen, kindIndex(kind))) {
+    pane.kindOrder |= (kindIndex(kind) + 1) << (KIND_BITS * pane.kindsSeen);
     pane.kindsSeen++;
   }
 }
 
-function hasKind(order: number, seen: number, kind: SignalKind): boolean {
-  for (let j = 0; j < seen; j++) if (KINDS[kindAt(order, j)] === kind) return true;
+function hasKind(order: number, seen: number, index: number): boolean {
+  for (let j = 0; j < seen; j++) if (((order >> (KIND_BITS * j)) & KIND_MASK) === index + 1) return true;
   return false;
 }
 
-function kindAt(order: number, j: number): number {
-  return (Math.floor(order / 2 ** (KIND_BITS * j)) % (1 << KIND_BITS)) - 1;
+function countOf(pane: KindTally, index: number): number {
+  switch (index) {
+    case 0:
+      return pane.upload;
+    case 1:
+      return pane.like;
+    case 2:
+      return pane.save;
+    case 3:
+      return pane.wishlist;
+    case 4:
+      return pane.share;
+    default:
+      return pane.comment;
+  }
 }
 
-/** One `byKind` record shape per order of kinds: cloned, then filled in (no keyed stores that add keys). */
+/** One `byKind` record shape per order of kinds: cloned, then its values set. */
 const byKindTemplates = new Map<number, Record<string, number>>();
 
-function byKindRecord(order: number, seen: number, counts: KindTally): Record<string, number> {
+function byKindRecord(order: number, seen: number, counts: ArrayLike<number>): Record<string, number> {
   let template = byKindTemplates.get(order);
   if (!template) {
     template = {};
-    for (let j = 0; j < seen; j++) template[KINDS[kindAt(order, j)]!] = 0;
+    for (let j = 0; j < seen; j++) template[KINDS[((order >> (KIND_BITS * j)) & KIND_MASK) - 1]!] = 0;
     byKindTemplates.set(order, template);
   }
   const record = { ...template };
   for (let j = 0; j < seen; j++) {
-    const kind = KINDS[kindAt(order, j)]!;
-    record[kind] = counts[kind];
+    const index = ((order >> (KIND_BITS * j)) & KIND_MASK) - 1;
+    record[KINDS[index]!] = counts[index]!;
   }
   return record;
 }
 
+const mergedCounts = new Float64Array(KINDS.length);
+
 /** The merged counts by kind, keys in order of first appearance (as `mergeTallies` gives them). */
 export function mergedByKind(panes: readonly PaneTally[]): Record<string, number> {
-  if (panes.length === 1) return byKindOf(panes[0]!);
-  const merged: KindTally = {
-    kindOrder: 0,
-    kindsSeen: 0,
-    upload: 0,
-    like: 0,
-    save: 0,
-    wishlist: 0,
-    share: 0,
-    comment: 0,
-  };
+  mergedCounts.fill(0);
+  let order = 0;
+  let seen = 0;
   for (const pane of panes) {
-    for (let j = 0; j < pane.kindsSeen; j++) {
-      const kind = KINDS[kindAt(pane.kindOrder, j)]!;
-      countKind(merged, kind, pane[kind]);
+    let paneOrder = pane.kindOrder;
+    for (let j = 0; j < pane.kindsSeen; j++, paneOrder >>= KIND_BITS) {
+      const index = (paneOrder & KIND_MASK) - 1;
+      const count = countOf(pane, index);
+      if (mergedCounts[index] === 0 && !hasKind(order, seen, index)) {
+        order |= (index + 1) << (KIND_BITS * seen);
+        seen++;
+      }
+      mergedCounts[index] = mergedCounts[index]! + count;
     }
   }
-  return byKindRecord(merged.kindOrder, merged.kindsSeen, merged);
+  return byKindRecord(order, seen, mergedCounts);
 }
 
 /** A new `byKind` record of one pane, keys in order of first appearance. */
 export function byKindOf(pane: PaneTally): Record<string, number> {
-  return byKindRecord(pane.kindOrder, pane.kindsSeen, pane);
+  return mergedByKind([pane]);
 }
 
 /** A compact pane as the string tally `addToTally` would have built (members deduplicated in order). */

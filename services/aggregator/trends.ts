@@ -115,12 +115,6 @@ interface Expectations {
   freshUploads: number;
 }
 
-function addExpectations(into: Expectations, more: Expectations): void {
-  into.engagement += more.engagement;
-  into.freshEngagement += more.freshEngagement;
-  into.uploads += more.uploads;
-  into.freshUploads += more.freshUploads;
-}
 /** Reported for a sub-test whose uplift could not pass the gate (its tail was not computed). */
 const SKIPPED_P = 1;
 
@@ -212,6 +206,7 @@ export class TrendPartition {
   private readonly interner = new Interner();
   private internLimit = MIN_INTERN_LIMIT;
   private readonly scanner = new SpanScanner(this.interner);
+  private readonly windowMeasures = emptyMeasures();
   private readonly recentMeasures = emptyMeasures();
   /** Country code → its scope name. */
   private readonly countryScopes = new Map<string, string>();
@@ -249,7 +244,7 @@ export class TrendPartition {
 
   add(signal: Signal): void {
     const { advanceMs, windowSizeMs, graceMs } = this.settings;
-    const t = Date.parse(signal.eventTime);
+    const t = parseTime(signal.eventTime);
     if (this.startTime === Number.NEGATIVE_INFINITY) {
       this.startTime = t;
       this.dirty.add('meta');
@@ -378,7 +373,7 @@ export class TrendPartition {
           if (!closing && !scope.baselines) continue;
           const span = this.spanOf(name, scope, end);
           // What this country expected before seeing the window (its baselines move on close).
-          addExpectations(expected, this.expectationsOf(scope, span));
+          this.addExpectationsOf(expected, scope, span);
           if (!closing) continue;
           const result = this.closeWindow(sku, name, scope, end, priors, null, span);
           if (result) results.push(result);
@@ -482,8 +477,8 @@ export class TrendPartition {
     if (inWindow.length === 0) return null;
     const isGlobal = scopeName === GLOBAL;
     // The merged window, its newest panes and the ones before those, measured without merging.
-    const tally = this.scanner.measure(inWindow, this.settings, emptyMeasures());
-    const evidence = tally.evidence;
+    const tally = this.scanner.measure(inWindow, this.settings, this.windowMeasures);
+    const evidence = { ...tally.evidence };
     const recentTally = this.scanner.measure(recent, this.settings, this.recentMeasures);
     const recentEvidence = recentTally.evidence;
 
@@ -651,9 +646,8 @@ export class TrendPartition {
    * stand: a scope without signals in this window is not decayed here, which errs on the side of
    * expecting more).
    */
-  private expectationsOf(scope: ScopeState, span: WindowSpan): Expectations {
-    const none = { engagement: 0, freshEngagement: 0, uploads: 0, freshUploads: 0 };
-    if (!scope.baselines || !span.hasActivity) return none;
+  private addExpectationsOf(into: Expectations, scope: ScopeState, span: WindowSpan): void {
+    if (!scope.baselines || !span.hasActivity) return;
     const { all, allRecent: recent } = span;
     let ownRaw = 0;
     let ownUploads = 0;
@@ -669,12 +663,10 @@ export class TrendPartition {
     }
     const share = shareOf(scope.baselines.count, scope.baselines.others);
     const uploadShare = shareOf(scope.baselines.uploadCount, scope.baselines.otherUploads);
-    return {
-      engagement: share * Math.max(1, all[0] - ownRaw),
-      freshEngagement: share * Math.max(1, recent[0] - ownRecentRaw),
-      uploads: uploadShare * Math.max(1, all[2] - ownUploads),
-      freshUploads: uploadShare * Math.max(1, recent[2] - ownRecentUploads),
-    };
+    into.engagement += share * Math.max(1, all[0] - ownRaw);
+    into.freshEngagement += share * Math.max(1, recent[0] - ownRecentRaw);
+    into.uploads += uploadShare * Math.max(1, all[2] - ownUploads);
+    into.freshUploads += uploadShare * Math.max(1, recent[2] - ownRecentUploads);
   }
 
   // ------------------------------------------------------------------ alert episodes
@@ -1010,6 +1002,65 @@ function emptyOutputs(): TrendOutputs {
 
 function skuKey(sku: string): string {
   return `sku|${sku}`;
+}
+
+/**
+ * `Date.parse` for event times, with a fast path for the canonical form `toISOString` writes
+ * (`YYYY-MM-DDTHH:MM:SS.sssZ`); anything else goes to `Date.parse`.
+ */
+export function parseTime(text: string): number {
+  if (
+    text.length === 24 &&
+    text.charCodeAt(4) === 45 &&
+    text.charCodeAt(7) === 45 &&
+    text.charCodeAt(10) === 84 &&
+    text.charCodeAt(13) === 58 &&
+    text.charCodeAt(16) === 58 &&
+    text.charCodeAt(19) === 46 &&
+    text.charCodeAt(23) === 90
+  ) {
+    const year = digits(text, 0, 4);
+    const month = digits(text, 5, 2);
+    const day = digits(text, 8, 2);
+    const hour = digits(text, 11, 2);
+    const minute = digits(text, 14, 2);
+    const second = digits(text, 17, 2);
+    const ms = digits(text, 20, 3);
+    if (
+      year >= 100 &&
+      month >= 1 &&
+      month <= 12 &&
+      day >= 1 &&
+      day <= daysInMonth(year, month) &&
+      hour >= 0 &&
+      hour <= 23 &&
+      minute >= 0 &&
+      minute <= 59 &&
+      second >= 0 &&
+      second <= 59 &&
+      ms >= 0
+    )
+      return Date.UTC(year, month - 1, day, hour, minute, second, ms);
+  }
+  return Date.parse(text);
+}
+
+/** The decimal number in text[at, at + n), or -1 if any of it is not a digit. */
+function digits(text: string, at: number, n: number): number {
+  let value = 0;
+  for (let i = at; i < at + n; i++) {
+    const d = text.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    value = value * 10 + d;
+  }
+  return value;
+}
+
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+function daysInMonth(year: number, month: number): number {
+  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+  return month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1]!;
 }
 
 /** Window bounds repeat for every SKU closing at the same time: format each instant once. */
