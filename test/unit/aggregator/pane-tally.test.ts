@@ -1,0 +1,171 @@
+import { describe, expect, it } from 'vitest';
+import {
+  addToPane,
+  deserializePane,
+  emptyMeasures,
+  emptyPane,
+  Interner,
+  mergedByKind,
+  PaneSeries,
+  type PaneTally,
+  paneToTally,
+  SpanScanner,
+  serializePane,
+} from '../../../services/aggregator/pane-tally.ts';
+import {
+  addToTally,
+  emptyTally,
+  evidenceOf,
+  mergeTallies,
+  type SignalFacts,
+  type Tally,
+} from '../../../services/aggregator/scoring.ts';
+import { parseTime } from '../../../services/aggregator/trends.ts';
+import type { SignalKind } from '../../../shared/contracts/events.ts';
+import { settings } from './fixtures.ts';
+
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const KINDS: SignalKind[] = ['upload', 'like', 'save', 'wishlist', 'share', 'comment'];
+
+/** Random signals over a few members and posts, so that members, posts and authors repeat. */
+function randomSignals(random: () => number, n: number): SignalFacts[] {
+  return Array.from({ length: n }, () => {
+    const kind = KINDS[Math.floor(random() * KINDS.length)]!;
+    const post = Math.floor(random() * 6);
+    const withAuthor = random() < 0.7;
+    const withImage = random() < 0.8;
+    return {
+      kind,
+      postId: `p${post}`,
+      memberId: `m${Math.floor(random() * 5)}`,
+      postMemberId: withAuthor ? `m${(post * 3) % 5}` : undefined,
+      country: ['GB', 'FR', 'IT'][Math.floor(random() * 3)]!,
+      imageUrl: withImage ? `https://img.example/p${post}/${Math.floor(random() * 3)}.jpg` : undefined,
+      matchScore: random() < 0.8 ? Math.round(random() * 10) / 10 : undefined,
+    };
+  });
+}
+
+describe('compact panes', () => {
+  // Weights that are not binary fractions, so that any change in the order of additions shows.
+  const s = settings({
+    AGGREGATOR_WEIGHTS: 'upload=5.1,like=0.7,save=3.3,wishlist=2.9,share=1.9,comment=1.3',
+    AGGREGATOR_POST_INTERACTION_CAP: '2.2',
+  });
+
+  it('measures a span exactly as the merge of the string tallies and evidenceOf (same floating point)', () => {
+    const random = rng(7);
+    for (let round = 0; round < 300; round++) {
+      const interner = new Interner();
+      const withCountries = round % 2 === 0;
+      const panes: PaneTally[] = [];
+      const tallies: Tally[] = [];
+      const paneCount = 1 + Math.floor(random() * 5);
+      for (let p = 0; p < paneCount; p++) {
+        const pane = emptyPane(withCountries);
+        const tally = emptyTally();
+        for (const signal of randomSignals(random, Math.floor(random() * 9))) {
+          const weight = s.weights[signal.kind];
+          const ids = { member: interner.id(signal.memberId), post: interner.id(signal.postId) };
+          addToPane(pane, signal, ids, weight, interner);
+          addToTally(tally, signal, weight, withCountries);
+        }
+        panes.push(pane);
+        tallies.push(tally);
+        expect(paneToTally(pane, interner)).toEqual(tally);
+      }
+      const merged = mergeTallies(tallies, withCountries);
+      const measured = new SpanScanner(interner).measure(panes, s, emptyMeasures());
+      expect(measured).toEqual({
+        signals: merged.signals,
+        raw: merged.raw,
+        squares: merged.squares,
+        uploads: merged.byKind.upload ?? 0,
+        distinctMembers: merged.members.size,
+        distinctUploaders: merged.uploaders.size,
+        evidence: evidenceOf(merged, s),
+      });
+      expect(JSON.stringify(mergedByKind(panes))).toBe(JSON.stringify(merged.byKind));
+    }
+  });
+
+  it('round-trips through the changelog form of the string tally, and survives renumbering', () => {
+    const random = rng(11);
+    const interner = new Interner();
+    const panes = [emptyPane(true), emptyPane(false)];
+    for (const pane of panes)
+      for (const signal of randomSignals(random, 20))
+        addToPane(
+          pane,
+          signal,
+          { member: interner.id(signal.memberId), post: interner.id(signal.postId) },
+          s.weights[signal.kind],
+          interner,
+        );
+    const before = panes.map((pane) => JSON.stringify(serializePane(pane, interner)));
+    interner.id('unreferenced');
+    interner.compact(panes);
+    expect(panes.map((pane) => JSON.stringify(serializePane(pane, interner)))).toEqual(before);
+    const other = new Interner();
+    other.id('shifts every id');
+    const restored = panes.map((pane, i) =>
+      deserializePane(JSON.parse(before[i]!), pane.countries !== null, other),
+    );
+    expect(restored.map((pane) => JSON.stringify(serializePane(pane, other)))).toEqual(before);
+    const a = new SpanScanner(interner).measure(panes, s, emptyMeasures());
+    const b = new SpanScanner(other).measure(restored, s, emptyMeasures());
+    expect(b).toEqual(a);
+  });
+});
+
+describe('pane series', () => {
+  it('keeps panes sorted by index, reports them in order of creation, drops the old ones', () => {
+    const series = new PaneSeries();
+    const pane = (n: number) => ({ ...emptyPane(false), signals: n });
+    series.insert(5, pane(5));
+    series.insert(7, pane(7));
+    series.insert(6, pane(6));
+    series.insert(2, pane(2));
+    expect(series.indices).toEqual([2, 5, 6, 7]);
+    expect(series.get(6)?.signals).toBe(6);
+    expect(series.get(4)).toBeUndefined();
+    expect(series.entries().map(([i]) => i)).toEqual([5, 7, 6, 2]);
+    series.dropBefore(6);
+    expect(series.indices).toEqual([6, 7]);
+    expect(series.entries().map(([i]) => i)).toEqual([7, 6]);
+  });
+});
+
+describe('event time', () => {
+  it('parses exactly as Date.parse, canonical or not', () => {
+    const texts = [
+      '2026-03-02T00:00:00.000Z',
+      '2024-02-29T23:59:59.999Z',
+      '2023-02-29T00:00:00.000Z',
+      '2100-02-29T00:00:00.000Z',
+      '2000-02-29T00:00:00.000Z',
+      '0050-01-01T00:00:00.000Z',
+      '1969-12-31T23:59:59.999Z',
+      '2026-03-02T24:00:00.000Z',
+      '2026-03-02T00:00:00Z',
+      '2026-03-02T01:02:03.004+01:00',
+      'not a time at all, 24 ch',
+    ];
+    for (const text of texts) expect(Object.is(parseTime(text), Date.parse(text))).toBe(true);
+    const random = rng(3);
+    for (let i = 0; i < 2000; i++) {
+      const text = new Date(Math.floor((random() - 0.3) * 8e12)).toISOString();
+      expect(parseTime(text)).toBe(Date.parse(text));
+    }
+  });
+});
