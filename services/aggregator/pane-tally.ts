@@ -127,16 +127,18 @@ export function emptyPane(withCountries: boolean): PaneTally {
 export interface SignalIds {
   member: number;
   post: number;
+  /** The post's author as this signal tells it (see `authorId`). */
+  author: number;
+}
+
+/** The author a new post entry starts with: the post's member, else the uploader, else the post itself. */
+export function authorId(signal: SignalFacts, member: number, interner: Interner): number {
+  if (signal.postMemberId !== undefined) return interner.id(signal.postMemberId);
+  return signal.kind === 'upload' ? member : interner.id(`post:${signal.postId}`);
 }
 
 /** As `addToTally` (scoring.ts), on a compact pane: countries and photos when the pane has countries. */
-export function addToPane(
-  pane: PaneTally,
-  signal: SignalFacts,
-  ids: SignalIds,
-  weight: number,
-  interner: Interner,
-): void {
+export function addToPane(pane: PaneTally, signal: SignalFacts, ids: SignalIds, weight: number): void {
   pane.signals++;
   pane.raw += weight;
   pane.squares += weight * weight;
@@ -148,12 +150,7 @@ export function addToPane(
   if (!post) {
     post = {
       id: ids.post,
-      author:
-        signal.postMemberId !== undefined
-          ? interner.id(signal.postMemberId)
-          : signal.kind === 'upload'
-            ? ids.member
-            : interner.id(`post:${signal.postId}`),
+      author: ids.author,
       interactionWeight: 0,
       uploaded: false,
     };
@@ -282,6 +279,7 @@ export class SpanScanner {
    * `mergeTallies` then `evidenceOf` on the equivalent string tallies.
    */
   measure(panes: readonly PaneTally[], settings: TrendSettings, into: SpanMeasures): SpanMeasures {
+    if (panes.length === 0) return noMeasures(into);
     let entries = 0;
     for (const pane of panes) entries += pane.posts.length + pane.uploaders.length;
     this.ensure(this.interner.size, entries);
@@ -446,6 +444,22 @@ function byKindRecord(order: number, seen: number, counts: ArrayLike<number>): R
 }
 
 const mergedCounts = new Float64Array(KINDS.length);
+
+/** The measures of an empty span (what `measure` computes for no panes). */
+function noMeasures(into: SpanMeasures): SpanMeasures {
+  into.signals = 0;
+  into.raw = 0;
+  into.squares = 0;
+  into.uploads = 0;
+  into.distinctMembers = 0;
+  into.distinctUploaders = 0;
+  const evidence = into.evidence;
+  evidence.weighted = 0;
+  evidence.varianceScale = 1;
+  evidence.distinctSources = 0;
+  evidence.topSourceShare = 0;
+  return into;
+}
 
 /** The merged counts by kind, keys in order of first appearance (as `mergeTallies` gives them). */
 export function mergedByKind(panes: readonly PaneTally[]): Record<string, number> {

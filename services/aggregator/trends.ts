@@ -21,6 +21,7 @@ import type {
 import type { TrendSettings } from './config.ts';
 import {
   addToPane,
+  authorId,
   byKindOf,
   deserializePane,
   emptyMeasures,
@@ -207,6 +208,9 @@ export class TrendPartition {
   private internLimit = MIN_INTERN_LIMIT;
   private readonly scanner = new SpanScanner(this.interner);
   private readonly windowMeasures = emptyMeasures();
+  private ends: number[] = [];
+  private mergedEnds: number[] = [];
+  private readonly scopeEnds: number[] = [];
   private readonly recentMeasures = emptyMeasures();
   /** Country code → its scope name. */
   private readonly countryScopes = new Map<string, string>();
@@ -264,7 +268,12 @@ export class TrendPartition {
       this.out.partiallyLate++;
     }
     const weight = this.settings.weights[signal.kind];
-    const ids = { member: this.interner.id(signal.memberId), post: this.interner.id(signal.postId) };
+    const member = this.interner.id(signal.memberId);
+    const ids = {
+      member,
+      post: this.interner.id(signal.postId),
+      author: authorId(signal, member, this.interner),
+    };
     const state = this.skuState(signal.sku);
     const scopes = this.settings.countryScopes ? 2 : 1;
     for (let s = 0; s < scopes; s++) {
@@ -291,7 +300,7 @@ export class TrendPartition {
           pane = emptyPane(withCountry);
           scope.panes.insert(paneIndex, pane);
         }
-        addToPane(pane, signal, ids, weight, this.interner);
+        addToPane(pane, signal, ids, weight);
       }
       if (dayOpen) {
         let day = scope.days.get(dayIndex);
@@ -299,7 +308,7 @@ export class TrendPartition {
           day = emptyPane(false);
           scope.days.set(dayIndex, day);
         }
-        addToPane(day, signal, ids, weight, this.interner);
+        addToPane(day, signal, ids, weight);
       }
     }
     this.dirty.add(state.key);
@@ -338,7 +347,7 @@ export class TrendPartition {
   // ------------------------------------------------------------------ hopping windows
 
   private closeHopping(frontier: number): void {
-    const { advanceMs, windowSizeMs } = this.settings;
+    const { advanceMs } = this.settings;
     // Computed before any SKU of this step updates its baseline, and only if a new SKU needs them.
     const priors =
       this.skus.size > 0 && this.hasUnscoredGlobalScope() ? this.categoryPriors() : new Map<string, number>();
@@ -346,18 +355,10 @@ export class TrendPartition {
     this.activitySums.clear();
     for (const sku of this.active) {
       const state = this.skus.get(sku)!;
-      const ends = new Set<number>();
-      for (const scope of state.scopes.values()) {
-        for (const paneIndex of scope.panes.indices) {
-          const first = (paneIndex + 1) * advanceMs;
-          const last = Math.min(frontier, paneIndex * advanceMs + windowSizeMs);
-          for (let end = Math.max(first, scope.closedThrough + advanceMs); end <= last; end += advanceMs)
-            ends.add(end);
-        }
-      }
-      if (ends.size === 0 && !state.episode) continue;
+      const ends = this.endsOf(state, frontier);
+      if (ends.length === 0 && !state.episode) continue;
       this.dirty.add(state.key);
-      for (const end of [...ends].sort((a, b) => a - b)) {
+      for (const end of ends) {
         this.maybeCool(sku, state, end - advanceMs);
         const results: WindowResult[] = [];
         // Countries first: the global expectation is the sum of the per-country ones, so that a
@@ -401,6 +402,54 @@ export class TrendPartition {
       }
     }
     if (this.interner.size > this.internLimit) this.compactInterner();
+  }
+
+  /**
+   * The ends of the windows of this SKU that close by `frontier`: those, after each scope's last
+   * closed window, that hold at least one of its panes. Ascending, each once; a scratch array.
+   */
+  private endsOf(state: SkuState, frontier: number): number[] {
+    const { advanceMs, windowSizeMs } = this.settings;
+    let ends = this.ends;
+    ends.length = 0;
+    for (const scope of state.scopes.values()) {
+      // This scope's ends, ascending and distinct: its panes are sorted.
+      const mine = this.scopeEnds;
+      mine.length = 0;
+      let next = scope.closedThrough + advanceMs;
+      for (const paneIndex of scope.panes.indices) {
+        const last = Math.min(frontier, paneIndex * advanceMs + windowSizeMs);
+        for (let end = Math.max(next, (paneIndex + 1) * advanceMs); end <= last; end += advanceMs)
+          mine.push(end);
+        if (last + advanceMs > next) next = last + advanceMs;
+      }
+      if (mine.length === 0) continue;
+      if (ends.length === 0) {
+        for (const end of mine) ends.push(end);
+        continue;
+      }
+      // Merge two ascending lists, each value once.
+      const merged = this.mergedEnds;
+      merged.length = 0;
+      let i = 0;
+      let j = 0;
+      while (i < ends.length || j < mine.length) {
+        const a = i < ends.length ? ends[i]! : Number.POSITIVE_INFINITY;
+        const b = j < mine.length ? mine[j]! : Number.POSITIVE_INFINITY;
+        if (a <= b) {
+          merged.push(a);
+          i++;
+          if (a === b) j++;
+        } else {
+          merged.push(b);
+          j++;
+        }
+      }
+      this.mergedEnds = ends;
+      this.ends = merged;
+      ends = merged;
+    }
+    return ends;
   }
 
   /** Renumbers the ids still held by panes, dropping those of the panes gone since the last time. */

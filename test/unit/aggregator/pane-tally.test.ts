@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   addToPane,
+  authorId,
   deserializePane,
   emptyMeasures,
   emptyPane,
@@ -76,8 +77,13 @@ describe('compact panes', () => {
         const tally = emptyTally();
         for (const signal of randomSignals(random, Math.floor(random() * 9))) {
           const weight = s.weights[signal.kind];
-          const ids = { member: interner.id(signal.memberId), post: interner.id(signal.postId) };
-          addToPane(pane, signal, ids, weight, interner);
+          const member = interner.id(signal.memberId);
+          const ids = {
+            member,
+            post: interner.id(signal.postId),
+            author: authorId(signal, member, interner),
+          };
+          addToPane(pane, signal, ids, weight);
           addToTally(tally, signal, weight, withCountries);
         }
         panes.push(pane);
@@ -108,9 +114,12 @@ describe('compact panes', () => {
         addToPane(
           pane,
           signal,
-          { member: interner.id(signal.memberId), post: interner.id(signal.postId) },
+          {
+            member: interner.id(signal.memberId),
+            post: interner.id(signal.postId),
+            author: authorId(signal, interner.id(signal.memberId), interner),
+          },
           s.weights[signal.kind],
-          interner,
         );
     const before = panes.map((pane) => JSON.stringify(serializePane(pane, interner)));
     interner.id('unreferenced');
