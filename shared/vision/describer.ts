@@ -1,15 +1,29 @@
 /**
- * Bytes in, descriptors out, for many images at once: decoding runs on sharp's thread pool for the
- * whole batch while earlier batches are in inference, then one batched ONNX run. A bad image yields
- * an ImageRejectedError in its slot and never fails its neighbours.
+ * Bytes in, descriptors out, for many images at once. A bad image yields an ImageRejectedError in
+ * its slot and never fails its neighbours.
+ *
+ * Two implementations: `ImageDescriber` does it on the calling thread (decoding on sharp's thread
+ * pool, then one batched ONNX run, which onnxruntime-node runs synchronously on the caller's
+ * thread): fine for the catalogue sync, a CLI or a test. `DescriberPool` (describer-pool.ts) does
+ * the same on worker threads, for the embedding worker.
  */
 import { DEFAULT_DECODE, type DecodeOptions, decodeImage } from './decode.ts';
 import { combineDescriptor, DESCRIPTOR_ID, type PreparedImage, prepareImage } from './descriptor.ts';
 import type { ImageEncoder } from './encoder.ts';
+import type { ModelManifest } from './manifest.ts';
 
 export type DescribeResult = { ok: true; vector: Float32Array } | { ok: false; error: Error };
 
-export class ImageDescriber {
+export interface Describer {
+  readonly modelId: string;
+  readonly descriptorId: string;
+  readonly manifest: ModelManifest;
+  /** One result per image, in order. */
+  describe(images: readonly Buffer[]): Promise<DescribeResult[]>;
+  close(): Promise<void>;
+}
+
+export class ImageDescriber implements Describer {
   readonly descriptorId = DESCRIPTOR_ID;
 
   constructor(
@@ -19,6 +33,14 @@ export class ImageDescriber {
 
   get modelId(): string {
     return this.encoder.manifest.id;
+  }
+
+  get manifest(): ModelManifest {
+    return this.encoder.manifest;
+  }
+
+  close(): Promise<void> {
+    return this.encoder.close();
   }
 
   /** Decodes and prepares (CPU, thread pool); the returned promise can be awaited later. */

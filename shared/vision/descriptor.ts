@@ -13,7 +13,7 @@
 import { colourDimension, colourHistogram, DEFAULT_COLOUR_BINS } from './colour.ts';
 import { l2Normalize } from './linalg.ts';
 import type { ModelManifest } from './manifest.ts';
-import { foregroundBox, foregroundMask, letterbox, type Rgb } from './pixels.ts';
+import { borderColour, boxFromCounts, letterbox, type Rgb } from './pixels.ts';
 
 /** Names the pipeline below; bump it whenever the steps change so old vectors are not mixed in. */
 export const DESCRIPTOR_ID = 'fgbox-sqrt+lab4x8x8-v1';
@@ -31,13 +31,42 @@ export interface PreparedImage {
   colour: Float32Array;
 }
 
+/**
+ * The same result as `foregroundBox(image, foregroundMask(image, BOX_TOLERANCE))` for the crop and
+ * `colourHistogram(image, foregroundMask(image, COLOUR_TOLERANCE))` for the colour, in one pass over
+ * the pixels: the backdrop colour is taken once, each pixel's distance to it computed once, the
+ * crop box counted on the way (test/unit/vision checks the equality).
+ */
 export function prepareImage(image: Rgb, manifest: ModelManifest): PreparedImage {
-  const box = foregroundBox(image, foregroundMask(image, BOX_TOLERANCE));
   const { width, height } = manifest.input;
   if (width !== height) throw new Error('descriptor letterboxing expects a square model input');
+  const { data, width: w, height: h } = image;
+  const [br, bg, bb] = borderColour(image);
+  const colourMask = new Uint8Array(w * h);
+  const cols = new Uint32Array(w);
+  const rows = new Uint32Array(h);
+  for (let y = 0, p = 0, i = 0; y < h; y++) {
+    let inRow = 0;
+    for (let x = 0; x < w; x++, p++, i += 3) {
+      const dr = data[i]! - br;
+      const dg = data[i + 1]! - bg;
+      const db = data[i + 2]! - bb;
+      let d = dr < 0 ? -dr : dr;
+      if (dg > d) d = dg;
+      else if (-dg > d) d = -dg;
+      if (db > d) d = db;
+      else if (-db > d) d = -db;
+      if (d > BOX_TOLERANCE) {
+        cols[x]!++;
+        inRow++;
+        if (d > COLOUR_TOLERANCE) colourMask[p] = 1;
+      }
+    }
+    rows[y] = inRow;
+  }
   return {
-    crop: letterbox(image, box, width),
-    colour: colourHistogram(image, foregroundMask(image, COLOUR_TOLERANCE)),
+    crop: letterbox(image, boxFromCounts(cols, rows), width),
+    colour: colourHistogram(image, colourMask),
   };
 }
 

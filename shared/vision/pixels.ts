@@ -64,6 +64,16 @@ export function foregroundBox(image: Rgb, mask = foregroundMask(image), minShare
       }
     }
   }
+  return boxFromCounts(cols, rows, minShare, margin);
+}
+
+/**
+ * The box of `foregroundBox` from its per-column and per-row foreground counts (a caller that
+ * scans the pixels anyway can count them on the way).
+ */
+export function boxFromCounts(cols: Uint32Array, rows: Uint32Array, minShare = 0.02, margin = 0.04): Box {
+  const width = cols.length;
+  const height = rows.length;
   const first = (counts: Uint32Array, min: number) => counts.findIndex((c) => c >= min);
   const last = (counts: Uint32Array, min: number) => {
     for (let i = counts.length - 1; i >= 0; i--) if (counts[i]! >= min) return i;
@@ -100,10 +110,14 @@ export function letterbox(
   mirror = false,
 ): Rgb {
   const out = new Uint8Array(size * size * 3);
-  for (let i = 0; i < out.length; i += 3) {
-    out[i] = fill[0];
-    out[i + 1] = fill[1];
-    out[i + 2] = fill[2];
+  const [fr, fg, fb] = fill;
+  if (fr === fg && fg === fb) out.fill(fr);
+  else {
+    for (let i = 0; i < out.length; i += 3) {
+      out[i] = fr;
+      out[i + 1] = fg;
+      out[i + 2] = fb;
+    }
   }
   const scale = size / Math.max(box.width, box.height);
   const w = Math.max(1, Math.round(box.width * scale));
@@ -113,22 +127,32 @@ export function letterbox(
   const { data, width } = image;
   const maxX = box.left + box.width - 1;
   const maxY = box.top + box.height - 1;
+  // Bilinear sampling positions depend on the column or the row only: computed once each.
+  const colA = new Int32Array(w);
+  const colB = new Int32Array(w);
+  const colF = new Float64Array(w);
+  for (let x = 0; x < w; x++) {
+    const sx = Math.min(maxX, Math.max(box.left, box.left + (x + 0.5) / scale - 0.5));
+    const x0 = Math.floor(sx);
+    colA[x] = x0 * 3;
+    colB[x] = Math.min(maxX, x0 + 1) * 3;
+    colF[x] = sx - x0;
+  }
   for (let y = 0; y < h; y++) {
     const sy = Math.min(maxY, Math.max(box.top, box.top + (y + 0.5) / scale - 0.5));
     const y0 = Math.floor(sy);
     const y1 = Math.min(maxY, y0 + 1);
     const fy = sy - y0;
+    const row0 = y0 * width * 3;
+    const row1 = y1 * width * 3;
+    const rowOut = ((oy + y) * size + ox) * 3;
     for (let x = 0; x < w; x++) {
-      const sx = Math.min(maxX, Math.max(box.left, box.left + (x + 0.5) / scale - 0.5));
-      const x0 = Math.floor(sx);
-      const x1 = Math.min(maxX, x0 + 1);
-      const fx = sx - x0;
-      const a = (y0 * width + x0) * 3;
-      const b = (y0 * width + x1) * 3;
-      const c = (y1 * width + x0) * 3;
-      const d = (y1 * width + x1) * 3;
-      const tx = mirror ? w - 1 - x : x;
-      const o = ((oy + y) * size + ox + tx) * 3;
+      const fx = colF[x]!;
+      const a = row0 + colA[x]!;
+      const b = row0 + colB[x]!;
+      const c = row1 + colA[x]!;
+      const d = row1 + colB[x]!;
+      const o = rowOut + (mirror ? w - 1 - x : x) * 3;
       for (let k = 0; k < 3; k++) {
         const top = data[a + k]! + (data[b + k]! - data[a + k]!) * fx;
         const bottom = data[c + k]! + (data[d + k]! - data[c + k]!) * fx;
@@ -151,14 +175,17 @@ export function toTensor(images: readonly Rgb[], input: ModelManifest['input']):
       throw new Error(`image is ${image.width}×${image.height}, the model wants ${width}×${height}`);
     }
     const base = n * 3 * plane;
+    const data = image.data;
     for (let c = 0; c < 3; c++) {
       const s = source[c]!;
       const m = mean[c]!;
       const inv = 1 / std[c]!;
-      for (let p = 0; p < plane; p++) {
-        const value = (image.data[p * 3 + s]! * scale - m) * inv;
-        if (layout === 'NCHW') tensor[base + c * plane + p] = value;
-        else tensor[base + p * 3 + c] = value;
+      if (layout === 'NCHW') {
+        const start = base + c * plane;
+        for (let p = 0, i = s; p < plane; p++, i += 3) tensor[start + p] = (data[i]! * scale - m) * inv;
+      } else {
+        for (let p = 0, i = s; p < plane; p++, i += 3)
+          tensor[base + p * 3 + c] = (data[i]! * scale - m) * inv;
       }
     }
   });
