@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { BaseEnv } from '../../shared/config/env.ts';
 import { SignalKind } from '../../shared/contracts/events.ts';
+import type { SequentialSettings } from './sequential.ts';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -69,6 +70,8 @@ export const AggregatorEnv = BaseEnv.extend({
   AGGREGATOR_MIN_UPLIFT: z.coerce.number().min(1).default(2),
   AGGREGATOR_DISPERSION: nonNegative(0.05),
   AGGREGATOR_RECENT_PANES: positiveInt(2),
+  AGGREGATOR_SEQUENTIAL_GROWTH: z.coerce.number().gt(1).default(3),
+  AGGREGATOR_SEQUENTIAL_THRESHOLD: z.coerce.number().positive().default(13),
   AGGREGATOR_BASELINE_HALF_LIFE_MS: positiveInt(24 * HOUR),
   AGGREGATOR_PRIOR_WEIGHT_WINDOWS: positiveInt(12),
   AGGREGATOR_DEFAULT_PRIOR: z.coerce.number().positive().default(2),
@@ -100,6 +103,7 @@ export interface TrendSettings {
   minUplift: number;
   dispersion: number;
   recentPanes: number;
+  sequential: SequentialSettings;
   baselineHalfLifeMs: number;
   priorWeightWindows: number;
   defaultPrior: number;
@@ -133,6 +137,10 @@ export function trendSettings(config: AggregatorConfig): TrendSettings {
     minUplift: config.AGGREGATOR_MIN_UPLIFT,
     dispersion: config.AGGREGATOR_DISPERSION,
     recentPanes: config.AGGREGATOR_RECENT_PANES,
+    sequential: {
+      growth: config.AGGREGATOR_SEQUENTIAL_GROWTH,
+      threshold: config.AGGREGATOR_SEQUENTIAL_THRESHOLD,
+    },
     baselineHalfLifeMs: config.AGGREGATOR_BASELINE_HALF_LIFE_MS,
     priorWeightWindows: config.AGGREGATOR_PRIOR_WEIGHT_WINDOWS,
     defaultPrior: config.AGGREGATOR_DEFAULT_PRIOR,
