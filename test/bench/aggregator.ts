@@ -8,6 +8,7 @@
  *    consumer that only reads the same topics, in the same run.
  */
 import { randomBytes } from 'node:crypto';
+import { cpus, loadavg } from 'node:os';
 import { defaultAggregatorConfig, trendSettings } from '../../services/aggregator/config.ts';
 import { TrendPartition } from '../../services/aggregator/trends.ts';
 import type { Signal, SignalKind } from '../../shared/contracts/events.ts';
@@ -116,6 +117,7 @@ export default async function aggregator(args: string[]): Promise<void> {
   const count = option(args, 'signals', 300_000);
   const days = option(args, 'days', 2);
 
+  const loadAtStart = loadavg().map(round);
   const dense = denseSignals(count);
   measureBaseline(dense); // warm-up
   const denseBaseline = measureBaseline(dense);
@@ -156,11 +158,13 @@ export default async function aggregator(args: string[]): Promise<void> {
 
   const result = {
     benchmark: 'aggregator',
+    machine: { cpus: cpus().length, loadAverageAtStart: loadAtStart, loadAverageAtEnd: loadavg().map(round) },
     core: {
       dense: {
         signals: count,
         skus: 200,
         windowsEmitted: denseCore.windows,
+        windowsPerSignal: round(denseCore.windows / count),
         signalsPerSecond: Math.round(denseCore.perSecond),
         baselineReadOnlyPerSecond: Math.round(denseBaseline),
         ratioToBaseline: round(denseCore.perSecond / denseBaseline),
