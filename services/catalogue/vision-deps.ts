@@ -5,6 +5,7 @@ import { ImageFetcher } from '../../shared/net/image-fetcher.ts';
 import type { UrlPolicy } from '../../shared/net/ssrf.ts';
 import type { DecodeOptions } from '../../shared/vision/decode.ts';
 import type { ImageDescriber } from '../../shared/vision/describer.ts';
+import { DescriberPool } from '../../shared/vision/describer-pool.ts';
 import { loadDescriber } from '../../shared/vision/load.ts';
 import type { CatalogueConfig } from './config.ts';
 
@@ -45,6 +46,20 @@ export function loadModel(
     manifestPath: config.MODEL_MANIFEST,
     threads: config.MODEL_THREADS,
     ...(config.MODEL_FILE ? { modelFile: config.MODEL_FILE } : {}),
+    ...(decode ? { decode } : {}),
+  });
+}
+
+/** The describer on `workers` worker threads (decode, descriptor and inference off the main thread). */
+export function loadModelPool(
+  config: Pick<CatalogueConfig, 'MODEL_MANIFEST' | 'MODEL_FILE'>,
+  workers?: number,
+  decode?: Partial<DecodeOptions>,
+): Promise<DescriberPool> {
+  return DescriberPool.start({
+    manifestPath: config.MODEL_MANIFEST,
+    ...(config.MODEL_FILE ? { modelFile: config.MODEL_FILE } : {}),
+    ...(workers ? { size: workers } : {}),
     ...(decode ? { decode } : {}),
   });
 }

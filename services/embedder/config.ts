@@ -21,6 +21,12 @@ export const EmbedderEnv = BaseEnv.extend(ModelEnv.shape)
     EMBEDDER_CANDIDATES: z.coerce.number().int().min(1).max(10).default(5),
     /** Images with more pixels than this are refused before decoding (decompression bombs). */
     EMBEDDER_MAX_PIXELS: z.coerce.number().int().min(10_000).default(50_000_000),
+    /**
+     * Worker threads that decode, prepare and run the model (one onnxruntime thread each), so the
+     * main thread only does Kafka, matching and producing; 0 describes on the main thread with
+     * MODEL_THREADS (for debugging). Defaults to the machine's available parallelism.
+     */
+    EMBEDDER_WORKERS: z.coerce.number().int().min(0).max(64).optional(),
     /** Catalogue changes arriving while running are batched for this long before the index is rebuilt. */
     EMBEDDER_INDEX_REBUILD_DELAY_MS: z.coerce.number().int().min(0).max(600_000).default(2_000),
   });

@@ -1,7 +1,9 @@
 /**
- * The embedder's batch handler: a chunk of uploads → every image loaded (blob store or https),
- * decoded and prepared on sharp's thread pool, run through the encoder in model-sized batches
- * (the next batch keeps decoding while one is in inference), matched against the catalogue index.
+ * The embedder's batch handler: a chunk of uploads → its images cut into model-sized groups; each
+ * group is loaded (blob store or https) and handed to the describer (decode, descriptor and
+ * inference on the worker-thread pool); several groups are in flight at once (across the
+ * partitions processed side by side too), so the workers never wait for Kafka; each descriptor is
+ * matched against the catalogue index on the main thread, in order.
  *
  * Outcomes per upload:
  *   every image described            → done: its mention / no-match records;
@@ -22,8 +24,7 @@ import type {
 } from '../../shared/kafka/consumer-runner.ts';
 import { deadLetterRecord } from '../../shared/kafka/dead-letter.ts';
 import type { CatalogueIndex } from '../../shared/vision/catalogue-index.ts';
-import type { ImageDescriber } from '../../shared/vision/describer.ts';
-import type { PreparedImage } from '../../shared/vision/descriptor.ts';
+import type { DescribeResult, Describer } from '../../shared/vision/describer.ts';
 import type { MatchPolicy } from '../../shared/vision/matcher.ts';
 import { type ImageSources, isPermanentImageError, loadImageBytes } from './image-source.ts';
 import { concurrencyLimit } from './limit.ts';
@@ -34,7 +35,9 @@ export class UnusableImageError extends PermanentError {
 }
 
 export interface HandlerDeps {
-  describer: ImageDescriber;
+  describer: Describer;
+  /** Model batches loaded and described at once, for all chunks together (bounds fetched bytes in memory). */
+  inFlightBatches?: number;
   sources: ImageSources;
   /** The current catalogue index (swapped when the catalogue changes). */
   index: () => CatalogueIndex;
@@ -52,17 +55,28 @@ interface ImageJob {
   upload: Upload;
   record: number;
   imageIndex: number;
-  prepared: Promise<PreparedImage | Error>;
 }
 
 type ImageResult = { ok: true; mentions: Mention[] } | { ok: false; permanent: boolean; error: Error };
 
 export function embedderHandler(deps: HandlerDeps): BatchHandler {
   const { describer } = deps;
-  const modelBatch = describer.encoder.manifest.maxBatch;
-  // Two model batches in flight: decoding keeps ahead of inference without holding a whole chunk's
-  // fetched bytes (up to IMAGE_FETCH_MAX_BYTES each) in memory at once.
-  const loading = concurrencyLimit(modelBatch * 2);
+  const modelBatch = describer.manifest.maxBatch;
+  const inFlight = concurrencyLimit(Math.max(1, deps.inFlightBatches ?? 2));
+  /** Loads a group's bytes (a load failure stays in its slot) and describes the loaded ones. */
+  const describeGroup = async (group: readonly ImageJob[]): Promise<DescribeResult[]> => {
+    const loaded = await Promise.all(
+      group.map((job) =>
+        loadImageBytes(job.upload.images[job.imageIndex]!, deps.sources).catch((error: unknown) =>
+          error instanceof Error ? error : new Error(String(error)),
+        ),
+      ),
+    );
+    const bytes = loaded.filter((b): b is Buffer => !(b instanceof Error));
+    const described = bytes.length > 0 ? await describer.describe(bytes) : [];
+    let next = 0;
+    return loaded.map((b) => (b instanceof Error ? { ok: false, error: b } : described[next++]!));
+  };
   return async (records, context) => {
     const outcomes: (Outcome | undefined)[] = records.map(() => undefined);
     const uploads: (Upload | undefined)[] = [];
@@ -76,21 +90,23 @@ export function embedderHandler(deps: HandlerDeps): BatchHandler {
         return;
       }
       uploads[i] = upload;
-      upload.images.forEach((image, imageIndex) => {
-        // Queued at once, in order: loads and decodes overlap each other and inference.
-        const prepared = loading(async () =>
-          describer.prepare(await loadImageBytes(image, deps.sources)),
-        ).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))));
-        jobs.push({ upload, record: i, imageIndex, prepared });
+      upload.images.forEach((_image, imageIndex) => {
+        jobs.push({ upload, record: i, imageIndex });
       });
     });
 
+    // Every group queued at once, in order: loads and descriptions overlap each other.
+    const groups: ImageJob[][] = [];
+    for (let start = 0; start < jobs.length; start += modelBatch)
+      groups.push(jobs.slice(start, start + modelBatch));
+    const pending = groups.map((group) => inFlight(() => describeGroup(group)));
+    // A failed group fails the chunk (below); the groups after it must not be unhandled rejections.
+    for (const p of pending) p.catch(() => {});
+
     const results = new Map<ImageJob, ImageResult>();
     const now = (deps.now ?? (() => new Date()))();
-    for (let start = 0; start < jobs.length; start += modelBatch) {
-      const group = jobs.slice(start, start + modelBatch);
-      const prepared = await Promise.all(group.map((job) => job.prepared));
-      const described = await describer.describePrepared(prepared);
+    for (const [g, group] of groups.entries()) {
+      const described = await pending[g]!;
       const index = deps.index();
       group.forEach((job, k) => {
         const result = described[k]!;

@@ -14,10 +14,10 @@ import { followTopics } from '../../shared/kafka/topic-follower.ts';
 import type { ImageFetcher } from '../../shared/net/image-fetcher.ts';
 import { createLogger, type Logger } from '../../shared/observability/logger.ts';
 import { Counter, createRegistry, Gauge, type Registry } from '../../shared/observability/metrics.ts';
-import type { ImageDescriber } from '../../shared/vision/describer.ts';
+import type { Describer } from '../../shared/vision/describer.ts';
 import { descriptorDimension } from '../../shared/vision/descriptor.ts';
 import { catalogueChange } from '../catalogue/catalogue-topic.ts';
-import { createImageFetcher, loadModel } from '../catalogue/vision-deps.ts';
+import { createImageFetcher, loadModel, loadModelPool } from '../catalogue/vision-deps.ts';
 import { CatalogueMemory } from './catalogue-memory.ts';
 import { type EmbedderConfig, embedderGroupId } from './config.ts';
 import { embedderHandler } from './handler.ts';
@@ -28,7 +28,7 @@ export interface EmbedderDeps {
   registry?: Registry;
   blobs?: BlobStore;
   fetcher?: ImageFetcher;
-  describer?: ImageDescriber;
+  describer?: Describer;
   onCommitted?: (records: InboundRecord[]) => void;
 }
 
@@ -48,7 +48,14 @@ export async function startEmbedder(config: EmbedderConfig, deps: EmbedderDeps =
   const kafka =
     deps.kafka ?? createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID }, logger);
   const groupId = embedderGroupId(config);
-  const describer = deps.describer ?? (await loadModel(config, { maxPixels: config.EMBEDDER_MAX_PIXELS }));
+  const decodeLimits = { maxPixels: config.EMBEDDER_MAX_PIXELS };
+  const describer: Describer =
+    deps.describer ??
+    (config.EMBEDDER_WORKERS === 0
+      ? await loadModel(config, decodeLimits)
+      : await loadModelPool(config, config.EMBEDDER_WORKERS, decodeLimits));
+  // Enough model batches in flight to keep every worker busy while chunks wait on Kafka.
+  const inFlightBatches = Math.max(2, describer.parallelism ?? 1);
   const fetcher = deps.fetcher ?? createImageFetcher(config);
   const blobs = deps.blobs ?? new FilesystemBlobStore(config.BLOB_STORE_DIR);
   const modelId = describer.modelId;
@@ -73,7 +80,7 @@ export async function startEmbedder(config: EmbedderConfig, deps: EmbedderDeps =
   const memory = new CatalogueMemory(
     modelId,
     describer.descriptorId,
-    descriptorDimension(describer.encoder.manifest),
+    descriptorDimension(describer.manifest),
   );
   let initialLoad = true;
   let rebuildTimer: NodeJS.Timeout | undefined;
@@ -88,22 +95,29 @@ export async function startEmbedder(config: EmbedderConfig, deps: EmbedderDeps =
       'catalogue index built',
     );
   };
-  const follower = await followTopics(
-    kafka,
-    [topicName('catalogue-embeddings', config.TOPIC_NAMESPACE)],
-    `${groupId}-catalogue`,
-    (_topic, message) => {
-      const result = memory.apply(
-        catalogueChange(message.key?.toString('utf8') ?? null, message.value, modelId),
-      );
-      if (typeof result === 'object' && !result.ignored.startsWith('another model')) {
-        logger.warn({ offset: message.offset, reason: result.ignored }, 'catalogue record not used');
-      }
-      if (!initialLoad && memory.pending && !rebuildTimer) {
-        rebuildTimer = setTimeout(rebuild, config.EMBEDDER_INDEX_REBUILD_DELAY_MS);
-      }
-    },
-  );
+  let follower: Awaited<ReturnType<typeof followTopics>>;
+  try {
+    follower = await followTopics(
+      kafka,
+      [topicName('catalogue-embeddings', config.TOPIC_NAMESPACE)],
+      `${groupId}-catalogue`,
+      (_topic, message) => {
+        const result = memory.apply(
+          catalogueChange(message.key?.toString('utf8') ?? null, message.value, modelId),
+        );
+        if (typeof result === 'object' && !result.ignored.startsWith('another model')) {
+          logger.warn({ offset: message.offset, reason: result.ignored }, 'catalogue record not used');
+        }
+        if (!initialLoad && memory.pending && !rebuildTimer) {
+          rebuildTimer = setTimeout(rebuild, config.EMBEDDER_INDEX_REBUILD_DELAY_MS);
+        }
+      },
+    );
+  } catch (error) {
+    // The worker threads would keep the process alive.
+    if (!deps.describer) await describer.close();
+    throw error;
+  }
 
   const runner = new ConsumerRunner({
     kafka,
@@ -119,6 +133,7 @@ export async function startEmbedder(config: EmbedderConfig, deps: EmbedderDeps =
     ...(deps.onCommitted ? { onCommitted: deps.onCommitted } : {}),
     handleBatch: embedderHandler({
       describer,
+      inFlightBatches,
       sources: { blobs, fetcher },
       index: () => memory.index,
       policy: { threshold: config.EMBEDDER_MATCH_THRESHOLD, margin: config.EMBEDDER_MATCH_MARGIN },
@@ -160,7 +175,7 @@ export async function startEmbedder(config: EmbedderConfig, deps: EmbedderDeps =
       if (runnerStarting) await started.catch(() => {});
       await runner.stop();
       if (!deps.fetcher) await fetcher.close();
-      if (!deps.describer) await describer.encoder.close();
+      if (!deps.describer) await describer.close();
     },
   };
 }

@@ -18,6 +18,8 @@ export interface Describer {
   readonly modelId: string;
   readonly descriptorId: string;
   readonly manifest: ModelManifest;
+  /** Model batches it works on at once (a caller keeps that many in flight); 1 when absent. */
+  readonly parallelism?: number;
   /** One result per image, in order. */
   describe(images: readonly Buffer[]): Promise<DescribeResult[]>;
   close(): Promise<void>;

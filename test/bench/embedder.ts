@@ -3,8 +3,11 @@
  * (luma catalogue photos resized to 1000 px on their long side), beside a bare loop of the same
  * decode + inference on the same bytes in the same run.
  *
- *   bare loop: the bytes in memory, `describer.describe` on model-sized batches (decode of a batch on
- *              sharp's thread pool, then one ONNX run), one batch after the other;
+ *   bare loop: the bytes in memory, the same decode + descriptor + inference done the simplest fast
+ *              way the service's settings allow: the same worker-thread pool the embedder starts
+ *              (EMBEDDER_WORKERS workers, one onnxruntime thread each), fed model-sized batches by
+ *              as many loops as the pool works on at once (`parallelism`), no Kafka, no blob reads,
+ *              no matching;
  *   embedder:  the uploads (blob references) are produced to a fresh 6-partition topic first, then the
  *              worker runs from a fresh group with its defaults; the clock runs from its first
  *              committed chunk to the last (start-up — model load, index build, group join — is
@@ -19,7 +22,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { CatalogueEnv } from '../../services/catalogue/config.ts';
 import { syncCatalogue } from '../../services/catalogue/sync.ts';
-import { loadModel } from '../../services/catalogue/vision-deps.ts';
+import { loadModelPool } from '../../services/catalogue/vision-deps.ts';
 import { EmbedderEnv } from '../../services/embedder/config.ts';
 import { startEmbedder } from '../../services/embedder/service.ts';
 import { FilesystemBlobStore } from '../../shared/blobstore/blob-store.ts';
@@ -78,17 +81,29 @@ export default async function bench(args: string[]): Promise<void> {
       `photos: ${total} JPEGs, e.g. ${meta.width}×${meta.height}, ${Math.round(photos.reduce((n, p) => n + p.length, 0) / total / 1024)} kB on average`,
     );
 
-    // Bare loop.
-    const describer = await loadModel(loadConfig(EmbedderEnv, env));
-    const batch = describer.encoder.manifest.maxBatch;
-    await describer.describe(photos.slice(0, batch)); // warm-up
+    // Bare loop: the embedder's own pool settings, every worker kept busy, nothing else.
+    const config = loadConfig(EmbedderEnv, env);
+    const describer = await loadModelPool(config, config.EMBEDDER_WORKERS, {
+      maxPixels: config.EMBEDDER_MAX_PIXELS,
+    });
+    const batch = describer.manifest.maxBatch;
+    await Promise.all(
+      Array.from({ length: describer.parallelism }, () => describer.describe(photos.slice(0, batch))),
+    ); // warm-up
     const bareStart = performance.now();
-    for (let start = 0; start < total; start += batch)
-      await describer.describe(photos.slice(start, start + batch));
+    let nextStart = 0;
+    const loop = async () => {
+      while (nextStart < total) {
+        const start = nextStart;
+        nextStart += batch;
+        await describer.describe(photos.slice(start, start + batch));
+      }
+    };
+    await Promise.all(Array.from({ length: describer.parallelism }, loop));
     const bareSeconds = (performance.now() - bareStart) / 1000;
-    await describer.encoder.close();
+    await describer.close();
     const bareRate = total / bareSeconds;
-    log(`bare decode+inference loop: ${bareRate.toFixed(1)} images/s`);
+    log(`bare decode+inference loop (${describer.size} worker threads): ${bareRate.toFixed(1)} images/s`);
 
     // Through Kafka.
     const blobs = new FilesystemBlobStore(env.BLOB_STORE_DIR);
@@ -158,6 +173,8 @@ export default async function bench(args: string[]): Promise<void> {
         startupSeconds: round(startupSeconds),
         targets: { imagesPerSecond: 100, ratio: 0.8 },
         cores: (await import('node:os')).availableParallelism(),
+        workers: describer.size,
+        loadAverage: (await import('node:os')).loadavg().map(round),
       }),
     );
   } finally {
