@@ -157,6 +157,8 @@ interface Episode {
 interface SkuState {
   /** `sku|<sku>`: its changelog key. */
   key: string;
+  /** Hopping panes over all scopes. */
+  paneCount: number;
   scopes: Map<string, ScopeState>;
   series: ReorderAlert['series'];
   seriesEnd: number;
@@ -208,9 +210,6 @@ export class TrendPartition {
   private internLimit = MIN_INTERN_LIMIT;
   private readonly scanner = new SpanScanner(this.interner);
   private readonly windowMeasures = emptyMeasures();
-  private ends: number[] = [];
-  private mergedEnds: number[] = [];
-  private readonly scopeEnds: number[] = [];
   private readonly recentMeasures = emptyMeasures();
   /** Country code → its scope name. */
   private readonly countryScopes = new Map<string, string>();
@@ -299,6 +298,7 @@ export class TrendPartition {
         if (!pane) {
           pane = emptyPane(withCountry);
           scope.panes.insert(paneIndex, pane);
+          state.paneCount++;
         }
         addToPane(pane, signal, ids, weight);
       }
@@ -355,6 +355,8 @@ export class TrendPartition {
     this.activitySums.clear();
     for (const sku of this.active) {
       const state = this.skus.get(sku)!;
+      // Without panes there is no window to close (the common case for the long tail of SKUs).
+      if (state.paneCount === 0 && !state.episode) continue;
       const ends = this.endsOf(state, frontier);
       if (ends.length === 0 && !state.episode) continue;
       this.dirty.add(state.key);
@@ -398,7 +400,7 @@ export class TrendPartition {
       const firstNeeded = frontier / advanceMs + 1 - this.panesPerWindow;
       for (const scope of state.scopes.values()) {
         scope.closedThrough = Math.max(scope.closedThrough, frontier);
-        scope.panes.dropBefore(firstNeeded);
+        state.paneCount -= scope.panes.dropBefore(firstNeeded);
       }
     }
     if (this.interner.size > this.internLimit) this.compactInterner();
@@ -406,16 +408,15 @@ export class TrendPartition {
 
   /**
    * The ends of the windows of this SKU that close by `frontier`: those, after each scope's last
-   * closed window, that hold at least one of its panes. Ascending, each once; a scratch array.
+   * closed window, that hold at least one of its panes. Ascending, each once.
    */
   private endsOf(state: SkuState, frontier: number): number[] {
     const { advanceMs, windowSizeMs } = this.settings;
-    let ends = this.ends;
-    ends.length = 0;
+    let ends: number[] = [];
     for (const scope of state.scopes.values()) {
+      if (scope.panes.size === 0) continue;
       // This scope's ends, ascending and distinct: its panes are sorted.
-      const mine = this.scopeEnds;
-      mine.length = 0;
+      const mine: number[] = [];
       let next = scope.closedThrough + advanceMs;
       for (const paneIndex of scope.panes.indices) {
         const last = Math.min(frontier, paneIndex * advanceMs + windowSizeMs);
@@ -425,12 +426,11 @@ export class TrendPartition {
       }
       if (mine.length === 0) continue;
       if (ends.length === 0) {
-        for (const end of mine) ends.push(end);
+        ends = mine;
         continue;
       }
       // Merge two ascending lists, each value once.
-      const merged = this.mergedEnds;
-      merged.length = 0;
+      const merged: number[] = [];
       let i = 0;
       let j = 0;
       while (i < ends.length || j < mine.length) {
@@ -445,8 +445,6 @@ export class TrendPartition {
           j++;
         }
       }
-      this.mergedEnds = ends;
-      this.ends = merged;
       ends = merged;
     }
     return ends;
@@ -466,15 +464,15 @@ export class TrendPartition {
 
   /**
    * The panes of the window ending at `end` (all of it, its newest `recentPanes`, the ones before
-   * those) and everybody's activity in it. The pane lists are scratch: valid until the next call.
+   * those) and everybody's activity in it. Valid until the next call (the span object is reused).
    */
   private spanOf(scopeName: string, scope: ScopeState, end: number): WindowSpan {
     const { advanceMs, recentPanes } = this.settings;
     const lastPane = end / advanceMs - 1;
     const span = this.span;
-    span.inWindow.length = 0;
-    span.recent.length = 0;
-    span.before.length = 0;
+    span.inWindow = [];
+    span.recent = [];
+    span.before = [];
     const firstPane = lastPane - this.panesPerWindow + 1;
     const { indices, panes } = scope.panes;
     for (let i = 0; i < indices.length; i++) {
@@ -923,7 +921,9 @@ export class TrendPartition {
 
   private hasUnscoredGlobalScope(): boolean {
     for (const sku of this.active) {
-      const global = this.skus.get(sku)!.scopes.get(GLOBAL);
+      const state = this.skus.get(sku)!;
+      if (state.paneCount === 0) continue;
+      const global = state.scopes.get(GLOBAL);
       if (global && !global.baselines && global.panes.size > 0) return true;
     }
     return false;
@@ -959,6 +959,7 @@ export class TrendPartition {
     if (!state) {
       state = {
         key: skuKey(sku),
+        paneCount: 0,
         scopes: new Map(),
         series: [],
         seriesEnd: Number.NEGATIVE_INFINITY,
@@ -1209,6 +1210,7 @@ function serializeSku(state: SkuState, interner: Interner): SerializedSku {
 function deserializeSku(sku: string, value: SerializedSku, interner: Interner): SkuState {
   return {
     key: skuKey(sku),
+    paneCount: value.scopes.reduce((sum, scope) => sum + scope.panes.length, 0),
     scopes: new Map(
       value.scopes.map((s) => [
         s.name,
