@@ -75,7 +75,7 @@ export const AggregatorEnv = BaseEnv.extend({
   AGGREGATOR_BASELINE_HALF_LIFE_MS: positiveInt(24 * HOUR),
   AGGREGATOR_PRIOR_WEIGHT_WINDOWS: positiveInt(12),
   AGGREGATOR_DEFAULT_PRIOR: z.coerce.number().positive().default(2),
-  AGGREGATOR_WARMUP_MS: nonNegative(6 * HOUR),
+  AGGREGATOR_WARMUP_MS: nonNegative(24 * HOUR),
   AGGREGATOR_COOL_AFTER_MS: positiveInt(6 * HOUR),
   AGGREGATOR_ESCALATE_FACTOR: z.coerce.number().gt(1).default(2),
   AGGREGATOR_DEMAND_ELASTICITY: z.coerce.number().min(0).max(1).default(0.5),

@@ -197,6 +197,8 @@ export interface SpanMeasures {
   uploads: number;
   distinctMembers: number;
   distinctUploaders: number;
+  /** Distinct uploaders first seen in the span's last pane (the new posters of its newest advance). */
+  lastPaneNewUploaders: number;
   evidence: Evidence;
 }
 
@@ -208,6 +210,7 @@ export function emptyMeasures(): SpanMeasures {
     uploads: 0,
     distinctMembers: 0,
     distinctUploaders: 0,
+    lastPaneNewUploaders: 0,
     evidence: { weighted: 0, varianceScale: 1, distinctSources: 0, topSourceShare: 0 },
   };
 }
@@ -295,7 +298,9 @@ export class SpanScanner {
     let distinctMembers = 0;
     let distinctUploaders = 0;
     let posts = 0;
+    let uploadersBeforeLast = 0;
     for (const pane of panes) {
+      uploadersBeforeLast = distinctUploaders;
       signals += pane.signals;
       raw += pane.raw;
       squares += pane.squares;
@@ -371,6 +376,7 @@ export class SpanScanner {
     into.uploads = uploads;
     into.distinctMembers = distinctMembers;
     into.distinctUploaders = distinctUploaders;
+    into.lastPaneNewUploaders = distinctUploaders - uploadersBeforeLast;
     const evidence = into.evidence;
     evidence.weighted = weighted;
     evidence.varianceScale = weighted > 0 ? Math.max(1, evidenceSquares / weighted) : 1;
@@ -453,6 +459,7 @@ function noMeasures(into: SpanMeasures): SpanMeasures {
   into.uploads = 0;
   into.distinctMembers = 0;
   into.distinctUploaders = 0;
+  into.lastPaneNewUploaders = 0;
   const evidence = into.evidence;
   evidence.weighted = 0;
   evidence.varianceScale = 1;

@@ -44,7 +44,7 @@ export function cusumPasses(statistic: number, settings: SequentialSettings): bo
   return statistic >= settings.threshold;
 }
 
-const RHYTHM_BOUNDS = [0.2, 5] as const;
+const RHYTHM_BOUNDS = [0.5, 3] as const;
 
 /**
  * How busy a scope is now against its usual, from everybody else's engagement there (plentiful,

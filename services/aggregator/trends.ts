@@ -50,6 +50,7 @@ import {
   type Tally,
   updateBaseline,
 } from './scoring.ts';
+import { cusumPasses, cusumQuiet, cusumStep, rhythmOf } from './sequential.ts';
 
 export const DAY_MS = 24 * 60 * 60 * 1000;
 const GLOBAL = 'global';
@@ -94,6 +95,8 @@ interface ScopeBaselines {
   others: Baseline;
   uploadCount: Baseline;
   otherUploads: Baseline;
+  /** The sequential sub-test's CUSUM statistic (absent in state written before it existed). */
+  sequential?: number;
 }
 
 function shareOf(own: Baseline, others: Baseline): number {
@@ -114,6 +117,8 @@ interface Expectations {
   freshEngagement: number;
   uploads: number;
   freshUploads: number;
+  /** Distinct uploaders per window at the scope's usual level, scaled by its current rhythm. */
+  rhythmUploads: number;
 }
 
 /** Reported for a sub-test whose uplift could not pass the gate (its tail was not computed). */
@@ -142,6 +147,8 @@ interface WindowSpan {
   allRecent: ActivityCell;
   /** Whether the scope has any activity table (a scope only ever late for hopping windows has none). */
   hasActivity: boolean;
+  /** Whether the window's newest pane holds signals of the SKU (then it is inWindow's last). */
+  newestPresent: boolean;
 }
 
 interface Episode {
@@ -214,6 +221,7 @@ export class TrendPartition {
   /** Country code → its scope name. */
   private readonly countryScopes = new Map<string, string>();
   private readonly span: WindowSpan = {
+    newestPresent: false,
     inWindow: [],
     recent: [],
     before: [],
@@ -365,7 +373,13 @@ export class TrendPartition {
         const results: WindowResult[] = [];
         // Countries first: the global expectation is the sum of the per-country ones, so that a
         // product loved in one time zone is not "rising" every morning there.
-        const expected: Expectations = { engagement: 0, freshEngagement: 0, uploads: 0, freshUploads: 0 };
+        const expected: Expectations = {
+          engagement: 0,
+          freshEngagement: 0,
+          uploads: 0,
+          freshUploads: 0,
+          rhythmUploads: 0,
+        };
         let global: ScopeState | undefined;
         for (const [name, scope] of state.scopes) {
           if (name === GLOBAL) {
@@ -473,6 +487,7 @@ export class TrendPartition {
     span.inWindow = [];
     span.recent = [];
     span.before = [];
+    span.newestPresent = false;
     const firstPane = lastPane - this.panesPerWindow + 1;
     const { indices, panes } = scope.panes;
     for (let i = 0; i < indices.length; i++) {
@@ -481,6 +496,7 @@ export class TrendPartition {
       if (p > lastPane) break;
       const pane = panes[i]!;
       span.inWindow.push(pane);
+      if (p === lastPane) span.newestPresent = true;
       if (p > lastPane - recentPanes) span.recent.push(pane);
       else if (p > lastPane - 2 * recentPanes) span.before.push(pane);
     }
@@ -591,24 +607,28 @@ export class TrendPartition {
       spanShare,
       override?.freshUploads,
     );
+    const warmingUp = end - this.startTime < warmupMs;
+    const sequential = this.sequentialTest(scope, b, end, span, tally, uploads, others, override, warmingUp);
     const broad = isBroadEnough(evidence, tally.distinctMembers, this.settings);
     const freshBroad = isBroadEnough(recentEvidence, recentTally.distinctMembers, this.settings);
-    const warmingUp = end - this.startTime < warmupMs;
     const passing = [
       broad ? engagement : null,
       freshBroad ? freshEngagement : null,
       broad ? uploads : null,
       freshBroad ? freshUploads : null,
     ].filter((t): t is SubTest => t?.passes === true);
-    const rising = !warmingUp && passing.length > 0;
+    const rising = !warmingUp && (passing.length > 0 || (broad && sequential));
     const strongest = [engagement, freshEngagement, uploads, freshUploads].reduce((a, c) =>
       c.pValue < a.pValue ? c : a,
     );
     // Four sub-tests: Bonferroni keeps the false-alarm rate of the window at alpha.
     const pValue = Math.min(1, SUB_TESTS * strongest.pValue);
-    const uplift = rising
-      ? passing.reduce((a, c) => (c.pValue < a.pValue ? c : a)).uplift
-      : engagement.uplift;
+    const uplift =
+      passing.length > 0
+        ? passing.reduce((a, c) => (c.pValue < a.pValue ? c : a)).uplift
+        : rising
+          ? uploads.uplift
+          : engagement.uplift;
     const score = scoreOf(pValue);
     const beforeWeighted = this.scanner.measure(before, this.settings, this.beforeMeasures).evidence.weighted;
     const acceleration = (recentEvidence.weighted + 1) / (beforeWeighted + 1);
@@ -650,6 +670,46 @@ export class TrendPartition {
       score,
       pValue,
     };
+  }
+
+  /**
+   * The sequential sub-test (sequential.ts): the CUSUM of the new posters of each advance against
+   * the larger of two expectations, the SKU's share of everybody else's uploads and its usual level
+   * scaled by the scope's rhythm (for the global scope both are sums over its countries). Advances
+   * without a window close had no signal of the SKU: they count as zero posters. Nothing is
+   * accumulated during warm-up.
+   */
+  private sequentialTest(
+    scope: ScopeState,
+    b: ScopeBaselines,
+    end: number,
+    span: WindowSpan,
+    tally: SpanMeasures,
+    uploads: SubTest,
+    others: { weighted: number },
+    override: Expectations | null,
+    warmingUp: boolean,
+  ): boolean {
+    const settings = this.settings.sequential;
+    // Evidence gathered against a baseline still being learned would fire the moment warm-up ends.
+    if (warmingUp) {
+      b.sequential = 0;
+      return false;
+    }
+    const rhythmic = override
+      ? override.rhythmUploads
+      : b.uploadCount.mean * rhythmOf(others.weighted, b.others.mean);
+    const floor = this.settings.defaultPrior / 2 / this.settings.weights.upload;
+    const perAdvance = Math.max(uploads.expected, rhythmic, floor) / this.panesPerWindow;
+    const skipped = Math.max(0, (end - scope.baselineThrough) / this.settings.advanceMs - 1);
+    const statistic = cusumStep(
+      cusumQuiet(b.sequential ?? 0, skipped, perAdvance, settings),
+      span.newestPresent ? tally.lastPaneNewUploaders : 0,
+      perAdvance,
+      settings,
+    );
+    b.sequential = statistic;
+    return cusumPasses(statistic, settings);
   }
 
   /**
@@ -714,6 +774,8 @@ export class TrendPartition {
     into.freshEngagement += share * Math.max(1, recent[0] - ownRecentRaw);
     into.uploads += uploadShare * Math.max(1, all[2] - ownUploads);
     into.freshUploads += uploadShare * Math.max(1, recent[2] - ownRecentUploads);
+    into.rhythmUploads +=
+      scope.baselines.uploadCount.mean * rhythmOf(all[0] - ownRaw, scope.baselines.others.mean);
   }
 
   // ------------------------------------------------------------------ alert episodes

@@ -99,6 +99,9 @@ describe('compact panes', () => {
         uploads: merged.byKind.upload ?? 0,
         distinctMembers: merged.members.size,
         distinctUploaders: merged.uploaders.size,
+        lastPaneNewUploaders:
+          merged.uploaders.size -
+          (paneCount > 1 ? mergeTallies(tallies.slice(0, -1), false).uploaders.size : 0),
         evidence: evidenceOf(merged, s),
       });
       expect(JSON.stringify(mergedByKind(panes))).toBe(JSON.stringify(merged.byKind));

@@ -40,10 +40,10 @@ describe('sequential sub-test (CUSUM on new posters per advance)', () => {
     expect(mean(busy)).toBeLessThan(mean(quiet) / 2);
   });
 
-  it('measures the rhythm of a scope by everybody else, bounded to [0.2, 5]', () => {
+  it('measures the rhythm of a scope by everybody else, bounded to [0.5, 3]', () => {
     expect(rhythmOf(150, 100)).toBe(1.5);
-    expect(rhythmOf(0, 100)).toBe(0.2);
-    expect(rhythmOf(10_000, 100)).toBe(5);
-    expect(rhythmOf(3, 0)).toBe(3);
+    expect(rhythmOf(0, 100)).toBe(0.5);
+    expect(rhythmOf(10_000, 100)).toBe(3);
+    expect(rhythmOf(2, 0)).toBe(2);
   });
 });
