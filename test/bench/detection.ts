@@ -7,7 +7,7 @@
  * (and from the moment its rate tripled) to the end of the window that raised the alert, in event
  * time. Mentions come from the ground truth (photo → SKU), i.e. the image model is bypassed; the
  * JSON says so. The same feed through the pure core in process is the baseline of the same run,
- * and an oracle CUSUM that knows the true rates (detection-oracle.ts) gives the floor for the
+ * and an oracle CUSUM that knows the true rates (lib/detection-oracle.ts) gives the floor for the
  * delay that no detector learning its baselines can beat.
  */
 import { randomBytes } from 'node:crypto';
@@ -21,7 +21,7 @@ import {
   runCore,
   scoreAlerts,
 } from '../integration/aggregator/scenario-feed.ts';
-import { oracleDelays } from './detection-oracle.ts';
+import { oracleDelays } from './lib/detection-oracle.ts';
 
 function option(args: string[], name: string, fallback: number): number {
   const at = args.indexOf(`--${name}`);

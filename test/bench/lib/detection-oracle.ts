@@ -11,8 +11,8 @@
  * detector that has to learn its baselines does better on the same uploads.
  * Uploads only: interactions follow the posts, so they add little that the upload count lacks.
  */
-import { CITIES, HOURLY_RHYTHM, localHour } from '../../services/simulator/scenario.ts';
-import { type DetectionFeed, tripledAt } from '../integration/aggregator/scenario-feed.ts';
+import { CITIES, HOURLY_RHYTHM, localHour } from '../../../services/simulator/scenario.ts';
+import { type DetectionFeed, tripledAt } from '../../integration/aggregator/scenario-feed.ts';
 
 const HOUR = 3_600_000;
 
