@@ -154,7 +154,9 @@ export default async function bench(args: string[]): Promise<void> {
       },
     });
     await embedder.ready();
-    await Promise.race([done, new Promise((resolve) => setTimeout(resolve, 600_000))]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([done, new Promise((resolve) => (timer = setTimeout(resolve, 600_000)))]);
+    clearTimeout(timer);
     await embedder.stop();
     const startupSeconds = (firstAt - startedAt) / 1000;
     const e2eRate = (committed - firstCount) / ((lastAt - firstAt) / 1000);
