@@ -20,21 +20,11 @@ import {
   loadCatalogue,
   runCore,
 } from '../integration/aggregator/scenario-feed.ts';
+import { rng } from '../unit/aggregator/fixtures.ts';
 
 function option(args: string[], name: string, fallback: number): number {
   const at = args.indexOf(`--${name}`);
   return at >= 0 && args[at + 1] !== undefined ? Number(args[at + 1]) : fallback;
-}
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** A dense day: `count` signals over 24 h on 200 SKUs in 12 countries, in event-time order. */

@@ -120,7 +120,7 @@ export default async function bench(args: string[]): Promise<void> {
     const half = await openLoop(
       phaseSeconds,
       halfRate / halfBatch,
-      bodies(halfBatch, Math.ceil((halfRate * phaseSeconds) / halfBatch) + 10),
+      halfBodies,
       (body) => post('/v1/interactions', body),
     );
     log(

@@ -5,18 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { TrendPartition } from '../../../services/aggregator/trends.ts';
 import type { ReorderAlert, Signal } from '../../../shared/contracts/events.ts';
-import { HOUR, MIN, settings, signal, T0, tables } from './fixtures.ts';
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { HOUR, MIN, rng, settings, signal, T0, tables } from './fixtures.ts';
 
 const TREND_ONSET = T0 + 8 * HOUR;
 

@@ -23,18 +23,7 @@ import {
 } from '../../../services/aggregator/scoring.ts';
 import { parseTime } from '../../../services/aggregator/trends.ts';
 import type { SignalKind } from '../../../shared/contracts/events.ts';
-import { settings } from './fixtures.ts';
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng, settings } from './fixtures.ts';
 
 const KINDS: SignalKind[] = ['upload', 'like', 'save', 'wishlist', 'share', 'comment'];
 
