@@ -19,7 +19,7 @@ import { LocalStack, stackOptionsFromEnv } from '../../shared/stack/local-stack.
 import { followAlerts, formatAlert } from './alert-feed.ts';
 import { collectTopic } from './collect.ts';
 import { type DemoVerdict, evaluateDemo } from './evaluate.ts';
-import { type GroupTopics, waitForDrain } from './lag.ts';
+import { waitForDrain } from './lag.ts';
 import { type DemoServices, startDemoServices } from './services.ts';
 
 export interface DemoOptions {

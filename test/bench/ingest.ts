@@ -117,11 +117,8 @@ export default async function bench(args: string[]): Promise<void> {
     const halfBatch = 100;
     const halfBodies = bodies(halfBatch, Math.ceil((halfRate * phaseSeconds) / halfBatch) + 10);
     await new Promise((resolve) => setTimeout(resolve, 2_000));
-    const half = await openLoop(
-      phaseSeconds,
-      halfRate / halfBatch,
-      halfBodies,
-      (body) => post('/v1/interactions', body),
+    const half = await openLoop(phaseSeconds, halfRate / halfBatch, halfBodies, (body) =>
+      post('/v1/interactions', body),
     );
     log(
       `http half load: ${Math.round((half.requests * halfBatch) / half.seconds)} interactions/s, p99 ${half.p99.toFixed(1)} ms`,
