@@ -10,6 +10,17 @@ import {
   Upload,
 } from '../../../shared/contracts/events.ts';
 import { topicName } from '../../../shared/contracts/topics.ts';
+import { applyIndices } from '../../../shared/elasticsearch/apply.ts';
+import { type ItemResult, indexUntilSettled } from '../../../shared/elasticsearch/bulk.ts';
+import {
+  alertActionAction,
+  catalogueAction,
+  type IndexAction,
+  mentionAction,
+  postAction,
+  reorderAlertAction,
+  trendWindowAction,
+} from '../../../shared/elasticsearch/documents.ts';
 import { type FamilyId, indexPattern } from '../../../shared/elasticsearch/indices.ts';
 import { connectProducer } from '../../../shared/kafka/client.ts';
 import { encode } from '../../../shared/kafka/codec.ts';
@@ -145,4 +156,28 @@ export async function deleteIndices(client: Client, prefix: string): Promise<voi
     .getIndexTemplate({ name: `${prefix}-*` })
     .catch(() => ({ index_templates: [] }));
   for (const t of templates.index_templates) await client.indices.deleteIndexTemplate({ name: t.name });
+}
+
+/**
+ * Writes the scenario straight into fresh indices under `prefix` (no Kafka, no indexer), refreshed
+ * for search, for the tests of what reads the indices. The catalogue only when asked for.
+ */
+export async function seedIndices(
+  client: Client,
+  prefix: string,
+  scenario: Scenario,
+  options: { catalogue: boolean },
+): Promise<ItemResult[]> {
+  await applyIndices(client, { prefix, retentionDays: 400, now: scenario.now });
+  const actions: IndexAction[] = [
+    ...scenario.uploads.map((u) => postAction(prefix, u)),
+    ...scenario.mentions.map((m) => mentionAction(prefix, m)),
+    ...(options.catalogue ? scenario.catalogue.map((c) => catalogueAction(prefix, c)) : []),
+    ...scenario.windows.map((w) => trendWindowAction(prefix, w)),
+    ...scenario.alerts.map((a) => reorderAlertAction(prefix, a)),
+    ...scenario.actions.map((a) => alertActionAction(prefix, a)),
+  ];
+  const results = await indexUntilSettled(client, actions, { backoff: { initialMs: 100, maxMs: 1000 } });
+  await client.indices.refresh({ index: `${prefix}-*` });
+  return results;
 }

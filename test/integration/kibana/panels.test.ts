@@ -8,18 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dataViewOf, kqlTerms, lensRequest, termsQuery } from '../../../infra/kibana/checks.ts';
 import type { SavedObject } from '../../../infra/kibana/saved-objects.ts';
 import { withIndexPrefix } from '../../../services/indexer/kibana-import.ts';
-import { applyIndices } from '../../../shared/elasticsearch/apply.ts';
-import { indexUntilSettled } from '../../../shared/elasticsearch/bulk.ts';
 import { createElasticsearch } from '../../../shared/elasticsearch/client.ts';
-import {
-  alertActionAction,
-  mentionAction,
-  postAction,
-  reorderAlertAction,
-  trendWindowAction,
-} from '../../../shared/elasticsearch/documents.ts';
 import { integrationEnv, uniqueNamespace } from '../../support/env.ts';
-import { deleteIndices } from '../indexer/harness.ts';
+import { deleteIndices, seedIndices } from '../indexer/harness.ts';
 import { buildScenario } from '../indexer/scenario.ts';
 
 const { elasticsearchUrl } = integrationEnv();
@@ -57,17 +48,8 @@ async function runLens(id: string): Promise<Bucket[]> {
 }
 
 beforeAll(async () => {
-  await applyIndices(es, { prefix, retentionDays: 400, now: scenario.now });
-  const actions = [
-    ...scenario.uploads.map((u) => postAction(prefix, u)),
-    ...scenario.mentions.map((m) => mentionAction(prefix, m)),
-    ...scenario.windows.map((w) => trendWindowAction(prefix, w)),
-    ...scenario.alerts.map((a) => reorderAlertAction(prefix, a)),
-    ...scenario.actions.map((a) => alertActionAction(prefix, a)),
-  ];
-  const results = await indexUntilSettled(es, actions, { backoff: { initialMs: 100, maxMs: 1000 } });
+  const results = await seedIndices(es, prefix, scenario, { catalogue: false });
   expect(results.filter((r) => r.status !== 'indexed')).toEqual([]);
-  await es.indices.refresh({ index: `${prefix}-*` });
 });
 
 afterAll(async () => {

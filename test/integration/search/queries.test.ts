@@ -4,20 +4,10 @@
  * indexer uses.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applyIndices } from '../../../shared/elasticsearch/apply.ts';
-import { indexUntilSettled } from '../../../shared/elasticsearch/bulk.ts';
 import { createElasticsearch } from '../../../shared/elasticsearch/client.ts';
-import {
-  alertActionAction,
-  catalogueAction,
-  mentionAction,
-  postAction,
-  reorderAlertAction,
-  trendWindowAction,
-} from '../../../shared/elasticsearch/documents.ts';
 import { MerchandiserQueries } from '../../../shared/elasticsearch/queries.ts';
 import { integrationEnv, uniqueNamespace } from '../../support/env.ts';
-import { deleteIndices } from '../indexer/harness.ts';
+import { deleteIndices, seedIndices } from '../indexer/harness.ts';
 import { buildScenario } from '../indexer/scenario.ts';
 
 const { elasticsearchUrl } = integrationEnv();
@@ -28,18 +18,8 @@ const { now } = scenario;
 const queries = new MerchandiserQueries(es, prefix);
 
 beforeAll(async () => {
-  await applyIndices(es, { prefix, retentionDays: 400, now });
-  const actions = [
-    ...scenario.uploads.map((u) => postAction(prefix, u)),
-    ...scenario.mentions.map((m) => mentionAction(prefix, m)),
-    ...scenario.catalogue.map((c) => catalogueAction(prefix, c)),
-    ...scenario.windows.map((w) => trendWindowAction(prefix, w)),
-    ...scenario.alerts.map((a) => reorderAlertAction(prefix, a)),
-    ...scenario.actions.map((a) => alertActionAction(prefix, a)),
-  ];
-  const results = await indexUntilSettled(es, actions, { backoff: { initialMs: 100, maxMs: 1000 } });
+  const results = await seedIndices(es, prefix, scenario, { catalogue: true });
   expect(results.filter((r) => r.status !== 'indexed')).toEqual([]);
-  await es.indices.refresh({ index: `${prefix}-*` });
 });
 
 afterAll(async () => {
