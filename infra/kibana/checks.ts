@@ -8,19 +8,6 @@
 import { FAMILIES, type FamilyId } from '../../shared/elasticsearch/indices.ts';
 import type { SavedObject } from './saved-objects.ts';
 
-const AGGREGATABLE = new Set([
-  'keyword',
-  'long',
-  'integer',
-  'short',
-  'byte',
-  'double',
-  'float',
-  'half_float',
-  'scaled_float',
-  'date',
-  'boolean',
-]);
 const NUMERIC = new Set([
   'long',
   'integer',
@@ -31,6 +18,7 @@ const NUMERIC = new Set([
   'half_float',
   'scaled_float',
 ]);
+const AGGREGATABLE = new Set([...NUMERIC, 'keyword', 'date', 'boolean']);
 
 type Properties = Record<string, { type?: string; properties?: Properties; fields?: Properties }>;
 

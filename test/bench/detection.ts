@@ -18,6 +18,7 @@ import {
   buildFeed,
   detectionScenario,
   loadCatalogue,
+  median,
   runCore,
   scoreAlerts,
 } from '../integration/aggregator/scenario-feed.ts';
@@ -114,13 +115,6 @@ export default async function detection(args: string[]): Promise<void> {
     },
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);
-}
-
-function median(values: number[]): number | null {
-  if (values.length === 0) return null;
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 function round(x: number): number {

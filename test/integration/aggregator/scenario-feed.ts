@@ -247,7 +247,7 @@ export function scoreAlerts(alerts: ReorderAlert[], truth: GroundTruth): Detecti
   };
 }
 
-function median(values: number[]): number | null {
+export function median(values: number[]): number | null {
   if (values.length === 0) return null;
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
