@@ -575,17 +575,10 @@ export function deserializePane(
     posts.push(post);
   }
   const pane: PaneTally = {
+    ...emptyPane(false),
     signals: t.n,
     raw: t.r,
     squares: t.q,
-    kindOrder: 0,
-    kindsSeen: 0,
-    upload: 0,
-    like: 0,
-    save: 0,
-    wishlist: 0,
-    share: 0,
-    comment: 0,
     members: t.m.map((m) => interner.id(m)),
     uploaders: t.u.map((u) => interner.id(u)),
     posts,
