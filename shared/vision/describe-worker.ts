@@ -11,8 +11,8 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import sharp from 'sharp';
-import { type DecodeOptions, decodeImage } from './decode.ts';
-import { combineDescriptor, type PreparedImage, prepareImage } from './descriptor.ts';
+import type { DecodeOptions } from './decode.ts';
+import { ImageDescriber } from './describer.ts';
 import { ImageEncoder } from './encoder.ts';
 import { loadManifest } from './manifest.ts';
 
@@ -54,32 +54,22 @@ async function main(): Promise<void> {
   const loaded = await loadManifest(setup.manifestPath, setup.modelFile);
   // The pool verified the checksum once before starting its workers.
   const encoder = await ImageEncoder.load(loaded, { threads: setup.threads, skipVerify: true });
-  const { manifest } = encoder;
+  const describer = new ImageDescriber(encoder, setup.decode);
   let previous: Promise<void> = Promise.resolve();
 
   port.on('message', (task: WorkerTask) => {
+    // Decoding starts at once; preparation errors stay in their slot.
     const prepared = task.images.map((bytes) =>
-      decodeImage(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), setup.decode).then(
-        (image): PreparedImage | WorkerImageResult => {
-          try {
-            return prepareImage(image, manifest);
-          } catch (error) {
-            return errorResult(error);
-          }
-        },
-        errorResult,
-      ),
+      describer
+        .prepare(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength))
+        .catch((error: unknown) => (error instanceof Error ? error : new Error(String(error)))),
     );
     previous = previous.then(async () => {
       try {
-        const slots = await Promise.all(prepared);
-        const good = slots.filter((s): s is PreparedImage => !('ok' in s));
-        const embeddings = good.length > 0 ? await encoder.embed(good.map((p) => p.crop)) : [];
-        let next = 0;
-        const results = slots.map((slot): WorkerImageResult => {
-          if ('ok' in slot) return slot;
-          return { ok: true, vector: combineDescriptor(embeddings[next++]!, slot.colour, manifest) };
-        });
+        const described = await describer.describePrepared(await Promise.all(prepared));
+        const results = described.map(
+          (r): WorkerImageResult => (r.ok ? r : { ok: false, name: r.error.name, message: r.error.message }),
+        );
         const message: WorkerMessage = { kind: 'done', id: task.id, results };
         port.postMessage(
           message,

@@ -45,7 +45,7 @@ export class ImageDescriber implements Describer {
     return this.encoder.close();
   }
 
-  /** Decodes and prepares (CPU, thread pool); the returned promise can be awaited later. */
+  /** Decodes (libuv's thread pool) and prepares; describePrepared runs the model on the results. */
   async prepare(bytes: Buffer): Promise<PreparedImage> {
     const image = await decodeImage(bytes, this.decodeOptions);
     return prepareImage(image, this.encoder.manifest);
