@@ -17,7 +17,14 @@
  */
 import { SignalKind } from '../../shared/contracts/events.ts';
 import type { TrendSettings } from './config.ts';
-import { type Evidence, emptyTally, type PostTally, type SignalFacts, type Tally } from './scoring.ts';
+import {
+  type Evidence,
+  emptyTally,
+  keepStrongestPhoto,
+  type PostTally,
+  type SignalFacts,
+  type Tally,
+} from './scoring.ts';
 
 /** A post as one pane knows it; `id` and `author` are interned ids. */
 export interface PanePost {
@@ -165,14 +172,7 @@ export function addToPane(pane: PaneTally, signal: SignalFacts, ids: SignalIds, 
   } else {
     post.interactionWeight += weight;
   }
-  if (
-    withPhotos &&
-    signal.imageUrl !== undefined &&
-    (post.matchScore ?? -Infinity) <= (signal.matchScore ?? -Infinity)
-  ) {
-    post.imageUrl = signal.imageUrl;
-    if (signal.matchScore !== undefined) post.matchScore = signal.matchScore;
-  }
+  if (withPhotos) keepStrongestPhoto(post, signal.imageUrl, signal.matchScore);
 }
 
 const LINEAR_SEARCH_POSTS = 8;

@@ -91,14 +91,18 @@ export function addToTally(
   } else {
     post.interactionWeight += weight;
   }
-  if (
-    withPhotos &&
-    signal.imageUrl !== undefined &&
-    (post.matchScore ?? -Infinity) <= (signal.matchScore ?? -Infinity)
-  ) {
-    post.imageUrl = signal.imageUrl;
-    if (signal.matchScore !== undefined) post.matchScore = signal.matchScore;
-  }
+  if (withPhotos) keepStrongestPhoto(post, signal.imageUrl, signal.matchScore);
+}
+
+/** A post shows the photo that matched the SKU best (the later one on a tie). */
+export function keepStrongestPhoto(
+  post: { imageUrl?: string; matchScore?: number },
+  imageUrl: string | undefined,
+  matchScore: number | undefined,
+): void {
+  if (imageUrl === undefined || (post.matchScore ?? -Infinity) > (matchScore ?? -Infinity)) return;
+  post.imageUrl = imageUrl;
+  if (matchScore !== undefined) post.matchScore = matchScore;
 }
 
 /** The union of panes. The result may BE the only input: treat it as read-only. */
@@ -125,10 +129,7 @@ export function mergeTallies(tallies: readonly Tally[], withCountries: boolean):
         into.uploaded = true;
         into.author = p.author;
       }
-      if (p.imageUrl !== undefined && (into.matchScore ?? -Infinity) <= (p.matchScore ?? -Infinity)) {
-        into.imageUrl = p.imageUrl;
-        if (p.matchScore !== undefined) into.matchScore = p.matchScore;
-      }
+      keepStrongestPhoto(into, p.imageUrl, p.matchScore);
     }
   }
   return merged;
