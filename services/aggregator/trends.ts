@@ -422,46 +422,35 @@ export class TrendPartition {
 
   /**
    * The ends of the windows of this SKU that close by `frontier`: those, after each scope's last
-   * closed window, that hold at least one of its panes. Ascending, each once.
+   * closed window, that hold at least one of its panes. Ascending, each once. Usually one (the
+   * frontier moved by one advance); after a gap it skips straight to the next end holding a pane.
    */
   private endsOf(state: SkuState, frontier: number): number[] {
-    const { advanceMs, windowSizeMs } = this.settings;
-    let ends: number[] = [];
-    for (const scope of state.scopes.values()) {
-      if (scope.panes.size === 0) continue;
-      // This scope's ends, ascending and distinct: its panes are sorted.
-      const mine: number[] = [];
-      let next = scope.closedThrough + advanceMs;
-      for (const paneIndex of scope.panes.indices) {
-        const last = Math.min(frontier, paneIndex * advanceMs + windowSizeMs);
-        for (let end = Math.max(next, (paneIndex + 1) * advanceMs); end <= last; end += advanceMs)
-          mine.push(end);
-        if (last + advanceMs > next) next = last + advanceMs;
-      }
-      if (mine.length === 0) continue;
-      if (ends.length === 0) {
-        ends = mine;
-        continue;
-      }
-      // Merge two ascending lists, each value once.
-      const merged: number[] = [];
-      let i = 0;
-      let j = 0;
-      while (i < ends.length || j < mine.length) {
-        const a = i < ends.length ? ends[i]! : Number.POSITIVE_INFINITY;
-        const b = j < mine.length ? mine[j]! : Number.POSITIVE_INFINITY;
-        if (a <= b) {
-          merged.push(a);
-          i++;
-          if (a === b) j++;
-        } else {
-          merged.push(b);
-          j++;
-        }
-      }
-      ends = merged;
+    const ends: number[] = [];
+    let end = Number.POSITIVE_INFINITY;
+    for (const scope of state.scopes.values()) end = Math.min(end, this.nextEnd(scope, scope.closedThrough));
+    while (end <= frontier) {
+      ends.push(end);
+      let next = Number.POSITIVE_INFINITY;
+      for (const scope of state.scopes.values())
+        next = Math.min(next, this.nextEnd(scope, Math.max(end, scope.closedThrough)));
+      end = next;
     }
     return ends;
+  }
+
+  /** The first window end after `after` whose window holds one of the scope's panes (∞ if none). */
+  private nextEnd(scope: ScopeState, after: number): number {
+    const { advanceMs, windowSizeMs } = this.settings;
+    const candidate = after + advanceMs;
+    const { indices } = scope.panes;
+    for (let i = 0; i < indices.length; i++) {
+      const paneIndex = indices[i]!;
+      // The windows holding this pane end in [(p + 1)·advance, p·advance + size].
+      if (paneIndex * advanceMs + windowSizeMs < candidate) continue;
+      return Math.max(candidate, (paneIndex + 1) * advanceMs);
+    }
+    return Number.POSITIVE_INFINITY;
   }
 
   /** Renumbers the ids still held by panes, dropping those of the panes gone since the last time. */
@@ -484,9 +473,9 @@ export class TrendPartition {
     const { advanceMs, recentPanes } = this.settings;
     const lastPane = end / advanceMs - 1;
     const span = this.span;
-    span.inWindow = [];
-    span.recent = [];
-    span.before = [];
+    span.inWindow.length = 0;
+    span.recent.length = 0;
+    span.before.length = 0;
     span.newestPresent = false;
     const firstPane = lastPane - this.panesPerWindow + 1;
     const { indices, panes } = scope.panes;
@@ -611,24 +600,20 @@ export class TrendPartition {
     const sequential = this.sequentialTest(scope, b, end, span, tally, uploads, others, override, warmingUp);
     const broad = isBroadEnough(evidence, tally.distinctMembers, this.settings);
     const freshBroad = isBroadEnough(recentEvidence, recentTally.distinctMembers, this.settings);
-    const passing = [
-      broad ? engagement : null,
-      freshBroad ? freshEngagement : null,
-      broad ? uploads : null,
-      freshBroad ? freshUploads : null,
-    ].filter((t): t is SubTest => t?.passes === true);
-    const rising = !warmingUp && (passing.length > 0 || (broad && sequential));
-    const strongest = [engagement, freshEngagement, uploads, freshUploads].reduce((a, c) =>
-      c.pValue < a.pValue ? c : a,
-    );
+    // The strongest of all sub-tests, and of those that pass among the broad enough spans.
+    let strongest = engagement;
+    let strongestPassing: SubTest | null = null;
+    for (let i = 0; i < SUB_TESTS; i++) {
+      const test = i === 0 ? engagement : i === 1 ? freshEngagement : i === 2 ? uploads : freshUploads;
+      if (test.pValue < strongest.pValue) strongest = test;
+      const spanBroad = i === 1 || i === 3 ? freshBroad : broad;
+      if (spanBroad && test.passes && (!strongestPassing || test.pValue < strongestPassing.pValue))
+        strongestPassing = test;
+    }
+    const rising = !warmingUp && (strongestPassing !== null || (broad && sequential));
     // Four sub-tests: Bonferroni keeps the false-alarm rate of the window at alpha.
     const pValue = Math.min(1, SUB_TESTS * strongest.pValue);
-    const uplift =
-      passing.length > 0
-        ? passing.reduce((a, c) => (c.pValue < a.pValue ? c : a)).uplift
-        : rising
-          ? uploads.uplift
-          : engagement.uplift;
+    const uplift = strongestPassing ? strongestPassing.uplift : rising ? uploads.uplift : engagement.uplift;
     const score = scoreOf(pValue);
     const beforeWeighted = this.scanner.measure(before, this.settings, this.beforeMeasures).evidence.weighted;
     const acceleration = (recentEvidence.weighted + 1) / (beforeWeighted + 1);
