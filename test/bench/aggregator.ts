@@ -156,6 +156,7 @@ export default async function aggregator(args: string[]): Promise<void> {
         windowsEmitted: denseCore.windows,
         windowsPerSignal: round(denseCore.windows / count),
         signalsPerSecond: Math.round(denseCore.perSecond),
+        windowsPerSecond: Math.round((denseCore.perSecond * denseCore.windows) / count),
         baselineReadOnlyPerSecond: Math.round(denseBaseline),
         ratioToBaseline: round(denseCore.perSecond / denseBaseline),
         target: 100_000,
