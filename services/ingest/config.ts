@@ -30,6 +30,16 @@ export const IngestEnv = BaseEnv.extend({
     .int()
     .min(0)
     .default(15 * 60_000),
+  /**
+   * Event times older than this are rejected: they would be past the retention of the uploads and
+   * interactions topics (400 days), so the broker would delete them at once. Default 365 days.
+   */
+  INGEST_MAX_EVENT_AGE_MS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .max(400 * 86_400_000)
+    .default(365 * 86_400_000),
   /** Host names exempt from the SSRF address checks (e.g. an internal CDN), comma-separated. */
   INGEST_URL_ALLOW_HOSTS: csvList.default([]),
   /**

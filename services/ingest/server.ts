@@ -177,6 +177,7 @@ export function buildIngestServer(config: IngestConfig, deps: IngestDeps): Inges
   const context = (request: FastifyRequest): ValidationContext => ({
     now: now(),
     maxFutureSkewMs: config.INGEST_MAX_FUTURE_SKEW_MS,
+    maxEventAgeMs: config.INGEST_MAX_EVENT_AGE_MS,
     source: request.apiKeyName,
   });
 

@@ -18,6 +18,8 @@ export interface ValidationContext {
   /** Server time (epoch ms) — stamped as receivedAt and used for the clock-skew check. */
   now: number;
   maxFutureSkewMs: number;
+  /** Oldest event time accepted, as an age: older records would outlive the topics' retention. */
+  maxEventAgeMs: number;
   /** Name of the API key the request came with. */
   source: string;
 }
@@ -27,7 +29,12 @@ function eventTimeProblem(field: string, instant: string, context: ValidationCon
   if (ms > context.now + context.maxFutureSkewMs) {
     return `${field}: ${instant} is in the future (more than ${context.maxFutureSkewMs} ms ahead of the server clock)`;
   }
-  if (ms < Date.UTC(2000, 0, 1)) return `${field}: ${instant} is before 2000-01-01`;
+  // The record's timestamp is its event time, and the broker deletes by timestamp: an event older
+  // than the topic keeps would be accepted, then gone at the next retention check.
+  if (ms < context.now - context.maxEventAgeMs) {
+    const days = Math.round(context.maxEventAgeMs / 86_400_000);
+    return `${field}: ${instant} is more than ${days} days old (older than the topics keep events)`;
+  }
   return undefined;
 }
 

@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import type { Kafka, Message, Producer } from 'kafkajs';
 import { type BlobStore, blobRefOf } from '../../shared/blobstore/blob-store.ts';
 import type { Interaction, InventoryLevel, Upload } from '../../shared/contracts/events.ts';
-import { topicName } from '../../shared/contracts/topics.ts';
+import { topicName, topicSpec } from '../../shared/contracts/topics.ts';
 import { connectProducer } from '../../shared/kafka/client.ts';
 import { recordHeaders } from '../ingest/record-headers.ts';
 import { loadStudioShot, photoRecipe, renderPhonePhoto, type StudioShot } from './phone-photo.ts';
@@ -117,6 +117,21 @@ const INTERACTION_BATCH = 500;
 const INTERACTION_MAX_WAIT_MS = 250;
 const HOUR_MS = 3_600_000;
 
+/**
+ * Straight to Kafka, the record timestamps are the event times, and the broker deletes records
+ * older than the topic's retention at its next check: such a load would vanish within minutes.
+ * (Through ingest, each such event is refused on its own.)
+ */
+function refuseExpiredStart(startMs: number, nowMs: number): void {
+  const retentionMs = Number(topicSpec('uploads').config['retention.ms']);
+  const margin = 24 * HOUR_MS;
+  if (Number.isFinite(startMs) && startMs < nowMs - retentionMs + margin) {
+    throw new Error(
+      `start ${new Date(startMs).toISOString()} is older than the uploads topic keeps records (${Math.round(retentionMs / (24 * HOUR_MS))} days, less a day's margin): the broker would delete them`,
+    );
+  }
+}
+
 export async function runSimulation(options: SimulationOptions): Promise<SimulationResult> {
   const now = options.now ?? Date.now;
   const started = now();
@@ -124,6 +139,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   const days = options.scenario.days ?? 7;
   const start =
     options.scenario.start ?? new Date(Math.floor((now() - days * 24 * HOUR_MS) / HOUR_MS) * HOUR_MS);
+  if (options.target.kind === 'kafka') refuseExpiredStart(new Date(start).getTime(), now());
   const scenario = generateScenario({ ...options.scenario, start, catalogue });
   const photosByImage = new Map(scenario.truth.photos.map((p) => [`${p.postId}|${p.imageIndex}`, p]));
   const imagePath = new Map(

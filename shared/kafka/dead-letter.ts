@@ -27,10 +27,13 @@ export function deadLetterRecord(
     'dlq.failed.at': now.toISOString(),
     'dlq.attempts': String(attempts),
   };
+  // Stamped now, not with the original's timestamp (kept in a header): the broker deletes by
+  // timestamp, and a record whose event time is older than this topic's retention would be gone
+  // at its next retention check, before anybody could look at it.
   return {
     key: source.message.key,
     value: source.message.value,
-    timestamp: source.message.timestamp,
+    timestamp: String(now.getTime()),
     headers: { ...(source.message.headers as IHeaders | undefined), ...headers },
   };
 }

@@ -145,7 +145,10 @@ export async function startHttpsServer(dir: string, photo: Buffer): Promise<Test
 }
 
 let counter = 0;
-export function upload(id: string, images: Upload['images'], at = new Date('2026-11-20T10:00:00Z')): Upload {
+/** Yesterday 10:00 UTC: recent, as the broker deletes records older than a topic's retention. */
+const YESTERDAY_MORNING = new Date(Math.floor(Date.now() / 86_400_000) * 86_400_000 - 14 * 3_600_000);
+
+export function upload(id: string, images: Upload['images'], at = YESTERDAY_MORNING): Upload {
   counter++;
   return {
     eventId: `evt-${id}`,

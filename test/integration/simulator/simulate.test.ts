@@ -157,11 +157,28 @@ describe('runSimulation', () => {
     }
   });
 
+  it('refuses to load straight into Kafka events older than the topics keep', async () => {
+    const namespace = uniqueNamespace('simulator-old');
+    await expect(
+      runSimulation({
+        catalogueDir,
+        scenario: { ...scenario, days: 1 / 24, start: '2024-01-01T00:00:00.000Z' },
+        target: {
+          kind: 'kafka',
+          kafka,
+          namespace,
+          blobStore: new FilesystemBlobStore(join(work, 'blobs-old')),
+        },
+      }),
+    ).rejects.toThrow(/older than the uploads topic keeps records \(400 days/);
+  });
+
   it('loads straight into Kafka with the same events, deterministically, paced by compressed time or a rate', async () => {
     const namespace = uniqueNamespace('simulator');
     await applyTopics(kafka, { namespace, specs: [topicSpec('uploads'), topicSpec('interactions')] });
     const blobDir = join(work, 'blobs-kafka');
-    const start = '2025-06-02T00:00:00.000Z';
+    // Recent: the broker deletes records whose timestamp (the event time) is past the topic's retention.
+    const start = new Date(Math.floor(Date.now() / 86_400_000) * 86_400_000 - 3 * 86_400_000).toISOString();
     const small = { ...scenario, days: 2 / 24, start };
     const wallStarted = Date.now();
     // Two simulated hours at 1,800× play in about four seconds (unpaced, this run takes about half).

@@ -9,7 +9,12 @@ import {
 } from '../../../services/ingest/validation.ts';
 
 const now = Date.parse('2026-03-01T12:00:00Z');
-const context: ValidationContext = { now, maxFutureSkewMs: 60_000, source: 'phone-app' };
+const context: ValidationContext = {
+  now,
+  maxFutureSkewMs: 60_000,
+  maxEventAgeMs: 365 * 86_400_000,
+  source: 'phone-app',
+};
 const like = {
   eventId: 'e-1',
   type: 'like',
@@ -50,7 +55,11 @@ describe('validateInteraction', () => {
     ['an unknown event type', { ...like, type: 'poke' }, /^type: /],
     ['a timestamp without offset', { ...like, timestamp: '2026-03-01 11:59' }, /^timestamp: /],
     ['a timestamp in the future', { ...like, timestamp: '2026-03-01T12:05:00Z' }, /in the future/],
-    ['a timestamp before 2000', { ...like, timestamp: '1999-12-31T23:59:59Z' }, /before 2000/],
+    [
+      'a timestamp older than the topics keep',
+      { ...like, timestamp: '2025-03-01T11:59:59Z' },
+      /more than 365 days old/,
+    ],
     ['an id with spaces', { ...like, eventId: 'a b' }, /^eventId: /],
     ['a country in lower case', { ...like, country: 'gb' }, /^country: /],
     ['not an object', 'like', /\(root\)/],

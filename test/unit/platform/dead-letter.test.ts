@@ -4,7 +4,7 @@ import { InvalidRecordError } from '../../../shared/kafka/codec.ts';
 import { deadLetterRecord } from '../../../shared/kafka/dead-letter.ts';
 
 describe('deadLetterRecord', () => {
-  it('keeps the original key, value, timestamp and headers and adds where and why it failed', () => {
+  it('keeps the original key, value and headers, adds where and why it failed, and is stamped when it failed', () => {
     const record = deadLetterRecord(
       {
         topic: 'trendradar.uploads.v1',
@@ -12,7 +12,7 @@ describe('deadLetterRecord', () => {
         message: {
           key: Buffer.from('post-9'),
           value: Buffer.from('{"broken'),
-          timestamp: '1772355600000',
+          timestamp: '1740787200000', // 2025-03-01: older than the dead-letter topic's retention
           offset: '1234',
           attributes: 0,
           headers: { 'trace-id': Buffer.from('abc') },
@@ -25,7 +25,8 @@ describe('deadLetterRecord', () => {
     );
     expect(record.key?.toString()).toBe('post-9');
     expect(record.value?.toString()).toBe('{"broken');
-    expect(record.timestamp).toBe('1772355600000');
+    // Stamped when it failed, so that retention counts from then; the original is in a header.
+    expect(record.timestamp).toBe(String(Date.parse('2026-03-01T10:00:00Z')));
     const headers = record.headers as Record<string, string>;
     expect(headers['trace-id']?.toString()).toBe('abc');
     const parsed = DeadLetterHeaders.parse(
@@ -39,6 +40,7 @@ describe('deadLetterRecord', () => {
       'dlq.original.partition': '4',
       'dlq.original.offset': '1234',
       'dlq.failed.at': '2026-03-01T10:00:00.000Z',
+      'dlq.original.timestamp': '1740787200000',
     });
   });
 });
