@@ -623,16 +623,17 @@ export function mergedByKind(panes: readonly PaneTally[]): Record<string, number
   mergedCounts.fill(0);
   let order = 0;
   let seen = 0;
+  let seenKinds = 0;
   for (const pane of panes) {
     let paneOrder = pane.kindOrder;
     for (let j = 0; j < pane.kindsSeen; j++, paneOrder >>= KIND_BITS) {
       const index = (paneOrder & KIND_MASK) - 1;
-      const count = countOf(pane, index);
-      if (mergedCounts[index] === 0 && !hasKind(order, seen, index)) {
+      if ((seenKinds & (1 << index)) === 0) {
+        seenKinds |= 1 << index;
         order |= (index + 1) << (KIND_BITS * seen);
         seen++;
       }
-      mergedCounts[index] = mergedCounts[index]! + count;
+      mergedCounts[index] = mergedCounts[index]! + countOf(pane, index);
     }
   }
   return byKindRecord(order, seen, mergedCounts);
