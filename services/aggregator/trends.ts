@@ -149,6 +149,11 @@ interface WindowSpan {
   hasActivity: boolean;
   /** Whether the window's newest pane holds signals of the SKU (then it is inWindow's last). */
   newestPresent: boolean;
+  /** The SKU's own undamped weight and upload signals, in the window and in its newest panes. */
+  ownRaw: number;
+  ownUploads: number;
+  ownRecentRaw: number;
+  ownRecentUploads: number;
 }
 
 interface Episode {
@@ -228,6 +233,10 @@ export class TrendPartition {
     all: [0, 0, 0],
     allRecent: [0, 0, 0],
     hasActivity: false,
+    ownRaw: 0,
+    ownUploads: 0,
+    ownRecentRaw: 0,
+    ownRecentUploads: 0,
   };
   /** Everybody's activity per scope and window end, for the closing step under way. */
   private readonly activitySums = new Map<
@@ -477,6 +486,10 @@ export class TrendPartition {
     span.recent.length = 0;
     span.before.length = 0;
     span.newestPresent = false;
+    let ownRaw = 0;
+    let ownUploads = 0;
+    let ownRecentRaw = 0;
+    let ownRecentUploads = 0;
     const firstPane = lastPane - this.panesPerWindow + 1;
     const { indices, panes } = scope.panes;
     for (let i = 0; i < indices.length; i++) {
@@ -485,10 +498,19 @@ export class TrendPartition {
       if (p > lastPane) break;
       const pane = panes[i]!;
       span.inWindow.push(pane);
+      ownRaw += pane.raw;
+      ownUploads += pane.upload;
       if (p === lastPane) span.newestPresent = true;
-      if (p > lastPane - recentPanes) span.recent.push(pane);
-      else if (p > lastPane - 2 * recentPanes) span.before.push(pane);
+      if (p > lastPane - recentPanes) {
+        span.recent.push(pane);
+        ownRecentRaw += pane.raw;
+        ownRecentUploads += pane.upload;
+      } else if (p > lastPane - 2 * recentPanes) span.before.push(pane);
     }
+    span.ownRaw = ownRaw;
+    span.ownUploads = ownUploads;
+    span.ownRecentRaw = ownRecentRaw;
+    span.ownRecentUploads = ownRecentUploads;
     let sums = this.activitySums.get(scopeName);
     if (!sums) {
       sums = new Map();
@@ -740,19 +762,7 @@ export class TrendPartition {
    */
   private addExpectationsOf(into: Expectations, scope: ScopeState, span: WindowSpan): void {
     if (!scope.baselines || !span.hasActivity) return;
-    const { all, allRecent: recent } = span;
-    let ownRaw = 0;
-    let ownUploads = 0;
-    let ownRecentRaw = 0;
-    let ownRecentUploads = 0;
-    for (const pane of span.inWindow) {
-      ownRaw += pane.raw;
-      ownUploads += pane.upload;
-    }
-    for (const pane of span.recent) {
-      ownRecentRaw += pane.raw;
-      ownRecentUploads += pane.upload;
-    }
+    const { all, allRecent: recent, ownRaw, ownUploads, ownRecentRaw, ownRecentUploads } = span;
     const share = shareOf(scope.baselines.count, scope.baselines.others);
     const uploadShare = shareOf(scope.baselines.uploadCount, scope.baselines.otherUploads);
     into.engagement += share * Math.max(1, all[0] - ownRaw);
