@@ -121,24 +121,6 @@ interface Expectations {
   rhythmUploads: number;
 }
 
-function newSubTest(): SubTest {
-  return { pValue: 1, uplift: 0, expected: 0, passes: false };
-}
-
-function setSubTest(
-  into: SubTest,
-  pValue: number,
-  uplift: number,
-  expected: number,
-  passes: boolean,
-): SubTest {
-  into.pValue = pValue;
-  into.uplift = uplift;
-  into.expected = expected;
-  into.passes = passes;
-  return into;
-}
-
 /** Reported for a sub-test whose uplift could not pass the gate (its tail was not computed). */
 const SKIPPED_P = 1;
 
@@ -262,8 +244,6 @@ export class TrendPartition {
     Map<number, { all: ActivityCell; allRecent: ActivityCell; hasActivity: boolean }>
   >();
   private readonly beforeMeasures = emptyMeasures();
-  /** The four sub-tests of the window being closed (valid until the next close). */
-  private readonly subTests = [newSubTest(), newSubTest(), newSubTest(), newSubTest()] as const;
 
   constructor(
     private readonly settings: TrendSettings,
@@ -603,7 +583,6 @@ export class TrendPartition {
     // Two measures (weighted engagement, which lags, and distinct uploaders, which lead) over two
     // spans (the whole window and its newest panes).
     const engagement = this.subTest(
-      this.subTests[0],
       evidence,
       others.weighted,
       others.varianceScale,
@@ -613,7 +592,6 @@ export class TrendPartition {
       override?.engagement,
     );
     const freshEngagement = this.subTest(
-      this.subTests[1],
       recentEvidence,
       othersRecent.weighted,
       othersRecent.varianceScale,
@@ -623,7 +601,6 @@ export class TrendPartition {
       override?.freshEngagement,
     );
     const uploads = this.subTest(
-      this.subTests[2],
       uploadEvidence(tally),
       others.uploads,
       1,
@@ -633,7 +610,6 @@ export class TrendPartition {
       override?.uploads,
     );
     const freshUploads = this.subTest(
-      this.subTests[3],
       uploadEvidence(recentTally),
       othersRecent.uploads,
       1,
@@ -749,7 +725,6 @@ export class TrendPartition {
    * tail probabilities are the costly part: they are computed only when the uplift could pass.
    */
   private subTest(
-    into: SubTest,
     evidence: Pick<Evidence, 'weighted' | 'varianceScale'>,
     othersWeighted: number,
     othersScale: number,
@@ -767,7 +742,7 @@ export class TrendPartition {
     const usual = Math.max(usualCount * spanShare, floor);
     const uplift = expected > 0 ? evidence.weighted / expected : 0;
     if (uplift < minUplift) {
-      return setSubTest(into, uplift > 1 ? SKIPPED_P : 1, uplift, expected, false);
+      return { pValue: uplift > 1 ? SKIPPED_P : 1, uplift, expected, passes: false };
     }
     const relative = shareSurpriseOf(
       evidence,
@@ -777,7 +752,7 @@ export class TrendPartition {
     );
     const absolute = surpriseOf(evidence.weighted, usual, evidence.varianceScale, dispersion);
     const pValue = Math.max(relative.pValue, absolute.pValue);
-    return setSubTest(into, pValue, uplift, expected, SUB_TESTS * pValue <= alpha);
+    return { pValue, uplift, expected, passes: SUB_TESTS * pValue <= alpha };
   }
 
   /**
