@@ -233,14 +233,6 @@ export class SpanScanner {
   private uploaderOrder = new Int32Array(0);
   private sourceOrder = new Int32Array(0);
   private orderCapacity = 0;
-  private readonly smallMembers = new Int32Array(SMALL_SPAN);
-  private readonly smallUploaders = new Int32Array(SMALL_SPAN);
-  private readonly smallPosts = new Int32Array(SMALL_SPAN);
-  private readonly smallPostWeight = new Float64Array(SMALL_SPAN);
-  private readonly smallPostAuthor = new Int32Array(SMALL_SPAN);
-  /** Sources are uploaders and post authors: at most twice the signals. */
-  private readonly smallSources = new Int32Array(2 * SMALL_SPAN);
-  private readonly smallSourceAmount = new Float64Array(2 * SMALL_SPAN);
 
   constructor(private readonly interner: Interner) {}
 
@@ -292,12 +284,7 @@ export class SpanScanner {
   measure(panes: readonly PaneTally[], settings: TrendSettings, into: SpanMeasures): SpanMeasures {
     if (panes.length === 0) return noMeasures(into);
     let entries = 0;
-    let signalCount = 0;
-    for (const pane of panes) {
-      entries += pane.posts.length + pane.uploaders.length;
-      signalCount += pane.members.length;
-    }
-    if (signalCount <= SMALL_SPAN) return this.measureSmall(panes, settings, into);
+    for (const pane of panes) entries += pane.posts.length + pane.uploaders.length;
     this.ensure(this.interner.size, entries);
     const g = this.nextGeneration();
     const { memberSeen, uploaderSeen, postSeen, sourceSeen, postWeight, postAuthor, sourceAmount } = this;
@@ -387,153 +374,16 @@ export class SpanScanner {
     into.raw = raw;
     into.squares = squares;
     into.uploads = uploads;
-    return writeDistinct(
-      into,
-      distinctMembers,
-      distinctUploaders,
-      uploadersBeforeLast,
-      weighted,
-      evidenceSquares,
-      sources,
-      top,
-    );
+    into.distinctMembers = distinctMembers;
+    into.distinctUploaders = distinctUploaders;
+    into.lastPaneNewUploaders = distinctUploaders - uploadersBeforeLast;
+    const evidence = into.evidence;
+    evidence.weighted = weighted;
+    evidence.varianceScale = weighted > 0 ? Math.max(1, evidenceSquares / weighted) : 1;
+    evidence.distinctSources = sources;
+    evidence.topSourceShare = weighted > 0 ? top / weighted : 0;
+    return into;
   }
-
-  /**
-   * `measure` for a span of few signals: the same operations in the same order, with distinct ids
-   * found by a linear search in small scratch arrays (in cache) instead of id-indexed arrays as large
-   * as the interner (a cache miss per id: most windows of a country hold a handful of signals).
-   */
-  private measureSmall(
-    panes: readonly PaneTally[],
-    settings: TrendSettings,
-    into: SpanMeasures,
-  ): SpanMeasures {
-    const {
-      smallMembers,
-      smallUploaders,
-      smallPosts,
-      smallPostWeight,
-      smallPostAuthor,
-      smallSources,
-      smallSourceAmount,
-    } = this;
-    let signals = 0;
-    let raw = 0;
-    let squares = 0;
-    let uploads = 0;
-    let distinctMembers = 0;
-    let distinctUploaders = 0;
-    let posts = 0;
-    let uploadersBeforeLast = 0;
-    for (const pane of panes) {
-      uploadersBeforeLast = distinctUploaders;
-      signals += pane.signals;
-      raw += pane.raw;
-      squares += pane.squares;
-      uploads += pane.upload;
-      const members = pane.members;
-      for (let i = 0; i < members.length; i++) {
-        const m = members[i]!;
-        if (indexIn(smallMembers, distinctMembers, m) < 0) smallMembers[distinctMembers++] = m;
-      }
-      const uploaders = pane.uploaders;
-      for (let i = 0; i < uploaders.length; i++) {
-        const u = uploaders[i]!;
-        if (indexIn(smallUploaders, distinctUploaders, u) < 0) smallUploaders[distinctUploaders++] = u;
-      }
-      const panePosts = pane.posts;
-      for (let i = 0; i < panePosts.length; i++) {
-        const post = panePosts[i]!;
-        const at = indexIn(smallPosts, posts, post.id);
-        if (at < 0) {
-          smallPosts[posts] = post.id;
-          smallPostWeight[posts] = post.interactionWeight;
-          smallPostAuthor[posts] = post.author;
-          posts++;
-        } else {
-          smallPostWeight[at] = smallPostWeight[at]! + post.interactionWeight;
-          if (post.uploaded) smallPostAuthor[at] = post.author;
-        }
-      }
-    }
-    const uploadWeight = settings.weights.upload;
-    const cap = settings.postInteractionCap;
-    let weighted = 0;
-    let evidenceSquares = 0;
-    let sources = 0;
-    for (let i = 0; i < distinctUploaders; i++) {
-      const u = smallUploaders[i]!;
-      weighted += uploadWeight;
-      evidenceSquares += uploadWeight * uploadWeight;
-      const at = indexIn(smallSources, sources, u);
-      if (at < 0) {
-        smallSources[sources] = u;
-        smallSourceAmount[sources++] = 0 + uploadWeight;
-      } else smallSourceAmount[at] = smallSourceAmount[at]! + uploadWeight;
-    }
-    for (let i = 0; i < posts; i++) {
-      const amount = Math.min(smallPostWeight[i]!, cap);
-      if (amount <= 0) continue;
-      weighted += amount;
-      evidenceSquares += amount * amount;
-      const author = smallPostAuthor[i]!;
-      const at = indexIn(smallSources, sources, author);
-      if (at < 0) {
-        smallSources[sources] = author;
-        smallSourceAmount[sources++] = 0 + amount;
-      } else smallSourceAmount[at] = smallSourceAmount[at]! + amount;
-    }
-    let top = 0;
-    for (let i = 0; i < sources; i++) {
-      const v = smallSourceAmount[i]!;
-      if (v > top) top = v;
-    }
-    into.signals = signals;
-    into.raw = raw;
-    into.squares = squares;
-    into.uploads = uploads;
-    return writeDistinct(
-      into,
-      distinctMembers,
-      distinctUploaders,
-      uploadersBeforeLast,
-      weighted,
-      evidenceSquares,
-      sources,
-      top,
-    );
-  }
-}
-
-/** Spans of at most this many signals are measured with linear searches (`measureSmall`). */
-export const SMALL_SPAN = 32;
-
-function indexIn(ids: Int32Array, length: number, id: number): number {
-  for (let i = 0; i < length; i++) if (ids[i] === id) return i;
-  return -1;
-}
-
-/** The distinct counts and the evidence of a measured span, written into `into`. */
-function writeDistinct(
-  into: SpanMeasures,
-  distinctMembers: number,
-  distinctUploaders: number,
-  uploadersBeforeLast: number,
-  weighted: number,
-  evidenceSquares: number,
-  sources: number,
-  top: number,
-): SpanMeasures {
-  into.distinctMembers = distinctMembers;
-  into.distinctUploaders = distinctUploaders;
-  into.lastPaneNewUploaders = distinctUploaders - uploadersBeforeLast;
-  const evidence = into.evidence;
-  evidence.weighted = weighted;
-  evidence.varianceScale = weighted > 0 ? Math.max(1, evidenceSquares / weighted) : 1;
-  evidence.distinctSources = sources;
-  evidence.topSourceShare = weighted > 0 ? top / weighted : 0;
-  return into;
 }
 
 /** The signal kinds, each with a count field on a pane; a pane packs its order of first appearance. */
