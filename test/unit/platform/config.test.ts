@@ -36,3 +36,23 @@ describe('loadConfig', () => {
     expect(message).toContain('WINDOW_MINUTES="-5"');
   });
 });
+
+describe('docs/configuration.md', () => {
+  it('documents every setting that a service validates', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const docs = await readFile(new URL('../../../docs/configuration.md', import.meta.url), 'utf8');
+    const schemas = await Promise.all([
+      import('../../../services/aggregator/config.ts').then((m) => m.AggregatorEnv),
+      import('../../../services/catalogue/config.ts').then((m) => m.CatalogueEnv),
+      import('../../../services/embedder/config.ts').then((m) => m.EmbedderEnv),
+      import('../../../services/indexer/config.ts').then((m) => m.IndexerEnv),
+      import('../../../services/ingest/config.ts').then((m) => m.IngestEnv),
+      import('../../../services/notifier/config.ts').then((m) => m.NotifierEnv),
+      import('../../../services/simulator/config.ts').then((m) => m.SimulatorEnv),
+    ]);
+    const names = new Set(schemas.flatMap((schema) => Object.keys(schema.shape)));
+    expect(names.size).toBeGreaterThan(50);
+    const undocumented = [...names].filter((name) => !docs.includes(`| \`${name}\` |`));
+    expect(undocumented).toEqual([]);
+  });
+});
