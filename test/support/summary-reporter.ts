@@ -8,14 +8,17 @@ export default class SummaryReporter implements Reporter {
   onTestRunEnd(testModules: ReadonlyArray<TestModule>): void {
     const counts = { passed: 0, failed: 0, skipped: 0 };
     for (const module of testModules) {
+      // A file that failed to load, or whose setup hook failed, must not read as green: its tests
+      // that did not pass count as failed, not skipped (they never got the chance to run).
+      const moduleFailed = module.state() === 'failed';
+      let failedHere = 0;
       for (const test of module.children.allTests()) {
         const state = test.result().state;
         if (state === 'passed') counts.passed++;
-        else if (state === 'failed') counts.failed++;
+        else if (state === 'failed' || moduleFailed) failedHere++;
         else counts.skipped++;
       }
-      // A file that failed to load has no tests but must not read as green.
-      if (module.state() === 'failed' && [...module.children.allTests()].length === 0) counts.failed++;
+      counts.failed += moduleFailed ? Math.max(1, failedHere) : failedHere;
     }
     process.stdout.write(
       `\nTests: ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped\n`,

@@ -215,13 +215,14 @@ describe('POST /v1/interactions', () => {
       interaction({ timestamp: 'yesterday at noon' }), // bad timestamp
       interaction({ timestamp: new Date(Date.now() + 3_600_000).toISOString() }), // in the future
       { eventId: nextId('i'), type: 'save' }, // missing fields
+      interaction({ timestamp: new Date(Date.now() - 366 * 86_400_000).toISOString() }), // older than kept
       interaction({ type: 'save', memberId: 'member-8' }),
       interaction({ type: 'comment', comment: 'love the red', country: 'IT' }),
     ];
     const { status, json } = await sendInteractions(items);
     expect(status).toBe(202);
     expect(json.accepted).toBe(3);
-    expect(json.rejected).toBe(5);
+    expect(json.rejected).toBe(6);
     const reasons = json.results.map((r) => r.reason ?? r.status);
     expect(reasons[0]).toBe('accepted');
     expect(reasons[1]).toMatch(/^postId: .*string/);
@@ -229,7 +230,8 @@ describe('POST /v1/interactions', () => {
     expect(reasons[3]).toMatch(/^timestamp: /);
     expect(reasons[4]).toMatch(/timestamp: .* in the future/);
     expect(reasons[5]).toMatch(/postId.*memberId.*timestamp|postId/);
-    expect(reasons.slice(6)).toEqual(['accepted', 'accepted']);
+    expect(reasons[6]).toMatch(/^timestamp: .* is more than 365 days old/);
+    expect(reasons.slice(7)).toEqual(['accepted', 'accepted']);
   });
 
   it('answers 400 with per-item reasons when no item is valid', async () => {
