@@ -631,15 +631,14 @@ export class PaneSeries {
     }
   }
 
-  /** Drops the panes before `index`; how many. */
-  dropBefore(index: number): number {
+  /** Drops the panes before `index`. */
+  dropBefore(index: number): void {
     let n = 0;
     while (n < this.indices.length && this.indices[n]! < index) n++;
-    if (n === 0) return 0;
+    if (n === 0) return;
     this.indices.splice(0, n);
     this.panes.splice(0, n);
     this.created.splice(0, n);
-    return n;
   }
 
   /** [index, pane] in order of creation. */

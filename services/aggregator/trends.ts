@@ -121,6 +121,11 @@ interface Expectations {
   rhythmUploads: number;
 }
 
+/** The sub-test with the smallest p-value (the first of equals); `tests` is not empty. */
+function strongestOf(tests: readonly SubTest[]): SubTest {
+  return tests.reduce((a, c) => (c.pValue < a.pValue ? c : a));
+}
+
 /** Reported for a sub-test whose uplift could not pass the gate (its tail was not computed). */
 const SKIPPED_P = 1;
 
@@ -169,8 +174,6 @@ interface Episode {
 interface SkuState {
   /** `sku|<sku>`: its changelog key. */
   key: string;
-  /** Hopping panes over all scopes. */
-  paneCount: number;
   scopes: Map<string, ScopeState>;
   series: ReorderAlert['series'];
   seriesEnd: number;
@@ -315,7 +318,6 @@ export class TrendPartition {
         if (!pane) {
           pane = emptyPane(withCountry);
           scope.panes.insert(paneIndex, pane);
-          state.paneCount++;
         }
         addToPane(pane, signal, ids, weight);
       }
@@ -372,10 +374,11 @@ export class TrendPartition {
     this.activitySums.clear();
     for (const sku of this.active) {
       const state = this.skus.get(sku)!;
-      // Without panes there is no window to close (the common case for the long tail of SKUs).
-      if (state.paneCount === 0 && !state.episode) continue;
       const ends = this.endsOf(state, frontier);
-      if (ends.length === 0 && !state.episode) continue;
+      if (ends.length === 0 && !state.episode) {
+        if (!hasPanes(state)) this.active.delete(sku);
+        continue;
+      }
       this.dirty.add(state.key);
       for (const end of ends) {
         this.maybeCool(sku, state, end - advanceMs);
@@ -423,8 +426,10 @@ export class TrendPartition {
       const firstNeeded = frontier / advanceMs + 1 - this.panesPerWindow;
       for (const scope of state.scopes.values()) {
         scope.closedThrough = Math.max(scope.closedThrough, frontier);
-        state.paneCount -= scope.panes.dropBefore(firstNeeded);
+        scope.panes.dropBefore(firstNeeded);
       }
+      // Nothing left to close until its next signal: the long tail of a catalogue is not visited.
+      if (!state.episode && !hasPanes(state)) this.active.delete(sku);
     }
     if (this.interner.size > this.internLimit) this.compactInterner();
   }
@@ -622,20 +627,20 @@ export class TrendPartition {
     const sequential = this.sequentialTest(scope, b, end, span, tally, uploads, others, override, warmingUp);
     const broad = isBroadEnough(evidence, tally.distinctMembers, this.settings);
     const freshBroad = isBroadEnough(recentEvidence, recentTally.distinctMembers, this.settings);
-    // The strongest of all sub-tests, and of those that pass among the broad enough spans.
-    let strongest = engagement;
-    let strongestPassing: SubTest | null = null;
-    for (let i = 0; i < SUB_TESTS; i++) {
-      const test = i === 0 ? engagement : i === 1 ? freshEngagement : i === 2 ? uploads : freshUploads;
-      if (test.pValue < strongest.pValue) strongest = test;
-      const spanBroad = i === 1 || i === 3 ? freshBroad : broad;
-      if (spanBroad && test.passes && (!strongestPassing || test.pValue < strongestPassing.pValue))
-        strongestPassing = test;
-    }
-    const rising = !warmingUp && (strongestPassing !== null || (broad && sequential));
+    const passing = [
+      broad ? engagement : null,
+      freshBroad ? freshEngagement : null,
+      broad ? uploads : null,
+      freshBroad ? freshUploads : null,
+    ].filter((t): t is SubTest => t?.passes === true);
+    const rising = !warmingUp && (passing.length > 0 || (broad && sequential));
     // Four sub-tests: Bonferroni keeps the false-alarm rate of the window at alpha.
-    const pValue = Math.min(1, SUB_TESTS * strongest.pValue);
-    const uplift = strongestPassing ? strongestPassing.uplift : rising ? uploads.uplift : engagement.uplift;
+    const pValue = Math.min(
+      1,
+      SUB_TESTS * strongestOf([engagement, freshEngagement, uploads, freshUploads]).pValue,
+    );
+    const uplift =
+      passing.length > 0 ? strongestOf(passing).uplift : rising ? uploads.uplift : engagement.uplift;
     const score = scoreOf(pValue);
     const beforeWeighted = this.scanner.measure(before, this.settings, this.beforeMeasures).evidence.weighted;
     const acceleration = (recentEvidence.weighted + 1) / (beforeWeighted + 1);
@@ -978,9 +983,7 @@ export class TrendPartition {
 
   private hasUnscoredGlobalScope(): boolean {
     for (const sku of this.active) {
-      const state = this.skus.get(sku)!;
-      if (state.paneCount === 0) continue;
-      const global = state.scopes.get(GLOBAL);
+      const global = this.skus.get(sku)!.scopes.get(GLOBAL);
       if (global && !global.baselines && global.panes.size > 0) return true;
     }
     return false;
@@ -1016,7 +1019,6 @@ export class TrendPartition {
     if (!state) {
       state = {
         key: skuKey(sku),
-        paneCount: 0,
         scopes: new Map(),
         series: [],
         seriesEnd: Number.NEGATIVE_INFINITY,
@@ -1087,8 +1089,7 @@ export class TrendPartition {
       }
       const state = deserializeSku(sku, value as SerializedSku, this.interner);
       this.skus.set(sku, state);
-      if (state.episode || [...state.scopes.values()].some((scope) => scope.panes.size > 0))
-        this.active.add(sku);
+      if (state.episode || hasPanes(state)) this.active.add(sku);
     }
   }
 }
@@ -1101,6 +1102,11 @@ function othersThan(all: ActivityCell, own: SpanMeasures): Activity & { uploads:
   const squares = Math.max(1, all[1] - own.squares);
   const uploads = Math.max(1, all[2] - own.uploads);
   return { weighted, varianceScale: Math.max(1, squares / weighted), uploads };
+}
+
+function hasPanes(state: SkuState): boolean {
+  for (const scope of state.scopes.values()) if (scope.panes.size > 0) return true;
+  return false;
 }
 
 function emptyOutputs(): TrendOutputs {
@@ -1267,7 +1273,6 @@ function serializeSku(state: SkuState, interner: Interner): SerializedSku {
 function deserializeSku(sku: string, value: SerializedSku, interner: Interner): SkuState {
   return {
     key: skuKey(sku),
-    paneCount: value.scopes.reduce((sum, scope) => sum + scope.panes.length, 0),
     scopes: new Map(
       value.scopes.map((s) => [
         s.name,
