@@ -1,6 +1,7 @@
 /** Settings of the ingest service (environment variables, validated at start-up). */
 import { z } from 'zod';
 import { BaseEnv } from '../../shared/config/env.ts';
+import { retentionMs } from '../../shared/contracts/topics.ts';
 
 const csvList = z.string().transform((s) =>
   s
@@ -31,14 +32,14 @@ export const IngestEnv = BaseEnv.extend({
     .min(0)
     .default(15 * 60_000),
   /**
-   * Event times older than this are rejected: they would be past the retention of the uploads and
-   * interactions topics (400 days), so the broker would delete them at once. Default 365 days.
+   * Event times older than this are rejected: past the retention of the uploads and interactions
+   * topics (400 days), the broker would delete them at once. Default 365 days.
    */
   INGEST_MAX_EVENT_AGE_MS: z.coerce
     .number()
     .int()
     .positive()
-    .max(400 * 86_400_000)
+    .max(Math.min(retentionMs('uploads'), retentionMs('interactions')))
     .default(365 * 86_400_000),
   /** Host names exempt from the SSRF address checks (e.g. an internal CDN), comma-separated. */
   INGEST_URL_ALLOW_HOSTS: csvList.default([]),

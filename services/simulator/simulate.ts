@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import type { Kafka, Message, Producer } from 'kafkajs';
 import { type BlobStore, blobRefOf } from '../../shared/blobstore/blob-store.ts';
 import type { Interaction, InventoryLevel, Upload } from '../../shared/contracts/events.ts';
-import { topicName, topicSpec } from '../../shared/contracts/topics.ts';
+import { retentionMs, topicName } from '../../shared/contracts/topics.ts';
 import { connectProducer } from '../../shared/kafka/client.ts';
 import { recordHeaders } from '../ingest/record-headers.ts';
 import { loadStudioShot, photoRecipe, renderPhonePhoto, type StudioShot } from './phone-photo.ts';
@@ -123,11 +123,11 @@ const HOUR_MS = 3_600_000;
  * (Through ingest, each such event is refused on its own.)
  */
 function refuseExpiredStart(startMs: number, nowMs: number): void {
-  const retentionMs = Number(topicSpec('uploads').config['retention.ms']);
+  const kept = retentionMs('uploads');
   const margin = 24 * HOUR_MS;
-  if (Number.isFinite(startMs) && startMs < nowMs - retentionMs + margin) {
+  if (Number.isFinite(startMs) && startMs < nowMs - kept + margin) {
     throw new Error(
-      `start ${new Date(startMs).toISOString()} is older than the uploads topic keeps records (${Math.round(retentionMs / (24 * HOUR_MS))} days, less a day's margin): the broker would delete them`,
+      `start ${new Date(startMs).toISOString()} is older than the uploads topic keeps records (${Math.round(kept / (24 * HOUR_MS))} days, less a day's margin): the broker would delete them`,
     );
   }
 }

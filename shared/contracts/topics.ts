@@ -246,6 +246,16 @@ export function topicSpec(id: TopicId): TopicSpec {
   return spec;
 }
 
+/**
+ * How long a topic keeps a record, counted from the record's timestamp (its `retention.ms`); the
+ * broker deletes older records at its next retention check.
+ */
+export function retentionMs(id: TopicId): number {
+  const value = topicSpec(id).config['retention.ms'];
+  if (value === undefined) throw new Error(`topic ${id} is compacted: it has no time retention`);
+  return Number(value);
+}
+
 /** Broker-side topic name. The namespace lets tests and tenants share one cluster. */
 export function topicName(id: TopicId, namespace: string): string {
   return `${namespace}.${id}.v${topicSpec(id).version}`;

@@ -17,7 +17,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { CatalogueEnv } from '../../services/catalogue/config.ts';
@@ -174,9 +174,9 @@ export default async function bench(args: string[]): Promise<void> {
         ratio: round(e2eRate / bareRate),
         startupSeconds: round(startupSeconds),
         targets: { imagesPerSecond: 100, ratio: 0.8 },
-        cores: (await import('node:os')).availableParallelism(),
+        cores: availableParallelism(),
         workers: describer.size,
-        loadAverage: (await import('node:os')).loadavg().map(round),
+        loadAverage: loadavg().map(round),
       }),
     );
   } finally {
