@@ -52,10 +52,15 @@ export interface PaneTally {
   wishlist: number;
   share: number;
   comment: number;
-  /** Interned member id of every signal (repeats allowed: distinct counts come from the scan). */
+  /**
+   * Interned member id of every signal, repeats allowed (distinct counts come from the scan) until
+   * the list passes `dedupeAt`: then `SpanScanner.dedupe` keeps each id once, so that a pane holds
+   * about as many ids as it has distinct members, however many signals a busy product gets.
+   */
   members: number[];
-  /** Interned member id of every upload signal (repeats allowed). */
+  /** Interned member id of every upload signal, as `members`. */
   uploaders: number[];
+  dedupeAt: number;
   /** The posts of this pane, in order of first appearance. */
   posts: PanePost[];
   /** Post id → post, once the pane has more posts than a linear search suits. */
@@ -124,11 +129,15 @@ export function emptyPane(withCountries: boolean): PaneTally {
     comment: 0,
     members: [],
     uploaders: [],
+    dedupeAt: MIN_DEDUPE_AT,
     posts: [],
     postIndex: null,
     countries: withCountries ? new Map() : null,
   };
 }
+
+/** Id lists shorter than this are never deduplicated: the scan handles repeats as cheaply. */
+const MIN_DEDUPE_AT = 64;
 
 /** Interned ids of one signal, computed once for all the panes it touches. */
 export interface SignalIds {
@@ -278,6 +287,19 @@ export class SpanScanner {
   }
 
   /**
+   * Keeps each member and uploader id of the pane once, in order of first appearance (the order
+   * the scan would have met them in, so its results do not change). The next time is when the
+   * list has doubled again: amortised constant time per signal.
+   */
+  dedupe(pane: PaneTally): void {
+    this.ensure(this.interner.size, 0);
+    const g = this.nextGeneration();
+    pane.members = distinctInOrder(pane.members, this.memberSeen, g);
+    pane.uploaders = distinctInOrder(pane.uploaders, this.uploaderSeen, g);
+    pane.dedupeAt = Math.max(MIN_DEDUPE_AT, 2 * pane.members.length);
+  }
+
+  /**
    * The measures of the merge of `panes` (in pane order), written into `into`: identical to
    * `mergeTallies` then `evidenceOf` on the equivalent string tallies.
    */
@@ -384,6 +406,19 @@ export class SpanScanner {
     evidence.topSourceShare = weighted > 0 ? top / weighted : 0;
     return into;
   }
+}
+
+/** `ids` with each id kept once, in place; `seen` is stamped with generation `g`. */
+function distinctInOrder(ids: number[], seen: Int32Array, g: number): number[] {
+  let kept = 0;
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i]!;
+    if (seen[id] === g) continue;
+    seen[id] = g;
+    ids[kept++] = id;
+  }
+  ids.length = kept;
+  return ids;
 }
 
 /** The signal kinds, each with a count field on a pane; a pane packs its order of first appearance. */

@@ -31,6 +31,7 @@ import {
   PaneSeries,
   type PaneTally,
   paneToTally,
+  type SignalIds,
   type SpanMeasures,
   SpanScanner,
   serializePane,
@@ -319,7 +320,7 @@ export class TrendPartition {
           pane = emptyPane(withCountry);
           scope.panes.insert(paneIndex, pane);
         }
-        addToPane(pane, signal, ids, weight);
+        this.addTo(pane, signal, ids, weight);
       }
       if (dayOpen) {
         let day = scope.days.get(dayIndex);
@@ -327,13 +328,18 @@ export class TrendPartition {
           day = emptyPane(false);
           scope.days.set(dayIndex, day);
         }
-        addToPane(day, signal, ids, weight);
+        this.addTo(day, signal, ids, weight);
       }
     }
     this.dirty.add(state.key);
     this.dirty.add('meta');
     this.active.add(signal.sku);
     if (t > this.streamTime) this.advanceTo(t);
+  }
+
+  private addTo(pane: PaneTally, signal: Signal, ids: SignalIds, weight: number): void {
+    addToPane(pane, signal, ids, weight);
+    if (pane.members.length > pane.dedupeAt) this.scanner.dedupe(pane);
   }
 
   /** Moves stream time forward (idle-partition handling) and closes what is due. */

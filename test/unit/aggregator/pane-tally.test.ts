@@ -97,6 +97,32 @@ describe('compact panes', () => {
     }
   });
 
+  it('keeps a busy pane to about its distinct members, and measures it as before', () => {
+    const random = rng(13);
+    const interner = new Interner();
+    const scanner = new SpanScanner(interner);
+    const kept = [emptyPane(true), emptyPane(false)];
+    const plain = [emptyPane(true), emptyPane(false)];
+    // Ten thousand signals from five members: the id lists hold repeats until they pass 64.
+    for (let p = 0; p < 2; p++)
+      for (const signal of randomSignals(random, 10_000)) {
+        const member = interner.id(signal.memberId);
+        const ids = { member, post: interner.id(signal.postId), author: authorId(signal, member, interner) };
+        const weight = s.weights[signal.kind];
+        addToPane(plain[p]!, signal, ids, weight);
+        addToPane(kept[p]!, signal, ids, weight);
+        if (kept[p]!.members.length > kept[p]!.dedupeAt) scanner.dedupe(kept[p]!);
+      }
+    for (const pane of kept) expect(pane.members.length).toBeLessThanOrEqual(64 + 1);
+    expect(plain[0]!.members.length).toBe(10_000);
+    expect(scanner.measure(kept, s, emptyMeasures())).toEqual(
+      new SpanScanner(interner).measure(plain, s, emptyMeasures()),
+    );
+    expect(kept.map((pane) => serializePane(pane, interner))).toEqual(
+      plain.map((pane) => serializePane(pane, interner)),
+    );
+  });
+
   it('round-trips through the changelog form of the string tally, and survives renumbering', () => {
     const random = rng(11);
     const interner = new Interner();
