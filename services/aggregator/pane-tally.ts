@@ -294,8 +294,8 @@ export class SpanScanner {
   dedupe(pane: PaneTally): void {
     this.ensure(this.interner.size, 0);
     const g = this.nextGeneration();
-    pane.members = distinctInOrder(pane.members, this.memberSeen, g);
-    pane.uploaders = distinctInOrder(pane.uploaders, this.uploaderSeen, g);
+    keepFirstOfEach(pane.members, this.memberSeen, g);
+    keepFirstOfEach(pane.uploaders, this.uploaderSeen, g);
     pane.dedupeAt = Math.max(MIN_DEDUPE_AT, 2 * pane.members.length);
   }
 
@@ -408,8 +408,8 @@ export class SpanScanner {
   }
 }
 
-/** `ids` with each id kept once, in place; `seen` is stamped with generation `g`. */
-function distinctInOrder(ids: number[], seen: Int32Array, g: number): number[] {
+/** Keeps the first of each id in `ids`, in place; `seen` is stamped with generation `g`. */
+function keepFirstOfEach(ids: number[], seen: Int32Array, g: number): void {
   let kept = 0;
   for (let i = 0; i < ids.length; i++) {
     const id = ids[i]!;
@@ -418,7 +418,6 @@ function distinctInOrder(ids: number[], seen: Int32Array, g: number): number[] {
     ids[kept++] = id;
   }
   ids.length = kept;
-  return ids;
 }
 
 /** The signal kinds, each with a count field on a pane; a pane packs its order of first appearance. */

@@ -22,6 +22,7 @@ import {
   buildFeed,
   detectionScenario,
   loadCatalogue,
+  median,
   runCore,
 } from '../integration/aggregator/scenario-feed.ts';
 import { communitySignals, independentSignals } from './lib/signal-streams.ts';
@@ -78,11 +79,6 @@ function timeBaseline(signals: Signal[]): number {
   return seconds;
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
-
 /** Baseline and core in alternation, `rounds` times each; medians (the machine is shared). */
 function measureCore(name: string, signals: Signal[], rounds: number, note: string): CoreFigures {
   timeBaseline(signals); // warm-up
@@ -95,8 +91,8 @@ function measureCore(name: string, signals: Signal[], rounds: number, note: stri
     core.push(run.seconds);
     windows = run.windows;
   }
-  const perSecond = signals.length / median(core);
-  const baselinePerSecond = signals.length / median(baseline);
+  const perSecond = signals.length / median(core)!;
+  const baselinePerSecond = signals.length / median(baseline)!;
   process.stderr.write(`core ${name}: ${Math.round(perSecond)} signals/s (${windows} windows)\n`);
   return {
     signals: signals.length,
