@@ -437,7 +437,19 @@ export class TrendPartition {
       // Nothing left to close until its next signal: the long tail of a catalogue is not visited.
       if (!state.episode && !hasPanes(state)) this.active.delete(sku);
     }
+    this.dropActivityBefore(frontier / advanceMs + 1 - 2 * this.panesPerWindow);
     if (this.interner.size > this.internLimit) this.compactInterner();
+  }
+
+  /**
+   * Forgets everybody's activity in panes no window can still need. A signal late within grace
+   * lands in a pane of the first open window at the earliest, and the windows it closes reach back
+   * one window from there: hence two windows' worth are kept. Without this the table, and the
+   * `meta` changelog record that carries it, would grow by every pane of every scope forever.
+   */
+  private dropActivityBefore(firstPane: number): void {
+    for (const panes of this.activity.values())
+      for (const paneIndex of panes.keys()) if (paneIndex < firstPane) panes.delete(paneIndex);
   }
 
   /**
