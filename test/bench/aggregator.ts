@@ -137,9 +137,9 @@ export default async function aggregator(args: string[]): Promise<void> {
   const count = option(args, 'signals', 300_000);
   const liveCount = option(args, 'live-signals', 600_000);
   const days = option(args, 'days', 2);
+  const rounds = option(args, 'rounds', 3);
 
   const loadAtStart = loadavg().map(round3);
-  const rounds = option(args, 'rounds', 3);
   const live = measureCore(
     'live',
     communitySignals(liveCount, (liveCount / CORE_TARGET) * 1000),

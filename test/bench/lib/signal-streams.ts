@@ -18,6 +18,30 @@ function skuOf(random: () => number): string {
   return `SKU-${Math.floor(random() ** 2 * SKUS)}`;
 }
 
+/** One signal of the stream: `post` and `member` are indices into the community. */
+function signalOf(
+  i: number,
+  sku: string,
+  kind: SignalKind,
+  post: number,
+  member: number,
+  at: number,
+  country: string,
+): Signal {
+  return {
+    signalId: `s${i}`,
+    sku,
+    kind,
+    postId: `p${post}`,
+    memberId: `m${member}`,
+    postMemberId: `m${(post * 7) % MEMBERS}`,
+    eventTime: new Date(START + at).toISOString(),
+    country,
+    imageUrl: `https://img.example/p${post}.jpg`,
+    matchScore: 0.8,
+  };
+}
+
 /**
  * As the pipeline produces them: a post's signals all go to the SKU matched on its photo, a member
  * signals from one country, and a post gets its signals in the hours after it appears.
@@ -30,18 +54,9 @@ export function communitySignals(count: number, spanMs: number): Signal[] {
     // Posts appear in order; each is active over a fifth of the span.
     const post = Math.min(POSTS - 1, Math.floor((i / count) * POSTS * 0.8 + random() * POSTS * 0.2));
     const member = Math.floor(random() * MEMBERS);
-    return {
-      signalId: `s${i}`,
-      sku: postSku[post]!,
-      kind: KINDS[Math.floor(random() * KINDS.length)]!,
-      postId: `p${post}`,
-      memberId: `m${member}`,
-      postMemberId: `m${(post * 7) % MEMBERS}`,
-      eventTime: new Date(START + Math.floor((i / count) * spanMs)).toISOString(),
-      country: COUNTRIES[member % COUNTRIES.length]!,
-      imageUrl: `https://img.example/p${post}.jpg`,
-      matchScore: 0.8,
-    };
+    const kind = KINDS[Math.floor(random() * KINDS.length)]!;
+    const at = Math.floor((i / count) * spanMs);
+    return signalOf(i, postSku[post]!, kind, post, member, at, COUNTRIES[member % COUNTRIES.length]!);
   });
 }
 
@@ -56,17 +71,8 @@ export function independentSignals(count: number): Signal[] {
     const sku = skuOf(random);
     const post = Math.floor(random() * POSTS);
     const kind = KINDS[Math.floor(random() * KINDS.length)]!;
-    return {
-      signalId: `s${i}`,
-      sku,
-      kind,
-      postId: `p${post}`,
-      memberId: `m${Math.floor(random() * MEMBERS)}`,
-      postMemberId: `m${(post * 7) % MEMBERS}`,
-      eventTime: new Date(START + Math.floor((i / count) * 86_400_000)).toISOString(),
-      country: COUNTRIES[Math.floor(random() * COUNTRIES.length)]!,
-      imageUrl: `https://img.example/p${post}.jpg`,
-      matchScore: 0.8,
-    };
+    const member = Math.floor(random() * MEMBERS);
+    const country = COUNTRIES[Math.floor(random() * COUNTRIES.length)]!;
+    return signalOf(i, sku, kind, post, member, Math.floor((i / count) * 86_400_000), country);
   });
 }

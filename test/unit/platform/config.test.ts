@@ -1,5 +1,13 @@
+import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { AggregatorEnv } from '../../../services/aggregator/config.ts';
+import { CatalogueEnv } from '../../../services/catalogue/config.ts';
+import { EmbedderEnv } from '../../../services/embedder/config.ts';
+import { IndexerEnv } from '../../../services/indexer/config.ts';
+import { IngestEnv } from '../../../services/ingest/config.ts';
+import { NotifierEnv } from '../../../services/notifier/config.ts';
+import { SimulatorEnv } from '../../../services/simulator/config.ts';
 import { BaseEnv, ConfigError, loadConfig } from '../../../shared/config/env.ts';
 
 describe('loadConfig', () => {
@@ -39,17 +47,16 @@ describe('loadConfig', () => {
 
 describe('docs/configuration.md', () => {
   it('documents every setting that a service validates', async () => {
-    const { readFile } = await import('node:fs/promises');
     const docs = await readFile(new URL('../../../docs/configuration.md', import.meta.url), 'utf8');
-    const schemas = await Promise.all([
-      import('../../../services/aggregator/config.ts').then((m) => m.AggregatorEnv),
-      import('../../../services/catalogue/config.ts').then((m) => m.CatalogueEnv),
-      import('../../../services/embedder/config.ts').then((m) => m.EmbedderEnv),
-      import('../../../services/indexer/config.ts').then((m) => m.IndexerEnv),
-      import('../../../services/ingest/config.ts').then((m) => m.IngestEnv),
-      import('../../../services/notifier/config.ts').then((m) => m.NotifierEnv),
-      import('../../../services/simulator/config.ts').then((m) => m.SimulatorEnv),
-    ]);
+    const schemas = [
+      AggregatorEnv,
+      CatalogueEnv,
+      EmbedderEnv,
+      IndexerEnv,
+      IngestEnv,
+      NotifierEnv,
+      SimulatorEnv,
+    ];
     const names = new Set(schemas.flatMap((schema) => Object.keys(schema.shape)));
     expect(names.size).toBeGreaterThan(50);
     const undocumented = [...names].filter((name) => !docs.includes(`| \`${name}\` |`));
