@@ -4,16 +4,19 @@
  * bypassed, so this measures the aggregator alone.
  */
 import { describe, expect, it } from 'vitest';
+import { defaultAggregatorConfig } from '../../../services/aggregator/config.ts';
 import { createKafka } from '../../../shared/kafka/client.ts';
+import { oracleDelays } from '../../bench/lib/detection-oracle.ts';
 import { integrationEnv, uniqueNamespace } from '../../support/env.ts';
 import { runDetection } from './pipeline.ts';
-import { buildFeed, detectionScenario, loadCatalogue, scoreAlerts } from './scenario-feed.ts';
+import { buildFeed, detectionScenario, loadCatalogue, median, scoreAlerts } from './scenario-feed.ts';
 
 const { kafkaBrokers } = integrationEnv();
 const kafka = createKafka({ brokers: kafkaBrokers, clientId: 'aggregator-detection-test' });
+const ADVANCE_MS = defaultAggregatorConfig().AGGREGATOR_WINDOW_ADVANCE_MS;
 
 describe('detection on the simulator scenario', () => {
-  it('alerts on the planted trends, after their onset, and never on the decoys', async () => {
+  it('alerts on the planted trends, after their onset, near the earliest possible, and never on the decoys', async () => {
     const days = 3;
     const feed = buildFeed({
       seed: 5,
@@ -42,5 +45,15 @@ describe('detection on the simulator scenario', () => {
     expect(report.recall).toBeGreaterThanOrEqual(0.95);
     expect(report.precision).toBeGreaterThanOrEqual(0.9);
     for (const delay of report.delays) expect(delay.afterOnsetMin).toBeGreaterThan(0);
+    // Delay. The target (median ≤ 2 advances after the rate tripled) is out of reach on a run this
+    // small, at 4 uploads/h, for any detector: the oracle CUSUM, which knows every true rate, needs
+    // a median of 110 min on this feed (the night-time trend in one country, 350 min). So the test
+    // holds the pipeline to within 30 min (6 advances) of that floor; it measured 125 against 110.
+    // `npm run bench detection` reports the absolute figure at higher volumes, where it is met.
+    const oracle = oracleDelays(feed, ADVANCE_MS, feed.products.length);
+    const floorMin = median(oracle.flatMap((o) => (o.afterTripledMin === null ? [] : [o.afterTripledMin])));
+    expect(floorMin).not.toBeNull();
+    expect(report.medianDelayAfterTripledMin).not.toBeNull();
+    expect(report.medianDelayAfterTripledMin!).toBeLessThanOrEqual(floorMin! + 30);
   });
 });
