@@ -55,6 +55,11 @@ export class Attributor<Ref> {
 
   constructor(private readonly settings: AttributionSettings) {}
 
+  /** The largest event time processed: with input merged in event-time order, its watermark. */
+  get currentStreamTime(): number {
+    return this.streamTime;
+  }
+
   get waiting(): number {
     return this.pendingCount;
   }

@@ -9,13 +9,15 @@ import {
   Interaction,
   LateSignal,
   Mention,
+  PROGRESS_HEADER,
   ReorderAlert,
   Signal,
   TrendWindow,
+  WatermarkProgress,
 } from '../../shared/contracts/events.ts';
 import { topicNames } from '../../shared/contracts/topics.ts';
 import { createKafka } from '../../shared/kafka/client.ts';
-import { decode, encode, PermanentError } from '../../shared/kafka/codec.ts';
+import { decode, encode, headerString, PermanentError } from '../../shared/kafka/codec.ts';
 import type { InboundRecord } from '../../shared/kafka/consumer-runner.ts';
 import { deadLetterRecord } from '../../shared/kafka/dead-letter.ts';
 import { createLogger, type Logger } from '../../shared/observability/logger.ts';
@@ -25,6 +27,7 @@ import { type AggregatorConfig, attributionSettings, trendSettings } from './con
 import { ReferenceTables } from './tables.ts';
 import { type PartitionTask, type Produced, TransactionalStage } from './transactional-stage.ts';
 import { TrendPartition } from './trends.ts';
+import { SourceWatermarks, WATERMARKS_KEY } from './watermarks.ts';
 
 export interface AggregatorDeps {
   logger?: Logger;
@@ -72,6 +75,9 @@ export async function startAggregator(
     logger,
   );
   await tables.start();
+  // Every attribution input partition is a watermark source for every signals-by-sku partition.
+  const sources = await partitionCount(kafka, topics.mentions);
+  const signalPartitions = await partitionCount(kafka, topics['signals-by-sku']);
 
   const waitingGauge = new Map<number, number>();
   const attribution = new TransactionalStage({
@@ -86,10 +92,26 @@ export async function startAggregator(
     alignSlackMs: config.AGGREGATOR_ALIGN_SLACK_MS,
     onFatal: deps.onFatal,
     onDeadLetter: () => metrics.deadLetters.inc({ stage: 'attribution' }),
+    progress: (source, watermark) => {
+      const value = encode(WatermarkProgress, {
+        source,
+        sources,
+        watermark: Number.isFinite(watermark) ? new Date(watermark).toISOString() : null,
+      });
+      metrics.progress.inc(signalPartitions);
+      return Array.from({ length: signalPartitions }, (_, partition) => ({
+        topic: topics['signals-by-sku'],
+        key: `progress.${source}`,
+        value,
+        partition,
+        headers: { [PROGRESS_HEADER]: '1' },
+      }));
+    },
     createTask: (partition): PartitionTask => {
       const attributor = new Attributor<WaitingRecord>(attributionSettings(config));
       return {
         restore: (key, value) => attributor.restore(key, value),
+        watermark: () => attributor.currentStreamTime,
         eventTimeOf: (record) => eventTimeOf(record, topics.mentions),
         takeChanges: () => {
           waitingGauge.set(partition, attributor.waiting);
@@ -148,6 +170,7 @@ export async function startAggregator(
     onDeadLetter: () => metrics.deadLetters.inc({ stage: 'trends' }),
     createTask: (): PartitionTask => {
       const partition = new TrendPartition(settings, tables);
+      const watermarks = new SourceWatermarks(config.AGGREGATOR_IDLE_PARTITION_MS, Date.now());
       const collect = (): Produced[] => {
         const out = partition.drain();
         metrics.late.inc(out.late.length);
@@ -174,10 +197,24 @@ export async function startAggregator(
         ];
       };
       return {
-        restore: (key, value) => partition.restore(key, value),
-        takeChanges: () => partition.takeChanges(),
+        restore: (key, value) =>
+          key === WATERMARKS_KEY ? watermarks.restore(value, Date.now()) : partition.restore(key, value),
+        takeChanges: () => [...partition.takeChanges(), ...watermarks.takeChanges()],
         process: (record) => {
-          partition.add(decode(Signal, record.value));
+          if (headerString(record.headers, PROGRESS_HEADER) !== undefined) {
+            const progress = decode(WatermarkProgress, record.value);
+            watermarks.observe(
+              {
+                ...progress,
+                watermark:
+                  progress.watermark === null ? Number.NEGATIVE_INFINITY : Date.parse(progress.watermark),
+              },
+              Date.now(),
+            );
+            partition.advanceTo(watermarks.watermark());
+            return collect();
+          }
+          partition.add(decode(Signal, record.value), { advancesStreamTime: !watermarks.engaged });
           metrics.signals.inc({ stage: 'trends' });
           return collect();
         },
@@ -186,6 +223,7 @@ export async function startAggregator(
           partition.advanceTo(time);
           return collect();
         },
+        idleStreamTime: (now, lagging) => watermarks.watermarkLeavingOutSilent(now, lagging),
       };
     },
   });
@@ -203,6 +241,19 @@ export async function startAggregator(
       logger.info('aggregator stopped');
     },
   };
+}
+
+async function partitionCount(kafka: ReturnType<typeof createKafka>, topic: string): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
+    const count = metadata.topics[0]?.partitions.length ?? 0;
+    if (count === 0) throw new Error(`topic ${topic} has no partitions (run \`trend-radar topics apply\`)`);
+    return count;
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 /** Event time of a mention or interaction without full validation (that happens when processed). */
@@ -286,6 +337,11 @@ function aggregatorMetrics(registry: Registry) {
       name: 'trendradar_aggregator_dead_letters_total',
       help: 'Records that broke their contract, sent to the dead-letter topic.',
       labelNames: ['stage'],
+      registers,
+    }),
+    progress: new Counter({
+      name: 'trendradar_aggregator_progress_records_total',
+      help: 'Watermark progress records written to signals-by-sku (one per partition per announcement).',
       registers,
     }),
     waiting: new Gauge({

@@ -35,6 +35,13 @@ export interface PartitionTask {
   /** For idle-partition handling; stages without event-time windows leave these out. */
   streamTime?(): number;
   advanceTo?(time: number): Produced[];
+  /**
+   * Where stream time may go once upstream sources silent for the idle time are left out (wall
+   * clock); `lagging`: the partition has more records on the broker than it has delivered.
+   */
+  idleStreamTime?(now: number, lagging: boolean): number;
+  /** Event time processed through, for the stage's `progress` records. */
+  watermark?(): number;
 }
 
 export interface TransactionalStageOptions {
@@ -56,6 +63,12 @@ export interface TransactionalStageOptions {
    * output would arrive out of order. Omit to process batches as they come.
    */
   alignSlackMs?: number;
+  /**
+   * Progress records announcing a task's watermark downstream. They go in the transaction of the
+   * task's outputs: at its first transaction before them (the task exists, holding windows back
+   * until it reports), and after them whenever its watermark has moved.
+   */
+  progress?: (partition: number, watermark: number) => Produced[];
   /** Called after each committed transaction with the number of input records it covered. */
   onCommitted?: (records: number) => void;
   onDeadLetter?: (record: InboundRecord, error: unknown) => void;
@@ -78,6 +91,8 @@ export class TransactionalStage {
   /** Where each input topic-partition stands in event time (see `constraintOf`). */
   private readonly positions = new Map<string, Position>();
   private readonly inHand = new Map<string, InHand>();
+  /** The last watermark each task has sent (tasks are replaced when restored: they send again). */
+  private readonly sentWatermarks = new WeakMap<PartitionTask, number>();
   private joinedAt = Date.now();
   private lock: Promise<void> = Promise.resolve();
   private idleTimer: NodeJS.Timeout | undefined;
@@ -340,7 +355,17 @@ export class TransactionalStage {
       if (list) list.push(message);
       else messages.set(topic, [message]);
     };
+    const sendProgress = (partition: number) => {
+      const task = this.tasks.get(partition)!;
+      if (!this.options.progress || !task.watermark) return;
+      const watermark = task.watermark();
+      const sent = this.sentWatermarks.get(task);
+      if (sent !== undefined && watermark <= sent) return;
+      this.sentWatermarks.set(task, watermark);
+      for (const o of this.options.progress(partition, watermark)) push(o.topic, toMessage(o));
+    };
     try {
+      for (const partition of touched) sendProgress(partition);
       for (const { partition, record } of items) {
         let outputs: Produced[];
         try {
@@ -357,6 +382,7 @@ export class TransactionalStage {
       if (advance && advancing?.advanceTo) {
         for (const o of advancing.advanceTo(advance.time)) push(o.topic, toMessage(o));
       }
+      for (const partition of touched) sendProgress(partition);
       for (const partition of touched) {
         for (const [key, value] of this.tasks.get(partition)!.takeChanges()) {
           push(changelogTopic, { key, value: value === null ? null : JSON.stringify(value), partition });
@@ -408,6 +434,7 @@ export class TransactionalStage {
     if (this.stopping) return;
     await this.exclusive(async () => {
       if (this.stopping) return;
+      const now = Date.now();
       const clocks = [...this.tasks]
         .filter(([p]) => !this.needsRestore.has(p))
         .map(([partition, task]) => ({
@@ -419,7 +446,14 @@ export class TransactionalStage {
             return position?.seen === true && !position.caughtUp;
           }),
         }));
-      for (const [partition, time] of idleAdvances(clocks, Date.now(), this.options.idlePartitionMs!)) {
+      const advances = idleAdvances(clocks, now, this.options.idlePartitionMs!);
+      for (const clock of clocks) {
+        const time =
+          this.tasks.get(clock.partition)!.idleStreamTime?.(now, clock.lagging) ?? Number.NEGATIVE_INFINITY;
+        if (time > clock.streamTime && time > (advances.get(clock.partition) ?? Number.NEGATIVE_INFINITY))
+          advances.set(clock.partition, time);
+      }
+      for (const [partition, time] of advances) {
         await this.commitWork([], [], { partition, time }).catch((error) =>
           this.options.logger.warn({ partition, error: String(error) }, 'idle-partition advance failed'),
         );

@@ -257,7 +257,7 @@ export class TrendPartition {
     this.alpha = 1 - 2 ** (-settings.advanceMs / settings.baselineHalfLifeMs);
   }
 
-  /** The largest event time seen (or pushed by idle handling); -Infinity before any signal. */
+  /** The largest event time seen or pushed (watermarks, idle handling); -Infinity before any. */
   get currentStreamTime(): number {
     return this.streamTime;
   }
@@ -266,7 +266,11 @@ export class TrendPartition {
     return this.skus.size;
   }
 
-  add(signal: Signal): void {
+  /**
+   * `advancesStreamTime: false` when stream time follows the producers' watermarks instead
+   * (`advanceTo`): then the signal is checked against them but does not move them.
+   */
+  add(signal: Signal, { advancesStreamTime = true } = {}): void {
     const { advanceMs, windowSizeMs, graceMs } = this.settings;
     const t = parseTime(signal.eventTime);
     if (this.startTime === Number.NEGATIVE_INFINITY) {
@@ -334,7 +338,7 @@ export class TrendPartition {
     this.dirty.add(state.key);
     this.dirty.add('meta');
     this.active.add(signal.sku);
-    if (t > this.streamTime) this.advanceTo(t);
+    if (advancesStreamTime && t > this.streamTime) this.advanceTo(t);
   }
 
   private addTo(pane: PaneTally, signal: Signal, ids: SignalIds, weight: number): void {
@@ -342,7 +346,7 @@ export class TrendPartition {
     if (pane.members.length > pane.dedupeAt) this.scanner.dedupe(pane);
   }
 
-  /** Moves stream time forward (idle-partition handling) and closes what is due. */
+  /** Moves stream time forward (watermarks, idle-partition handling) and closes what is due. */
   advanceTo(time: number): void {
     if (time <= this.streamTime) return;
     this.streamTime = time;

@@ -156,6 +156,24 @@ export const Signal = z.object({
 });
 export type Signal = z.infer<typeof Signal>;
 
+/** Header that marks a progress record on signals-by-sku (its value is a WatermarkProgress). */
+export const PROGRESS_HEADER = 'trend-radar-progress';
+
+/**
+ * Written by each attribution task to every partition of signals-by-sku, in the transaction of
+ * its signals: it has processed its input partition through `watermark` (event time). The
+ * windowing stage closes windows only up to the minimum over all sources.
+ */
+export const WatermarkProgress = z.object({
+  /** The attribution input partition (mentions and interactions are co-partitioned). */
+  source: z.number().int().min(0),
+  /** How many attribution input partitions there are. */
+  sources: z.number().int().positive(),
+  /** null: the source has processed nothing yet (it still holds the windows back). */
+  watermark: Instant.nullable(),
+});
+export type WatermarkProgress = z.infer<typeof WatermarkProgress>;
+
 /** A signal that arrived after its window's grace period: kept here, never silently dropped. */
 export const LateSignal = Signal.extend({
   reason: z.string().max(200),

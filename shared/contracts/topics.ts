@@ -16,6 +16,7 @@ import {
   Signal,
   TrendWindow,
   Upload,
+  WatermarkProgress,
 } from './events.ts';
 import { Id, Sku } from './primitives.ts';
 
@@ -128,10 +129,11 @@ export const TOPICS: readonly TopicSpec[] = [
   {
     id: 'signals-by-sku',
     version: 1,
-    description: 'Repartition topic: uploads and interactions attributed to SKUs, keyed by SKU.',
+    description:
+      'Repartition topic: uploads and interactions attributed to SKUs, keyed by SKU; and, marked by the trend-radar-progress header, each attribution partition’s watermark, to every partition.',
     key: Sku,
-    keyDescription: 'SKU',
-    value: Signal,
+    keyDescription: 'SKU (progress records: progress.<source partition>)',
+    value: z.union([Signal, WatermarkProgress]),
     partitions: POST_PARTITIONS,
     config: retention(30),
     producedBy: ['aggregator (attribution)'],
