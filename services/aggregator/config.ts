@@ -55,7 +55,10 @@ export const AggregatorEnv = BaseEnv.extend({
   AGGREGATOR_GRACE_MS: nonNegative(10 * MINUTE),
   AGGREGATOR_DAILY_WINDOWS: booleanFlag(true),
   AGGREGATOR_COUNTRY_SCOPES: booleanFlag(true),
-  /** Wall-clock ms without records after which a partition's stream time follows the others. */
+  /**
+   * Wall-clock ms without records after which a partition's stream time follows the others, and
+   * without progress after which a watermark source stops holding the windows back.
+   */
   AGGREGATOR_IDLE_PARTITION_MS: positiveInt(30_000),
   /** Event-time lead one attribution input partition may take over the slowest one. */
   AGGREGATOR_ALIGN_SLACK_MS: nonNegative(MINUTE),

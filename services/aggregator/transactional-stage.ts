@@ -365,6 +365,7 @@ export class TransactionalStage {
       for (const o of this.options.progress(partition, watermark)) push(o.topic, toMessage(o));
     };
     try {
+      // Sends only for a task's first transaction (an announcement before its outputs)…
       for (const partition of touched) sendProgress(partition);
       for (const { partition, record } of items) {
         let outputs: Produced[];
@@ -382,6 +383,7 @@ export class TransactionalStage {
       if (advance && advancing?.advanceTo) {
         for (const o of advancing.advanceTo(advance.time)) push(o.topic, toMessage(o));
       }
+      // …and after its outputs whenever its watermark moved.
       for (const partition of touched) sendProgress(partition);
       for (const partition of touched) {
         for (const [key, value] of this.tasks.get(partition)!.takeChanges()) {
@@ -447,6 +449,7 @@ export class TransactionalStage {
           }),
         }));
       const advances = idleAdvances(clocks, now, this.options.idlePartitionMs!);
+      // Silent upstream sources left out may take a partition further: whichever goes further.
       for (const clock of clocks) {
         const time =
           this.tasks.get(clock.partition)!.idleStreamTime?.(now, clock.lagging) ?? Number.NEGATIVE_INFINITY;
