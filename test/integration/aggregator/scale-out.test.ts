@@ -79,6 +79,15 @@ describe('aggregator scale-out', () => {
     } finally {
       for (const instance of running) await instance.stop();
     }
+    // The second instance really took attribution partitions over mid-replay: without that,
+    // nothing would have interleaved and the test would prove nothing.
+    const signalsCounter = await running[1]!.registry
+      .getSingleMetric('trendradar_aggregator_signals_total')!
+      .get();
+    const attributedBySecond = signalsCounter.values
+      .filter((v) => v.labels.stage === 'attribution')
+      .reduce((sum, v) => sum + v.value, 0);
+    expect(attributedBySecond).toBeGreaterThan(0);
     const actual = await outputsOf(namespace);
     expect.soft(actual.late).toBe(0);
     expect.soft(actual.alertIds).toEqual(expected.alertIds);
