@@ -76,8 +76,10 @@ export async function startAggregator(
   );
   await tables.start();
   // Every attribution input partition is a watermark source for every signals-by-sku partition.
-  const sources = await partitionCount(kafka, topics.mentions);
-  const signalPartitions = await partitionCount(kafka, topics['signals-by-sku']);
+  const { mentions: sources, signals: signalPartitions } = await partitionCounts(kafka, {
+    mentions: topics.mentions,
+    signals: topics['signals-by-sku'],
+  });
 
   const waitingGauge = new Map<number, number>();
   const attribution = new TransactionalStage({
@@ -214,7 +216,7 @@ export async function startAggregator(
             partition.advanceTo(watermarks.watermark());
             return collect();
           }
-          partition.add(decode(Signal, record.value), { advancesStreamTime: !watermarks.engaged });
+          partition.add(decode(Signal, record.value), !watermarks.engaged);
           metrics.signals.inc({ stage: 'trends' });
           return collect();
         },
@@ -243,14 +245,23 @@ export async function startAggregator(
   };
 }
 
-async function partitionCount(kafka: ReturnType<typeof createKafka>, topic: string): Promise<number> {
+/** Partitions of each topic, in one admin session; a topic without any is a setup error. */
+async function partitionCounts<K extends string>(
+  kafka: ReturnType<typeof createKafka>,
+  topicsByKey: Record<K, string>,
+): Promise<Record<K, number>> {
   const admin = kafka.admin();
   await admin.connect();
   try {
-    const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
-    const count = metadata.topics[0]?.partitions.length ?? 0;
-    if (count === 0) throw new Error(`topic ${topic} has no partitions (run \`trend-radar topics apply\`)`);
-    return count;
+    const metadata = await admin.fetchTopicMetadata({ topics: Object.values<string>(topicsByKey) });
+    const counts = {} as Record<K, number>;
+    for (const key of Object.keys(topicsByKey) as K[]) {
+      const name = topicsByKey[key];
+      const count = metadata.topics.find((t) => t.name === name)?.partitions.length ?? 0;
+      if (count === 0) throw new Error(`topic ${name} has no partitions (run \`trend-radar topics apply\`)`);
+      counts[key] = count;
+    }
+    return counts;
   } finally {
     await admin.disconnect();
   }

@@ -267,10 +267,10 @@ export class TrendPartition {
   }
 
   /**
-   * `advancesStreamTime: false` when stream time follows the producers' watermarks instead
+   * `advancesStreamTime` false when stream time follows the producers' watermarks instead
    * (`advanceTo`): then the signal is checked against them but does not move them.
    */
-  add(signal: Signal, { advancesStreamTime = true } = {}): void {
+  add(signal: Signal, advancesStreamTime = true): void {
     const { advanceMs, windowSizeMs, graceMs } = this.settings;
     const t = parseTime(signal.eventTime);
     if (this.startTime === Number.NEGATIVE_INFINITY) {

@@ -11,19 +11,12 @@ import { createKafka } from '../../../shared/kafka/client.ts';
 import { createLogger } from '../../../shared/observability/logger.ts';
 import { integrationEnv, uniqueNamespace } from '../../support/env.ts';
 import { committedRecords, produceFeed, readAlerts, readCommitted, waitForDrain } from './pipeline.ts';
-import { buildFeed, detectionScenario, loadCatalogue } from './scenario-feed.ts';
+import { DETERMINISM_SETTINGS, determinismBacklog } from './scenario-feed.ts';
 
 const { kafkaBrokers } = integrationEnv();
 const kafka = createKafka({ brokers: kafkaBrokers, clientId: 'aggregator-restart-test' });
-// Idle-partition handling is the one wall-clock input; keep it out of a determinism test.
-const settings = { AGGREGATOR_IDLE_PARTITION_MS: String(3_600_000), LOG_LEVEL: 'error' };
-const feed = buildFeed({
-  seed: 11,
-  catalogue: loadCatalogue(),
-  days: 2,
-  members: 1_500,
-  trends: detectionScenario({ days: 2, trends: 2, baselinePerHour: 6 }),
-});
+const settings = DETERMINISM_SETTINGS;
+const feed = determinismBacklog();
 const children: ChildProcess[] = [];
 
 afterAll(() => {

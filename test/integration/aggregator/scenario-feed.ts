@@ -176,6 +176,20 @@ export function buildFeed(options: ScenarioOptions): DetectionFeed {
   return { scenario, products: [...options.catalogue], events, inventory: scenario.inventory, catalogue };
 }
 
+/** The backlog the restart and scale-out tests replay: 2 days, 1,500 members, two planted trends. */
+export function determinismBacklog(): DetectionFeed {
+  return buildFeed({
+    seed: 11,
+    catalogue: loadCatalogue(),
+    days: 2,
+    members: 1_500,
+    trends: detectionScenario({ days: 2, trends: 2, baselinePerHour: 6 }),
+  });
+}
+
+/** Idle-partition handling is the one wall-clock input: determinism tests keep it out. */
+export const DETERMINISM_SETTINGS = { AGGREGATOR_IDLE_PARTITION_MS: String(3_600_000), LOG_LEVEL: 'error' };
+
 /** When the planted rate first reaches three times its base (the simulator's hour steps). */
 export function tripledAt(trend: GroundTruth['trends'][number], rampHours = 6): number {
   const onset = Date.parse(trend.onset);

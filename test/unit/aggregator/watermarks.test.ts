@@ -32,7 +32,7 @@ function driver(sources = 2) {
     send(source: number, s: Signal, now = NOW) {
       if (!announced.has(source)) progress(source, Number.NEGATIVE_INFINITY, now);
       announced.add(source);
-      windowing.add(s, { advancesStreamTime: !watermarks.engaged });
+      windowing.add(s, !watermarks.engaged);
       progress(source, Date.parse(s.eventTime), now);
     },
   };
