@@ -35,6 +35,8 @@ interface ComponentState {
   logFile: string;
   /** The process's own stdout and stderr: where it says why it could not start at all. */
   stdoutFile?: string;
+  /** Each log's size when the process started: what it wrote since is this run's. */
+  logOffsets?: Record<string, number>;
   dataDir: string;
 }
 
@@ -85,8 +87,13 @@ export class LocalStack {
     );
   }
 
-  /** Starts whatever is not already answering and waits until both are healthy. Returns what it started. */
-  async up(timeoutMs = 180_000): Promise<ComponentName[]> {
+  /**
+   * Starts whatever is not already answering and waits until both are healthy. Returns what it
+   * started. `freshData` empties the data folder of each component this call starts (never of one
+   * it reuses): for a test run that owns its servers, so topics and indices of earlier runs cannot
+   * pile up in the broker's heap.
+   */
+  async up({ timeoutMs = 180_000, freshData = false } = {}): Promise<ComponentName[]> {
     const { log } = this.options;
     const state = await this.readState();
     const started: ComponentName[] = [];
@@ -102,11 +109,11 @@ export class LocalStack {
       log,
     );
     if (!esUp) {
-      state.elasticsearch = await this.startElasticsearch(paths.elasticsearchHome);
+      state.elasticsearch = await this.startElasticsearch(paths.elasticsearchHome, freshData);
       started.push('elasticsearch');
     }
     if (!kafkaUp) {
-      state.kafka = await this.startKafka(paths.kafkaLibs);
+      state.kafka = await this.startKafka(paths.kafkaLibs, freshData);
       started.push('kafka');
     }
     await this.writeState(state);
@@ -147,6 +154,27 @@ export class LocalStack {
     }
     await this.writeState(state);
     return stopped;
+  }
+
+  /**
+   * One line per component named: how many ERROR lines its log holds, and the first sign of a
+   * failure that takes a server down (heap or disk exhausted), so a CI log says why tests failed.
+   */
+  errorSummary(names: ComponentName[]): string[] {
+    let state: StackState;
+    try {
+      state = JSON.parse(readFileSync(this.stateFile, 'utf8')) as StackState;
+    } catch {
+      return [];
+    }
+    return names.flatMap((name) => {
+      const component = state[name];
+      if (!component) return [];
+      const written = [component.logFile, component.stdoutFile]
+        .map((file) => (file ? writtenSince(file, component.logOffsets?.[file] ?? 0) : ''))
+        .join('\n');
+      return [`${name}: ${summariseServerLog(written)} (${component.logFile})`];
+    });
   }
 
   async status(): Promise<ComponentStatus[]> {
@@ -190,9 +218,10 @@ export class LocalStack {
     ];
   }
 
-  private async startKafka(libs: string): Promise<ComponentState> {
+  private async startKafka(libs: string, freshData: boolean): Promise<ComponentState> {
     const dir = join(this.options.home, 'stack', `kafka-${this.options.kafkaPort}`);
     const dataDir = join(dir, 'data');
+    if (freshData) await rm(dataDir, { recursive: true, force: true });
     const logFile = join(dir, 'logs', 'kafka.log');
     await mkdir(dirname(logFile), { recursive: true });
     const controllerPort = this.options.kafkaPort + 1;
@@ -253,6 +282,8 @@ export class LocalStack {
       ]);
     }
     this.options.log(`kafka: starting ${KAFKA_VERSION} (KRaft) on ${this.kafkaBrokers}, log ${logFile}`);
+    const stdoutFile = join(dir, 'logs', 'kafka.stdout');
+    const logOffsets = sizesOf([logFile, stdoutFile]);
     const pid = spawnDetached(
       'java',
       [
@@ -266,19 +297,20 @@ export class LocalStack {
         'kafka.Kafka',
         properties,
       ],
-      join(dir, 'logs', 'kafka.stdout'),
+      stdoutFile,
     );
     return {
       pid,
       startedAt: new Date().toISOString(),
       address: this.kafkaBrokers,
       logFile,
-      stdoutFile: join(dir, 'logs', 'kafka.stdout'),
+      stdoutFile,
+      logOffsets,
       dataDir,
     };
   }
 
-  private async startElasticsearch(distribution: string): Promise<ComponentState> {
+  private async startElasticsearch(distribution: string, freshData: boolean): Promise<ComponentState> {
     // Elasticsearch refuses to run as root, so as root it runs as an unprivileged system user. That
     // user must reach the distribution and the instance folder, and the stack home often cannot be
     // reached (~/.cache under /root, mode 700): then both live under a folder of the service user.
@@ -296,6 +328,7 @@ export class LocalStack {
     const dataDir = join(dir, 'data');
     const logsDir = join(dir, 'logs');
     const configDir = join(dir, 'config');
+    if (freshData) await rm(dataDir, { recursive: true, force: true });
     await mkdir(dataDir, { recursive: true });
     await mkdir(logsDir, { recursive: true });
     await mkdir(configDir, { recursive: true });
@@ -346,13 +379,17 @@ export class LocalStack {
     this.options.log(
       `elasticsearch: starting ${ELASTICSEARCH_VERSION} on ${this.elasticsearchUrl}, logs in ${logsDir}`,
     );
-    const pid = spawnDetached(command, args, join(logsDir, 'elasticsearch.stdout'), env);
+    const logFile = join(logsDir, 'trend-radar-local.log');
+    const stdoutFile = join(logsDir, 'elasticsearch.stdout');
+    const logOffsets = sizesOf([logFile, stdoutFile]);
+    const pid = spawnDetached(command, args, stdoutFile, env);
     return {
       pid,
       startedAt: new Date().toISOString(),
       address: this.elasticsearchUrl,
-      logFile: join(logsDir, 'trend-radar-local.log'),
-      stdoutFile: join(logsDir, 'elasticsearch.stdout'),
+      logFile,
+      stdoutFile,
+      logOffsets,
       dataDir,
     };
   }
@@ -424,6 +461,30 @@ function spawnDetached(
   return child.pid;
 }
 
+/** How many ERROR lines a server wrote, and the first line that says it went down, if any. */
+export function summariseServerLog(text: string): string {
+  const lines = text.split('\n');
+  const errors = lines.filter((line) => /\bERROR\b/.test(line)).length;
+  const fatal = lines.find((line) => FATAL_SERVER_PROBLEM.test(line));
+  return `${errors} ERROR lines` + (fatal ? `; it failed: ${fatal.trim().slice(0, 300)}` : '');
+}
+
+const FATAL_SERVER_PROBLEM = /java\.lang\.OutOfMemoryError|No space left on device|\bFATAL\b|Halting Kafka/;
+
+function sizesOf(files: string[]): Record<string, number> {
+  return Object.fromEntries(files.map((file) => [file, existsSync(file) ? statSync(file).size : 0]));
+}
+
+/** What `file` holds past `offset`, or all of it when it was rolled over since (it got shorter). */
+function writtenSince(file: string, offset: number): string {
+  try {
+    const text = readFileSync(file);
+    return text.subarray(text.length >= offset ? offset : 0).toString('utf8');
+  } catch {
+    return '';
+  }
+}
+
 /** Where Elasticsearch's files live when the stack home is out of the service user's reach. */
 const SERVICE_USER_ROOT = '/var/lib/trend-radar';
 
@@ -483,7 +544,6 @@ function isAlive(pid: number): boolean {
   }
 }
 
-/** The pid still belongs to our process (pids are reused): its command line names our stack home. */
 /** Guards against a recycled pid: the process must name the stack home or the component's folder. */
 function ownsProcess(pid: number, home: string, component: ComponentState): boolean {
   try {

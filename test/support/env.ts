@@ -6,6 +6,8 @@ declare module 'vitest' {
   export interface ProvidedContext {
     kafkaBrokers: string[];
     elasticsearchUrl: string;
+    /** Starts every namespace of this run, so the run can delete what it made (run-cleanup.ts). */
+    runPrefix: string;
   }
 }
 
@@ -15,5 +17,5 @@ export function integrationEnv(): { kafkaBrokers: string[]; elasticsearchUrl: st
 
 /** A fresh topic namespace / index prefix so test files never see each other's data. */
 export function uniqueNamespace(label: string): string {
-  return `t-${label}-${randomBytes(4).toString('hex')}`;
+  return `${inject('runPrefix')}${label}-${randomBytes(4).toString('hex')}`;
 }
