@@ -218,9 +218,14 @@ export class TransactionalStage {
             await heartbeat();
           }
         } finally {
-          this.inHand.delete(key);
-          position.lastActivityAt = Date.now();
-          position.caughtUp = inHand.next === inHand.records.length && caughtUpAfter(inHand);
+          // Under the lock: a pump started by another batch may still be taking this batch's
+          // records. Leaving before it ends would judge "caught up" on a stale cursor, and a
+          // partition wrongly left "not caught up" with nothing more to fetch holds the others
+          // back for good (it stalled replays at their end).
+          await this.exclusive(async () => {
+            this.inHand.delete(key);
+            position.caughtUp = inHand.next === inHand.records.length && caughtUpAfter(inHand);
+          });
         }
       },
     });
@@ -277,7 +282,6 @@ export class TransactionalStage {
       const position = this.positions.get(h.key)!;
       const time = h.times![at - 1]!;
       if (!Number.isNaN(time)) position.time = Math.max(position.time, time);
-      position.lastActivityAt = Date.now();
     }
     return true;
   }
@@ -291,10 +295,10 @@ export class TransactionalStage {
   /**
    * How far the batches in hand may run: the slowest input partition WITHOUT records in hand (no
    * batch, or its batch used up) that still counts, at the time of its last record, like Kafka
-   * Streams, which does not process a task while one of its partitions has an empty buffer but
-   * more data on the broker. One never heard of counts as "not started"; a caught-up one stops
-   * counting after being silent for a moment (it may have nothing to send); one with more data
-   * on the broker than it has delivered always counts.
+   * Streams with its default `max.task.idle.ms` of 0: a task waits for a partition with an empty
+   * buffer only while that partition has more data on the broker. One never heard of counts as
+   * "not started"; a caught-up one does not count (it has nothing to send, and waiting on it
+   * made the end of every replay a chain of waits, one per partition).
    */
   private slowestWithoutRecords(): number {
     if (this.options.alignSlackMs === undefined) return Number.POSITIVE_INFINITY;
@@ -310,7 +314,7 @@ export class TransactionalStage {
       } else if (!position.caughtUp) {
         constraint = position.time;
       } else {
-        constraint = now - position.lastActivityAt < ALIGN_IDLE_MS ? position.time : Number.POSITIVE_INFINITY;
+        continue;
       }
       if (constraint < slowest) slowest = constraint;
     }
@@ -539,11 +543,10 @@ interface Position {
   seen: boolean;
   /** Its last batch ended at the partition's end: nothing more was there to fetch. */
   caughtUp: boolean;
-  lastActivityAt: number;
 }
 
 function unknownPosition(): Position {
-  return { time: Number.NEGATIVE_INFINITY, seen: false, caughtUp: false, lastActivityAt: 0 };
+  return { time: Number.NEGATIVE_INFINITY, seen: false, caughtUp: false };
 }
 
 /** A fetched batch waiting (in memory) for its turn in event-time order. */
@@ -612,8 +615,6 @@ export function takeInEventTimeOrder(
 
 /** Pause of a batch held back before its fetch round ends (see `start`). */
 const HELD_BACK_PAUSE_MS = 20;
-/** How long a caught-up partition without a batch in hand still holds the others back. */
-const ALIGN_IDLE_MS = 1_500;
 /**
  * How long after joining (and restoring) a partition that has delivered nothing yet holds the
  * others back, unless the stage has its own idle-partition time.
