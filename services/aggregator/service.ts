@@ -92,6 +92,7 @@ export async function startAggregator(
     changelogTopic: topics['aggregator-attribution-changelog'],
     deadLetterTopic: topics['dead-letters'],
     alignSlackMs: config.AGGREGATOR_ALIGN_SLACK_MS,
+    unseenPartitionMs: config.AGGREGATOR_IDLE_PARTITION_MS,
     onFatal: deps.onFatal,
     onDeadLetter: () => metrics.deadLetters.inc({ stage: 'attribution' }),
     progress: (source, watermark) => {

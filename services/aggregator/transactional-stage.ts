@@ -64,6 +64,11 @@ export interface TransactionalStageOptions {
    */
   alignSlackMs?: number;
   /**
+   * With alignment: how long a partition that has delivered nothing since the join holds the
+   * others back, unless it is known to have nothing to read (default: `idlePartitionMs`, else 30 s).
+   */
+  unseenPartitionMs?: number;
+  /**
    * Progress records announcing a task's watermark downstream. They go in the transaction of the
    * task's outputs: at its first transaction before them (the task exists, holding windows back
    * until it reports), and after them whenever its watermark has moved.
@@ -98,6 +103,8 @@ export class TransactionalStage {
   /** The last watermark each task has sent (tasks are replaced when restored: they send again). */
   private readonly sentWatermarks = new WeakMap<PartitionTask, number>();
   private joinedAt = Date.now();
+  /** Counts group joins, so that a lookup begun for an earlier assignment is not applied to a later one. */
+  private joins = 0;
   private lock: Promise<void> = Promise.resolve();
   private idleTimer: NodeJS.Timeout | undefined;
   private stopping = false;
@@ -126,6 +133,7 @@ export class TransactionalStage {
       maxBytes: 128 * 1024 * 1024,
     });
     this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => {
+      const join = ++this.joins;
       const assignment = event.payload.memberAssignment as Record<string, number[]>;
       const now = new Set(inputTopics.flatMap((t) => assignment[t] ?? []));
       for (const p of this.assigned) if (!now.has(p)) this.tasks.delete(p);
@@ -138,6 +146,7 @@ export class TransactionalStage {
         this.lastRecordAt.set(p, Date.now());
       }
       this.assigned = now;
+      if (this.options.alignSlackMs !== undefined) void this.markCaughtUp(join);
     });
     // A fetch holding only transaction markers or aborted records never reaches eachBatch; it
     // still says where the partition stands (caught up or not).
@@ -269,11 +278,14 @@ export class TransactionalStage {
     const moved = batches.filter((h) => cursor.get(h)! > h.next);
     await this.commitWork(
       items,
-      moved.map((h) => ({
-        topic: h.topic,
-        partition: h.partition,
-        offset: (BigInt(h.records[cursor.get(h)! - 1]!.offset) + 1n).toString(),
-      })),
+      moved.map((h) => {
+        const at = cursor.get(h)!;
+        // A batch used up commits past the transaction markers after its last record, as the
+        // Java consumer's position does: a partition read to its end then has nothing left to
+        // read (no lag of one marker, and `markCaughtUp` can tell it is caught up).
+        const next = at === h.records.length ? h.fetchedEnd : BigInt(h.records[at - 1]!.offset) + 1n;
+        return { topic: h.topic, partition: h.partition, offset: next.toString() };
+      }),
     );
     for (const h of moved) {
       const at = cursor.get(h)!;
@@ -309,7 +321,7 @@ export class TransactionalStage {
       if (held && held.next < held.records.length) continue;
       let constraint: number;
       if (!position.seen) {
-        const unseenMs = this.options.idlePartitionMs ?? ALIGN_UNSEEN_MS;
+        const unseenMs = this.options.unseenPartitionMs ?? this.options.idlePartitionMs ?? ALIGN_UNSEEN_MS;
         constraint = now - this.joinedAt < unseenMs ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
       } else if (!position.caughtUp) {
         constraint = position.time;
@@ -319,6 +331,41 @@ export class TransactionalStage {
       if (constraint < slowest) slowest = constraint;
     }
     return slowest;
+  }
+
+  /**
+   * Marks the partitions that have nothing to read (the group's committed offset is at their end)
+   * as caught up, right after a join. kafkajs reports nothing at all for a partition whose fetches
+   * come back empty, so without this a quiet partition would count as "not started" and hold the
+   * others back for the unseen time after every restart or rebalance.
+   */
+  private async markCaughtUp(join: number): Promise<void> {
+    const { kafka, groupId, inputTopics, logger } = this.options;
+    const admin = kafka.admin();
+    try {
+      await admin.connect();
+      const committed = await admin.fetchOffsets({ groupId, topics: inputTopics });
+      const ends = new Map<string, Array<{ partition: number; high: string; low: string }>>();
+      for (const topic of inputTopics) ends.set(topic, await admin.fetchTopicOffsets(topic));
+      if (join !== this.joins) return;
+      for (const { topic, partitions } of committed) {
+        for (const { partition, offset } of partitions) {
+          const position = this.positions.get(`${topic}/${partition}`);
+          const end = ends.get(topic)?.find((e) => e.partition === partition);
+          if (!position || position.seen || !end) continue;
+          // No committed offset: the stage starts at the beginning of the partition.
+          const next = BigInt(offset) < 0n ? BigInt(end.low) : BigInt(offset);
+          if (next >= BigInt(end.high)) {
+            position.seen = true;
+            position.caughtUp = true;
+          }
+        }
+      }
+    } catch (error) {
+      logger.warn({ error: String(error) }, 'could not read where the input partitions end');
+    } finally {
+      await admin.disconnect().catch(() => {});
+    }
   }
 
   /** Finishes the transaction in hand, leaves the group. */
