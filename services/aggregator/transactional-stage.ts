@@ -65,7 +65,7 @@ export interface TransactionalStageOptions {
   alignSlackMs?: number;
   /**
    * With alignment: how long a partition that has delivered nothing since the join holds the
-   * others back, unless it is known to have nothing to read (default: `idlePartitionMs`, else 30 s).
+   * others back, unless it is known to have nothing to read (default 30 s).
    */
   unseenPartitionMs?: number;
   /**
@@ -321,7 +321,7 @@ export class TransactionalStage {
       if (held && held.next < held.records.length) continue;
       let constraint: number;
       if (!position.seen) {
-        const unseenMs = this.options.unseenPartitionMs ?? this.options.idlePartitionMs ?? ALIGN_UNSEEN_MS;
+        const unseenMs = this.options.unseenPartitionMs ?? ALIGN_UNSEEN_MS;
         constraint = now - this.joinedAt < unseenMs ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
       } else if (!position.caughtUp) {
         constraint = position.time;
@@ -664,7 +664,7 @@ export function takeInEventTimeOrder(
 const HELD_BACK_PAUSE_MS = 20;
 /**
  * How long after joining (and restoring) a partition that has delivered nothing yet holds the
- * others back, unless the stage has its own idle-partition time.
+ * others back, unless the stage is given its own `unseenPartitionMs`.
  */
 const ALIGN_UNSEEN_MS = 30_000;
 

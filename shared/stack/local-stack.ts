@@ -160,13 +160,8 @@ export class LocalStack {
    * One line per component named: how many ERROR lines its log holds, and the first sign of a
    * failure that takes a server down (heap or disk exhausted), so a CI log says why tests failed.
    */
-  errorSummary(names: ComponentName[]): string[] {
-    let state: StackState;
-    try {
-      state = JSON.parse(readFileSync(this.stateFile, 'utf8')) as StackState;
-    } catch {
-      return [];
-    }
+  async errorSummary(names: ComponentName[]): Promise<string[]> {
+    const state = await this.readState();
     return names.flatMap((name) => {
       const component = state[name];
       if (!component) return [];

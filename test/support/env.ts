@@ -17,5 +17,5 @@ export function integrationEnv(): { kafkaBrokers: string[]; elasticsearchUrl: st
 
 /** A fresh topic namespace / index prefix so test files never see each other's data. */
 export function uniqueNamespace(label: string): string {
-  return `${inject('runPrefix')}${label}-${randomBytes(4).toString('hex')}`;
+  return `${inject('runPrefix')}-${label}-${randomBytes(4).toString('hex')}`;
 }

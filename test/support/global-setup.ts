@@ -14,7 +14,7 @@ import { deleteRunData } from './run-cleanup.ts';
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const log = (line: string) => process.stderr.write(`[integration] ${line}\n`);
-  const runPrefix = `t-${randomBytes(3).toString('hex')}-`;
+  const runPrefix = `t-${randomBytes(3).toString('hex')}`;
   project.provide('runPrefix', runPrefix);
   const provide = (kafkaBrokers: string[], elasticsearchUrl: string, origin: string) => {
     log(`Kafka ${kafkaBrokers.join(',')} and Elasticsearch ${elasticsearchUrl} (${origin})`);
@@ -24,9 +24,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const cleanUp = async (kafkaBrokers: string[], elasticsearchUrl: string) => {
     try {
       const deleted = await deleteRunData(runPrefix, kafkaBrokers, elasticsearchUrl);
-      log(`deleted this run's ${deleted.topics} topics and ${deleted.indices} indices (${runPrefix}*)`);
+      log(`deleted this run's ${deleted.topics} topics and ${deleted.indices} indices (${runPrefix}-*)`);
     } catch (error) {
-      log(`could not delete this run's topics and indices (${runPrefix}*): ${String(error)}`);
+      log(`could not delete this run's topics and indices (${runPrefix}-*): ${String(error)}`);
     }
   };
 
@@ -50,8 +50,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
       : 'local stack, already running',
   );
   return async () => {
-    if (started.length < 2) await cleanUp([stack.kafkaBrokers], stack.elasticsearchUrl);
-    for (const line of stack.errorSummary(started)) log(line);
+    // Servers this run started were empty and are stopped; one it reused keeps running.
+    const reusedOne = started.length < 2;
+    if (reusedOne) await cleanUp([stack.kafkaBrokers], stack.elasticsearchUrl);
+    for (const line of await stack.errorSummary(started)) log(line);
     if (started.length > 0) await stack.down(started);
   };
 }

@@ -17,7 +17,7 @@ export async function deleteRunData(
   await admin.connect();
   let topics: string[];
   try {
-    topics = (await admin.listTopics()).filter((topic) => topic.startsWith(prefix));
+    topics = (await admin.listTopics()).filter((topic) => topic.startsWith(`${prefix}-`));
     for (let i = 0; i < topics.length; i += DELETE_CHUNK)
       await admin.deleteTopics({ topics: topics.slice(i, i + DELETE_CHUNK), timeout: 60_000 });
   } finally {
@@ -25,17 +25,23 @@ export async function deleteRunData(
   }
   const es = new Client({ node: elasticsearchUrl });
   try {
-    const indices = Object.keys(
-      await es.indices.get({ index: `${prefix}*`, allow_no_indices: true, ignore_unavailable: true }),
-    );
-    for (const index of indices) await es.indices.delete({ index, ignore_unavailable: true });
-    const templates = await es.indices
-      .getIndexTemplate({ name: `${prefix}*` })
-      .catch(() => ({ index_templates: [] }));
-    for (const template of templates.index_templates)
-      await es.indices.deleteIndexTemplate({ name: template.name });
-    return { topics: topics.length, indices: indices.length };
+    return { topics: topics.length, indices: await deleteIndices(es, prefix) };
   } finally {
     await es.close();
   }
+}
+
+/** Deletes the indices and index templates named `<prefix>-…`; returns how many indices. */
+export async function deleteIndices(client: Client, prefix: string): Promise<number> {
+  const existing = await client.indices.get({
+    index: `${prefix}-*`,
+    allow_no_indices: true,
+    ignore_unavailable: true,
+  });
+  for (const index of Object.keys(existing)) await client.indices.delete({ index, ignore_unavailable: true });
+  const templates = await client.indices
+    .getIndexTemplate({ name: `${prefix}-*` })
+    .catch(() => ({ index_templates: [] }));
+  for (const t of templates.index_templates) await client.indices.deleteIndexTemplate({ name: t.name });
+  return Object.keys(existing).length;
 }

@@ -5,7 +5,7 @@ import { createElasticsearch } from '../../../shared/elasticsearch/client.ts';
 import { aliasName, monthlyIndex } from '../../../shared/elasticsearch/indices.ts';
 import { deleteExpiredIndices } from '../../../shared/elasticsearch/retention.ts';
 import { integrationEnv, uniqueNamespace } from '../../support/env.ts';
-import { deleteIndices } from './harness.ts';
+import { deleteIndices } from '../../support/run-cleanup.ts';
 
 const { elasticsearchUrl } = integrationEnv();
 const prefix = uniqueNamespace('esapply');

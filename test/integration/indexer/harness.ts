@@ -145,19 +145,6 @@ export async function waitFor(
   }
 }
 
-export async function deleteIndices(client: Client, prefix: string): Promise<void> {
-  const existing = await client.indices.get({
-    index: `${prefix}-*`,
-    allow_no_indices: true,
-    ignore_unavailable: true,
-  });
-  for (const index of Object.keys(existing)) await client.indices.delete({ index, ignore_unavailable: true });
-  const templates = await client.indices
-    .getIndexTemplate({ name: `${prefix}-*` })
-    .catch(() => ({ index_templates: [] }));
-  for (const t of templates.index_templates) await client.indices.deleteIndexTemplate({ name: t.name });
-}
-
 /**
  * Writes the scenario straight into fresh indices under `prefix` (no Kafka, no indexer), refreshed
  * for search, for the tests of what reads the indices. The catalogue only when asked for.

@@ -23,15 +23,8 @@ import { applyTopics } from '../../../shared/kafka/topics-admin.ts';
 import { createLogger } from '../../../shared/observability/logger.ts';
 import { integrationEnv, uniqueNamespace } from '../../support/env.ts';
 import { collectUntil, headerText } from '../../support/kafka.ts';
-import {
-  countDocs,
-  countsOf,
-  deleteIndices,
-  expectedCounts,
-  produceRaw,
-  produceScenario,
-  waitFor,
-} from './harness.ts';
+import { deleteIndices } from '../../support/run-cleanup.ts';
+import { countDocs, countsOf, expectedCounts, produceRaw, produceScenario, waitFor } from './harness.ts';
 import { buildScenario } from './scenario.ts';
 
 const { kafkaBrokers, elasticsearchUrl } = integrationEnv();

@@ -10,7 +10,8 @@ import type { SavedObject } from '../../../infra/kibana/saved-objects.ts';
 import { withIndexPrefix } from '../../../services/indexer/kibana-import.ts';
 import { createElasticsearch } from '../../../shared/elasticsearch/client.ts';
 import { integrationEnv, uniqueNamespace } from '../../support/env.ts';
-import { deleteIndices, seedIndices } from '../indexer/harness.ts';
+import { deleteIndices } from '../../support/run-cleanup.ts';
+import { seedIndices } from '../indexer/harness.ts';
 import { buildScenario } from '../indexer/scenario.ts';
 
 const { elasticsearchUrl } = integrationEnv();

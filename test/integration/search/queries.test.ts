@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createElasticsearch } from '../../../shared/elasticsearch/client.ts';
 import { MerchandiserQueries } from '../../../shared/elasticsearch/queries.ts';
 import { integrationEnv, uniqueNamespace } from '../../support/env.ts';
-import { deleteIndices, seedIndices } from '../indexer/harness.ts';
+import { deleteIndices } from '../../support/run-cleanup.ts';
+import { seedIndices } from '../indexer/harness.ts';
 import { buildScenario } from '../indexer/scenario.ts';
 
 const { elasticsearchUrl } = integrationEnv();
