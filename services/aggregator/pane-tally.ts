@@ -242,6 +242,7 @@ export class SpanScanner {
   private uploaderOrder = new Int32Array(0);
   private sourceOrder = new Int32Array(0);
   private orderCapacity = 0;
+  private readonly small = new SmallWindow();
 
   constructor(private readonly interner: Interner) {}
 
@@ -300,13 +301,19 @@ export class SpanScanner {
   }
 
   /**
-   * The measures of the merge of `panes` (in pane order), written into `into`: identical to
-   * `mergeTallies` then `evidenceOf` on the equivalent string tallies.
+   * The measures of the merge of `panes[from, to)` (in pane order), written into `into`: identical
+   * to `mergeTallies` then `evidenceOf` on the equivalent string tallies.
    */
-  measure(panes: readonly PaneTally[], settings: TrendSettings, into: SpanMeasures): SpanMeasures {
-    if (panes.length === 0) return noMeasures(into);
+  measure(
+    panes: readonly PaneTally[],
+    settings: TrendSettings,
+    into: SpanMeasures,
+    from = 0,
+    to = panes.length,
+  ): SpanMeasures {
+    if (from >= to) return noMeasures(into);
     let entries = 0;
-    for (const pane of panes) entries += pane.posts.length + pane.uploaders.length;
+    for (let p = from; p < to; p++) entries += panes[p]!.posts.length + panes[p]!.uploaders.length;
     this.ensure(this.interner.size, entries);
     const g = this.nextGeneration();
     const { memberSeen, uploaderSeen, postSeen, sourceSeen, postWeight, postAuthor, sourceAmount } = this;
@@ -321,7 +328,8 @@ export class SpanScanner {
     let distinctUploaders = 0;
     let posts = 0;
     let uploadersBeforeLast = 0;
-    for (const pane of panes) {
+    for (let p = from; p < to; p++) {
+      const pane = panes[p]!;
       uploadersBeforeLast = distinctUploaders;
       signals += pane.signals;
       raw += pane.raw;
@@ -406,6 +414,222 @@ export class SpanScanner {
     evidence.topSourceShare = weighted > 0 ? top / weighted : 0;
     return into;
   }
+
+  /**
+   * A window close's three spans at once: the window `panes[from, to)`, its newest panes
+   * `[recentFrom, to)` and the ones before those `[beforeFrom, recentFrom)`. Most windows (a
+   * product in one country) hold a handful of ids: those are copied once into small scratch
+   * arrays and deduplicated there, which stays in the CPU cache, where the id-indexed arrays of
+   * `measure` miss it on every id. Larger windows take `measure`. Results are identical either way.
+   */
+  measureWindow(
+    panes: readonly PaneTally[],
+    from: number,
+    beforeFrom: number,
+    recentFrom: number,
+    to: number,
+    settings: TrendSettings,
+    window: SpanMeasures,
+    recent: SpanMeasures,
+    before: SpanMeasures,
+  ): void {
+    const small = this.small;
+    if (!small.gather(panes, from, to)) {
+      this.measure(panes, settings, window, from, to);
+      this.measure(panes, settings, recent, recentFrom, to);
+      this.measure(panes, settings, before, beforeFrom, recentFrom);
+      return;
+    }
+    small.measure(panes, from, from, to, settings, window);
+    small.measure(panes, from, recentFrom, to, settings, recent);
+    small.measure(panes, from, beforeFrom, recentFrom, settings, before);
+  }
+}
+
+/** Ids a window may hold, per list, to be measured in scratch arrays (`SpanScanner.measureWindow`). */
+const SMALL_WINDOW_IDS = 48;
+
+/**
+ * The members, uploaders and posts of a small window, copied in pane order, with where each pane's
+ * entries start: a span of panes is then a contiguous range of entries. Distinct ids are found by
+ * a linear search back over the range, in the order `SpanScanner.measure` meets them.
+ */
+class SmallWindow {
+  private readonly members = new Int32Array(SMALL_WINDOW_IDS);
+  private readonly uploaders = new Int32Array(SMALL_WINDOW_IDS);
+  private readonly postIds = new Int32Array(SMALL_WINDOW_IDS);
+  private readonly postAuthors = new Int32Array(SMALL_WINDOW_IDS);
+  private readonly postWeights = new Float64Array(SMALL_WINDOW_IDS);
+  private readonly postUploaded = new Uint8Array(SMALL_WINDOW_IDS);
+  /** Per pane of the window (offset from its first), and one past its last: where its entries start. */
+  private memberStart = new Int32Array(32);
+  private uploaderStart = new Int32Array(32);
+  private postStart = new Int32Array(32);
+  /** Per distinct post of the span measured: its first entry, summed weight and author. */
+  private readonly slotEntry = new Int32Array(SMALL_WINDOW_IDS);
+  private readonly slotWeight = new Float64Array(SMALL_WINDOW_IDS);
+  private readonly slotAuthor = new Int32Array(SMALL_WINDOW_IDS);
+  private readonly distinctUploaders = new Int32Array(SMALL_WINDOW_IDS);
+  /** Evidence sources: an uploader, or a post's author (at most one per uploader and per post). */
+  private readonly sources = new Int32Array(2 * SMALL_WINDOW_IDS);
+  private readonly sourceAmounts = new Float64Array(2 * SMALL_WINDOW_IDS);
+
+  /** Copies the window's ids; false (nothing copied) when a list is too long for this path. */
+  gather(panes: readonly PaneTally[], from: number, to: number): boolean {
+    let members = 0;
+    let uploaders = 0;
+    let posts = 0;
+    for (let p = from; p < to; p++) {
+      const pane = panes[p]!;
+      members += pane.members.length;
+      uploaders += pane.uploaders.length;
+      posts += pane.posts.length;
+    }
+    if (members > SMALL_WINDOW_IDS || uploaders > SMALL_WINDOW_IDS || posts > SMALL_WINDOW_IDS) return false;
+    if (to - from + 1 > this.memberStart.length) {
+      const length = 2 * (to - from + 1);
+      this.memberStart = new Int32Array(length);
+      this.uploaderStart = new Int32Array(length);
+      this.postStart = new Int32Array(length);
+    }
+    members = 0;
+    uploaders = 0;
+    posts = 0;
+    for (let p = from; p < to; p++) {
+      const pane = panes[p]!;
+      const at = p - from;
+      this.memberStart[at] = members;
+      this.uploaderStart[at] = uploaders;
+      this.postStart[at] = posts;
+      const paneMembers = pane.members;
+      for (let i = 0; i < paneMembers.length; i++) this.members[members++] = paneMembers[i]!;
+      const paneUploaders = pane.uploaders;
+      for (let i = 0; i < paneUploaders.length; i++) this.uploaders[uploaders++] = paneUploaders[i]!;
+      const panePosts = pane.posts;
+      for (let i = 0; i < panePosts.length; i++) {
+        const post = panePosts[i]!;
+        this.postIds[posts] = post.id;
+        this.postAuthors[posts] = post.author;
+        this.postWeights[posts] = post.interactionWeight;
+        this.postUploaded[posts] = post.uploaded ? 1 : 0;
+        posts++;
+      }
+    }
+    const end = to - from;
+    this.memberStart[end] = members;
+    this.uploaderStart[end] = uploaders;
+    this.postStart[end] = posts;
+    return true;
+  }
+
+  /** `SpanScanner.measure` of `panes[spanFrom, spanTo)`, on ids gathered from `windowFrom` on. */
+  measure(
+    panes: readonly PaneTally[],
+    windowFrom: number,
+    spanFrom: number,
+    spanTo: number,
+    settings: TrendSettings,
+    into: SpanMeasures,
+  ): SpanMeasures {
+    if (spanFrom >= spanTo) return noMeasures(into);
+    let signals = 0;
+    let raw = 0;
+    let squares = 0;
+    let uploads = 0;
+    for (let p = spanFrom; p < spanTo; p++) {
+      const pane = panes[p]!;
+      signals += pane.signals;
+      raw += pane.raw;
+      squares += pane.squares;
+      uploads += pane.upload;
+    }
+    const first = spanFrom - windowFrom;
+    const last = spanTo - windowFrom;
+    const ids = this.members;
+    let distinctMembers = 0;
+    for (let i = this.memberStart[first]!, start = i, end = this.memberStart[last]!; i < end; i++) {
+      if (!occursIn(ids, start, i, ids[i]!)) distinctMembers++;
+    }
+    const uploaderIds = this.uploaders;
+    const distinct = this.distinctUploaders;
+    let distinctUploaders = 0;
+    let uploadersBeforeLast = 0;
+    const lastPaneUploaders = this.uploaderStart[last - 1]!;
+    for (let i = this.uploaderStart[first]!, end = this.uploaderStart[last]!; i < end; i++) {
+      if (i === lastPaneUploaders) uploadersBeforeLast = distinctUploaders;
+      const u = uploaderIds[i]!;
+      if (!occursIn(distinct, 0, distinctUploaders, u)) distinct[distinctUploaders++] = u;
+    }
+    if (lastPaneUploaders === this.uploaderStart[last]!) uploadersBeforeLast = distinctUploaders;
+    // Posts: weights summed pane by pane, the author of an upload entry winning, first appearance order.
+    const postIds = this.postIds;
+    let posts = 0;
+    for (let i = this.postStart[first]!, end = this.postStart[last]!; i < end; i++) {
+      const id = postIds[i]!;
+      let slot = 0;
+      while (slot < posts && postIds[this.slotEntry[slot]!] !== id) slot++;
+      if (slot === posts) {
+        this.slotEntry[posts] = i;
+        this.slotWeight[posts] = this.postWeights[i]!;
+        this.slotAuthor[posts] = this.postAuthors[i]!;
+        posts++;
+      } else {
+        this.slotWeight[slot] = this.slotWeight[slot]! + this.postWeights[i]!;
+        if (this.postUploaded[i] === 1) this.slotAuthor[slot] = this.postAuthors[i]!;
+      }
+    }
+    const uploadWeight = settings.weights.upload;
+    const cap = settings.postInteractionCap;
+    let weighted = 0;
+    let evidenceSquares = 0;
+    let sources = 0;
+    for (let i = 0; i < distinctUploaders; i++) {
+      weighted += uploadWeight;
+      evidenceSquares += uploadWeight * uploadWeight;
+      sources = this.addToSource(sources, distinct[i]!, uploadWeight);
+    }
+    for (let slot = 0; slot < posts; slot++) {
+      const amount = Math.min(this.slotWeight[slot]!, cap);
+      if (amount <= 0) continue;
+      weighted += amount;
+      evidenceSquares += amount * amount;
+      sources = this.addToSource(sources, this.slotAuthor[slot]!, amount);
+    }
+    let top = 0;
+    for (let i = 0; i < sources; i++) if (this.sourceAmounts[i]! > top) top = this.sourceAmounts[i]!;
+    into.signals = signals;
+    into.raw = raw;
+    into.squares = squares;
+    into.uploads = uploads;
+    into.distinctMembers = distinctMembers;
+    into.distinctUploaders = distinctUploaders;
+    into.lastPaneNewUploaders = distinctUploaders - uploadersBeforeLast;
+    const evidence = into.evidence;
+    evidence.weighted = weighted;
+    evidence.varianceScale = weighted > 0 ? Math.max(1, evidenceSquares / weighted) : 1;
+    evidence.distinctSources = sources;
+    evidence.topSourceShare = weighted > 0 ? top / weighted : 0;
+    return into;
+  }
+
+  /** Adds `amount` to source `id` (a new one at the end); returns the number of sources. */
+  private addToSource(sources: number, id: number, amount: number): number {
+    for (let i = 0; i < sources; i++) {
+      if (this.sources[i] === id) {
+        this.sourceAmounts[i] = this.sourceAmounts[i]! + amount;
+        return sources;
+      }
+    }
+    this.sources[sources] = id;
+    this.sourceAmounts[sources] = 0 + amount;
+    return sources + 1;
+  }
+}
+
+/** Whether `id` is in `ids[from, to)`. */
+function occursIn(ids: Int32Array, from: number, to: number, id: number): boolean {
+  for (let i = from; i < to; i++) if (ids[i] === id) return true;
+  return false;
 }
 
 /** Keeps the first of each id in `ids`, in place; `seen` is stamped with generation `g`. */
@@ -502,13 +726,18 @@ function noMeasures(into: SpanMeasures): SpanMeasures {
   return into;
 }
 
-/** The merged counts by kind, keys in order of first appearance (as `mergeTallies` gives them). */
-export function mergedByKind(panes: readonly PaneTally[]): Record<string, number> {
+/** The merged counts by kind of `panes[from, to)`, keys in order of first appearance (as `mergeTallies` gives them). */
+export function mergedByKind(
+  panes: readonly PaneTally[],
+  from = 0,
+  to = panes.length,
+): Record<string, number> {
   mergedCounts.fill(0);
   let order = 0;
   let seen = 0;
   let seenKinds = 0;
-  for (const pane of panes) {
+  for (let p = from; p < to; p++) {
+    const pane = panes[p]!;
     let paneOrder = pane.kindOrder;
     for (let j = 0; j < pane.kindsSeen; j++, paneOrder >>= KIND_BITS) {
       const index = (paneOrder & KIND_MASK) - 1;

@@ -41,7 +41,6 @@ import {
   type Activity,
   type Baseline,
   decayBaseline,
-  type Evidence,
   isBroadEnough,
   mergeTallies,
   scoreOf,
@@ -122,9 +121,13 @@ interface Expectations {
   rhythmUploads: number;
 }
 
-/** The sub-test with the smallest p-value (the first of equals); `tests` is not empty. */
-function strongestOf(tests: readonly SubTest[]): SubTest {
-  return tests.reduce((a, c) => (c.pValue < a.pValue ? c : a));
+function emptySubTest(): SubTest {
+  return { pValue: 1, uplift: 0, expected: 0, passes: false };
+}
+
+/** The stronger of two sub-tests: the smaller p-value, the first of equals (null is weakest). */
+function strongerOf(a: SubTest | null, b: SubTest): SubTest {
+  return a === null || b.pValue < a.pValue ? b : a;
 }
 
 /** Reported for a sub-test whose uplift could not pass the gate (its tail was not computed). */
@@ -139,21 +142,23 @@ function addCell(into: ActivityCell, cell: ActivityCell): void {
   into[2] += cell[2];
 }
 
-/** Distinct uploaders as a unit count (a member's repeated posts count once). */
-function uploadEvidence(span: SpanMeasures): Pick<Evidence, 'weighted' | 'varianceScale'> {
-  return { weighted: span.distinctUploaders, varianceScale: 1 };
-}
-
 /** A window's panes of one SKU and scope, and everybody's activity in the same window. */
 interface WindowSpan {
-  inWindow: PaneTally[];
-  recent: PaneTally[];
-  before: PaneTally[];
+  /**
+   * The scope's panes, sorted by index: the window is `panes[windowFrom, windowTo)`, its newest
+   * panes start at `recentFrom`, the ones before those at `beforeFrom` (ranges, not copies: a
+   * close would otherwise allocate three arrays).
+   */
+  panes: PaneTally[];
+  windowFrom: number;
+  windowTo: number;
+  recentFrom: number;
+  beforeFrom: number;
   all: ActivityCell;
   allRecent: ActivityCell;
   /** Whether the scope has any activity table (a scope only ever late for hopping windows has none). */
   hasActivity: boolean;
-  /** Whether the window's newest pane holds signals of the SKU (then it is inWindow's last). */
+  /** Whether the window's newest pane holds signals of the SKU (then it is the window's last). */
   newestPresent: boolean;
   /** The SKU's own undamped weight and upload signals, in the window and in its newest panes. */
   ownRaw: number;
@@ -188,7 +193,8 @@ interface WindowResult {
   end: number;
   signals: number;
   distinctMembers: number;
-  evidence: Evidence;
+  /** The window's weighted evidence (its point on the sparkline). */
+  weighted: number;
   rising: boolean;
   uplift: number;
   score: number;
@@ -231,9 +237,11 @@ export class TrendPartition {
   private readonly countryScopes = new Map<string, string>();
   private readonly span: WindowSpan = {
     newestPresent: false,
-    inWindow: [],
-    recent: [],
-    before: [],
+    panes: [],
+    windowFrom: 0,
+    windowTo: 0,
+    recentFrom: 0,
+    beforeFrom: 0,
     all: [0, 0, 0],
     allRecent: [0, 0, 0],
     hasActivity: false,
@@ -248,6 +256,14 @@ export class TrendPartition {
     Map<number, { all: ActivityCell; allRecent: ActivityCell; hasActivity: boolean }>
   >();
   private readonly beforeMeasures = emptyMeasures();
+  /** Everybody else's activity in the window and in its newest panes, for the close under way. */
+  private readonly others = emptyOthers();
+  private readonly othersRecent = emptyOthers();
+  /** The four sub-tests of the close under way (see `closeWindow`). */
+  private readonly engagementTest = emptySubTest();
+  private readonly freshEngagementTest = emptySubTest();
+  private readonly uploadsTest = emptySubTest();
+  private readonly freshUploadsTest = emptySubTest();
 
   constructor(
     private readonly settings: TrendSettings,
@@ -509,9 +525,6 @@ export class TrendPartition {
     const { advanceMs, recentPanes } = this.settings;
     const lastPane = end / advanceMs - 1;
     const span = this.span;
-    span.inWindow.length = 0;
-    span.recent.length = 0;
-    span.before.length = 0;
     span.newestPresent = false;
     let ownRaw = 0;
     let ownUploads = 0;
@@ -519,21 +532,28 @@ export class TrendPartition {
     let ownRecentUploads = 0;
     const firstPane = lastPane - this.panesPerWindow + 1;
     const { indices, panes } = scope.panes;
-    for (let i = 0; i < indices.length; i++) {
+    let i = 0;
+    while (i < indices.length && indices[i]! < firstPane) i++;
+    span.panes = panes;
+    span.windowFrom = i;
+    span.beforeFrom = -1;
+    span.recentFrom = -1;
+    for (; i < indices.length; i++) {
       const p = indices[i]!;
-      if (p < firstPane) continue;
       if (p > lastPane) break;
       const pane = panes[i]!;
-      span.inWindow.push(pane);
       ownRaw += pane.raw;
       ownUploads += pane.upload;
       if (p === lastPane) span.newestPresent = true;
       if (p > lastPane - recentPanes) {
-        span.recent.push(pane);
+        if (span.recentFrom < 0) span.recentFrom = i;
         ownRecentRaw += pane.raw;
         ownRecentUploads += pane.upload;
-      } else if (p > lastPane - 2 * recentPanes) span.before.push(pane);
+      } else if (p > lastPane - 2 * recentPanes && span.beforeFrom < 0) span.beforeFrom = i;
     }
+    span.windowTo = i;
+    if (span.recentFrom < 0) span.recentFrom = i;
+    if (span.beforeFrom < 0) span.beforeFrom = span.recentFrom;
     span.ownRaw = ownRaw;
     span.ownUploads = ownUploads;
     span.ownRecentRaw = ownRecentRaw;
@@ -574,19 +594,30 @@ export class TrendPartition {
     span: WindowSpan,
   ): WindowResult | null {
     const { advanceMs, windowSizeMs, recentPanes, graceMs, warmupMs, defaultPrior } = this.settings;
-    const { inWindow, recent, before, all, allRecent } = span;
-    if (inWindow.length === 0) return null;
+    const { panes, windowFrom, windowTo, recentFrom, beforeFrom, all, allRecent } = span;
+    if (windowFrom === windowTo) return null;
     const isGlobal = scopeName === GLOBAL;
     // The merged window, its newest panes and the ones before those, measured without merging.
-    const tally = this.scanner.measure(inWindow, this.settings, this.windowMeasures);
-    const evidence = { ...tally.evidence };
-    const recentTally = this.scanner.measure(recent, this.settings, this.recentMeasures);
+    const tally = this.windowMeasures;
+    const recentTally = this.recentMeasures;
+    this.scanner.measureWindow(
+      panes,
+      windowFrom,
+      beforeFrom,
+      recentFrom,
+      windowTo,
+      this.settings,
+      tally,
+      recentTally,
+      this.beforeMeasures,
+    );
+    const evidence = tally.evidence;
     const recentEvidence = recentTally.evidence;
 
     const category = this.tables.product(sku)?.category ?? null;
     const categoryShare = isGlobal && category !== null ? priors.get(category) : undefined;
-    const others = othersThan(all, tally);
-    const othersRecent = othersThan(allRecent, recentTally);
+    const others = othersThan(all, tally, this.others);
+    const othersRecent = othersThan(allRecent, recentTally, this.othersRecent);
     if (!scope.baselines) {
       const uploadPrior = defaultPrior / this.settings.weights.upload;
       scope.baselines = {
@@ -610,7 +641,9 @@ export class TrendPartition {
     // Two measures (weighted engagement, which lags, and distinct uploaders, which lead) over two
     // spans (the whole window and its newest panes).
     const engagement = this.subTest(
-      evidence,
+      this.engagementTest,
+      evidence.weighted,
+      evidence.varianceScale,
       others.weighted,
       others.varianceScale,
       shareOf(b.count, b.others),
@@ -619,7 +652,9 @@ export class TrendPartition {
       override?.engagement,
     );
     const freshEngagement = this.subTest(
-      recentEvidence,
+      this.freshEngagementTest,
+      recentEvidence.weighted,
+      recentEvidence.varianceScale,
       othersRecent.weighted,
       othersRecent.varianceScale,
       shareOf(b.count, b.others),
@@ -627,8 +662,11 @@ export class TrendPartition {
       spanShare,
       override?.freshEngagement,
     );
+    // Distinct uploaders as a unit count (a member's repeated posts count once).
     const uploads = this.subTest(
-      uploadEvidence(tally),
+      this.uploadsTest,
+      tally.distinctUploaders,
+      1,
       others.uploads,
       1,
       shareOf(b.uploadCount, b.otherUploads),
@@ -637,7 +675,9 @@ export class TrendPartition {
       override?.uploads,
     );
     const freshUploads = this.subTest(
-      uploadEvidence(recentTally),
+      this.freshUploadsTest,
+      recentTally.distinctUploaders,
+      1,
       othersRecent.uploads,
       1,
       shareOf(b.uploadCount, b.otherUploads),
@@ -649,22 +689,19 @@ export class TrendPartition {
     const sequential = this.sequentialTest(scope, b, end, span, tally, uploads, others, override, warmingUp);
     const broad = isBroadEnough(evidence, tally.distinctMembers, this.settings);
     const freshBroad = isBroadEnough(recentEvidence, recentTally.distinctMembers, this.settings);
-    const passing = [
-      broad ? engagement : null,
-      freshBroad ? freshEngagement : null,
-      broad ? uploads : null,
-      freshBroad ? freshUploads : null,
-    ].filter((t): t is SubTest => t?.passes === true);
-    const rising = !warmingUp && (passing.length > 0 || (broad && sequential));
+    // The strongest sub-test that passes on a span broad enough (the window, or its newest panes).
+    let passing: SubTest | null = null;
+    if (broad && engagement.passes) passing = strongerOf(passing, engagement);
+    if (freshBroad && freshEngagement.passes) passing = strongerOf(passing, freshEngagement);
+    if (broad && uploads.passes) passing = strongerOf(passing, uploads);
+    if (freshBroad && freshUploads.passes) passing = strongerOf(passing, freshUploads);
+    const rising = !warmingUp && (passing !== null || (broad && sequential));
     // Four sub-tests: Bonferroni keeps the false-alarm rate of the window at alpha.
-    const pValue = Math.min(
-      1,
-      SUB_TESTS * strongestOf([engagement, freshEngagement, uploads, freshUploads]).pValue,
-    );
-    const uplift =
-      passing.length > 0 ? strongestOf(passing).uplift : rising ? uploads.uplift : engagement.uplift;
+    const strongest = strongerOf(strongerOf(strongerOf(engagement, freshEngagement), uploads), freshUploads);
+    const pValue = Math.min(1, SUB_TESTS * strongest.pValue);
+    const uplift = passing !== null ? passing.uplift : rising ? uploads.uplift : engagement.uplift;
     const score = scoreOf(pValue);
-    const beforeWeighted = this.scanner.measure(before, this.settings, this.beforeMeasures).evidence.weighted;
+    const beforeWeighted = this.beforeMeasures.evidence.weighted;
     const acceleration = (recentEvidence.weighted + 1) / (beforeWeighted + 1);
 
     updateBaseline(b.count, evidence.weighted, this.alpha);
@@ -683,7 +720,7 @@ export class TrendPartition {
       signals: tally.signals,
       weightedCount: round3(evidence.weighted),
       distinctMembers: tally.distinctMembers,
-      countsByKind: mergedByKind(inWindow),
+      countsByKind: mergedByKind(panes, windowFrom, windowTo),
       baseline: round3(engagement.expected),
       score: round3(score),
       pValue,
@@ -692,13 +729,15 @@ export class TrendPartition {
       category,
       emittedAt: iso(end + graceMs),
     });
+    // Only the global window (the sparkline) and rising ones are looked at after the close.
+    if (!isGlobal && !rising) return null;
     return {
       scope: scopeName,
       state: scope,
       end,
       signals: tally.signals,
       distinctMembers: tally.distinctMembers,
-      evidence,
+      weighted: evidence.weighted,
       rising,
       uplift,
       score,
@@ -752,7 +791,9 @@ export class TrendPartition {
    * tail probabilities are the costly part: they are computed only when the uplift could pass.
    */
   private subTest(
-    evidence: Pick<Evidence, 'weighted' | 'varianceScale'>,
+    into: SubTest,
+    weighted: number,
+    varianceScale: number,
     othersWeighted: number,
     othersScale: number,
     baselineShare: number,
@@ -767,19 +808,24 @@ export class TrendPartition {
     const expected = Math.max(expectedOverride ?? baselineShare * othersWeighted, floor);
     const share = expected / othersWeighted;
     const usual = Math.max(usualCount * spanShare, floor);
-    const uplift = expected > 0 ? evidence.weighted / expected : 0;
+    const uplift = expected > 0 ? weighted / expected : 0;
+    into.uplift = uplift;
+    into.expected = expected;
     if (uplift < minUplift) {
-      return { pValue: uplift > 1 ? SKIPPED_P : 1, uplift, expected, passes: false };
+      into.pValue = uplift > 1 ? SKIPPED_P : 1;
+      into.passes = false;
+      return into;
     }
     const relative = shareSurpriseOf(
-      evidence,
+      { weighted, varianceScale },
       { weighted: othersWeighted, varianceScale: othersScale },
       share,
       dispersion,
     );
-    const absolute = surpriseOf(evidence.weighted, usual, evidence.varianceScale, dispersion);
-    const pValue = Math.max(relative.pValue, absolute.pValue);
-    return { pValue, uplift, expected, passes: SUB_TESTS * pValue <= alpha };
+    const absolute = surpriseOf(weighted, usual, varianceScale, dispersion);
+    into.pValue = Math.max(relative.pValue, absolute.pValue);
+    into.passes = SUB_TESTS * into.pValue <= alpha;
+    return into;
   }
 
   /**
@@ -935,7 +981,7 @@ export class TrendPartition {
     state.series = this.seriesUpTo(state, end - this.settings.advanceMs);
     state.series.push({
       windowStart: iso(end - this.settings.windowSizeMs),
-      weightedCount: round3(global.evidence.weighted),
+      weightedCount: round3(global.weighted),
       signals: global.signals,
     });
     state.seriesEnd = end;
@@ -1119,11 +1165,20 @@ export class TrendPartition {
 // ---------------------------------------------------------------------- helpers
 
 /** The activity of everybody but this SKU; at least one unit, so silence never divides by zero. */
-function othersThan(all: ActivityCell, own: SpanMeasures): Activity & { uploads: number } {
+type Others = Activity & { uploads: number };
+
+function emptyOthers(): Others {
+  return { weighted: 1, varianceScale: 1, uploads: 1 };
+}
+
+/** Everybody's activity `all` minus the SKU's own, written into `into`. */
+function othersThan(all: ActivityCell, own: SpanMeasures, into: Others): Others {
   const weighted = Math.max(1, all[0] - own.raw);
   const squares = Math.max(1, all[1] - own.squares);
-  const uploads = Math.max(1, all[2] - own.uploads);
-  return { weighted, varianceScale: Math.max(1, squares / weighted), uploads };
+  into.weighted = weighted;
+  into.varianceScale = Math.max(1, squares / weighted);
+  into.uploads = Math.max(1, all[2] - own.uploads);
+  return into;
 }
 
 function hasPanes(state: SkuState): boolean {

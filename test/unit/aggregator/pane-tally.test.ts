@@ -97,6 +97,43 @@ describe('compact panes', () => {
     }
   });
 
+  it('measures a window and its two sub-spans at once exactly as three separate measures', () => {
+    const random = rng(21);
+    let small = 0;
+    for (let round = 0; round < 400; round++) {
+      const interner = new Interner();
+      const panes: PaneTally[] = [];
+      // Mostly windows of a few signals (the path on scratch arrays), some past its 48 ids.
+      const perPane = round % 10 === 0 ? 12 : 4;
+      for (let p = 0; p < 12; p++) {
+        const pane = emptyPane(round % 2 === 0);
+        for (const signal of randomSignals(random, Math.floor(random() * perPane))) {
+          // Ids across a wider range than randomSignals' five members, so that lists can be long.
+          const member = interner.id(`${signal.memberId}-${Math.floor(random() * 20)}`);
+          const ids = { member, post: interner.id(signal.postId), author: authorId(signal, member, interner) };
+          addToPane(pane, signal, ids, s.weights[signal.kind]);
+        }
+        panes.push(pane);
+      }
+      const from = Math.floor(random() * 3);
+      const to = from + 1 + Math.floor(random() * (12 - from));
+      const recentFrom = Math.max(from, to - Math.floor(random() * 4));
+      const beforeFrom = Math.max(from, recentFrom - Math.floor(random() * 4));
+      if (panes.slice(from, to).reduce((n, pane) => n + pane.members.length, 0) <= 48) small++;
+      const scanner = new SpanScanner(interner);
+      const [window, recent, before] = [emptyMeasures(), emptyMeasures(), emptyMeasures()];
+      scanner.measureWindow(panes, from, beforeFrom, recentFrom, to, s, window, recent, before);
+      const separate = new SpanScanner(interner);
+      expect(window).toEqual(separate.measure(panes, s, emptyMeasures(), from, to));
+      expect(recent).toEqual(separate.measure(panes, s, emptyMeasures(), recentFrom, to));
+      expect(before).toEqual(separate.measure(panes, s, emptyMeasures(), beforeFrom, recentFrom));
+      expect(window).toEqual(new SpanScanner(interner).measure(panes.slice(from, to), s, emptyMeasures()));
+    }
+    // Both paths were taken.
+    expect(small).toBeGreaterThan(100);
+    expect(small).toBeLessThan(400);
+  });
+
   it('keeps a busy pane to about its distinct members, and measures it as before', () => {
     const random = rng(13);
     const interner = new Interner();
