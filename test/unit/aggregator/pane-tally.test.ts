@@ -110,7 +110,11 @@ describe('compact panes', () => {
         for (const signal of randomSignals(random, Math.floor(random() * perPane))) {
           // Ids across a wider range than randomSignals' five members, so that lists can be long.
           const member = interner.id(`${signal.memberId}-${Math.floor(random() * 20)}`);
-          const ids = { member, post: interner.id(signal.postId), author: authorId(signal, member, interner) };
+          const ids = {
+            member,
+            post: interner.id(signal.postId),
+            author: authorId(signal, member, interner),
+          };
           addToPane(pane, signal, ids, s.weights[signal.kind]);
         }
         panes.push(pane);
