@@ -320,10 +320,7 @@ export class SpanScanner {
     const postOrder = this.postOrder;
     const uploaderOrder = this.uploaderOrder;
     const sourceOrder = this.sourceOrder;
-    let signals = 0;
-    let raw = 0;
-    let squares = 0;
-    let uploads = 0;
+    sumPanes(panes, from, to, into);
     let distinctMembers = 0;
     let distinctUploaders = 0;
     let posts = 0;
@@ -331,10 +328,6 @@ export class SpanScanner {
     for (let p = from; p < to; p++) {
       const pane = panes[p]!;
       uploadersBeforeLast = distinctUploaders;
-      signals += pane.signals;
-      raw += pane.raw;
-      squares += pane.squares;
-      uploads += pane.upload;
       const members = pane.members;
       for (let i = 0; i < members.length; i++) {
         const m = members[i]!;
@@ -400,18 +393,10 @@ export class SpanScanner {
       const v = sourceAmount[sourceOrder[i]!]!;
       if (v > top) top = v;
     }
-    into.signals = signals;
-    into.raw = raw;
-    into.squares = squares;
-    into.uploads = uploads;
     into.distinctMembers = distinctMembers;
     into.distinctUploaders = distinctUploaders;
     into.lastPaneNewUploaders = distinctUploaders - uploadersBeforeLast;
-    const evidence = into.evidence;
-    evidence.weighted = weighted;
-    evidence.varianceScale = weighted > 0 ? Math.max(1, evidenceSquares / weighted) : 1;
-    evidence.distinctSources = sources;
-    evidence.topSourceShare = weighted > 0 ? top / weighted : 0;
+    setEvidence(into.evidence, weighted, evidenceSquares, sources, top);
     return into;
   }
 
@@ -532,17 +517,7 @@ class SmallWindow {
     into: SpanMeasures,
   ): SpanMeasures {
     if (spanFrom >= spanTo) return noMeasures(into);
-    let signals = 0;
-    let raw = 0;
-    let squares = 0;
-    let uploads = 0;
-    for (let p = spanFrom; p < spanTo; p++) {
-      const pane = panes[p]!;
-      signals += pane.signals;
-      raw += pane.raw;
-      squares += pane.squares;
-      uploads += pane.upload;
-    }
+    sumPanes(panes, spanFrom, spanTo, into);
     const first = spanFrom - windowFrom;
     const last = spanTo - windowFrom;
     const ids = this.members;
@@ -597,18 +572,10 @@ class SmallWindow {
     }
     let top = 0;
     for (let i = 0; i < sources; i++) if (this.sourceAmounts[i]! > top) top = this.sourceAmounts[i]!;
-    into.signals = signals;
-    into.raw = raw;
-    into.squares = squares;
-    into.uploads = uploads;
     into.distinctMembers = distinctMembers;
     into.distinctUploaders = distinctUploaders;
     into.lastPaneNewUploaders = distinctUploaders - uploadersBeforeLast;
-    const evidence = into.evidence;
-    evidence.weighted = weighted;
-    evidence.varianceScale = weighted > 0 ? Math.max(1, evidenceSquares / weighted) : 1;
-    evidence.distinctSources = sources;
-    evidence.topSourceShare = weighted > 0 ? top / weighted : 0;
+    setEvidence(into.evidence, weighted, evidenceSquares, sources, top);
     return into;
   }
 
@@ -624,6 +591,39 @@ class SmallWindow {
     this.sourceAmounts[sources] = 0 + amount;
     return sources + 1;
   }
+}
+
+/** The counters of `panes[from, to)` added up in pane order (signals, weight, its squares, uploads). */
+function sumPanes(panes: readonly PaneTally[], from: number, to: number, into: SpanMeasures): void {
+  let signals = 0;
+  let raw = 0;
+  let squares = 0;
+  let uploads = 0;
+  for (let p = from; p < to; p++) {
+    const pane = panes[p]!;
+    signals += pane.signals;
+    raw += pane.raw;
+    squares += pane.squares;
+    uploads += pane.upload;
+  }
+  into.signals = signals;
+  into.raw = raw;
+  into.squares = squares;
+  into.uploads = uploads;
+}
+
+/** `evidenceOf`'s result from the damped weights' sum, their squares, the sources and the top one. */
+function setEvidence(
+  evidence: Evidence,
+  weighted: number,
+  squares: number,
+  sources: number,
+  top: number,
+): void {
+  evidence.weighted = weighted;
+  evidence.varianceScale = weighted > 0 ? Math.max(1, squares / weighted) : 1;
+  evidence.distinctSources = sources;
+  evidence.topSourceShare = weighted > 0 ? top / weighted : 0;
 }
 
 /** Whether `id` is in `ids[from, to)`. */
@@ -718,11 +718,7 @@ function noMeasures(into: SpanMeasures): SpanMeasures {
   into.distinctMembers = 0;
   into.distinctUploaders = 0;
   into.lastPaneNewUploaders = 0;
-  const evidence = into.evidence;
-  evidence.weighted = 0;
-  evidence.varianceScale = 1;
-  evidence.distinctSources = 0;
-  evidence.topSourceShare = 0;
+  setEvidence(into.evidence, 0, 0, 0, 0);
   return into;
 }
 

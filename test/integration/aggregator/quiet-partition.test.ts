@@ -10,7 +10,7 @@ import { TOPICS } from '../../../shared/contracts/topics.ts';
 import { createKafka } from '../../../shared/kafka/client.ts';
 import { integrationEnv, uniqueNamespace } from '../../support/env.ts';
 import { runDetection } from './pipeline.ts';
-import { buildFeed, detectionScenario, loadCatalogue } from './scenario-feed.ts';
+import { buildFeed, DETERMINISM_SETTINGS, detectionScenario, loadCatalogue } from './scenario-feed.ts';
 
 const { Partitioners } = kafkajs;
 const { kafkaBrokers } = integrationEnv();
@@ -46,7 +46,7 @@ describe('aggregator with a quiet input partition', () => {
       kafka,
       uniqueNamespace('aggregator-quiet'),
       feed,
-      { KAFKA_BROKERS: kafkaBrokers.join(','), AGGREGATOR_IDLE_PARTITION_MS: String(3_600_000) },
+      { KAFKA_BROKERS: kafkaBrokers.join(','), ...DETERMINISM_SETTINGS },
       120_000,
     );
     expect(run.drained).toBe(true);
