@@ -264,6 +264,8 @@ export class TrendPartition {
   private readonly freshEngagementTest = emptySubTest();
   private readonly uploadsTest = emptySubTest();
   private readonly freshUploadsTest = emptySubTest();
+  /** The time labels of the windows ending at `end`: every scope closing there shares them. */
+  private readonly labels = { end: Number.NaN, start: '', endText: '', emittedAt: '', idSuffix: '' };
 
   constructor(
     private readonly settings: TrendSettings,
@@ -593,7 +595,7 @@ export class TrendPartition {
     override: Expectations | null,
     span: WindowSpan,
   ): WindowResult | null {
-    const { advanceMs, windowSizeMs, recentPanes, graceMs, warmupMs, defaultPrior } = this.settings;
+    const { advanceMs, windowSizeMs, recentPanes, warmupMs, defaultPrior } = this.settings;
     const { panes, windowFrom, windowTo, recentFrom, beforeFrom, all, allRecent } = span;
     if (windowFrom === windowTo) return null;
     const isGlobal = scopeName === GLOBAL;
@@ -637,6 +639,8 @@ export class TrendPartition {
       decayBaseline(scope.baselines.uploadCount, emptyWindows, this.alpha);
     }
     const b = scope.baselines;
+    const countShare = shareOf(b.count, b.others);
+    const uploadShare = shareOf(b.uploadCount, b.otherUploads);
     const spanShare = recentPanes / this.panesPerWindow;
     // Two measures (weighted engagement, which lags, and distinct uploaders, which lead) over two
     // spans (the whole window and its newest panes).
@@ -646,7 +650,7 @@ export class TrendPartition {
       evidence.varianceScale,
       others.weighted,
       others.varianceScale,
-      shareOf(b.count, b.others),
+      countShare,
       b.count.mean,
       1,
       override?.engagement,
@@ -657,7 +661,7 @@ export class TrendPartition {
       recentEvidence.varianceScale,
       othersRecent.weighted,
       othersRecent.varianceScale,
-      shareOf(b.count, b.others),
+      countShare,
       b.count.mean,
       spanShare,
       override?.freshEngagement,
@@ -669,7 +673,7 @@ export class TrendPartition {
       1,
       others.uploads,
       1,
-      shareOf(b.uploadCount, b.otherUploads),
+      uploadShare,
       b.uploadCount.mean,
       1,
       override?.uploads,
@@ -680,7 +684,7 @@ export class TrendPartition {
       1,
       othersRecent.uploads,
       1,
-      shareOf(b.uploadCount, b.otherUploads),
+      uploadShare,
       b.uploadCount.mean,
       spanShare,
       override?.freshUploads,
@@ -710,12 +714,13 @@ export class TrendPartition {
     updateBaseline(b.otherUploads, others.uploads, this.alpha);
     scope.baselineThrough = end;
 
+    const labels = this.labelsOf(end);
     this.out.windows.push({
-      windowId: `${sku}|${scopeName}|${iso(end - windowSizeMs)}|${windowSizeMs}`,
+      windowId: `${sku}|${scopeName}${labels.idSuffix}`,
       sku,
       scope: scopeName,
-      windowStart: iso(end - windowSizeMs),
-      windowEnd: iso(end),
+      windowStart: labels.start,
+      windowEnd: labels.endText,
       sizeMs: windowSizeMs,
       signals: tally.signals,
       weightedCount: round3(evidence.weighted),
@@ -727,7 +732,7 @@ export class TrendPartition {
       rising,
       acceleration: round3(acceleration),
       category,
-      emittedAt: iso(end + graceMs),
+      emittedAt: labels.emittedAt,
     });
     // Only the global window (the sparkline) and rising ones are looked at after the close.
     if (!isGlobal && !rising) return null;
@@ -743,6 +748,19 @@ export class TrendPartition {
       score,
       pValue,
     };
+  }
+
+  private labelsOf(end: number): TrendPartition['labels'] {
+    const labels = this.labels;
+    if (labels.end !== end) {
+      const { windowSizeMs, graceMs } = this.settings;
+      labels.end = end;
+      labels.start = iso(end - windowSizeMs);
+      labels.endText = iso(end);
+      labels.emittedAt = iso(end + graceMs);
+      labels.idSuffix = `|${labels.start}|${windowSizeMs}`;
+    }
+    return labels;
   }
 
   /**
