@@ -157,6 +157,8 @@ export interface DetectionRun {
   processingMs: number;
   signals: number;
   lateSignals: number;
+  /** Window results the trends stage wrote (each closed window of each scope is one record). */
+  windows: number;
 }
 
 /** Writes the feed to a fresh namespace, runs the real aggregator on it, returns its alerts. */
@@ -187,7 +189,8 @@ export async function runDetection(
   };
   const signals = await metric('trendradar_aggregator_signals_total', { stage: 'trends' });
   const lateSignals = await metric('trendradar_aggregator_late_signals_total');
+  const windows = await metric('trendradar_aggregator_windows_total');
   await running.stop();
   const alerts = await readAlerts(kafka, topicNames(namespace)['reorder-alerts']);
-  return { alerts, drained, processingMs, signals, lateSignals };
+  return { alerts, drained, processingMs, signals, lateSignals, windows };
 }
