@@ -142,6 +142,15 @@ function addCell(into: ActivityCell, cell: ActivityCell): void {
   into[2] += cell[2];
 }
 
+/** The ISO times of a hopping window ending at `end`, and its id after `<sku>|<scope>`. */
+interface WindowLabels {
+  end: number;
+  start: string;
+  endText: string;
+  emittedAt: string;
+  idSuffix: string;
+}
+
 /** A window's panes of one SKU and scope, and everybody's activity in the same window. */
 interface WindowSpan {
   /**
@@ -264,8 +273,14 @@ export class TrendPartition {
   private readonly freshEngagementTest = emptySubTest();
   private readonly uploadsTest = emptySubTest();
   private readonly freshUploadsTest = emptySubTest();
-  /** The time labels of the windows ending at `end`: every scope closing there shares them. */
-  private readonly labels = { end: Number.NaN, start: '', endText: '', emittedAt: '', idSuffix: '' };
+  /** The labels of the hopping windows ending at `labels.end`: every scope closing there shares them. */
+  private readonly labels: WindowLabels = {
+    end: Number.NaN,
+    start: '',
+    endText: '',
+    emittedAt: '',
+    idSuffix: '',
+  };
 
   constructor(
     private readonly settings: TrendSettings,
@@ -750,7 +765,8 @@ export class TrendPartition {
     };
   }
 
-  private labelsOf(end: number): TrendPartition['labels'] {
+  /** The time labels of the hopping windows ending at `end` (computed once per end). */
+  private labelsOf(end: number): WindowLabels {
     const labels = this.labels;
     if (labels.end !== end) {
       const { windowSizeMs, graceMs } = this.settings;
@@ -998,7 +1014,7 @@ export class TrendPartition {
   private recordSeries(state: SkuState, end: number, global: WindowResult): void {
     state.series = this.seriesUpTo(state, end - this.settings.advanceMs);
     state.series.push({
-      windowStart: iso(end - this.settings.windowSizeMs),
+      windowStart: this.labelsOf(end).start,
       weightedCount: round3(global.weighted),
       signals: global.signals,
     });
