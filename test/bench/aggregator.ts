@@ -18,13 +18,7 @@ import { TrendPartition } from '../../services/aggregator/trends.ts';
 import type { Signal } from '../../shared/contracts/events.ts';
 import { createKafka } from '../../shared/kafka/client.ts';
 import { produceFeed, runDetection } from '../integration/aggregator/pipeline.ts';
-import {
-  buildFeed,
-  detectionScenario,
-  loadCatalogue,
-  median,
-  runCore,
-} from '../integration/aggregator/scenario-feed.ts';
+import { detectionFeed, median, runCore } from '../integration/aggregator/scenario-feed.ts';
 import { communitySignals, independentSignals } from './lib/signal-streams.ts';
 
 function option(args: string[], name: string, fallback: number): number {
@@ -159,12 +153,7 @@ export default async function aggregator(args: string[]): Promise<void> {
     'one day replayed where every signal draws its SKU, post and country independently (the stream of the earlier figures): every country scope of every SKU closes a window at each advance',
   );
 
-  const feed = buildFeed({
-    seed: 3,
-    catalogue: loadCatalogue(),
-    days,
-    trends: detectionScenario({ days, trends: 2, baselinePerHour: 2 }),
-  });
+  const feed = detectionFeed({ seed: 3, days, trends: 2, baselinePerHour: 2 });
   const sparseStarted = performance.now();
   const sparse = runCore(feed, defaultAggregatorConfig());
   const sparseSeconds = (performance.now() - sparseStarted) / 1000;

@@ -14,14 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { defaultAggregatorConfig } from '../../services/aggregator/config.ts';
 import { createKafka } from '../../shared/kafka/client.ts';
 import { runDetection } from '../integration/aggregator/pipeline.ts';
-import {
-  buildFeed,
-  detectionScenario,
-  loadCatalogue,
-  median,
-  runCore,
-  scoreAlerts,
-} from '../integration/aggregator/scenario-feed.ts';
+import { detectionFeed, median, runCore, scoreAlerts } from '../integration/aggregator/scenario-feed.ts';
 import { oracleDelays } from './lib/detection-oracle.ts';
 
 function option(args: string[], name: string, fallback: number): number {
@@ -40,12 +33,7 @@ export default async function detection(args: string[]): Promise<void> {
   const config = defaultAggregatorConfig(settings);
   const advanceMin = config.AGGREGATOR_WINDOW_ADVANCE_MS / 60_000;
 
-  const feed = buildFeed({
-    seed,
-    catalogue: loadCatalogue(),
-    days,
-    trends: detectionScenario({ days, trends, baselinePerHour }),
-  });
+  const feed = detectionFeed({ seed, days, trends, baselinePerHour });
   process.stderr.write(
     `scenario: ${days} days, ${feed.events.length} events, ${trends} trends, decoys: ${feed.scenario.truth.decoys.map((d) => d.kind).join(', ')}\n`,
   );

@@ -9,7 +9,7 @@ import { createKafka } from '../../../shared/kafka/client.ts';
 import { oracleDelays } from '../../bench/lib/detection-oracle.ts';
 import { integrationEnv, uniqueNamespace } from '../../support/env.ts';
 import { runDetection } from './pipeline.ts';
-import { buildFeed, detectionScenario, loadCatalogue, median, scoreAlerts } from './scenario-feed.ts';
+import { detectionFeed, median, scoreAlerts } from './scenario-feed.ts';
 
 const { kafkaBrokers } = integrationEnv();
 const kafka = createKafka({ brokers: kafkaBrokers, clientId: 'aggregator-detection-test' });
@@ -18,12 +18,7 @@ const ADVANCE_MS = defaultAggregatorConfig().AGGREGATOR_WINDOW_ADVANCE_MS;
 describe('detection on the simulator scenario', () => {
   it('alerts on the planted trends, after their onset, near the earliest possible, and never on the decoys', async () => {
     const days = 3;
-    const feed = buildFeed({
-      seed: 5,
-      catalogue: loadCatalogue(),
-      days,
-      trends: detectionScenario({ days, trends: 3, baselinePerHour: 4 }),
-    });
+    const feed = detectionFeed({ seed: 5, days, trends: 3, baselinePerHour: 4 });
     const run = await runDetection(
       kafka,
       uniqueNamespace('aggregator-detect'),

@@ -10,7 +10,7 @@ import { TOPICS } from '../../../shared/contracts/topics.ts';
 import { createKafka } from '../../../shared/kafka/client.ts';
 import { integrationEnv, uniqueNamespace } from '../../support/env.ts';
 import { runDetection } from './pipeline.ts';
-import { buildFeed, DETERMINISM_SETTINGS, detectionScenario, loadCatalogue } from './scenario-feed.ts';
+import { DETERMINISM_SETTINGS, detectionFeed } from './scenario-feed.ts';
 
 const { Partitioners } = kafkajs;
 const { kafkaBrokers } = integrationEnv();
@@ -19,12 +19,7 @@ const kafka = createKafka({ brokers: kafkaBrokers, clientId: 'aggregator-quiet-p
 describe('aggregator with a quiet input partition', () => {
   it('replays the others without waiting for the partition that has nothing to send', async () => {
     const days = 2;
-    const full = buildFeed({
-      seed: 3,
-      catalogue: loadCatalogue(),
-      days,
-      trends: detectionScenario({ days, trends: 2, baselinePerHour: 2 }),
-    });
+    const full = detectionFeed({ seed: 3, days, trends: 2, baselinePerHour: 2 });
     // Posts and their interactions share a key and a partition count: leaving out the posts the
     // producer would send to partition 0 leaves partition 0 of both input topics empty.
     const partitions = TOPICS.find((spec) => spec.id === 'mentions')!.partitions;

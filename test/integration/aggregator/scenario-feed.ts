@@ -176,15 +176,27 @@ export function buildFeed(options: ScenarioOptions): DetectionFeed {
   return { scenario, products: [...options.catalogue], events, inventory: scenario.inventory, catalogue };
 }
 
+/** The simulator's feed over the luma catalogue with `detectionScenario`'s trends and decoys. */
+export function detectionFeed(options: {
+  seed: number;
+  days: number;
+  trends: number;
+  baselinePerHour: number;
+  members?: number;
+}): DetectionFeed {
+  const { seed, days, trends, baselinePerHour, members } = options;
+  return buildFeed({
+    seed,
+    catalogue: loadCatalogue(),
+    days,
+    members,
+    trends: detectionScenario({ days, trends, baselinePerHour }),
+  });
+}
+
 /** The backlog the restart and scale-out tests replay: 2 days, 1,500 members, two planted trends. */
 export function determinismBacklog(): DetectionFeed {
-  return buildFeed({
-    seed: 11,
-    catalogue: loadCatalogue(),
-    days: 2,
-    members: 1_500,
-    trends: detectionScenario({ days: 2, trends: 2, baselinePerHour: 6 }),
-  });
+  return detectionFeed({ seed: 11, days: 2, members: 1_500, trends: 2, baselinePerHour: 6 });
 }
 
 /** Idle-partition handling is the one wall-clock input: determinism tests keep it out. */
