@@ -155,33 +155,79 @@ export function authorId(signal: SignalFacts, member: number, interner: Interner
 
 /** As `addToTally` (scoring.ts), on a compact pane: countries and photos when the pane has countries. */
 export function addToPane(pane: PaneTally, signal: SignalFacts, ids: SignalIds, weight: number): void {
-  pane.signals++;
-  pane.raw += weight;
-  pane.squares += weight * weight;
-  countKind(pane, signal.kind, 1);
-  pane.members.push(ids.member);
-  const withPhotos = pane.countries !== null;
-  if (pane.countries) pane.countries.set(signal.country, (pane.countries.get(signal.country) ?? 0) + 1);
+  countSignal(pane, signal, ids, weight);
   let post = findPost(pane, ids.post);
   if (!post) {
-    post = {
-      id: ids.post,
-      author: ids.author,
-      interactionWeight: 0,
-      uploaded: false,
-    };
+    post = newPost(ids.post, ids.author);
     pane.posts.push(post);
     if (pane.postIndex) pane.postIndex.set(post.id, post);
     else if (pane.posts.length > LINEAR_SEARCH_POSTS) pane.postIndex = indexPosts(pane.posts);
   }
   if (signal.kind === 'upload') {
-    pane.uploaders.push(ids.member);
     post.uploaded = true;
     post.author = ids.member;
   } else {
     post.interactionWeight += weight;
   }
-  if (withPhotos) keepStrongestPhoto(post, signal.imageUrl, signal.matchScore);
+  if (pane.countries !== null) keepStrongestPhoto(post, signal.imageUrl, signal.matchScore);
+}
+
+/** Everything `addToPane` does but the post entry: counters, kinds, members, uploaders, countries. */
+function countSignal(pane: PaneTally, signal: SignalFacts, ids: SignalIds, weight: number): void {
+  pane.signals++;
+  pane.raw += weight;
+  pane.squares += weight * weight;
+  countKind(pane, signal.kind, 1);
+  pane.members.push(ids.member);
+  if (signal.kind === 'upload') pane.uploaders.push(ids.member);
+  if (pane.countries) pane.countries.set(signal.country, (pane.countries.get(signal.country) ?? 0) + 1);
+}
+
+function newPost(id: number, author: number): PanePost {
+  return { id, author, interactionWeight: 0, uploaded: false };
+}
+
+/** A post entry's weight that marks an upload (weights are never negative). */
+const UPLOAD_ENTRY = -1;
+
+/**
+ * A daily tally: a pane (no countries, no photos) whose post entries are appended per signal and
+ * folded into `pane.posts` in batches by `SpanScanner.foldPosts`. A day's tally holds thousands of
+ * posts, and finding each signal's post in a Map was most of what the daily windows cost; the
+ * fold finds them in the scanner's id-indexed arrays. Folded, the pane is exactly what `addToPane`
+ * would have built.
+ */
+export class DayTally {
+  /** Signals not yet folded: post id, the author the signal tells (its member for an upload), weight. */
+  private entryPosts: number[] = [];
+  private entryAuthors: number[] = [];
+  private entryWeights: number[] = [];
+
+  constructor(private readonly pane: PaneTally = emptyPane(false)) {
+    pane.postIndex = null;
+  }
+
+  add(signal: SignalFacts, ids: SignalIds, weight: number, scanner: SpanScanner): void {
+    const pane = this.pane;
+    countSignal(pane, signal, ids, weight);
+    if (pane.members.length > pane.dedupeAt) scanner.dedupe(pane);
+    const upload = signal.kind === 'upload';
+    this.entryPosts.push(ids.post);
+    this.entryAuthors.push(upload ? ids.member : ids.author);
+    this.entryWeights.push(upload ? UPLOAD_ENTRY : weight);
+    if (this.entryPosts.length > Math.max(MIN_DEDUPE_AT, pane.posts.length)) this.settled(scanner);
+  }
+
+  /** The pane with every entry folded in (before it is measured, written or renumbered). */
+  settled(scanner: SpanScanner): PaneTally {
+    if (this.entryPosts.length > 0) {
+      scanner.foldPosts(this.pane, this.entryPosts, this.entryAuthors, this.entryWeights);
+      this.entryPosts.length = 0;
+      this.entryAuthors.length = 0;
+      this.entryWeights.length = 0;
+    }
+    return this.pane;
+  }
 }
 
 const LINEAR_SEARCH_POSTS = 8;
@@ -237,6 +283,7 @@ export class SpanScanner {
   private sourceSeen = new Int32Array(0);
   private postWeight = new Float64Array(0);
   private postAuthor = new Int32Array(0);
+  private postSlot = new Int32Array(0);
   private sourceAmount = new Float64Array(0);
   private postOrder = new Int32Array(0);
   private uploaderOrder = new Int32Array(0);
@@ -263,6 +310,7 @@ export class SpanScanner {
       this.sourceSeen = grow(this.sourceSeen, ints);
       this.postWeight = grow(this.postWeight, floats);
       this.postAuthor = grow(this.postAuthor, ints);
+      this.postSlot = grow(this.postSlot, ints);
       this.sourceAmount = grow(this.sourceAmount, floats);
       this.capacity = capacity;
     }
@@ -298,6 +346,44 @@ export class SpanScanner {
     keepFirstOfEach(pane.members, this.memberSeen, g);
     keepFirstOfEach(pane.uploaders, this.uploaderSeen, g);
     pane.dedupeAt = Math.max(MIN_DEDUPE_AT, 2 * pane.members.length);
+  }
+
+  /**
+   * Folds post entries (see `DayTally`) into the pane's posts, in order: each as `addToPane`
+   * would have added it (a new post takes the entry's author; an upload marks the post uploaded and
+   * makes its member the author; any other signal adds its weight).
+   */
+  foldPosts(
+    pane: PaneTally,
+    ids: readonly number[],
+    authors: readonly number[],
+    weights: readonly number[],
+  ): void {
+    this.ensure(this.interner.size, 0);
+    const g = this.nextGeneration();
+    const { postSeen, postSlot } = this;
+    const posts = pane.posts;
+    for (let k = 0; k < posts.length; k++) {
+      const id = posts[k]!.id;
+      postSeen[id] = g;
+      postSlot[id] = k;
+    }
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i]!;
+      let post: PanePost;
+      if (postSeen[id] === g) post = posts[postSlot[id]!]!;
+      else {
+        post = newPost(id, authors[i]!);
+        postSeen[id] = g;
+        postSlot[id] = posts.length;
+        posts.push(post);
+      }
+      const weight = weights[i]!;
+      if (weight === UPLOAD_ENTRY) {
+        post.uploaded = true;
+        post.author = authors[i]!;
+      } else post.interactionWeight += weight;
+    }
   }
 
   /**

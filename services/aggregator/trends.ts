@@ -23,6 +23,7 @@ import {
   addToPane,
   authorId,
   byKindOf,
+  DayTally,
   deserializePane,
   emptyMeasures,
   emptyPane,
@@ -76,7 +77,7 @@ interface ScopeState {
   /** Hopping panes (compact: interned ids, see pane-tally.ts). */
   panes: PaneSeries;
   /** Daily tallies, compact as the panes (no countries, no photos). */
-  days: Map<number, PaneTally>;
+  days: Map<number, DayTally>;
   /** End of the last hopping window closed (or skipped as empty) for this scope. */
   closedThrough: number;
   /** End of the last window folded into the baseline. */
@@ -362,10 +363,10 @@ export class TrendPartition {
       if (dayOpen) {
         let day = scope.days.get(dayIndex);
         if (!day) {
-          day = emptyPane(false);
+          day = new DayTally();
           scope.days.set(dayIndex, day);
         }
-        this.addTo(day, signal, ids, weight);
+        day.add(signal, ids, weight, this.scanner);
       }
     }
     this.dirty.add(state.key);
@@ -528,7 +529,7 @@ export class TrendPartition {
     for (const state of this.skus.values())
       for (const scope of state.scopes.values()) {
         for (const pane of scope.panes.panes) panes.push(pane);
-        for (const day of scope.days.values()) panes.push(day);
+        for (const day of scope.days.values()) panes.push(day.settled(this.scanner));
       }
     this.interner.compact(panes);
     this.internLimit = Math.max(MIN_INTERN_LIMIT, 2 * this.interner.size);
@@ -1040,9 +1041,10 @@ export class TrendPartition {
     const dailyPrior = (this.settings.defaultPrior * DAY_MS) / windowSizeMs;
     for (const [sku, state] of this.skus) {
       for (const [name, scope] of state.scopes) {
-        for (const [dayIndex, tally] of [...scope.days].sort((a, b) => a[0] - b[0])) {
+        for (const [dayIndex, day] of [...scope.days].sort((a, b) => a[0] - b[0])) {
           const end = (dayIndex + 1) * DAY_MS;
           if (end > dayFrontier) continue;
+          const tally = day.settled(this.scanner);
           scope.days.delete(dayIndex);
           this.dirty.add(state.key);
           const measures = this.scanner.measure([tally], this.settings, this.recentMeasures);
@@ -1164,7 +1166,7 @@ export class TrendPartition {
         ]);
       } else {
         const state = this.skus.get(key.slice(4));
-        changes.push([key, state ? serializeSku(state, this.interner) : null]);
+        changes.push([key, state ? serializeSku(state, this.interner, this.scanner) : null]);
       }
     }
     this.dirty.clear();
@@ -1364,12 +1366,12 @@ function restorePanes(
   return series;
 }
 
-function serializeSku(state: SkuState, interner: Interner): SerializedSku {
+function serializeSku(state: SkuState, interner: Interner, scanner: SpanScanner): SerializedSku {
   return {
     scopes: [...state.scopes].map(([name, s]) => ({
       name,
       panes: s.panes.entries().map(([i, t]) => [i, serializePane(t, interner)]),
-      days: [...s.days].map(([i, t]) => [i, serializePane(t, interner)]),
+      days: [...s.days].map(([i, day]) => [i, serializePane(day.settled(scanner), interner)]),
       closedThrough: finite(s.closedThrough),
       baselineThrough: finite(s.baselineThrough),
       baselines: s.baselines,
@@ -1389,7 +1391,7 @@ function deserializeSku(sku: string, value: SerializedSku, interner: Interner): 
         s.name,
         {
           panes: restorePanes(s.panes, s.name === GLOBAL, interner),
-          days: new Map(s.days.map(([i, t]) => [i, deserializePane(t, false, interner)])),
+          days: new Map(s.days.map(([i, t]) => [i, new DayTally(deserializePane(t, false, interner))])),
           closedThrough: s.closedThrough ?? Number.NEGATIVE_INFINITY,
           baselineThrough: s.baselineThrough ?? Number.NEGATIVE_INFINITY,
           baselines: s.baselines,

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   addToPane,
   authorId,
+  DayTally,
   deserializePane,
   emptyMeasures,
   emptyPane,
@@ -193,6 +194,37 @@ describe('compact panes', () => {
     const a = new SpanScanner(interner).measure(panes, s, emptyMeasures());
     const b = new SpanScanner(other).measure(restored, s, emptyMeasures());
     expect(b).toEqual(a);
+  });
+  it('folds a day tally in batches into exactly the pane addToPane builds signal by signal', () => {
+    const random = rng(17);
+    const interner = new Interner();
+    const scanner = new SpanScanner(interner);
+    const day = new DayTally();
+    const plain = emptyPane(false);
+    // Wider posts and members than randomSignals' own, so that the day holds hundreds of posts,
+    // folds many times (after 64 entries, then as it grows), and uploads meet posts seen before.
+    for (let i = 0; i < 5000; i++) {
+      const signal = randomSignals(random, 1)[0]!;
+      const member = interner.id(`${signal.memberId}-${Math.floor(random() * 40)}`);
+      const ids = {
+        member,
+        post: interner.id(`${signal.postId}-${Math.floor(random() * 100)}`),
+        author: authorId(signal, member, interner),
+      };
+      const weight = s.weights[signal.kind];
+      day.add(signal, ids, weight, scanner);
+      addToPane(plain, signal, ids, weight);
+      if (plain.members.length > plain.dedupeAt) scanner.dedupe(plain);
+      if (i === 63 || i === 1999) {
+        expect(serializePane(day.settled(scanner), interner)).toEqual(serializePane(plain, interner));
+      }
+    }
+    const folded = day.settled(scanner);
+    expect(folded.posts.length).toBeGreaterThan(300);
+    expect(serializePane(folded, interner)).toEqual(serializePane(plain, interner));
+    expect(scanner.measure([folded], s, emptyMeasures())).toEqual(
+      new SpanScanner(interner).measure([plain], s, emptyMeasures()),
+    );
   });
 });
 
