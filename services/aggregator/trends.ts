@@ -190,6 +190,9 @@ interface Episode {
 interface SkuState {
   /** `sku|<sku>`: its changelog key. */
   key: string;
+  /** Whether `key` is in the partition's changed keys / the SKU in its active set (a flag is cheaper to test than a Set). */
+  changed: boolean;
+  active: boolean;
   scopes: Map<string, ScopeState>;
   series: ReorderAlert['series'];
   seriesEnd: number;
@@ -211,11 +214,20 @@ interface WindowResult {
   pValue: number;
 }
 
+/** What `drain` hands out; read-only, because an empty result is one shared value. */
 export interface TrendOutputs {
+  readonly windows: readonly TrendWindow[];
+  readonly alerts: readonly ReorderAlert[];
+  readonly late: readonly LateSignal[];
+  /** Signals counted in their daily window although their hopping windows had closed. */
+  readonly partiallyLate: number;
+}
+
+/** The outputs being collected until the next `drain`. */
+interface PendingOutputs {
   windows: TrendWindow[];
   alerts: ReorderAlert[];
   late: LateSignal[];
-  /** Signals counted in their daily window although their hopping windows had closed. */
   partiallyLate: number;
 }
 
@@ -233,14 +245,18 @@ export class TrendPartition {
   private readonly activity = new Map<string, Map<number, ActivityCell>>();
   /** SKUs with open panes or an open episode: the only ones a closing step needs to visit. */
   private readonly active = new Set<string>();
+  /** Changelog keys changed since `takeChanges`, in order of first change. */
   private readonly dirty = new Set<string>();
-  private out: TrendOutputs = emptyOutputs();
+  private metaChanged = false;
+  private out: PendingOutputs = emptyOutputs();
   private readonly panesPerWindow: number;
   private readonly alpha: number;
   /** Member, post and author ids of the hopping panes; renumbered when it has grown (`closeHopping`). */
   private readonly interner = new Interner();
   private internLimit = MIN_INTERN_LIMIT;
   private readonly scanner = new SpanScanner(this.interner);
+  /** The interned ids of the signal being added (reused: one object per partition, not per signal). */
+  private readonly signalIds: SignalIds = { member: 0, post: 0, author: 0 };
   private readonly windowMeasures = emptyMeasures();
   private readonly recentMeasures = emptyMeasures();
   /** Country code → its scope name. */
@@ -309,7 +325,7 @@ export class TrendPartition {
     const t = parseTime(signal.eventTime);
     if (this.startTime === Number.NEGATIVE_INFINITY) {
       this.startTime = t;
-      this.dirty.add('meta');
+      this.metaChange();
     }
     const paneIndex = Math.floor(t / advanceMs);
     const newestWindowEnd = paneIndex * advanceMs + windowSizeMs;
@@ -327,11 +343,10 @@ export class TrendPartition {
     }
     const weight = this.settings.weights[signal.kind];
     const member = this.interner.id(signal.memberId);
-    const ids = {
-      member,
-      post: this.interner.id(signal.postId),
-      author: authorId(signal, member, this.interner),
-    };
+    const ids = this.signalIds;
+    ids.member = member;
+    ids.post = this.interner.id(signal.postId);
+    ids.author = authorId(signal, member, this.interner);
     const state = this.skuState(signal.sku);
     const scopes = this.settings.countryScopes ? 2 : 1;
     for (let s = 0; s < scopes; s++) {
@@ -369,9 +384,9 @@ export class TrendPartition {
         day.add(signal, ids, weight, this.scanner);
       }
     }
-    this.dirty.add(state.key);
-    this.dirty.add('meta');
-    this.active.add(signal.sku);
+    this.skuChange(state);
+    this.metaChange();
+    if (!state.active) this.activate(signal.sku, state);
     if (advancesStreamTime && t > this.streamTime) this.advanceTo(t);
   }
 
@@ -384,7 +399,7 @@ export class TrendPartition {
   advanceTo(time: number): void {
     if (time <= this.streamTime) return;
     this.streamTime = time;
-    this.dirty.add('meta');
+    this.metaChange();
     const { advanceMs, graceMs, dailyWindows } = this.settings;
     const frontier = Math.floor((time - graceMs) / advanceMs) * advanceMs;
     if (frontier > this.frontier) {
@@ -400,9 +415,16 @@ export class TrendPartition {
     }
   }
 
-  /** Everything emitted since the last call. */
+  /** Everything emitted since the last call (read-only: nothing emitted is one shared frozen value). */
   drain(): TrendOutputs {
     const out = this.out;
+    if (
+      out.windows.length === 0 &&
+      out.alerts.length === 0 &&
+      out.late.length === 0 &&
+      out.partiallyLate === 0
+    )
+      return NOTHING_EMITTED;
     this.out = emptyOutputs();
     return out;
   }
@@ -420,10 +442,10 @@ export class TrendPartition {
       const state = this.skus.get(sku)!;
       const ends = this.endsOf(state, frontier);
       if (ends.length === 0 && !state.episode) {
-        if (!hasPanes(state)) this.active.delete(sku);
+        if (!hasPanes(state)) this.deactivate(sku, state);
         continue;
       }
-      this.dirty.add(state.key);
+      this.skuChange(state);
       for (const end of ends) {
         this.maybeCool(sku, state, end - advanceMs);
         const results: WindowResult[] = [];
@@ -473,7 +495,7 @@ export class TrendPartition {
         scope.panes.dropBefore(firstNeeded);
       }
       // Nothing left to close until its next signal: the long tail of a catalogue is not visited.
-      if (!state.episode && !hasPanes(state)) this.active.delete(sku);
+      if (!state.episode && !hasPanes(state)) this.deactivate(sku, state);
     }
     this.dropActivityBefore(frontier / advanceMs + 1 - 2 * this.panesPerWindow);
     if (this.interner.size > this.internLimit) this.compactInterner();
@@ -1046,7 +1068,7 @@ export class TrendPartition {
           if (end > dayFrontier) continue;
           const tally = day.settled(this.scanner);
           scope.days.delete(dayIndex);
-          this.dirty.add(state.key);
+          this.skuChange(state);
           const measures = this.scanner.measure([tally], this.settings, this.recentMeasures);
           const evidence = measures.evidence;
           if (!scope.dayBaseline)
@@ -1123,6 +1145,8 @@ export class TrendPartition {
     if (!state) {
       state = {
         key: skuKey(sku),
+        changed: false,
+        active: false,
         scopes: new Map(),
         series: [],
         seriesEnd: Number.NEGATIVE_INFINITY,
@@ -1149,6 +1173,28 @@ export class TrendPartition {
     return scope;
   }
 
+  private metaChange(): void {
+    if (this.metaChanged) return;
+    this.metaChanged = true;
+    this.dirty.add('meta');
+  }
+
+  private skuChange(state: SkuState): void {
+    if (state.changed) return;
+    state.changed = true;
+    this.dirty.add(state.key);
+  }
+
+  private activate(sku: string, state: SkuState): void {
+    state.active = true;
+    this.active.add(sku);
+  }
+
+  private deactivate(sku: string, state: SkuState): void {
+    state.active = false;
+    this.active.delete(sku);
+  }
+
   /** Keys changed since the last call (`meta`, `sku|<sku>`) with their JSON-ready value. */
   takeChanges(): Array<[string, unknown]> {
     const changes: Array<[string, unknown]> = [];
@@ -1166,10 +1212,12 @@ export class TrendPartition {
         ]);
       } else {
         const state = this.skus.get(key.slice(4));
+        if (state) state.changed = false;
         changes.push([key, state ? serializeSku(state, this.interner, this.scanner) : null]);
       }
     }
     this.dirty.clear();
+    this.metaChanged = false;
     return changes;
   }
 
@@ -1192,8 +1240,9 @@ export class TrendPartition {
         return;
       }
       const state = deserializeSku(sku, value as SerializedSku, this.interner);
+      state.changed = this.dirty.has(state.key);
       this.skus.set(sku, state);
-      if (state.episode || hasPanes(state)) this.active.add(sku);
+      if (state.episode || hasPanes(state)) this.activate(sku, state);
     }
   }
 }
@@ -1222,9 +1271,17 @@ function hasPanes(state: SkuState): boolean {
   return false;
 }
 
-function emptyOutputs(): TrendOutputs {
+function emptyOutputs(): PendingOutputs {
   return { windows: [], alerts: [], late: [], partiallyLate: 0 };
 }
+
+/** Most signals close no window: their drain allocates nothing. */
+const NOTHING_EMITTED: TrendOutputs = Object.freeze({
+  windows: Object.freeze([]),
+  alerts: Object.freeze([]),
+  late: Object.freeze([]),
+  partiallyLate: 0,
+});
 
 function skuKey(sku: string): string {
   return `sku|${sku}`;
@@ -1386,6 +1443,8 @@ function serializeSku(state: SkuState, interner: Interner, scanner: SpanScanner)
 function deserializeSku(sku: string, value: SerializedSku, interner: Interner): SkuState {
   return {
     key: skuKey(sku),
+    changed: false,
+    active: false,
     scopes: new Map(
       value.scopes.map((s) => [
         s.name,
