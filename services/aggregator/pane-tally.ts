@@ -204,6 +204,7 @@ export class DayTally {
   private entryWeights: number[] = [];
 
   constructor(private readonly pane: PaneTally = emptyPane(false)) {
+    // Posts are only ever found by the fold, never one by one: a restored pane's index is dead weight.
     pane.postIndex = null;
   }
 

@@ -190,8 +190,9 @@ interface Episode {
 interface SkuState {
   /** `sku|<sku>`: its changelog key. */
   key: string;
-  /** Whether `key` is in the partition's changed keys / the SKU in its active set (a flag is cheaper to test than a Set). */
+  /** Whether `key` is among the partition's changed keys (a flag is cheaper to test than the Set). */
   changed: boolean;
+  /** Whether the SKU is in the partition's active set (likewise). */
   active: boolean;
   scopes: Map<string, ScopeState>;
   series: ReorderAlert['series'];
