@@ -946,16 +946,27 @@ export class PaneSeries {
   readonly panes: PaneTally[] = [];
   private readonly created: number[] = [];
   private next = 0;
+  /**
+   * The pane last found or inserted: the one a stream in event-time order keeps adding to. Held on
+   * the series itself, so that finding it again reads no array.
+   */
+  private hitIndex = Number.NaN;
+  private hitPane: PaneTally | undefined = undefined;
 
   get size(): number {
     return this.indices.length;
   }
 
   get(index: number): PaneTally | undefined {
+    if (index === this.hitIndex) return this.hitPane;
     const indices = this.indices;
     for (let i = indices.length - 1; i >= 0; i--) {
       const at = indices[i]!;
-      if (at === index) return this.panes[i];
+      if (at === index) {
+        this.hitIndex = index;
+        this.hitPane = this.panes[i];
+        return this.hitPane;
+      }
       if (at < index) return undefined;
     }
     return undefined;
@@ -963,6 +974,8 @@ export class PaneSeries {
 
   /** Adds a pane for an index not yet present. */
   insert(index: number, pane: PaneTally): void {
+    this.hitIndex = index;
+    this.hitPane = pane;
     const indices = this.indices;
     let i = indices.length;
     while (i > 0 && indices[i - 1]! > index) i--;
@@ -982,6 +995,10 @@ export class PaneSeries {
     let n = 0;
     while (n < this.indices.length && this.indices[n]! < index) n++;
     if (n === 0) return;
+    if (this.hitIndex < index) {
+      this.hitIndex = Number.NaN;
+      this.hitPane = undefined;
+    }
     this.indices.splice(0, n);
     this.panes.splice(0, n);
     this.created.splice(0, n);

@@ -78,6 +78,9 @@ interface ScopeState {
   panes: PaneSeries;
   /** Daily tallies, compact as the panes (no countries, no photos). */
   days: Map<number, DayTally>;
+  /** The day tally last added to, and its day: nearly every signal goes to the same one. */
+  today: DayTally | null;
+  todayIndex: number;
   /** End of the last hopping window closed (or skipped as empty) for this scope. */
   closedThrough: number;
   /** End of the last window folded into the baseline. */
@@ -195,6 +198,8 @@ interface SkuState {
   /** Whether the SKU is in the partition's active set (likewise). */
   active: boolean;
   scopes: Map<string, ScopeState>;
+  /** `scopes.get('global')`, once it exists: every signal adds to it. */
+  global: ScopeState | null;
   series: ReorderAlert['series'];
   seriesEnd: number;
   episode: Episode | null;
@@ -377,11 +382,13 @@ export class TrendPartition {
         this.addTo(pane, signal, ids, weight);
       }
       if (dayOpen) {
-        let day = scope.days.get(dayIndex);
+        let day = scope.todayIndex === dayIndex ? scope.today : scope.days.get(dayIndex);
         if (!day) {
           day = new DayTally();
           scope.days.set(dayIndex, day);
         }
+        scope.today = day;
+        scope.todayIndex = dayIndex;
         day.add(signal, ids, weight, this.scanner);
       }
     }
@@ -1069,6 +1076,10 @@ export class TrendPartition {
           if (end > dayFrontier) continue;
           const tally = day.settled(this.scanner);
           scope.days.delete(dayIndex);
+          if (scope.todayIndex === dayIndex) {
+            scope.today = null;
+            scope.todayIndex = Number.NaN;
+          }
           this.skuChange(state);
           const measures = this.scanner.measure([tally], this.settings, this.recentMeasures);
           const evidence = measures.evidence;
@@ -1149,6 +1160,7 @@ export class TrendPartition {
         changed: false,
         active: false,
         scopes: new Map(),
+        global: null,
         series: [],
         seriesEnd: Number.NEGATIVE_INFINITY,
         episode: null,
@@ -1159,11 +1171,14 @@ export class TrendPartition {
   }
 
   private scopeState(state: SkuState, name: string): ScopeState {
+    if (name === GLOBAL && state.global) return state.global;
     let scope = state.scopes.get(name);
     if (!scope) {
       scope = {
         panes: new PaneSeries(),
         days: new Map(),
+        today: null,
+        todayIndex: Number.NaN,
         closedThrough: this.frontier,
         baselineThrough: this.frontier,
         baselines: null,
@@ -1171,6 +1186,7 @@ export class TrendPartition {
       };
       state.scopes.set(name, scope);
     }
+    if (name === GLOBAL) state.global = scope;
     return scope;
   }
 
@@ -1452,6 +1468,8 @@ function deserializeSku(sku: string, value: SerializedSku, interner: Interner): 
         {
           panes: restorePanes(s.panes, s.name === GLOBAL, interner),
           days: new Map(s.days.map(([i, t]) => [i, new DayTally(deserializePane(t, false, interner))])),
+          today: null,
+          todayIndex: Number.NaN,
           closedThrough: s.closedThrough ?? Number.NEGATIVE_INFINITY,
           baselineThrough: s.baselineThrough ?? Number.NEGATIVE_INFINITY,
           baselines: s.baselines,
@@ -1459,6 +1477,7 @@ function deserializeSku(sku: string, value: SerializedSku, interner: Interner): 
         },
       ]),
     ),
+    global: null,
     series: value.series,
     seriesEnd: value.seriesEnd ?? Number.NEGATIVE_INFINITY,
     episode: value.episode,
