@@ -74,6 +74,8 @@ export interface TrendTables {
 }
 
 interface ScopeState {
+  /** `<sku>|<scope>`: the start of its window ids (built once, not per close). */
+  idPrefix: string;
   /** Hopping panes (compact: interned ids, see pane-tally.ts). */
   panes: PaneSeries;
   /** Daily tallies, compact as the panes (no countries, no photos). */
@@ -357,7 +359,7 @@ export class TrendPartition {
     const scopes = this.settings.countryScopes ? 2 : 1;
     for (let s = 0; s < scopes; s++) {
       const name = s === 0 ? GLOBAL : this.countryScope(signal.country);
-      const scope = this.scopeState(state, name);
+      const scope = this.scopeState(signal.sku, state, name);
       const withCountry = name === GLOBAL;
       if (hoppingOpen) {
         let activity = this.activity.get(name);
@@ -762,7 +764,7 @@ export class TrendPartition {
 
     const labels = this.labelsOf(end);
     this.out.windows.push({
-      windowId: `${sku}|${scopeName}${labels.idSuffix}`,
+      windowId: scope.idPrefix + labels.idSuffix,
       sku,
       scope: scopeName,
       windowStart: labels.start,
@@ -1170,11 +1172,12 @@ export class TrendPartition {
     return state;
   }
 
-  private scopeState(state: SkuState, name: string): ScopeState {
+  private scopeState(sku: string, state: SkuState, name: string): ScopeState {
     if (name === GLOBAL && state.global) return state.global;
     let scope = state.scopes.get(name);
     if (!scope) {
       scope = {
+        idPrefix: `${sku}|${name}`,
         panes: new PaneSeries(),
         days: new Map(),
         today: null,
@@ -1466,6 +1469,7 @@ function deserializeSku(sku: string, value: SerializedSku, interner: Interner): 
       value.scopes.map((s) => [
         s.name,
         {
+          idPrefix: `${sku}|${s.name}`,
           panes: restorePanes(s.panes, s.name === GLOBAL, interner),
           days: new Map(s.days.map(([i, t]) => [i, new DayTally(deserializePane(t, false, interner))])),
           today: null,
