@@ -211,7 +211,7 @@ export class DayTally {
   add(signal: SignalFacts, ids: SignalIds, weight: number, scanner: SpanScanner): void {
     const pane = this.pane;
     countSignal(pane, signal, ids, weight);
-    if (pane.members.length > pane.dedupeAt) scanner.dedupe(pane);
+    scanner.dedupeIfDue(pane);
     const upload = signal.kind === 'upload';
     this.entryPosts.push(ids.post);
     this.entryAuthors.push(upload ? ids.member : ids.author);
@@ -347,6 +347,11 @@ export class SpanScanner {
     keepFirstOfEach(pane.members, this.memberSeen, g);
     keepFirstOfEach(pane.uploaders, this.uploaderSeen, g);
     pane.dedupeAt = Math.max(MIN_DEDUPE_AT, 2 * pane.members.length);
+  }
+
+  /** `dedupe` once the pane's member list has passed its `dedupeAt`. */
+  dedupeIfDue(pane: PaneTally): void {
+    if (pane.members.length > pane.dedupeAt) this.dedupe(pane);
   }
 
   /**

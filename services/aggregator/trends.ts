@@ -402,7 +402,7 @@ export class TrendPartition {
 
   private addTo(pane: PaneTally, signal: Signal, ids: SignalIds, weight: number): void {
     addToPane(pane, signal, ids, weight);
-    if (pane.members.length > pane.dedupeAt) this.scanner.dedupe(pane);
+    this.scanner.dedupeIfDue(pane);
   }
 
   /** Moves stream time forward (watermarks, idle-partition handling) and closes what is due. */
@@ -1097,7 +1097,7 @@ export class TrendPartition {
           // Daily baselines move slowly: a week's half-life.
           updateBaseline(scope.dayBaseline, evidence.weighted, 1 - 2 ** (-1 / 7));
           this.out.windows.push({
-            windowId: `${sku}|${name}|${iso(end - DAY_MS)}|${DAY_MS}`,
+            windowId: `${scope.idPrefix}|${iso(end - DAY_MS)}|${DAY_MS}`,
             sku,
             scope: name,
             windowStart: iso(end - DAY_MS),
@@ -1157,16 +1157,12 @@ export class TrendPartition {
   private skuState(sku: string): SkuState {
     let state = this.skus.get(sku);
     if (!state) {
-      state = {
-        key: skuKey(sku),
-        changed: false,
-        active: false,
+      state = newSkuState(sku, {
         scopes: new Map(),
-        global: null,
         series: [],
         seriesEnd: Number.NEGATIVE_INFINITY,
         episode: null,
-      };
+      });
       this.skus.set(sku, state);
     }
     return state;
@@ -1176,17 +1172,14 @@ export class TrendPartition {
     if (name === GLOBAL && state.global) return state.global;
     let scope = state.scopes.get(name);
     if (!scope) {
-      scope = {
-        idPrefix: `${sku}|${name}`,
+      scope = newScopeState(sku, name, {
         panes: new PaneSeries(),
         days: new Map(),
-        today: null,
-        todayIndex: Number.NaN,
         closedThrough: this.frontier,
         baselineThrough: this.frontier,
         baselines: null,
         dayBaseline: null,
-      };
+      });
       state.scopes.set(name, scope);
     }
     if (name === GLOBAL) state.global = scope;
@@ -1461,29 +1454,61 @@ function serializeSku(state: SkuState, interner: Interner, scanner: SpanScanner)
 }
 
 function deserializeSku(sku: string, value: SerializedSku, interner: Interner): SkuState {
-  return {
-    key: skuKey(sku),
-    changed: false,
-    active: false,
+  return newSkuState(sku, {
     scopes: new Map(
       value.scopes.map((s) => [
         s.name,
-        {
-          idPrefix: `${sku}|${s.name}`,
+        newScopeState(sku, s.name, {
           panes: restorePanes(s.panes, s.name === GLOBAL, interner),
           days: new Map(s.days.map(([i, t]) => [i, new DayTally(deserializePane(t, false, interner))])),
-          today: null,
-          todayIndex: Number.NaN,
           closedThrough: s.closedThrough ?? Number.NEGATIVE_INFINITY,
           baselineThrough: s.baselineThrough ?? Number.NEGATIVE_INFINITY,
           baselines: s.baselines,
           dayBaseline: s.dayBaseline,
-        },
+        }),
       ]),
     ),
-    global: null,
     series: value.series,
     seriesEnd: value.seriesEnd ?? Number.NEGATIVE_INFINITY,
     episode: value.episode,
+  });
+}
+
+/** A SKU's state from what it keeps; the bookkeeping fields start clear. */
+function newSkuState(
+  sku: string,
+  kept: Pick<SkuState, 'scopes' | 'series' | 'seriesEnd' | 'episode'>,
+): SkuState {
+  return {
+    key: skuKey(sku),
+    changed: false,
+    active: false,
+    scopes: kept.scopes,
+    global: null,
+    series: kept.series,
+    seriesEnd: kept.seriesEnd,
+    episode: kept.episode,
+  };
+}
+
+/** A scope's state from what it keeps; its id prefix is derived and its day cache starts empty. */
+function newScopeState(
+  sku: string,
+  name: string,
+  kept: Pick<
+    ScopeState,
+    'panes' | 'days' | 'closedThrough' | 'baselineThrough' | 'baselines' | 'dayBaseline'
+  >,
+): ScopeState {
+  return {
+    idPrefix: `${sku}|${name}`,
+    panes: kept.panes,
+    days: kept.days,
+    today: null,
+    todayIndex: Number.NaN,
+    closedThrough: kept.closedThrough,
+    baselineThrough: kept.baselineThrough,
+    baselines: kept.baselines,
+    dayBaseline: kept.dayBaseline,
   };
 }
