@@ -44,8 +44,9 @@ export function adviseReorder(
     0,
     Math.ceil(leadTimeDemand + safetyStock - inventory.onHand - inventory.onOrder),
   );
-  const daysOfCover = dailyDemand > 0 ? round1(inventory.onHand / dailyDemand) : null;
-  const runsOutBeforeRestock = daysOfCover !== null && daysOfCover < inventory.leadTimeDays;
+  const cover = dailyDemand > 0 ? inventory.onHand / dailyDemand : null;
+  // Judged on the exact cover: rounded for display, 9.96 days would read as 10 and not run out.
+  const runsOutBeforeRestock = cover !== null && cover < inventory.leadTimeDays;
   const priority = runsOutBeforeRestock && strong ? 'P1' : runsOutBeforeRestock || strong ? 'P2' : 'P3';
   return {
     stock: {
@@ -53,7 +54,7 @@ export function adviseReorder(
       onOrder: inventory.onOrder,
       leadTimeDays: inventory.leadTimeDays,
       dailySales: inventory.dailySales,
-      daysOfCover,
+      daysOfCover: cover === null ? null : round1(cover),
     },
     suggestedReorderQty: quantity,
     priority,

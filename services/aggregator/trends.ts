@@ -360,6 +360,9 @@ export class TrendPartition {
     for (let s = 0; s < scopes; s++) {
       const name = s === 0 ? GLOBAL : this.countryScope(signal.country);
       const scope = this.scopeState(signal.sku, state, name);
+      // A scope left behind while its SKU was inactive: its windows up to the frontier are closed
+      // all the same, and a signal late for them must not reopen them.
+      if (scope.closedThrough < this.frontier) scope.closedThrough = this.frontier;
       const withCountry = name === GLOBAL;
       if (hoppingOpen) {
         let activity = this.activity.get(name);
@@ -994,7 +997,8 @@ export class TrendPartition {
     const { windowSizeMs, graceMs, topPhotos } = this.settings;
     const product = this.tables.product(sku);
     const totalSignals = global.signals;
-    const topRegions = [...this.tallyOf(global).countries]
+    const globalTally = this.tallyOf(global);
+    const topRegions = [...globalTally.countries]
       .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
       .slice(0, 5)
       .map(([country, signals]) => ({ country, signals, share: round3(signals / totalSignals) }));
@@ -1019,8 +1023,9 @@ export class TrendPartition {
       windowEnd: iso(end),
       series: this.seriesUpTo(state, end),
       topRegions,
+      // Only global panes keep photos; a country's alert shows the photos posted there.
       photos: strongestPhotos(
-        this.tallyOf(best),
+        best === global ? globalTally : postsOf(globalTally, this.tallyOf(best)),
         this.settings.postInteractionCap,
         this.settings.weights.upload,
         topPhotos,
@@ -1377,6 +1382,11 @@ function round3(x: number): number {
 
 function finite(x: number): number | null {
   return Number.isFinite(x) ? x : null;
+}
+
+/** `tally` with only the posts that `within` holds. */
+function postsOf(tally: Tally, within: Tally): Tally {
+  return { ...tally, posts: new Map([...tally.posts].filter(([postId]) => within.posts.has(postId))) };
 }
 
 function strongestPhotos(

@@ -123,3 +123,41 @@ describe('alerts', () => {
     expect(first.priority).toBe('P1');
   });
 });
+
+describe('an alert opened by one country', () => {
+  it('shows the strongest photos posted in that country', () => {
+    const random = rng(11);
+    const signals: Signal[] = [];
+    // A steady in GB (and a little in FR) for 10 hours, three other products both sides...
+    for (let t = T0; t < T0 + 10 * HOUR; t += Math.floor(random() * 60_000)) {
+      const sku = ['A', 'B', 'C', 'D'][Math.floor(random() * 4)]!;
+      const inGb = sku === 'A' ? random() < 0.97 : random() < 0.5;
+      signals.push(
+        signal(sku, t, { memberId: `m${Math.floor(random() * 5000)}`, country: inGb ? 'GB' : 'FR' }),
+      );
+    }
+    // ...then 25 members post A in France within 20 minutes: only the FR window rises.
+    for (let i = 0; i < 25; i++)
+      signals.push(
+        signal('A', T0 + 8 * HOUR + i * 50_000, {
+          memberId: `fr${i}`,
+          postId: `fr-post-${i}`,
+          country: 'FR',
+        }),
+      );
+    signals.sort((a, b) => Date.parse(a.eventTime) - Date.parse(b.eventTime));
+    const partition = new TrendPartition(settings({ AGGREGATOR_WARMUP_MS: String(4 * HOUR) }), tables());
+    const alerts: ReorderAlert[] = [];
+    const risingScopes = new Set<string>();
+    for (const s of signals) {
+      partition.add(s);
+      const out = partition.drain();
+      alerts.push(...out.alerts);
+      for (const w of out.windows) if (w.rising) risingScopes.add(w.scope);
+    }
+    expect([...risingScopes]).toEqual(['country:FR']);
+    const first = alerts.find((a) => a.sku === 'A' && a.status === 'new')!;
+    expect(first.photos.length).toBeGreaterThan(0);
+    for (const photo of first.photos) expect(photo.postId).toMatch(/^fr-post-/);
+  });
+});

@@ -107,6 +107,18 @@ describe('reorder advice', () => {
     expect(result.priority).toBe('P3');
   });
 
+  it('judges running out on the exact days of cover, not the rounded figure it shows', () => {
+    // 249 / 25 = 9.96 days, shown as 10.0, still runs out before a 10-day reorder arrives.
+    const result = adviseReorder(
+      { ...stock, onHand: 249, onOrder: 0, dailySales: 25, leadTimeDays: 10 },
+      1,
+      10,
+      advice,
+    );
+    expect(result.stock?.daysOfCover).toBe(10);
+    expect(result.priority).toBe('P1');
+  });
+
   it('raises without a quantity when the ERP has no stock record', () => {
     expect(adviseReorder(undefined, 5, 12, advice)).toEqual({
       stock: null,

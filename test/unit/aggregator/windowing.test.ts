@@ -95,6 +95,19 @@ describe('hopping windows', () => {
     expect(windows[iso(T0 + 130 * MIN)]).toBe(2); // [70,130): 100 and 125
   });
 
+  it('does not reopen closed windows of a product that had gone quiet when a partly late signal arrives', () => {
+    const p = windowing();
+    p.add(signal('SKU1', T0)); // then nothing for SKU1: it leaves the closing loop
+    p.add(signal('SKU2', T0 + 2 * HOUR));
+    p.add(signal('SKU2', T0 + 10 * HOUR)); // windows ending ≤ 9:50 are closed
+    p.drain();
+    p.add(signal('SKU1', T0 + 8 * HOUR + 55 * MIN)); // late for the windows ending 9:00…9:50
+    p.advanceTo(T0 + 12 * HOUR);
+    const ends = globalWindows(p)
+      .filter((w) => w.sku === 'SKU1')
+      .map((w) => w.windowEnd);
+    expect(ends).toEqual([iso(T0 + 9 * HOUR + 55 * MIN)]);
+  });
   it('emits per-country windows beside the global ones', () => {
     const p = windowing();
     p.add(signal('SKU1', T0 + MIN, { country: 'FR' }));
