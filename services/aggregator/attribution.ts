@@ -39,9 +39,11 @@ export interface AttributionOutput<Ref> {
   expired: Expired<Ref>[];
   /** Interactions on posts whose photos matched no SKU: legitimate, just not about the catalogue. */
   unattributed: number;
+  /** Re-deliveries of an interaction already taken (same event id): ingest is at-least-once. */
+  duplicates: number;
 }
 
-/** Changelog keys: `post|<id>`, `pending|<postId>` and `meta`. */
+/** Changelog keys: `post|<id>`, `pending|<postId>`, `seen|<interactionEventId>` and `meta`. */
 export type AttributionKey = string;
 
 export class Attributor<Ref> {
@@ -49,6 +51,11 @@ export class Attributor<Ref> {
   /** Insertion order is arrival order, so the first entries are the ones to evict. */
   private readonly pending = new Map<string, PendingInteraction<Ref>[]>();
   private pendingCount = 0;
+  /**
+   * Event ids of the interactions taken (attributed or waiting) → event time, in arrival order,
+   * kept for `dedupeHorizonMs`: a client that retries after a timeout sends the same event again.
+   */
+  private readonly seen = new Map<string, number>();
   private streamTime = Number.NEGATIVE_INFINITY;
   private lastSweep = Number.NEGATIVE_INFINITY;
   private readonly dirty = new Set<AttributionKey>();
@@ -69,7 +76,7 @@ export class Attributor<Ref> {
   }
 
   onMention(mention: Mention): AttributionOutput<Ref> {
-    const out: AttributionOutput<Ref> = { signals: [], expired: [], unattributed: 0 };
+    const out: AttributionOutput<Ref> = { signals: [], expired: [], unattributed: 0, duplicates: 0 };
     const eventTime = Date.parse(mention.eventTime);
     let post = this.posts.get(mention.postId);
     if (!post) {
@@ -117,8 +124,14 @@ export class Attributor<Ref> {
   }
 
   onInteraction(interaction: Interaction, ref: Ref): AttributionOutput<Ref> {
-    const out: AttributionOutput<Ref> = { signals: [], expired: [], unattributed: 0 };
+    const out: AttributionOutput<Ref> = { signals: [], expired: [], unattributed: 0, duplicates: 0 };
     const eventTime = Date.parse(interaction.timestamp);
+    if (this.seen.has(interaction.eventId)) {
+      out.duplicates++;
+      return out;
+    }
+    this.seen.set(interaction.eventId, eventTime);
+    this.dirty.add(`seen|${interaction.eventId}`);
     const post = this.posts.get(interaction.postId);
     if (post) {
       this.attribute(interaction, eventTime, post, out);
@@ -169,6 +182,7 @@ export class Attributor<Ref> {
       const [postId, list] = this.pending.entries().next().value as [string, PendingInteraction<Ref>[]];
       const oldest = list.shift()!;
       this.pendingCount--;
+      this.forget(oldest);
       out.expired.push({ pending: oldest, reason: 'too many interactions waiting' });
       if (list.length === 0) this.pending.delete(postId);
       this.dirty.add(`pending|${postId}`);
@@ -188,13 +202,22 @@ export class Attributor<Ref> {
       const keep = list.filter((p) => p.eventTime >= waitLimit);
       if (keep.length === list.length) continue;
       for (const p of list) {
-        if (p.eventTime < waitLimit)
-          out.expired.push({ pending: p, reason: 'no mention for the post within the wait limit' });
+        if (p.eventTime >= waitLimit) continue;
+        this.forget(p);
+        out.expired.push({ pending: p, reason: 'no mention for the post within the wait limit' });
       }
       this.pendingCount -= list.length - keep.length;
       if (keep.length === 0) this.pending.delete(postId);
       else this.pending.set(postId, keep);
       this.dirty.add(`pending|${postId}`);
+    }
+    // In arrival order, which is about event-time order: the first one still in the horizon stops
+    // the sweep, and an older one behind it goes at a later sweep.
+    const seenLimit = this.streamTime - this.settings.dedupeHorizonMs;
+    for (const [eventId, time] of this.seen) {
+      if (time >= seenLimit) break;
+      this.seen.delete(eventId);
+      this.dirty.add(`seen|${eventId}`);
     }
     const ttlLimit = this.streamTime - this.settings.postTtlMs;
     for (const [postId, post] of this.posts) {
@@ -203,6 +226,12 @@ export class Attributor<Ref> {
         this.dirty.add(`post|${postId}`);
       }
     }
+  }
+
+  /** An expired interaction is handed back (dead letters, re-drivable): its id must be taken again. */
+  private forget(pending: PendingInteraction<Ref>): void {
+    this.seen.delete(pending.interaction.eventId);
+    this.dirty.add(`seen|${pending.interaction.eventId}`);
   }
 
   // ------------------------------------------------------------------ state for the changelog
@@ -219,6 +248,7 @@ export class Attributor<Ref> {
     if (key === 'meta') return { streamTime: this.streamTime, lastSweep: this.lastSweep };
     const [kind, id] = splitKey(key);
     if (kind === 'post') return this.posts.get(id) ?? null;
+    if (kind === 'seen') return this.seen.get(id) ?? null;
     return this.pending.get(id) ?? null;
   }
 
@@ -234,6 +264,9 @@ export class Attributor<Ref> {
     if (kind === 'post') {
       if (value === null) this.posts.delete(id);
       else this.posts.set(id, value as PostEntry);
+    } else if (kind === 'seen') {
+      if (value === null) this.seen.delete(id);
+      else this.seen.set(id, value as number);
     } else {
       const before = this.pending.get(id)?.length ?? 0;
       if (value === null) this.pending.delete(id);

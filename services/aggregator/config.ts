@@ -65,6 +65,8 @@ export const AggregatorEnv = BaseEnv.extend({
   AGGREGATOR_PENDING_MAX: positiveInt(100_000),
   AGGREGATOR_PENDING_MAX_WAIT_MS: positiveInt(2 * HOUR),
   AGGREGATOR_POST_TTL_MS: positiveInt(30 * DAY),
+  /** A record whose event time is further ahead of the wall clock is dead-lettered, not processed. */
+  AGGREGATOR_MAX_FUTURE_SKEW_MS: nonNegative(HOUR),
   AGGREGATOR_WEIGHTS: Weights,
   AGGREGATOR_POST_INTERACTION_CAP: z.coerce.number().positive().default(8),
   AGGREGATOR_MIN_DISTINCT_MEMBERS: positiveInt(4),
@@ -123,6 +125,11 @@ export interface AttributionSettings {
   pendingMax: number;
   pendingMaxWaitMs: number;
   postTtlMs: number;
+  /**
+   * How long (event time) an interaction's id is remembered to drop a re-delivery: as long as a
+   * window could still count it (the day, or the window, plus grace) and it could wait for its post.
+   */
+  dedupeHorizonMs: number;
 }
 
 export function trendSettings(config: AggregatorConfig): TrendSettings {
@@ -162,6 +169,10 @@ export function attributionSettings(config: AggregatorConfig): AttributionSettin
     pendingMax: config.AGGREGATOR_PENDING_MAX,
     pendingMaxWaitMs: config.AGGREGATOR_PENDING_MAX_WAIT_MS,
     postTtlMs: config.AGGREGATOR_POST_TTL_MS,
+    dedupeHorizonMs:
+      (config.AGGREGATOR_DAILY_WINDOWS ? DAY : config.AGGREGATOR_WINDOW_SIZE_MS) +
+      config.AGGREGATOR_GRACE_MS +
+      config.AGGREGATOR_PENDING_MAX_WAIT_MS,
   };
 }
 

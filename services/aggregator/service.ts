@@ -81,6 +81,7 @@ export async function startAggregator(
     signals: topics['signals-by-sku'],
   });
 
+  const maxFutureSkewMs = config.AGGREGATOR_MAX_FUTURE_SKEW_MS;
   const waitingGauge = new Map<number, number>();
   const attribution = new TransactionalStage({
     kafka,
@@ -115,18 +116,29 @@ export async function startAggregator(
       return {
         restore: (key, value) => attributor.restore(key, value),
         watermark: () => attributor.currentStreamTime,
-        eventTimeOf: (record) => eventTimeOf(record, topics.mentions),
+        eventTimeOf: (record) => {
+          // A record bound for the dead letters (too far ahead) must not hold its partition back.
+          const time = eventTimeOf(record, topics.mentions);
+          return time > Date.now() + maxFutureSkewMs ? Number.NaN : time;
+        },
         takeChanges: () => {
           waitingGauge.set(partition, attributor.waiting);
           metrics.waiting.set([...waitingGauge.values()].reduce((a, b) => a + b, 0));
           return attributor.takeChanges();
         },
         process: (record) => {
-          const out =
-            record.topic === topics.mentions
-              ? attributor.onMention(decode(Mention, record.value))
-              : attributor.onInteraction(decode(Interaction, record.value), waitingRecord(record));
+          let out: ReturnType<typeof attributor.onMention>;
+          if (record.topic === topics.mentions) {
+            const mention = decode(Mention, record.value);
+            refuseFutureTime(mention.eventTime, maxFutureSkewMs);
+            out = attributor.onMention(mention);
+          } else {
+            const interaction = decode(Interaction, record.value);
+            refuseFutureTime(interaction.timestamp, maxFutureSkewMs);
+            out = attributor.onInteraction(interaction, waitingRecord(record));
+          }
           metrics.unattributed.inc(out.unattributed);
+          metrics.duplicates.inc(out.duplicates);
           metrics.signals.inc({ stage: 'attribution' }, out.signals.length);
           const produced: Produced[] = out.signals.map((signal) => ({
             topic: topics['signals-by-sku'],
@@ -217,7 +229,9 @@ export async function startAggregator(
             partition.advanceTo(watermarks.watermark());
             return collect();
           }
-          partition.add(decode(Signal, record.value), !watermarks.engaged);
+          const signal = decode(Signal, record.value);
+          refuseFutureTime(signal.eventTime, maxFutureSkewMs);
+          partition.add(signal, !watermarks.engaged);
           metrics.signals.inc({ stage: 'trends' });
           return collect();
         },
@@ -266,6 +280,15 @@ async function partitionCounts<K extends string>(
   } finally {
     await admin.disconnect();
   }
+}
+
+/**
+ * One record dated far ahead (a bad clock, a producer that bypassed ingest) would move stream time
+ * there and make every later record late: it goes to the dead letters before it moves anything.
+ */
+function refuseFutureTime(eventTime: string, maxSkewMs: number): void {
+  if (Date.parse(eventTime) > Date.now() + maxSkewMs)
+    throw new PermanentError(`event time ${eventTime} is more than ${maxSkewMs} ms ahead of the clock`);
 }
 
 /** Event time of a mention or interaction without full validation (that happens when processed). */
@@ -338,6 +361,11 @@ function aggregatorMetrics(registry: Registry) {
       name: 'trendradar_aggregator_expired_interactions_total',
       help: 'Interactions that waited for their mention in vain: kept on the dead-letter topic.',
       labelNames: ['reason'],
+      registers,
+    }),
+    duplicates: new Counter({
+      name: 'trendradar_aggregator_duplicate_interactions_total',
+      help: 'Re-deliveries of an interaction already taken (same event id), dropped.',
       registers,
     }),
     unattributed: new Counter({

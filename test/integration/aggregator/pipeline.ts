@@ -1,6 +1,6 @@
 /** Real-Kafka plumbing shared by the aggregator's integration tests and benchmarks. */
 import { randomUUID } from 'node:crypto';
-import type { Kafka, Message } from 'kafkajs';
+import type { Kafka, KafkaMessage, Message } from 'kafkajs';
 import { CatalogueEmbedding, InventoryLevel, ReorderAlert } from '../../../shared/contracts/events.ts';
 import { topicNames } from '../../../shared/contracts/topics.ts';
 import { connectProducer } from '../../../shared/kafka/client.ts';
@@ -124,7 +124,7 @@ export async function readAlerts(kafka: Kafka, topic: string, quietMs = 4_000): 
 export async function readCommitted<T>(
   kafka: Kafka,
   topic: string,
-  read: (value: Buffer | null) => T,
+  read: (value: Buffer | null, message: KafkaMessage) => T,
   quietMs = 4_000,
 ): Promise<T[]> {
   const consumer = kafka.consumer({ groupId: `topic-reader-${randomUUID()}` });
@@ -135,7 +135,7 @@ export async function readCommitted<T>(
     await consumer.subscribe({ topic, fromBeginning: true });
     await consumer.run({
       eachMessage: async ({ message }) => {
-        records.push(read(message.value));
+        records.push(read(message.value, message));
         lastAt = Date.now();
       },
     });
@@ -159,6 +159,8 @@ export interface DetectionRun {
   lateSignals: number;
   /** Window results the trends stage wrote (each closed window of each scope is one record). */
   windows: number;
+  /** Re-delivered interactions the attribution stage dropped. */
+  duplicateInteractions: number;
 }
 
 /** Writes the feed to a fresh namespace, runs the real aggregator on it, returns its alerts. */
@@ -190,7 +192,8 @@ export async function runDetection(
   const signals = await metric('trendradar_aggregator_signals_total', { stage: 'trends' });
   const lateSignals = await metric('trendradar_aggregator_late_signals_total');
   const windows = await metric('trendradar_aggregator_windows_total');
+  const duplicateInteractions = await metric('trendradar_aggregator_duplicate_interactions_total');
   await running.stop();
   const alerts = await readAlerts(kafka, topicNames(namespace)['reorder-alerts']);
-  return { alerts, drained, processingMs, signals, lateSignals, windows };
+  return { alerts, drained, processingMs, signals, lateSignals, windows, duplicateInteractions };
 }

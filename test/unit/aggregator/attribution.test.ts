@@ -4,7 +4,12 @@ import type { Interaction, Mention } from '../../../shared/contracts/events.ts';
 import { HOUR, MIN, T0 } from './fixtures.ts';
 
 const at = (ms: number) => new Date(ms).toISOString();
-const limits = { pendingMax: 100, pendingMaxWaitMs: 2 * HOUR, postTtlMs: 30 * 24 * HOUR };
+const limits = {
+  pendingMax: 100,
+  pendingMaxWaitMs: 2 * HOUR,
+  postTtlMs: 30 * 24 * HOUR,
+  dedupeHorizonMs: 27 * HOUR,
+};
 
 function mention(postId: string, sku: string | null, time = T0, imageIndex = 0): Mention {
   const base = {
@@ -122,5 +127,41 @@ describe('attribution', () => {
       'up-p9|BAG|upload',
       'i9|BAG',
     ]);
+  });
+
+  it('drops a re-delivered interaction (same event id), attributed or still waiting, and says so', () => {
+    const a = new Attributor<string>(limits);
+    a.onMention(mention('p1', 'RED-SHOE', T0));
+    expect(a.onInteraction(interaction('i1', 'p1', T0 + MIN), 'r1').signals).toHaveLength(1);
+    const again = a.onInteraction(interaction('i1', 'p1', T0 + MIN), 'r1-retry');
+    expect(again.signals).toEqual([]);
+    expect(again.duplicates).toBe(1);
+    // Both copies arrive before the post's mention: the mention releases one.
+    a.onInteraction(interaction('i2', 'p2', T0 + 2 * MIN), 'r2');
+    expect(a.onInteraction(interaction('i2', 'p2', T0 + 2 * MIN), 'r2-retry').duplicates).toBe(1);
+    expect(a.onMention(mention('p2', 'BAG', T0 + 3 * MIN)).signals.map((s) => s.signalId)).toEqual([
+      'up-p2|BAG|upload',
+      'i2|BAG',
+    ]);
+  });
+
+  it('remembers event ids across a restore, forgets them past the horizon, and takes back an expired one', () => {
+    const a = new Attributor<string>(limits);
+    a.onMention(mention('p1', 'RED-SHOE', T0));
+    a.onInteraction(interaction('i1', 'p1', T0 + MIN), 'r1');
+    a.onInteraction(interaction('orphan', 'never-matched', T0 + MIN), 'r-orphan');
+    const restored = new Attributor<string>(limits);
+    for (const [key, value] of a.takeChanges()) restored.restore(key, JSON.parse(JSON.stringify(value)));
+    expect(restored.onInteraction(interaction('i1', 'p1', T0 + MIN), 'r').duplicates).toBe(1);
+    // Three hours on, the orphan has expired to the dead letters: re-driven, it is taken again.
+    const later = restored.onMention(mention('p3', 'BAG', T0 + 3 * HOUR));
+    expect(later.expired.map((e) => e.pending.ref)).toEqual(['r-orphan']);
+    const redriven = restored.onInteraction(interaction('orphan', 'never-matched', T0 + MIN), 'r-again');
+    expect(redriven.duplicates).toBe(0);
+    expect(restored.waiting).toBe(1);
+    // Past the horizon (a day of windows, grace and the wait), the id is forgotten.
+    restored.onMention(mention('p4', 'BAG', T0 + 30 * HOUR));
+    const changes = new Map(restored.takeChanges());
+    expect(changes.get('seen|i1')).toBeNull();
   });
 });
