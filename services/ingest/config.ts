@@ -50,6 +50,17 @@ export const IngestEnv = BaseEnv.extend({
   INGEST_LINGER_MS: z.coerce.number().min(0).max(1_000).default(0),
   /** Records per producer send at most. */
   INGEST_PRODUCER_BATCH_MAX: z.coerce.number().int().positive().default(5_000),
+  /**
+   * Encoded bytes of one topic's records per producer send at most; a larger round goes out in
+   * several sends. Under the topics' max.message.bytes (the broker's default is 1 MiB), or the
+   * broker would refuse the batch of a busy partition — for ever, since a re-send is the same batch.
+   */
+  INGEST_PRODUCER_BATCH_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(64 * 1024)
+    .max(64 * 1024 * 1024)
+    .default(900_000),
   /** Records waiting for the broker at most; beyond, requests get 503 `overloaded` (back-pressure). */
   INGEST_MAX_PENDING_RECORDS: z.coerce.number().int().positive().default(100_000),
   /** On shutdown, in-flight requests get this long to finish. */

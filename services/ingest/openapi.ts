@@ -127,11 +127,11 @@ export function openApiDocument(): Record<string, unknown> {
             },
             '400': errorResponse('Invalid upload, malformed JSON or a forbidden image URL.'),
             '401': errorResponse('Missing or unknown API key.'),
-            '413': errorResponse('Body or image too large.'),
+            '413': errorResponse('Body, image or record too large.'),
             '415': errorResponse('Unsupported content type or file that is not an image.'),
             '429': errorResponse('Rate limit of the API key exceeded.'),
             '503': errorResponse(
-              'The broker did not acknowledge, or too many records wait for it (overloaded); retry.',
+              'The broker did not acknowledge, too many records wait for it (overloaded), or DNS did not answer for an image host (dns-unavailable); retry.',
             ),
           },
         },
@@ -157,7 +157,7 @@ export function openApiDocument(): Record<string, unknown> {
             },
             '400': errorResponse('Malformed body, or no valid item (per-item results included).'),
             '401': errorResponse('Missing or unknown API key.'),
-            '413': errorResponse('Body or batch too large.'),
+            '413': errorResponse('Body, batch or one record too large.'),
             '415': errorResponse('Unsupported content type.'),
             '429': errorResponse('Rate limit of the API key exceeded.'),
             '503': errorResponse(

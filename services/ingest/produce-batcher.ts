@@ -2,24 +2,66 @@
  * Group commit for the producer: records from concurrent requests are gathered for a few
  * milliseconds (or while the previous send is in flight) and sent together, and each request's
  * promise settles when ITS records are acknowledged by the broker (acks=all) — or rejects if that
- * send failed. One send per round keeps ordering per partition (idempotent producer, one in flight).
+ * send failed. Sends go one at a time, in order, which keeps ordering per partition (idempotent
+ * producer, one in flight). A round larger than `maxBatchBytes` for a topic goes out as several
+ * sends, since the broker refuses a partition's batch over the topic's max.message.bytes.
  */
-import type { Message, Producer } from 'kafkajs';
+import type { IHeaders, Message, Producer } from 'kafkajs';
 
 export interface TopicRecord {
   topic: string;
   message: Message;
 }
 
+/** A record that could not be sent even alone: larger than `maxBatchBytes`. */
+export class RecordTooLargeError extends Error {
+  override name = 'RecordTooLargeError';
+}
+
 interface Pending {
   records: TopicRecord[];
+  /** encodedRecordSize of each record, computed once. */
+  sizes: number[];
   resolve: () => void;
   reject: (error: unknown) => void;
+}
+
+/** One producer send: per topic its messages and their encoded size, and the requests it completes. */
+interface Send {
+  topics: Map<string, { messages: Message[]; bytes: number }>;
+  records: number;
+  /** Requests whose last record is in this send: acknowledged once it is. */
+  completes: Pending[];
+}
+
+/** The fixed part of a v2 record batch (base offset, length, epoch, magic, crc, … record count). */
+export const RECORD_BATCH_OVERHEAD = 61;
+/** A record's varints at their widest: length, attributes, timestamp and offset deltas, key and value lengths, header count. */
+const RECORD_FIXED_MAX = 5 + 1 + 10 + 5 + 5 + 5 + 5;
+
+const byteLength = (value: Buffer | string | null | undefined) =>
+  value == null ? 0 : typeof value === 'string' ? Buffer.byteLength(value) : value.length;
+
+/** Upper bound of a message's size inside a record batch (uncompressed, as this producer sends). */
+export function encodedRecordSize(message: Message): number {
+  let size = RECORD_FIXED_MAX + byteLength(message.key) + byteLength(message.value);
+  for (const [key, value] of Object.entries((message.headers ?? {}) as IHeaders)) {
+    // kafkajs sends an array value as one header per element.
+    for (const one of Array.isArray(value) ? value : [value])
+      size += 10 + Buffer.byteLength(key) + byteLength(one);
+  }
+  return size;
 }
 
 export interface BatcherOptions {
   lingerMs: number;
   maxRecords: number;
+  /**
+   * Most encoded bytes of one topic's records in one send, batch overhead included. A partition's
+   * batch is at most its topic's share of the send, so this bounds every batch without knowing
+   * the partitioner; keep it under the topics' max.message.bytes (the broker's default is 1 MiB).
+   */
+  maxBatchBytes: number;
   /** Observes every send (size, duration, outcome) for metrics. */
   onSend?: (records: number, seconds: number, ok: boolean) => void;
 }
@@ -40,11 +82,20 @@ export class ProduceBatcher {
     return this.pendingRecords;
   }
 
-  /** Resolves once every record is acknowledged. */
+  /** Resolves once every record is acknowledged; rejects with RecordTooLargeError at once if one never fits. */
   produce(records: TopicRecord[]): Promise<void> {
     if (records.length === 0) return Promise.resolve();
+    const sizes = records.map((record) => encodedRecordSize(record.message));
+    const largest = sizes.reduce((a, b) => Math.max(a, b), 0);
+    if (RECORD_BATCH_OVERHEAD + largest > this.options.maxBatchBytes) {
+      return Promise.reject(
+        new RecordTooLargeError(
+          `a record of ${largest} bytes is over the limit of ${this.options.maxBatchBytes} bytes per batch`,
+        ),
+      );
+    }
     return new Promise((resolve, reject) => {
-      this.pending.push({ records, resolve, reject });
+      this.pending.push({ records, sizes, resolve, reject });
       this.pendingRecords += records.length;
       this.schedule();
     });
@@ -92,28 +143,50 @@ export class ProduceBatcher {
       count += next.records.length;
     }
     this.pendingRecords -= count;
-    const byTopic = new Map<string, Message[]>();
-    for (const group of round) {
-      for (const { topic, message } of group.records) {
-        let list = byTopic.get(topic);
-        if (!list) {
-          list = [];
-          byTopic.set(topic, list);
-        }
-        list.push(message);
+    const sends = this.splitBySize(round);
+    for (const [index, send] of sends.entries()) {
+      const started = performance.now();
+      try {
+        await this.producer.sendBatch({
+          acks: -1,
+          topicMessages: [...send.topics].map(([topic, { messages }]) => ({ topic, messages })),
+        });
+      } catch (error) {
+        this.options.onSend?.(send.records, (performance.now() - started) / 1000, false);
+        // Nothing from this send on is acknowledged: every request not yet settled fails (the
+        // client re-sends with the same event ids; consumers de-duplicate).
+        for (const unsent of sends.slice(index)) for (const group of unsent.completes) group.reject(error);
+        return;
       }
+      this.options.onSend?.(send.records, (performance.now() - started) / 1000, true);
+      for (const group of send.completes) group.resolve();
     }
-    const started = performance.now();
-    try {
-      await this.producer.sendBatch({
-        acks: -1,
-        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+  }
+
+  /** The round's records in order, cut into sends of at most `maxBatchBytes` per topic. */
+  private splitBySize(round: Pending[]): Send[] {
+    const newSend = (): Send => ({ topics: new Map(), records: 0, completes: [] });
+    const sends = [newSend()];
+    for (const group of round) {
+      group.records.forEach(({ topic, message }, i) => {
+        const size = group.sizes[i]!;
+        let send = sends[sends.length - 1]!;
+        let batch = send.topics.get(topic);
+        if (batch && batch.bytes + size > this.options.maxBatchBytes) {
+          send = newSend();
+          sends.push(send);
+          batch = undefined;
+        }
+        if (!batch) {
+          batch = { messages: [], bytes: RECORD_BATCH_OVERHEAD };
+          send.topics.set(topic, batch);
+        }
+        batch.messages.push(message);
+        batch.bytes += size;
+        send.records++;
       });
-      this.options.onSend?.(count, (performance.now() - started) / 1000, true);
-      for (const group of round) group.resolve();
-    } catch (error) {
-      this.options.onSend?.(count, (performance.now() - started) / 1000, false);
-      for (const group of round) group.reject(error);
+      sends[sends.length - 1]!.completes.push(group);
     }
+    return sends;
   }
 }

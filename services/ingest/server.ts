@@ -18,13 +18,13 @@ import type { Message, Producer } from 'kafkajs';
 import { type BlobStore, blobRefOf } from '../../shared/blobstore/blob-store.ts';
 import type { Interaction } from '../../shared/contracts/events.ts';
 import { topicName } from '../../shared/contracts/topics.ts';
-import { assertFetchableUrl, ForbiddenUrlError } from '../../shared/net/ssrf.ts';
+import { assertFetchableUrl, DnsUnavailableError, ForbiddenUrlError } from '../../shared/net/ssrf.ts';
 import type { Logger } from '../../shared/observability/logger.ts';
 import { Counter, Histogram, type Registry } from '../../shared/observability/metrics.ts';
 import type { ApiKeyStore } from './api-keys.ts';
 import type { IngestConfig } from './config.ts';
 import { openApiDocument } from './openapi.ts';
-import { ProduceBatcher, type TopicRecord } from './produce-batcher.ts';
+import { ProduceBatcher, RecordTooLargeError, type TopicRecord } from './produce-batcher.ts';
 import { recordHeaders } from './record-headers.ts';
 import {
   itemsOfJsonBatch,
@@ -76,6 +76,7 @@ export function buildIngestServer(config: IngestConfig, deps: IngestDeps): Inges
   const batcher = new ProduceBatcher(deps.producer, {
     lingerMs: config.INGEST_LINGER_MS,
     maxRecords: config.INGEST_PRODUCER_BATCH_MAX,
+    maxBatchBytes: config.INGEST_PRODUCER_BATCH_MAX_BYTES,
     onSend: (records, seconds, ok) => {
       metrics.sendRecords.observe(records);
       metrics.sendSeconds.observe({ outcome: ok ? 'ok' : 'error' }, seconds);
@@ -99,6 +100,9 @@ export function buildIngestServer(config: IngestConfig, deps: IngestDeps): Inges
   });
   app.decorateRequest('apiKeyName', '');
 
+  // Fastify reads text/plain bodies as strings by default, which the interactions route would take
+  // for NDJSON; the API accepts JSON, NDJSON and multipart only (415 otherwise, as documented).
+  app.removeContentTypeParser('text/plain');
   app.addContentTypeParser(
     ['application/x-ndjson', 'application/ndjson'],
     { parseAs: 'string', bodyLimit: config.INGEST_MAX_BODY_BYTES },
@@ -128,10 +132,14 @@ export function buildIngestServer(config: IngestConfig, deps: IngestDeps): Inges
     fail(reply, 404, 'not-found', `no route ${request.method} ${request.url}`),
   );
 
-  // Authentication happens before the body is read, so unauthenticated clients cost nothing.
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
-    if (!request.url.startsWith('/v1/')) return;
+  });
+
+  // Authentication happens before the body is read, so unauthenticated clients cost nothing. It is
+  // a hook of the v1 routes themselves (registered in their scope below), not a test of the raw URL:
+  // `/%761/…` or an absolute-form `http://host/v1/…` reach the same routes under other spellings.
+  const authenticate = async (request: FastifyRequest, reply: FastifyReply) => {
     const header = request.headers.authorization;
     const presented =
       (typeof request.headers['x-api-key'] === 'string' ? request.headers['x-api-key'] : undefined) ??
@@ -151,7 +159,7 @@ export function buildIngestServer(config: IngestConfig, deps: IngestDeps): Inges
       return fail(reply, 401, 'unauthenticated', 'the API key is not valid');
     }
     request.apiKeyName = name;
-  });
+  };
 
   app.register(fastifyRateLimit, {
     global: true,
@@ -195,6 +203,12 @@ export function buildIngestServer(config: IngestConfig, deps: IngestDeps): Inges
       await batcher.produce(records);
       return true;
     } catch (error) {
+      if (error instanceof RecordTooLargeError) {
+        // Could never be sent, however often the client retried; only this request fails.
+        metrics.rejectedRequests.inc({ reason: 'record-too-large' });
+        await fail(reply, 413, 'record-too-large', error.message);
+        return false;
+      }
       deps.logger.error({ err: error }, 'broker did not acknowledge');
       metrics.rejectedRequests.inc({ reason: 'broker-unavailable' });
       await fail(
@@ -208,6 +222,8 @@ export function buildIngestServer(config: IngestConfig, deps: IngestDeps): Inges
   };
 
   app.register(async (v1) => {
+    v1.addHook('onRequest', authenticate);
+
     v1.post('/v1/interactions', async (request, reply) => {
       const isNdjson = typeof request.body === 'string';
       const batch = isNdjson
@@ -269,24 +285,34 @@ export function buildIngestServer(config: IngestConfig, deps: IngestDeps): Inges
         return fail(reply, 400, 'invalid', verdict.reason);
       }
       const upload = verdict.value;
-      try {
-        await Promise.all(
-          upload.images.flatMap((image) =>
-            image.url
-              ? [
-                  assertFetchableUrl(image.url, {
-                    allowHosts: config.INGEST_URL_ALLOW_HOSTS,
-                    resolve: deps.resolveHost,
-                  }),
-                ]
-              : [],
-          ),
-        );
-      } catch (error) {
-        if (!(error instanceof ForbiddenUrlError)) throw error;
+      const checks = await Promise.allSettled(
+        upload.images.flatMap((image) =>
+          image.url
+            ? [
+                assertFetchableUrl(image.url, {
+                  allowHosts: config.INGEST_URL_ALLOW_HOSTS,
+                  resolve: deps.resolveHost,
+                }),
+              ]
+            : [],
+        ),
+      );
+      const errors = checks.flatMap((check) =>
+        check.status === 'rejected' ? [check.reason as unknown] : [],
+      );
+      // A refused URL is final whatever else happened; DNS not answering only means "not now".
+      const refused = errors.find((error) => error instanceof ForbiddenUrlError);
+      if (refused) {
         metrics.events.inc({ type: 'upload', outcome: 'rejected' });
-        return fail(reply, 400, 'forbidden-url', error.message);
+        return fail(reply, 400, 'forbidden-url', refused.message);
       }
+      const unresolved = errors.find((error) => error instanceof DnsUnavailableError);
+      if (unresolved) {
+        metrics.rejectedRequests.inc({ reason: 'dns-unavailable' });
+        reply.header('retry-after', '5');
+        return fail(reply, 503, 'dns-unavailable', `${unresolved.message}; retry with the same event id`);
+      }
+      if (errors.length > 0) throw errors[0];
       // Every blobRef must exist: the file parts are written now (the upload is known to be valid),
       // references sent in JSON must already be in the store.
       const written = new Set<string>();

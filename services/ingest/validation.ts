@@ -39,24 +39,36 @@ function eventTimeProblem(field: string, instant: string, context: ValidationCon
 }
 
 export function validateInteraction(item: unknown, context: ValidationContext): Verdict<Interaction> {
-  const parsed = InteractionRequest.safeParse(item);
+  // Parsed with the topic's full schema, server fields included: what is produced always satisfies
+  // the contract consumers check (a blank source, say, is refused here and never reaches Kafka).
+  const parsed = Interaction.safeParse(stamped(item, context));
   if (!parsed.success) return { ok: false, reason: describeIssues(parsed.error) };
   const problem = eventTimeProblem('timestamp', parsed.data.timestamp, context);
-  if (problem) return { ok: false, reason: problem };
-  return {
-    ok: true,
-    value: { ...parsed.data, receivedAt: new Date(context.now).toISOString(), source: context.source },
-  };
+  return problem ? { ok: false, reason: problem } : { ok: true, value: parsed.data };
 }
 
 export function validateUpload(body: unknown, context: ValidationContext): Verdict<Upload> {
-  const parsed = UploadRequest.safeParse(body);
+  const parsed = Upload.safeParse(stamped(withNormalisedHashtags(body), context));
   if (!parsed.success) return { ok: false, reason: describeIssues(parsed.error) };
   const problem = eventTimeProblem('clientTimestamp', parsed.data.clientTimestamp, context);
-  if (problem) return { ok: false, reason: problem };
+  return problem ? { ok: false, reason: problem } : { ok: true, value: parsed.data };
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** The request with the server's fields set (a client's own `receivedAt` or `source` is overwritten). */
+function stamped(body: unknown, context: ValidationContext): unknown {
+  if (!isRecord(body)) return body;
+  return { ...body, receivedAt: new Date(context.now).toISOString(), source: context.source };
+}
+
+/** Hashtags in NFC, so that a composed and a decomposed "café" are one hashtag downstream. */
+function withNormalisedHashtags(body: unknown): unknown {
+  if (!isRecord(body) || !Array.isArray(body.hashtags)) return body;
   return {
-    ok: true,
-    value: { ...parsed.data, receivedAt: new Date(context.now).toISOString(), source: context.source },
+    ...body,
+    hashtags: body.hashtags.map((tag) => (typeof tag === 'string' ? tag.normalize('NFC') : tag)),
   };
 }
 
@@ -74,19 +86,27 @@ export function itemsOfJsonBatch(body: unknown, maxBatch: number): BatchItems {
   return { ok: true, items: body.map((item) => ({ ok: true, item })) };
 }
 
-/** NDJSON: one interaction per line; a line that is not JSON is rejected alone. */
+/**
+ * NDJSON: one interaction per line; a line that is not JSON is rejected alone. Blank lines are
+ * skipped, but errors name the physical line, as an editor would show it. A leading byte-order mark
+ * (some Windows tools write one) is not part of the first item.
+ */
 export function itemsOfNdjsonBatch(text: string, maxBatch: number): BatchItems {
-  const lines = text.split('\n').filter((line) => line.trim() !== '');
+  const lines = text
+    .replace(/^\uFEFF/, '')
+    .split('\n')
+    .map((line, index) => ({ line, number: index + 1 }))
+    .filter(({ line }) => line.trim() !== '');
   if (lines.length === 0) return { ok: false, reason: 'the batch is empty' };
   if (lines.length > maxBatch)
     return { ok: false, reason: `the batch has ${lines.length} items, more than the limit of ${maxBatch}` };
   return {
     ok: true,
-    items: lines.map((line, index) => {
+    items: lines.map(({ line, number }) => {
       try {
         return { ok: true, item: JSON.parse(line) as unknown };
       } catch (error) {
-        return { ok: false, reason: `line ${index + 1} is not JSON: ${(error as Error).message}` };
+        return { ok: false, reason: `line ${number} is not JSON: ${(error as Error).message}` };
       }
     }),
   };

@@ -40,16 +40,49 @@ export const BaseEnv = z.object({
 });
 export type BaseEnv = z.infer<typeof BaseEnv>;
 
+/** A number as people write it in settings: optional sign, digits, optional decimal point. */
+const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)$/;
+
 /** Validates `env` against `schema`, throwing one ConfigError that names every bad variable. */
 export function loadConfig<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv = process.env): z.infer<S> {
-  // Empty strings mean "unset" so that `FOO= trend-radar …` falls back to the default.
-  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  // Values are trimmed, and blank ones mean "unset" so that `FOO= trend-radar …` (or a stray space
+  // in an env file) falls back to the default instead of reading as 0.
+  const cleaned: Record<string, string> = {};
+  for (const [key, value] of Object.entries(env)) {
+    const trimmed = value?.trim();
+    if (trimmed) cleaned[key] = trimmed;
+  }
+  // z.coerce.number() is Number(): it would read "0x10" as 16 and "1e3" as 1000. Numeric settings
+  // take plain decimals only; a bad one is reported (and left out so it adds no second message).
+  const lines: string[] = [];
+  for (const key of numericKeys(schema)) {
+    const value = cleaned[key];
+    if (value === undefined || DECIMAL.test(value)) continue;
+    lines.push(
+      `  ${key}=${JSON.stringify(value)}: must be a decimal number (digits, optional sign and point)`,
+    );
+    delete cleaned[key];
+  }
   const parsed = schema.safeParse(cleaned);
-  if (parsed.success) return parsed.data;
-  const lines = parsed.error.issues.map((issue) => {
+  if (parsed.success && lines.length === 0) return parsed.data;
+  for (const issue of parsed.error?.issues ?? []) {
     const key = issue.path.join('.') || '(environment)';
     const value = typeof issue.path[0] === 'string' ? cleaned[issue.path[0]] : undefined;
-    return `  ${key}${value === undefined ? '' : `=${JSON.stringify(value)}`}: ${issue.message}`;
-  });
+    lines.push(`  ${key}${value === undefined ? '' : `=${JSON.stringify(value)}`}: ${issue.message}`);
+  }
   throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+}
+
+/** Keys of an object schema whose value is coerced to a number (possibly optional or defaulted). */
+function numericKeys(schema: z.ZodType): string[] {
+  const shape = (schema as { shape?: Record<string, z.ZodType> }).shape;
+  return shape ? Object.keys(shape).filter((key) => coercesToNumber(shape[key]!)) : [];
+}
+
+function coercesToNumber(schema: z.ZodType): boolean {
+  const def = schema._zod.def as { type: string; coerce?: boolean; innerType?: z.ZodType; in?: z.ZodType };
+  if (def.type === 'number') return def.coerce === true;
+  // default, optional, nullable, catch, … wrap `innerType`; a pipe starts with `in`.
+  const inner = def.innerType ?? def.in;
+  return inner ? coercesToNumber(inner) : false;
 }

@@ -26,7 +26,13 @@ export const Upload = z.object({
   images: z.array(UploadImage).min(1).max(10),
   caption: z.string().max(2200).default(''),
   hashtags: z
-    .array(z.string().regex(/^[\p{L}\p{N}_]{1,100}$/u, 'a hashtag is letters, digits or _ without the #'))
+    .array(
+      z
+        .string()
+        // \p{M}: combining marks belong to the letters of many scripts (Devanagari, Tamil, a
+        // decomposed é); a mark cannot start a hashtag, there is nothing for it to combine with.
+        .regex(/^[\p{L}\p{N}_][\p{L}\p{M}\p{N}_]{0,99}$/u, 'a hashtag is letters, digits or _ without the #'),
+    )
     .max(30)
     .default([]),
   location: Location,

@@ -184,12 +184,15 @@ export class ConsumerRunner {
   private async processChunk(records: InboundRecord[], heartbeat: () => Promise<void>): Promise<void> {
     const { maxAttempts = 5, backoff = { initialMs: 200, maxMs: 10_000 }, logger, service } = this.options;
     const final = new Map<InboundRecord, Outcome>();
+    /** Attempts actually made per record: a permanent error on the first one dead-letters at 1. */
+    const attempts = new Map<InboundRecord, number>();
     let pending = records;
     for (let attempt = 1; pending.length > 0; attempt++) {
       const outcomes = await this.runHandler(pending, { heartbeat, attempt });
       const again: InboundRecord[] = [];
       pending.forEach((record, i) => {
         const outcome = outcomes[i]!;
+        attempts.set(record, attempt);
         if (outcome.kind !== 'retry') final.set(record, outcome);
         else if (attempt >= maxAttempts) final.set(record, { kind: 'dead', error: outcome.error });
         else again.push(record);
@@ -235,7 +238,10 @@ export class ConsumerRunner {
           },
           'record sent to the dead-letter topic',
         );
-        push(this.options.deadLetterTopic, deadLetterRecord(record, outcome.error, service, maxAttempts));
+        push(
+          this.options.deadLetterTopic,
+          deadLetterRecord(record, outcome.error, service, attempts.get(record)!),
+        );
       }
       this.processed?.inc({ topic: record.topic, outcome: outcome.kind });
     }

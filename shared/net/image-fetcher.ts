@@ -1,13 +1,21 @@
 /**
  * Fetches image bytes from https URLs that members supplied, defensively: https only, every hop
- * (the first URL and each redirect target) checked against the SSRF rules, connect and read
- * timeouts, a byte limit enforced while streaming (Content-Length is not trusted), and the bytes
- * sniffed for a raster image signature (Content-Type is not trusted). Transient failures (timeouts,
- * resets, 429, 5xx) are retried with exponential backoff; everything else fails at once as a
+ * (the first URL and each redirect target) checked against the SSRF rules and connected only to the
+ * addresses checked, connect and read timeouts, one deadline for the whole fetch, a byte limit
+ * enforced while streaming (Content-Length is not trusted), and the bytes sniffed for a raster image
+ * signature (Content-Type is not trusted). Transient failures (timeouts, resets, DNS not answering,
+ * 429, 5xx) are retried with exponential backoff; everything else fails at once as a
  * PermanentFetchError, so callers can dead-letter it.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request } from 'undici';
-import { assertFetchableUrl, ForbiddenUrlError, type UrlPolicy } from './ssrf.ts';
+import {
+  assertFetchableUrl,
+  checkedLookup,
+  DnsUnavailableError,
+  ForbiddenUrlError,
+  type UrlPolicy,
+} from './ssrf.ts';
 
 export class PermanentFetchError extends Error {
   override name = 'PermanentFetchError';
@@ -26,6 +34,11 @@ export interface FetchOptions {
   /** Attempts in total (1 = no retry). */
   attempts: number;
   backoffMs: number;
+  /**
+   * Longest time one fetch may take, all attempts, redirects and backoff included: the read timeout
+   * alone does not bound a server that trickles a byte just inside it.
+   */
+  deadlineMs: number;
   policy?: UrlPolicy;
   /** Extra CA certificates (PEM), e.g. an internal CDN's; tests use a self-signed one. */
   ca?: string | Buffer;
@@ -38,6 +51,7 @@ export const DEFAULT_FETCH: FetchOptions = {
   maxRedirects: 3,
   attempts: 3,
   backoffMs: 250,
+  deadlineMs: 20_000,
 };
 
 /** Magic numbers of the raster formats the decoder accepts. */
@@ -69,8 +83,6 @@ export function sniffImageType(bytes: Buffer): string | null {
   return null;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 export class ImageFetcher {
   private readonly agent: Agent;
   readonly options: FetchOptions;
@@ -80,6 +92,8 @@ export class ImageFetcher {
     this.agent = new Agent({
       connect: {
         timeout: this.options.connectTimeoutMs,
+        // The socket goes only to addresses that passed the SSRF rules (no second, unchecked lookup).
+        lookup: checkedLookup(this.options.policy),
         ...(this.options.ca ? { ca: this.options.ca } : {}),
       },
       headersTimeout: this.options.readTimeoutMs,
@@ -88,17 +102,20 @@ export class ImageFetcher {
   }
 
   async fetch(url: string): Promise<{ bytes: Buffer; contentType: string; finalUrl: string }> {
-    const { attempts, backoffMs } = this.options;
+    const { attempts, backoffMs, deadlineMs } = this.options;
+    const deadline = AbortSignal.timeout(deadlineMs);
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.fetchOnce(url);
+        return await this.fetchOnce(url, deadline);
       } catch (error) {
-        const transient = !(error instanceof PermanentFetchError);
-        if (!transient || attempt >= attempts) {
-          if (error instanceof PermanentFetchError) throw error;
-          throw new PermanentFetchError(`gave up after ${attempt} attempts: ${(error as Error).message}`);
-        }
-        await sleep(backoffMs * 2 ** (attempt - 1));
+        if (error instanceof PermanentFetchError) throw error;
+        const gaveUp = (why = '') =>
+          new PermanentFetchError(`gave up after ${attempt} attempts${why}: ${(error as Error).message}`);
+        const atDeadline = ` (deadline of ${deadlineMs} ms)`;
+        if (deadline.aborted) throw gaveUp(atDeadline);
+        if (attempt >= attempts) throw gaveUp();
+        await sleep(backoffMs * 2 ** (attempt - 1), undefined, { signal: deadline }).catch(() => {});
+        if (deadline.aborted) throw gaveUp(atDeadline);
       }
     }
   }
@@ -107,18 +124,17 @@ export class ImageFetcher {
     await this.agent.close();
   }
 
-  private async fetchOnce(start: string): Promise<{ bytes: Buffer; contentType: string; finalUrl: string }> {
+  private async fetchOnce(
+    start: string,
+    deadline: AbortSignal,
+  ): Promise<{ bytes: Buffer; contentType: string; finalUrl: string }> {
     let current = start;
     for (let hop = 0; hop <= this.options.maxRedirects; hop++) {
       let url: URL;
       try {
-        url = await assertFetchableUrl(current, this.options.policy);
+        url = await beforeDeadline(assertFetchableUrl(current, this.options.policy), deadline);
       } catch (error) {
-        if (error instanceof ForbiddenUrlError)
-          throw new PermanentFetchError(
-            `refused ${hop > 0 ? 'redirect to ' : ''}${redact(current)}: ${error.message}`,
-          );
-        throw error;
+        throw fetchError(error, `${hop > 0 ? 'redirect to ' : ''}${redact(current)}`);
       }
       let response: Awaited<ReturnType<typeof request>>;
       try {
@@ -126,9 +142,11 @@ export class ImageFetcher {
           method: 'GET',
           dispatcher: this.agent,
           headers: { accept: 'image/*' },
+          signal: deadline,
         });
       } catch (error) {
-        throw new TransientFetchError(`${redact(url.href)}: ${describe(error)}`);
+        // The connection's lookup applies the SSRF rules again: a refusal there is final.
+        throw fetchError(error, redact(url.href));
       }
       const { statusCode, headers, body } = response;
       if (statusCode >= 300 && statusCode < 400) {
@@ -179,6 +197,27 @@ export class ImageFetcher {
   }
 }
 
+/** Refusals by the SSRF rules are permanent; anything else (DNS not answering, resets…) transient. */
+function fetchError(error: unknown, what: string): Error {
+  const cause = (error as { cause?: unknown }).cause;
+  if (error instanceof ForbiddenUrlError || cause instanceof ForbiddenUrlError)
+    return new PermanentFetchError(
+      `refused ${what}: ${(cause instanceof ForbiddenUrlError ? cause : (error as Error)).message}`,
+    );
+  if (error instanceof DnsUnavailableError) return new TransientFetchError(`${what}: ${error.message}`);
+  return new TransientFetchError(`${what}: ${describe(error)}`);
+}
+
+/** `work`, or the deadline's reason if it passes first (a resolver can hang past any deadline). */
+function beforeDeadline<T>(work: Promise<T>, deadline: AbortSignal): Promise<T> {
+  if (deadline.aborted) return Promise.reject(deadline.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(deadline.reason);
+    deadline.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => deadline.removeEventListener('abort', onAbort));
+  });
+}
+
 /** URLs in errors without their query strings, which may hold signatures or tokens. */
 function redact(href: string): string {
   try {
@@ -190,6 +229,9 @@ function redact(href: string): string {
 }
 
 function describe(error: unknown): string {
-  const err = error as { code?: string; message?: string };
-  return err.code ? `${err.code} ${err.message ?? ''}`.trim() : String(err.message ?? error);
+  const err = error as { code?: unknown; message?: string };
+  // String codes only (ECONNRESET…); a DOMException's numeric code says nothing to a reader.
+  return typeof err.code === 'string'
+    ? `${err.code} ${err.message ?? ''}`.trim()
+    : String(err.message ?? error);
 }

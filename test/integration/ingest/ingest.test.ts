@@ -30,8 +30,11 @@ const resolveHost = async (host: string) => {
     'sneaky.netset.example': ['93.184.215.14', '10.1.2.3'],
     'internal.corp.example': ['10.0.0.7'],
   };
+  // DNS not answering (SERVFAIL, timeouts) as the resolver reports it: not a verdict on the URL.
+  if (host === 'flaky.netset.example')
+    throw Object.assign(new Error(`getaddrinfo EAI_AGAIN ${host}`), { code: 'EAI_AGAIN' });
   const addresses = table[host];
-  if (!addresses) throw new Error(`ENOTFOUND ${host}`);
+  if (!addresses) throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: 'ENOTFOUND' });
   return addresses;
 };
 
@@ -170,6 +173,11 @@ describe('authentication and limits', () => {
       '',
     );
     expect(viaHeader.status).toBe(401);
+    // Other spellings of the same routes need the key as well.
+    for (const path of ['/%761/interactions', '/v%31/interactions', '/%761/uploads']) {
+      const encoded = await post(path, JSON.stringify([interaction()]), {}, '');
+      expect(encoded.status, path).toBe(401);
+    }
   });
 
   it('refuses malformed JSON with 400', async () => {
@@ -203,6 +211,10 @@ describe('authentication and limits', () => {
     expect(await notArray.json()).toMatchObject({ reason: expect.stringMatching(/JSON array/) });
     const xml = await post('/v1/interactions', '<like/>', { 'content-type': 'application/xml' });
     expect(xml.status).toBe(415);
+    const text = await post('/v1/interactions', `${JSON.stringify(interaction())}\n`, {
+      'content-type': 'text/plain',
+    });
+    expect(text.status).toBe(415);
   });
 });
 
@@ -316,6 +328,13 @@ describe('POST /v1/uploads', () => {
     );
     expect(status).toBe(400);
     expect(json.reason).toMatch(reason);
+  });
+
+  it('answers 503 with Retry-After when DNS does not answer for an image host, producing nothing', async () => {
+    const body = upload({ images: [{ url: 'https://flaky.netset.example/a.jpg' }] });
+    const { status, json } = await sendUpload(body);
+    expect(status).toBe(503);
+    expect(json).toMatchObject({ error: 'dns-unavailable' });
   });
 
   it('lets an allow-listed internal host through', async () => {
@@ -508,6 +527,45 @@ describe('operations', () => {
       expect((await first).status).toBe(202);
     } finally {
       await small.stop();
+    }
+  });
+
+  it('accepts 1,000 long comments on one post (one partition, over 1 MiB encoded) in several sends', async () => {
+    const viral = await startIngest(
+      configFor({ INGEST_MAX_BODY_BYTES: '1048576', INGEST_MAX_BATCH: '1000', INGEST_LINGER_MS: '0' }),
+      { kafka, apiKeys, logger, resolveHost },
+    );
+    try {
+      const postId = nextId('post-viral');
+      const items = Array.from({ length: 1_000 }, () =>
+        interaction({ postId, type: 'comment', comment: 'so good '.repeat(100) }),
+      );
+      const response = await fetch(`${viral.url}/v1/interactions`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          authorization: `Bearer ${primary.key}`,
+          'x-request-id': 'r'.repeat(128),
+        },
+        body: JSON.stringify(items),
+      });
+      expect(response.status).toBe(202);
+      expect(await response.json()).toMatchObject({ accepted: 1_000, rejected: 0 });
+      const ids = new Set(items.map((i) => i.eventId));
+      const mine = (records: Collected[]) =>
+        records.filter((r) => ids.has(JSON.parse(r.message.value!.toString()).eventId));
+      const found = await collectUntil(
+        kafka,
+        topicName('interactions', namespace),
+        (records) => mine(records).length === ids.size,
+        60_000,
+      );
+      // All on one partition (one key), in the order sent.
+      expect(mine(found).map((r) => JSON.parse(r.message.value!.toString()).eventId)).toEqual(
+        items.map((i) => i.eventId),
+      );
+    } finally {
+      await viral.stop();
     }
   });
 

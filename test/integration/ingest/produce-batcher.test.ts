@@ -30,6 +30,7 @@ describe('ProduceBatcher on the real broker', () => {
     const batcher = new ProduceBatcher(producer, {
       lingerMs: 0,
       maxRecords: 1_000,
+      maxBatchBytes: 900_000,
       onSend: (n) => sends.push(n),
     });
     const requests = Array.from({ length: 60 }, (_, r) =>
@@ -51,7 +52,7 @@ describe('ProduceBatcher on the real broker', () => {
   });
 
   it('rejects the requests of a failed send and keeps serving the next ones', async () => {
-    const batcher = new ProduceBatcher(producer, { lingerMs: 0, maxRecords: 1_000 });
+    const batcher = new ProduceBatcher(producer, { lingerMs: 0, maxRecords: 1_000, maxBatchBytes: 900_000 });
     const failing = batcher.produce([
       { topic: `${namespace}.does-not-exist.v1`, message: { key: 'k', value: 'v' } },
     ]);

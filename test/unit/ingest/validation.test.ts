@@ -103,6 +103,37 @@ describe('validateUpload', () => {
   });
 });
 
+describe('hashtags', () => {
+  it.each([
+    ['a decomposed é', 'cafe\u0301', 'caf\u00e9'],
+    ['Devanagari with vowel signs and virama', 'हिन्दी', 'हिन्दी'],
+    ['Tamil with a pulli', 'தமிழ்', 'தமிழ்'],
+    ['Thai', 'ภาษาไทย', 'ภาษาไทย'],
+    ['digits and _', 'ootd_2026', 'ootd_2026'],
+  ])('accepts %s, stored in NFC', (_label, tag, stored) => {
+    const verdict = validateUpload({ ...upload, hashtags: [tag] }, context);
+    expect(verdict.ok && verdict.value.hashtags).toEqual([stored]);
+  });
+
+  it.each([
+    ['a lone combining mark', '\u0301'],
+    ['a hashtag starting with a mark', '\u0301cafe'],
+    ['a space', 'two words'],
+    ['punctuation', 'ootd!'],
+  ])('rejects %s', (_label, tag) => {
+    const verdict = validateUpload({ ...upload, hashtags: [tag] }, context);
+    expect(!verdict.ok && verdict.reason).toMatch(/^hashtags\.0: /);
+  });
+});
+
+describe('server fields', () => {
+  it('never yields a record the topic contract refuses (a blank source is refused, not produced)', () => {
+    const blank = { ...context, source: '' };
+    expect(validateInteraction(like, blank)).toMatchObject({ ok: false, reason: /^source: / });
+    expect(validateUpload(upload, blank)).toMatchObject({ ok: false, reason: /^source: / });
+  });
+});
+
 describe('batch bodies', () => {
   it('needs a non-empty JSON array within the limit', () => {
     expect(itemsOfJsonBatch({ ...like }, 10)).toMatchObject({ ok: false, reason: /JSON array/ });
@@ -117,15 +148,29 @@ describe('batch bodies', () => {
     });
   });
 
-  it('splits NDJSON into items and rejects a broken line alone', () => {
+  it('splits NDJSON into items and rejects a broken line alone, naming its physical line', () => {
     const text = `${JSON.stringify(like)}\n\n{"broken": \n${JSON.stringify(like)}`;
     const batch = itemsOfNdjsonBatch(text, 10);
     expect(batch.ok).toBe(true);
     if (!batch.ok) return;
     expect(batch.items.map((i) => i.ok)).toEqual([true, false, true]);
-    expect(batch.items[1]).toMatchObject({ ok: false, reason: /line 2 is not JSON/ });
+    // Line 3 of the body (the blank line 2 is skipped, not renumbered away).
+    expect(batch.items[1]).toMatchObject({ ok: false, reason: /^line 3 is not JSON/ });
+    const crlf = itemsOfNdjsonBatch(`\r\n${JSON.stringify(like)}\r\n \r\nnope\r\n`, 10);
+    expect(crlf).toMatchObject({ ok: true, items: [{ ok: true }, { ok: false, reason: /^line 4 / }] });
     expect(itemsOfNdjsonBatch('\n \n', 10)).toMatchObject({ ok: false, reason: /empty/ });
     expect(itemsOfNdjsonBatch(`${JSON.stringify(like)}\n`.repeat(11), 10)).toMatchObject({ ok: false });
+  });
+
+  it('ignores a leading byte-order mark', () => {
+    const batch = itemsOfNdjsonBatch(`\uFEFF${JSON.stringify(like)}\n${JSON.stringify(like)}\n`, 10);
+    expect(batch).toMatchObject({
+      ok: true,
+      items: [
+        { ok: true, item: like },
+        { ok: true, item: like },
+      ],
+    });
   });
 });
 

@@ -1,0 +1,232 @@
+import type { AddressInfo } from 'node:net';
+import { connect } from 'node:net';
+import type { ProducerBatch } from 'kafkajs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ApiKeyStore, mintApiKey } from '../../../services/ingest/api-keys.ts';
+import { type IngestConfig, IngestEnv } from '../../../services/ingest/config.ts';
+import { buildIngestServer, type IngestServer } from '../../../services/ingest/server.ts';
+import { type BlobStore, blobRefOf } from '../../../shared/blobstore/blob-store.ts';
+import { loadConfig } from '../../../shared/config/env.ts';
+import { createLogger } from '../../../shared/observability/logger.ts';
+import { createRegistry } from '../../../shared/observability/metrics.ts';
+
+const phoneApp = mintApiKey('phone-app');
+const auth = { authorization: `Bearer ${phoneApp.key}` };
+
+function dnsError(code: string): Error {
+  return Object.assign(new Error(`getaddrinfo ${code} cdn.example.com`), { code });
+}
+
+let servers: IngestServer[] = [];
+afterEach(async () => {
+  await Promise.all(servers.map((s) => s.app.close()));
+  servers = [];
+});
+
+function makeServer(
+  options: { config?: Partial<IngestConfig>; resolveHost?: (host: string) => Promise<string[]> } = {},
+) {
+  const config = { ...loadConfig(IngestEnv, {}), ...options.config };
+  const sends: ProducerBatch[] = [];
+  const blobs = new Map<string, Buffer>();
+  const blobStore: BlobStore = {
+    put: async (bytes) => {
+      blobs.set(blobRefOf(bytes), bytes);
+      return blobRefOf(bytes);
+    },
+    get: async (ref) => blobs.get(ref)!,
+    has: async (ref) => blobs.has(ref),
+  } as BlobStore;
+  const server = buildIngestServer(config, {
+    producer: {
+      sendBatch: async (batch) => {
+        sends.push(batch);
+        return [];
+      },
+    },
+    blobStore,
+    apiKeys: new ApiKeyStore([phoneApp.entry]),
+    registry: createRegistry('ingest'),
+    logger: createLogger('ingest-test', 'silent'),
+    brokerReachable: async () => true,
+    resolveHost: options.resolveHost ?? (async () => ['93.184.216.34']),
+  });
+  servers.push(server);
+  const produced = () =>
+    sends.flatMap((s) => s.topicMessages!.flatMap((t) => t.messages.map((m) => JSON.parse(String(m.value)))));
+  return { ...server, produced };
+}
+
+const interaction = (overrides: Record<string, unknown> = {}) => ({
+  eventId: `e-${Math.random().toString(36).slice(2)}`,
+  type: 'like',
+  postId: 'post-1',
+  memberId: 'member-1',
+  timestamp: new Date(Date.now() - 60_000).toISOString(),
+  ...overrides,
+});
+const upload = (overrides: Record<string, unknown> = {}) => ({
+  eventId: 'u-1',
+  postId: 'post-1',
+  memberId: 'member-1',
+  images: [{ url: 'https://cdn.example.com/a.jpg' }],
+  location: { country: 'GB', city: 'London' },
+  clientTimestamp: new Date(Date.now() - 60_000).toISOString(),
+  ...overrides,
+});
+
+describe('API key on every spelling of the v1 routes', () => {
+  it.each([
+    '/v1/interactions',
+    '/%761/interactions',
+    '/v%31/interactions',
+    '/%76%31/interactions',
+    '/v1/interactions?x=1',
+  ])('POST %s without a key → 401, nothing produced', async (url) => {
+    const server = makeServer();
+    const response = await server.app.inject({ method: 'POST', url, payload: [interaction()] });
+    expect(response.statusCode).toBe(401);
+    expect(response.json()).toMatchObject({ error: 'unauthenticated' });
+    expect(server.produced()).toEqual([]);
+  });
+
+  it('POST /%761/uploads without a key → 401', async () => {
+    const server = makeServer();
+    const response = await server.app.inject({ method: 'POST', url: '/%761/uploads', payload: upload() });
+    expect(response.statusCode).toBe(401);
+  });
+
+  it('an absolute-form request line (POST http://host/v1/…) without a key → 401', async () => {
+    const server = makeServer();
+    await server.app.listen({ host: '127.0.0.1', port: 0 });
+    const { port } = server.app.server.address() as AddressInfo;
+    const body = JSON.stringify([interaction()]);
+    const statusLine = await new Promise<string>((resolve, reject) => {
+      const socket = connect(port, '127.0.0.1', () => {
+        socket.write(
+          `POST http://ingest.example/v1/interactions HTTP/1.1\r\nHost: ingest.example\r\n` +
+            `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+            `Connection: close\r\n\r\n${body}`,
+        );
+      });
+      let received = '';
+      socket.on('data', (chunk) => {
+        received += chunk;
+      });
+      socket.on('end', () => resolve(received.split('\r\n')[0]!));
+      socket.on('error', reject);
+    });
+    expect(statusLine).toBe('HTTP/1.1 401 Unauthorized');
+    expect(server.produced()).toEqual([]);
+  });
+
+  it('an encoded path with a key is accepted and the record carries the key name as source', async () => {
+    const server = makeServer();
+    const response = await server.app.inject({
+      method: 'POST',
+      url: '/%761/interactions',
+      payload: [interaction()],
+      headers: auth,
+    });
+    expect(response.statusCode).toBe(202);
+    expect(server.produced()).toMatchObject([{ source: 'phone-app' }]);
+  });
+});
+
+describe('request bodies', () => {
+  it('answers 415 to text/plain instead of reading it as NDJSON', async () => {
+    const server = makeServer();
+    const response = await server.app.inject({
+      method: 'POST',
+      url: '/v1/interactions',
+      payload: `${JSON.stringify(interaction())}\n`,
+      headers: { ...auth, 'content-type': 'text/plain' },
+    });
+    expect(response.statusCode).toBe(415);
+    expect(server.produced()).toEqual([]);
+  });
+
+  it('takes NDJSON with a leading byte-order mark, and names the physical line of a bad item', async () => {
+    const server = makeServer();
+    const response = await server.app.inject({
+      method: 'POST',
+      url: '/v1/interactions',
+      payload: `\uFEFF${JSON.stringify(interaction())}\n\n\n{oops\n${JSON.stringify(interaction())}\n`,
+      headers: { ...auth, 'content-type': 'application/x-ndjson' },
+    });
+    expect(response.statusCode).toBe(202);
+    const body = response.json();
+    expect(body).toMatchObject({ accepted: 2, rejected: 1 });
+    expect(body.results[1]).toMatchObject({ index: 1, status: 'rejected', reason: /^line 4 is not JSON/ });
+  });
+
+  it('stores hashtags with combining marks, in NFC', async () => {
+    const server = makeServer();
+    const response = await server.app.inject({
+      method: 'POST',
+      url: '/v1/uploads',
+      payload: upload({ hashtags: ['cafe\u0301', 'हिन्दी', 'தமிழ்'] }),
+      headers: auth,
+    });
+    expect(response.statusCode).toBe(202);
+    expect(server.produced()[0].hashtags).toEqual(['caf\u00e9', 'हिन्दी', 'தமிழ்']);
+  });
+});
+
+describe('image URL host resolution', () => {
+  it.each(['EAI_AGAIN', 'ETIMEOUT', 'ESERVFAIL', 'EAI_FAIL'])(
+    'answers 503 with Retry-After when DNS fails temporarily (%s)',
+    async (code) => {
+      const server = makeServer({
+        resolveHost: async () => {
+          throw dnsError(code);
+        },
+      });
+      const response = await server.app.inject({
+        method: 'POST',
+        url: '/v1/uploads',
+        payload: upload(),
+        headers: auth,
+      });
+      expect(response.statusCode).toBe(503);
+      expect(response.headers['retry-after']).toBeDefined();
+      expect(response.json()).toMatchObject({ error: 'dns-unavailable' });
+      expect(server.produced()).toEqual([]);
+    },
+  );
+
+  it.each(['ENOTFOUND', 'ENODATA'])('refuses a host that does not resolve (%s) with 400', async (code) => {
+    const server = makeServer({
+      resolveHost: async () => {
+        throw dnsError(code);
+      },
+    });
+    const response = await server.app.inject({
+      method: 'POST',
+      url: '/v1/uploads',
+      payload: upload(),
+      headers: auth,
+    });
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toMatchObject({ error: 'forbidden-url' });
+  });
+});
+
+describe('records the broker could never take', () => {
+  it('answers 413 to that request only; requests beside it are produced', async () => {
+    const server = makeServer({ config: { INGEST_PRODUCER_BATCH_MAX_BYTES: 2_000 } });
+    const [big, small] = await Promise.all([
+      server.app.inject({
+        method: 'POST',
+        url: '/v1/interactions',
+        payload: [interaction({ type: 'comment', comment: 'x'.repeat(2_000) })],
+        headers: auth,
+      }),
+      server.app.inject({ method: 'POST', url: '/v1/interactions', payload: [interaction()], headers: auth }),
+    ]);
+    expect(big.statusCode).toBe(413);
+    expect(big.json()).toMatchObject({ error: 'record-too-large' });
+    expect(small.statusCode).toBe(202);
+    expect(server.produced()).toHaveLength(1);
+  });
+});

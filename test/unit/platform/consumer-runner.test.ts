@@ -1,0 +1,104 @@
+import type { EachBatchPayload, Kafka, Producer, ProducerBatch } from 'kafkajs';
+import { describe, expect, it } from 'vitest';
+import { PermanentError } from '../../../shared/kafka/codec.ts';
+import { ConsumerRunner, eachRecord } from '../../../shared/kafka/consumer-runner.ts';
+import { createLogger } from '../../../shared/observability/logger.ts';
+
+/** Runs one batch through a runner on a fake consumer; returns what it produced. */
+async function runBatch(
+  values: string[],
+  handle: (value: string, attempt: number) => void,
+  maxAttempts: number,
+): Promise<ProducerBatch[]> {
+  let eachBatch: ((payload: EachBatchPayload) => Promise<void>) | undefined;
+  const kafka = {
+    consumer: () => ({
+      connect: async () => {},
+      subscribe: async () => {},
+      run: async (options: { eachBatch: typeof eachBatch }) => {
+        eachBatch = options.eachBatch;
+      },
+      commitOffsets: async () => {},
+      disconnect: async () => {},
+    }),
+  } as unknown as Kafka;
+  const produced: ProducerBatch[] = [];
+  const producer = {
+    sendBatch: async (batch: ProducerBatch) => {
+      produced.push(batch);
+      return [];
+    },
+  } as unknown as Producer;
+  const tries = new Map<string, number>();
+  const runner = new ConsumerRunner({
+    kafka,
+    producer,
+    service: 'test',
+    groupId: 'g',
+    topics: ['in'],
+    deadLetterTopic: 'dlq',
+    logger: createLogger('test', 'silent'),
+    maxAttempts,
+    backoff: { initialMs: 1, maxMs: 1 },
+    handleBatch: eachRecord(async (record) => {
+      const value = String(record.value);
+      const attempt = (tries.get(value) ?? 0) + 1;
+      tries.set(value, attempt);
+      handle(value, attempt);
+      return [{ topic: 'out', key: record.key, value: record.value }];
+    }),
+  });
+  await runner.start();
+  await eachBatch!({
+    batch: {
+      topic: 'in',
+      partition: 0,
+      messages: values.map((value, i) => ({
+        offset: String(i),
+        key: Buffer.from('k'),
+        value: Buffer.from(value),
+        headers: {},
+        timestamp: '1700000000000',
+        attributes: 0,
+      })),
+    },
+    resolveOffset: () => {},
+    heartbeat: async () => {},
+    isRunning: () => true,
+    isStale: () => false,
+  } as unknown as EachBatchPayload);
+  return produced;
+}
+
+const deadLetterAttempts = (produced: ProducerBatch[]) =>
+  Object.fromEntries(
+    produced
+      .flatMap((batch) => batch.topicMessages!)
+      .filter((t) => t.topic === 'dlq')
+      .flatMap((t) => t.messages)
+      .map((m) => [String(m.value), String((m.headers as Record<string, string>)['dlq.attempts'])]),
+  );
+
+describe('ConsumerRunner dead-letter headers', () => {
+  it('dlq.attempts is the number of attempts actually made, not the configured maximum', async () => {
+    const produced = await runBatch(
+      ['poison', 'flaky-then-poison', 'always-flaky', 'good'],
+      (value, attempt) => {
+        if (value === 'poison') throw new PermanentError('not a record');
+        if (value === 'flaky-then-poison') {
+          if (attempt < 2) throw new Error('timeout');
+          throw new PermanentError('bad after all');
+        }
+        if (value === 'always-flaky') throw new Error('timeout');
+      },
+      4,
+    );
+    expect(deadLetterAttempts(produced)).toEqual({
+      poison: '1',
+      'flaky-then-poison': '2',
+      'always-flaky': '4',
+    });
+    const outputs = produced.flatMap((b) => b.topicMessages!).filter((t) => t.topic === 'out');
+    expect(outputs.flatMap((t) => t.messages.map((m) => String(m.value)))).toEqual(['good']);
+  });
+});
