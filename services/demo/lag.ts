@@ -30,8 +30,8 @@ export async function groupLag(kafka: Kafka, { groupId, topics }: GroupTopics): 
 
 /**
  * Waits until every group has consumed everything: the total lag stays at or under `tolerance` for
- * three polls in a row. The tolerance is for topics written in transactions, whose final commit
- * marker occupies an offset that no consumer ever commits past.
+ * three polls in a row. The tolerance is for topics written in transactions: a consumer commits
+ * past a partition's final commit marker only once a fetch has brought that marker.
  */
 export async function waitForDrain(
   kafka: Kafka,

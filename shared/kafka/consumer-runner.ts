@@ -133,6 +133,21 @@ export class ConsumerRunner {
       this.ownsProducer = true;
     }
     this.consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false, sessionTimeout: 30_000 });
+    // A fetch that holds only transaction markers (or aborted records) never reaches eachBatch, and
+    // kafkajs commits nothing for it without autoCommit: the group would stay one marker short of
+    // the end of a transactional topic forever (a reindex or a lag check waiting for it never ends).
+    // It comes after every earlier batch of its partition was processed, so its end can be committed.
+    this.consumer.on(this.consumer.events.START_BATCH_PROCESS, (event) => {
+      const { topic, partition, batchSize, lastOffset } = event.payload;
+      if (batchSize !== 0 || this.stopping) return;
+      const offset = (BigInt(lastOffset) + 1n).toString();
+      this.consumer?.commitOffsets([{ topic, partition, offset }]).catch((error: unknown) => {
+        this.options.logger.warn(
+          { service: this.options.service, topic, partition, error: errorMessage(error) },
+          'could not commit past transaction markers; the next batch will',
+        );
+      });
+    });
     await this.consumer.connect();
     await this.consumer.subscribe({ topics, fromBeginning });
     await this.consumer.run({
@@ -162,8 +177,12 @@ export class ConsumerRunner {
           }
           const last = records[records.length - 1]!;
           resolveOffset(last.offset);
+          // The batch's last chunk commits past any transaction markers the fetch brought after it.
+          const end =
+            start + size >= batch.messages.length ? BigInt(batch.lastOffset()) : BigInt(last.offset);
+          const next = (end > BigInt(last.offset) ? end : BigInt(last.offset)) + 1n;
           await this.consumer!.commitOffsets([
-            { topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() },
+            { topic: batch.topic, partition: batch.partition, offset: next.toString() },
           ]);
           timer?.();
           this.options.onCommitted?.(records);

@@ -34,6 +34,8 @@ beforeAll(async () => {
     ['crash.in', 3],
     ['crash.out', 1],
     ['dlq', 1],
+    ['txn.in', 1],
+    ['txn.out', 1],
   ]);
 });
 
@@ -93,6 +95,57 @@ describe('ConsumerRunner', () => {
     expect(headerText(truncated!, 'dlq.error')).toMatch(/not JSON/);
     expect(headerText(wrongType!, 'dlq.original.offset')).toBe('3');
     expect(headerText(wrongType!, 'dlq.error')).toMatch(/id/);
+  });
+
+  it('commits past the transaction markers of a transactional topic, to its very end', async () => {
+    const producer = kafka.producer({
+      transactionalId: `${namespace}-txn`,
+      idempotent: true,
+      maxInFlightRequests: 1,
+    });
+    await producer.connect();
+    for (let t = 0; t < 3; t++) {
+      const transaction = await producer.transaction();
+      await transaction.send({
+        topic: topic('txn.in'),
+        messages: Array.from({ length: 4 }, (_, i) => ({ key: 'k', value: `t${t}-${i}` })),
+      });
+      await transaction.commit();
+    }
+    await producer.disconnect();
+
+    const groupId = `${namespace}-txn`;
+    const runner = new ConsumerRunner({
+      kafka,
+      logger,
+      service: 'runner-test',
+      groupId,
+      topics: [topic('txn.in')],
+      deadLetterTopic: topic('dlq'),
+      handleBatch: eachRecord(async (record) => [
+        { topic: topic('txn.out'), key: 'k', value: record.value!.toString() },
+      ]),
+    });
+    await runner.start();
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      // 12 records and 3 commit markers: the end is offset 15, the last record's next offset is 14.
+      const [end] = await admin.fetchTopicOffsets(topic('txn.in'));
+      expect(end!.high).toBe('15');
+      let committed = '';
+      const deadline = Date.now() + 30_000;
+      while (Date.now() < deadline) {
+        const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic('txn.in')] });
+        committed = offsets!.partitions[0]!.offset;
+        if (committed === end!.high) break;
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+      expect(committed).toBe(end!.high);
+    } finally {
+      await admin.disconnect();
+      await runner.stop();
+    }
   });
 
   it('loses nothing when the worker is killed mid-batch and restarted', async () => {
