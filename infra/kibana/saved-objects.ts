@@ -13,6 +13,11 @@ import type { FamilyId } from '../../shared/elasticsearch/indices.ts';
 
 export const KIBANA_VERSION = '8.19.0';
 const PREFIX = 'trendradar';
+/**
+ * The size of the aggregator's hopping windows (AGGREGATOR_WINDOW_SIZE_MS, default one hour): the
+ * trend panels read only these, not the daily windows. Change it here if that setting changes.
+ */
+export const HOURLY_WINDOW_MS = 3_600_000;
 
 export interface SavedObject {
   id: string;
@@ -408,6 +413,11 @@ export function savedObjects(): SavedObject[] {
     ['buyer', 'action', 'sku', 'quantity', 'alertId'],
   );
 
+  // The aggregator closes a one-hour window every five minutes (hopping windows) and a daily
+  // window per UTC day, all in the same index: each signal is in about twelve hourly windows and
+  // one daily window. The panels below read the hourly windows only, and take the best window
+  // (max) rather than a sum, which would count every signal about twelve times. So each figure
+  // reads "in the busiest hour", whatever the dashboard's time range and bucket size.
   const risingTable = lens(
     'trend-radar-lens-rising-products',
     'Rising products',
@@ -415,24 +425,26 @@ export function savedObjects(): SavedObject[] {
     [
       { id: 'sku', op: 'terms', field: 'sku', label: 'SKU', size: 20, orderBy: 'maxScore' },
       { id: 'maxScore', op: 'max', field: 'score', label: 'Best score' },
-      { id: 'signals', op: 'sum', field: 'signals', label: 'Signals' },
-      { id: 'members', op: 'max', field: 'distinctMembers', label: 'Members (max per window)' },
+      { id: 'signals', op: 'max', field: 'signals', label: 'Signals (busiest hour)' },
+      { id: 'members', op: 'max', field: 'distinctMembers', label: 'Members (busiest hour)' },
     ],
     { kind: 'table' },
-    'rising : true and scope : "global"',
+    `rising : true and scope : "global" and sizeMs : ${HOURLY_WINDOW_MS}`,
   );
+  // Top 5 SKUs by their best score over the whole time range (terms outside), then each one's
+  // line over time (date histogram inside): the same five SKUs from left to right.
   const trendLines = lens(
     'trend-radar-lens-top-sku-trends',
-    'Top SKUs over time (weighted signals per window)',
+    'Top SKUs over time (weighted signals per hour)',
     'trend-windows',
     [
-      { id: 'time', op: 'date_histogram', field: '@timestamp', label: 'Window start' },
       { id: 'sku', op: 'terms', field: 'sku', label: 'SKU', size: 5, orderBy: 'maxScore' },
-      { id: 'weighted', op: 'sum', field: 'weightedCount', label: 'Weighted signals' },
+      { id: 'time', op: 'date_histogram', field: '@timestamp', label: 'Window start' },
+      { id: 'weighted', op: 'max', field: 'weightedCount', label: 'Weighted signals (busiest hour)' },
       { id: 'maxScore', op: 'max', field: 'score', label: 'Best score' },
     ],
     { kind: 'line', x: 'time', split: 'sku', y: ['weighted'] },
-    'scope : "global"',
+    `scope : "global" and sizeMs : ${HOURLY_WINDOW_MS}`,
   );
   const risingByRegion = lens(
     'trend-radar-lens-rising-by-region',

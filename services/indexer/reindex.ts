@@ -3,9 +3,14 @@
  * re-applies the templates, rewinds the indexer's consumer group to the earliest offsets and runs
  * the indexer until it has caught up with the end offsets taken at the start. The group must have
  * no live members (stop the running indexers first), otherwise they would keep their partitions.
+ *
+ * Topics written in Kafka transactions (trend windows, alerts) end with a commit marker: the
+ * indexer's consumer runner commits past it, so the end offsets are reached. When the committed
+ * offsets do not move for `noProgressTimeoutMs`, reindex fails with the partitions behind.
  */
+
 import type { Client } from '@elastic/elasticsearch';
-import type { Kafka } from 'kafkajs';
+import type { Admin, Kafka } from 'kafkajs';
 import { topicName } from '../../shared/contracts/topics.ts';
 import { type FamilyId, indexPattern } from '../../shared/elasticsearch/indices.ts';
 import type { Logger } from '../../shared/observability/logger.ts';
@@ -36,7 +41,18 @@ export interface ReindexDeps {
   logger: Logger;
   onProgress?: (done: number, total: number) => void;
   pollMs?: number;
+  /** Gives up with an error when the group's committed offsets do not move for this long (5 min). */
+  noProgressTimeoutMs?: number;
 }
+
+interface Target {
+  topic: string;
+  partition: number;
+  low: number;
+  high: number;
+}
+
+const targetKey = (t: { topic: string; partition: number }) => `${t.topic}/${t.partition}`;
 
 export async function reindex(config: IndexerConfig, deps: ReindexDeps): Promise<ReindexReport> {
   const started = Date.now();
@@ -53,7 +69,7 @@ export async function reindex(config: IndexerConfig, deps: ReindexDeps): Promise
         `consumer group ${groupId} has ${group.members.length} live member(s): stop the running indexers before reindexing`,
       );
 
-    const targets: Array<{ topic: string; partition: number; low: number; high: number }> = [];
+    const targets: Target[] = [];
     for (const topic of topics) {
       for (const p of await admin.fetchTopicOffsets(topic))
         targets.push({ topic, partition: p.partition, low: Number(p.low), high: Number(p.high) });
@@ -87,19 +103,7 @@ export async function reindex(config: IndexerConfig, deps: ReindexDeps): Promise
       },
     );
     try {
-      for (;;) {
-        const committed = new Map<string, number>();
-        for (const entry of await admin.fetchOffsets({ groupId, topics })) {
-          for (const p of entry.partitions) committed.set(`${entry.topic}/${p.partition}`, Number(p.offset));
-        }
-        const done = targets.reduce((sum, t) => {
-          const at = committed.get(`${t.topic}/${t.partition}`) ?? -1;
-          return sum + Math.max(0, Math.min(t.high, at < 0 ? t.low : at) - t.low);
-        }, 0);
-        deps.onProgress?.(done, total);
-        if (done >= total) break;
-        await new Promise((resolve) => setTimeout(resolve, deps.pollMs ?? 500));
-      }
+      await waitUntilCaughtUp(deps, groupId, topics, targets, total, admin);
     } finally {
       await indexer.stop();
     }
@@ -136,5 +140,47 @@ async function rewindGroup(
     );
   } finally {
     await consumer.disconnect();
+  }
+}
+
+/** Polls the group's committed offsets until every target partition has reached its end offset. */
+async function waitUntilCaughtUp(
+  deps: ReindexDeps,
+  groupId: string,
+  topics: string[],
+  targets: Target[],
+  total: number,
+  admin: Admin,
+): Promise<void> {
+  const noProgressMs = deps.noProgressTimeoutMs ?? 300_000;
+  let lastDone = -1;
+  let movedAt = Date.now();
+  for (;;) {
+    const committed = new Map<string, number>();
+    for (const entry of await admin.fetchOffsets({ groupId, topics })) {
+      for (const p of entry.partitions) committed.set(`${entry.topic}/${p.partition}`, Number(p.offset));
+    }
+    const position = (t: Target) => {
+      const at = committed.get(targetKey(t)) ?? -1;
+      return Math.min(t.high, at < 0 ? t.low : Math.max(at, t.low));
+    };
+    const done = targets.reduce((sum, t) => sum + position(t) - t.low, 0);
+    deps.onProgress?.(done, total);
+    if (done >= total) return;
+    const now = Date.now();
+    if (done > lastDone) {
+      lastDone = done;
+      movedAt = now;
+    } else if (now - movedAt > noProgressMs) {
+      const behind = targets
+        .filter((t) => position(t) < t.high)
+        .map((t) => `${targetKey(t)} at ${position(t)} of ${t.high}`)
+        .join(', ');
+      throw new Error(
+        `reindex made no progress for ${Math.round(noProgressMs / 1000)} s (${done} of ${total} records; behind: ${behind}); ` +
+          'check that Elasticsearch is reachable and the indexer log for errors',
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, deps.pollMs ?? 500));
   }
 }

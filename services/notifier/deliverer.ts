@@ -1,9 +1,12 @@
 /**
  * Decides who gets an alert on which channel and sends it, consulting the delivery ledger first
- * and writing to it after each successful send. Also assembles each buyer's daily digest.
+ * and writing to it after each successful send. Every (buyer, channel) pair is delivered on its
+ * own, so one buyer's broken webhook neither delays nor blocks anyone else. Also assembles each
+ * buyer's daily digest.
  */
 import type { BlobStore } from '../../shared/blobstore/blob-store.ts';
 import type { ReorderAlert } from '../../shared/contracts/events.ts';
+import { PermanentError } from '../../shared/kafka/codec.ts';
 import type { Logger } from '../../shared/observability/logger.ts';
 import { Counter, type Registry } from '../../shared/observability/metrics.ts';
 import { availableBlobDigests, type EmailItem, type Mailer, messageId, renderAlertEmail } from './email.ts';
@@ -23,14 +26,66 @@ export interface DelivererOptions {
   registry?: Registry;
 }
 
+/** What the consumer gives one delivery: a heartbeat to keep its group session while sending. */
+export interface DeliverContext {
+  heartbeat?: () => Promise<void>;
+}
+
+/** One (buyer, channel) pair of an alert. */
+export interface DeliveryPair {
+  buyer: string;
+  channel: DeliveryChannel;
+}
+
+export interface DeliveryFailure extends DeliveryPair {
+  error: string;
+}
+
+export interface DeliveryReport {
+  /** Sent now. */
+  delivered: DeliveryPair[];
+  /** Already in the ledger (served earlier), or rejected earlier by this process. */
+  skipped: DeliveryPair[];
+  /** Rejected for good (a webhook's 4xx): logged and counted, never retried. */
+  rejected: DeliveryFailure[];
+}
+
+/**
+ * Some pairs of an alert failed in a way worth retrying. The alert is retried as a whole (the
+ * consumer's retries); pairs already served are in the ledger and are skipped then.
+ */
+export class DeliveryIncompleteError extends Error {
+  override name = 'DeliveryIncompleteError';
+  constructor(
+    readonly alertId: string,
+    readonly failures: DeliveryFailure[],
+    readonly report: DeliveryReport,
+  ) {
+    super(
+      `${failures.length} delivery(ies) of alert ${alertId} failed and will be retried (${report.delivered.length} sent, ${report.skipped.length} already sent, ${report.rejected.length} rejected): ${failures
+        .map((f) => `${f.buyer}/${f.channel}: ${f.error}`)
+        .join('; ')}`,
+    );
+  }
+}
+
 /** Digests list at most this many alerts, most urgent first, and only those raised in the last week. */
 const DIGEST_LIMIT = 50;
 const DIGEST_HORIZON_MS = 7 * 24 * 60 * 60 * 1000;
 const PRIORITY_RANK = { P1: 0, P2: 1, P3: 2 } as const;
+/** Heartbeat period while sending (kafkajs sends at most one heartbeat per 3 s anyway). */
+const HEARTBEAT_EVERY_MS = 3_000;
+/** Pairs rejected for good that this process remembers, so an alert's retry does not re-send them. */
+const REJECTED_MEMORY = 10_000;
+
+const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 export class Deliverer {
-  private readonly inFlight = new Map<string, Promise<void>>();
+  private readonly inFlight = new Map<string, Promise<boolean>>();
+  /** Ledger keys of pairs rejected for good, oldest first (bounded by REJECTED_MEMORY). */
+  private readonly rejectedPairs = new Set<string>();
   private readonly sent: Counter<'channel'> | undefined;
+  private readonly failed: Counter<'channel' | 'kind'> | undefined;
 
   constructor(private readonly options: DelivererOptions) {
     if (options.registry) {
@@ -40,22 +95,67 @@ export class Deliverer {
         labelNames: ['channel'],
         registers: [options.registry],
       });
+      this.failed = new Counter({
+        name: 'trendradar_notifications_failed_total',
+        help: 'Failed notifications, by channel and kind (rejected: not retried; transient: retried).',
+        labelNames: ['channel', 'kind'],
+        registers: [options.registry],
+      });
     }
   }
 
-  /** Delivers one alert on every instant channel of every follower; already-delivered pairs are skipped. */
-  async deliver(alert: ReorderAlert): Promise<void> {
-    for (const buyer of this.options.subscriptions.buyers) {
-      const reasons = followReasons(buyer, alert);
-      if (reasons.length === 0) continue;
-      for (const channel of instantChannels(buyer, alert)) {
-        await this.once(buyer.id, channel, alert.alertId, () =>
-          channel === 'webhook'
-            ? this.sendWebhook(buyer, alert, reasons)
-            : this.sendEmail(buyer, alert, reasons),
-        );
+  /**
+   * Delivers one alert on every instant channel of every follower, each (buyer, channel) pair on
+   * its own: one buyer's failure never keeps the alert from the others. Pairs already in the
+   * ledger are skipped. A rejection (PermanentError, e.g. a webhook's 4xx) is logged and counted
+   * and not retried; if any pair failed otherwise, throws DeliveryIncompleteError (transient) after
+   * trying all the others, so the consumer retries the alert and only the failed pairs are sent.
+   * With `context.heartbeat`, heartbeats every few seconds while sending.
+   */
+  async deliver(alert: ReorderAlert, context: DeliverContext = {}): Promise<DeliveryReport> {
+    const report: DeliveryReport = { delivered: [], skipped: [], rejected: [] };
+    const failures: DeliveryFailure[] = [];
+    await this.withHeartbeat(context.heartbeat, async () => {
+      for (const buyer of this.options.subscriptions.buyers) {
+        const reasons = followReasons(buyer, alert);
+        if (reasons.length === 0) continue;
+        for (const channel of instantChannels(buyer, alert)) {
+          const pair = { buyer: buyer.id, channel };
+          if (this.rejectedPairs.has(ledgerKey(buyer.id, channel, alert.alertId))) {
+            report.skipped.push(pair);
+            continue;
+          }
+          try {
+            const sentNow = await this.once(buyer.id, channel, alert.alertId, () =>
+              channel === 'webhook'
+                ? this.sendWebhook(buyer, alert, reasons)
+                : this.sendEmail(buyer, alert, reasons),
+            );
+            (sentNow ? report.delivered : report.skipped).push(pair);
+          } catch (error) {
+            const failure = { ...pair, error: errorText(error) };
+            if (error instanceof PermanentError) {
+              this.rememberRejected(ledgerKey(buyer.id, channel, alert.alertId));
+              report.rejected.push(failure);
+              this.failed?.inc({ channel, kind: 'rejected' });
+              this.options.logger.error(
+                { ...failure, alertId: alert.alertId },
+                'alert not delivered: rejected, not retried',
+              );
+            } else {
+              failures.push(failure);
+              this.failed?.inc({ channel, kind: 'transient' });
+              this.options.logger.warn(
+                { ...failure, alertId: alert.alertId },
+                'alert not delivered yet: will be retried',
+              );
+            }
+          }
+        }
       }
-    }
+    });
+    if (failures.length > 0) throw new DeliveryIncompleteError(alert.alertId, failures, report);
+    return report;
   }
 
   /**
@@ -92,28 +192,60 @@ export class Deliverer {
     return items.length;
   }
 
+  /** Sends unless the ledger has the pair; true when it sent now. */
   private async once(
     buyer: string,
     channel: DeliveryChannel,
     alertId: string,
     send: () => Promise<void>,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const key = ledgerKey(buyer, channel, alertId);
     // The same alert read twice at once (e.g. a replayed copy) waits for the first send, then skips.
     const running = this.inFlight.get(key);
-    if (running) return running;
-    if (this.options.ledger.has(buyer, channel, alertId)) return;
+    if (running) return running.then(() => false);
+    if (this.options.ledger.has(buyer, channel, alertId)) return false;
     const work = (async () => {
       await send();
       await this.options.ledger.record(buyer, channel, alertId);
       this.sent?.inc({ channel });
       this.options.logger.info({ buyer, channel, alertId }, 'alert delivered');
+      return true;
     })();
     this.inFlight.set(key, work);
     try {
-      await work;
+      return await work;
     } finally {
       this.inFlight.delete(key);
+    }
+  }
+
+  private rememberRejected(key: string): void {
+    this.rejectedPairs.add(key);
+    if (this.rejectedPairs.size > REJECTED_MEMORY) {
+      const oldest = this.rejectedPairs.values().next().value;
+      if (oldest !== undefined) this.rejectedPairs.delete(oldest);
+    }
+  }
+
+  /**
+   * Runs `work` while heartbeating every few seconds: a slow or unresponsive receiver (timeouts,
+   * retries with backoff) must not outlast the consumer's session. A failed heartbeat (e.g. a
+   * rebalance) is only logged: the ledger keeps a re-delivered alert from being sent twice.
+   */
+  private async withHeartbeat(
+    heartbeat: (() => Promise<void>) | undefined,
+    work: () => Promise<void>,
+  ): Promise<void> {
+    if (!heartbeat) return work();
+    const timer = setInterval(() => {
+      heartbeat().catch((error: unknown) =>
+        this.options.logger.debug({ error: errorText(error) }, 'heartbeat while sending failed'),
+      );
+    }, HEARTBEAT_EVERY_MS);
+    try {
+      await work();
+    } finally {
+      clearInterval(timer);
     }
   }
 

@@ -13,7 +13,7 @@ import { AlertAction, ReorderAlert } from '../../shared/contracts/events.ts';
 import { topicName } from '../../shared/contracts/topics.ts';
 import { connectProducer, createKafka } from '../../shared/kafka/client.ts';
 import { decode, describeIssues, encode } from '../../shared/kafka/codec.ts';
-import { ConsumerRunner, eachRecord } from '../../shared/kafka/consumer-runner.ts';
+import { ConsumerRunner, type Outcome, outcomeOf } from '../../shared/kafka/consumer-runner.ts';
 import { followTopics } from '../../shared/kafka/topic-follower.ts';
 import { createLogger, type Logger } from '../../shared/observability/logger.ts';
 import { createRegistry, type Registry } from '../../shared/observability/metrics.ts';
@@ -184,12 +184,22 @@ export async function startNotifier(config: NotifierConfig, deps: NotifierDeps =
       topics: [topics.alerts],
       deadLetterTopic: topics.deadLetters,
       maxBatchSize: 50,
-      handleBatch: eachRecord(async (record) => {
-        const alert = decode(ReorderAlert, record.value);
-        state.applyAlert(alert);
-        await deliverer.deliver(alert);
-        return [];
-      }),
+      // One record at a time (a bad record is dead-lettered, a transient failure retried), with
+      // the batch's heartbeat so slow receivers cannot outlast the group session.
+      handleBatch: async (records, { heartbeat }) => {
+        const outcomes: Outcome[] = [];
+        for (const record of records) {
+          outcomes.push(
+            await outcomeOf(async () => {
+              const alert = decode(ReorderAlert, record.value);
+              state.applyAlert(alert);
+              await deliverer.deliver(alert, { heartbeat });
+              return [];
+            }),
+          );
+        }
+        return outcomes;
+      },
     });
     await runner.start();
     consumers.push(() => runner.stop());

@@ -8,6 +8,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { request } from 'undici';
 import type { ReorderAlert } from '../../shared/contracts/events.ts';
+import { PermanentError } from '../../shared/kafka/codec.ts';
 import { daysOfCoverText, headline, photoSrc, productTitle, regionsText } from './present.ts';
 
 export const SIGNATURE_HEADER = 'x-trendradar-signature';
@@ -77,7 +78,8 @@ export function slackMessage(alert: ReorderAlert, reasons: string[], inboxUrl?: 
   };
 }
 
-export class WebhookRejectedError extends Error {
+/** The receiver refused the alert (a 4xx other than 408/429): permanent, never retried. */
+export class WebhookRejectedError extends PermanentError {
   override name = 'WebhookRejectedError';
 }
 

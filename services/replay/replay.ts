@@ -6,7 +6,7 @@
  *   planReset / applyReset — move a consumer group's offsets to a point so its service reprocesses.
  */
 import { randomBytes } from 'node:crypto';
-import type { Admin, IHeaders, Kafka, Message } from 'kafkajs';
+import type { Admin, Batch, IHeaders, Kafka, Message } from 'kafkajs';
 import { connectProducer } from '../../shared/kafka/client.ts';
 import {
   type Bound,
@@ -38,6 +38,11 @@ export interface CopyOptions {
   onProgress?: (done: number, total: number) => void;
   /** Gives up when the copy makes no progress for this long (a stuck broker should not hang a script). */
   idleTimeoutMs?: number;
+  /**
+   * Fetch size per partition (kafkajs' default, 1 MiB, when absent). A tiny value makes each
+   * fetch return a single record batch (tests use it to split a range over many fetches).
+   */
+  maxBytesPerPartition?: number;
 }
 
 export interface CopyResult {
@@ -104,6 +109,27 @@ export async function planCopy(kafka: Kafka, options: CopyOptions) {
   });
 }
 
+/** Records per produce request. With a rate limit, at most about a second's worth. */
+const COPY_CHUNK = 500;
+/** Longest single sleep: heartbeats and the stop check happen at least this often. */
+const SLEEP_SLICE_MS = 1_000;
+
+/**
+ * Where a fetched batch leaves a partition whose position is `position`, or undefined when the
+ * batch says nothing about it. A fetch returns every offset from where it started to its last one
+ * (`lastOffset()`, which counts transaction markers and aborted records, unlike `messages`);
+ * offsets missing in between are gone to compaction. So a batch that starts at or before the
+ * position accounts for everything up to its last offset, records or not.
+ */
+function passedBy(batch: Batch, position: bigint): bigint | undefined {
+  // kafkajs keeps the offset it fetched from on the batch (not in its types): every offset from
+  // there was returned. Without it, the first record or marker at or after that offset.
+  const fetched = (batch as Batch & { fetchedOffset?: string }).fetchedOffset;
+  const first = fetched ?? batch.firstOffset();
+  if (first === null || BigInt(first) > position) return undefined;
+  return BigInt(batch.lastOffset()) + 1n;
+}
+
 export async function copyRange(kafka: Kafka, options: CopyOptions): Promise<CopyResult> {
   const replayId = `replay-${new Date().toISOString().replace(/[-:.]/g, '')}-${randomBytes(3).toString('hex')}`;
   const { ranges, sourcePartitions, targetPartitions } = await planCopy(kafka, options);
@@ -120,6 +146,11 @@ export async function copyRange(kafka: Kafka, options: CopyOptions): Promise<Cop
 
   const replayedAt = new Date().toISOString();
   const limiter = options.ratePerSecond ? new RateLimiter(options.ratePerSecond, Date.now()) : undefined;
+  // With a rate limit, one produce request holds about a second's worth of records, so progress
+  // (and the no-progress watchdog) moves at least that often however low the rate.
+  const chunkSize = options.ratePerSecond
+    ? Math.max(1, Math.min(COPY_CHUNK, Math.floor(options.ratePerSecond)))
+    : COPY_CHUNK;
   // Position per partition: the next offset not yet passed.
   const position = new Map(ranges.map((r) => [r.partition, r.start]));
   const remaining = new Set(ranges.filter((r) => r.end > r.start).map((r) => r.partition));
@@ -132,6 +163,7 @@ export async function copyRange(kafka: Kafka, options: CopyOptions): Promise<Cop
     groupId: replayId,
     allowAutoTopicCreation: false,
     maxBytes: 8 * 1024 * 1024,
+    ...(options.maxBytesPerPartition ? { maxBytesPerPartition: options.maxBytesPerPartition } : {}),
   });
   let finish!: () => void;
   let fail!: (error: unknown) => void;
@@ -148,7 +180,42 @@ export async function copyRange(kafka: Kafka, options: CopyOptions): Promise<Cop
       );
   }, 1_000);
 
+  /** Moves a partition's position forward to `to` (capped at its end); done at the end. */
+  const advance = (partition: number, to: bigint) => {
+    const range = byPartition.get(partition);
+    if (!range || !remaining.has(partition)) return;
+    const next = to < range.end ? to : range.end;
+    if (next <= position.get(partition)!) return;
+    position.set(partition, next);
+    lastProgressAt = Date.now();
+    options.onProgress?.(progress(), planned);
+    if (next >= range.end) {
+      remaining.delete(partition);
+      consumer.pause([{ topic: options.source, partitions: [partition] }]);
+      if (remaining.size === 0) finish();
+    }
+  };
+
+  /** Waits for the rate limiter in slices of at most a second, heartbeating. */
+  const throttle = async (count: number, heartbeat: () => Promise<void>, isRunning: () => boolean) => {
+    const until = Date.now() + limiter!.take(count, Date.now());
+    while (Date.now() < until && isRunning()) {
+      await sleep(Math.min(SLEEP_SLICE_MS, until - Date.now()));
+      // Waiting for the rate limit is not a stall.
+      lastProgressAt = Date.now();
+      await heartbeat();
+    }
+  };
+
   try {
+    // A fetch holding only transaction markers (or aborted records) never reaches eachBatch, but
+    // it moves the partition on: the end of a range written in transactions is a commit marker.
+    consumer.on(consumer.events.START_BATCH_PROCESS, (event) => {
+      const { topic, partition, batchSize, firstOffset, lastOffset } = event.payload;
+      if (topic !== options.source || batchSize !== 0 || firstOffset === null) return;
+      // kafkajs fetches a partition from where its previous batch ended, which is this position.
+      advance(partition, BigInt(lastOffset) + 1n);
+    });
     await consumer.connect();
     await consumer.subscribe({ topic: options.source, fromBeginning: true });
     await consumer.run({
@@ -156,8 +223,9 @@ export async function copyRange(kafka: Kafka, options: CopyOptions): Promise<Cop
       eachBatch: async ({ batch, heartbeat, isRunning }) => {
         const range = byPartition.get(batch.partition);
         if (!range || !remaining.has(batch.partition)) return;
-        const messages: Message[] = [];
-        let passed = position.get(batch.partition)!;
+        const pending: Array<{ offset: bigint; message: Message }> = [];
+        const start = position.get(batch.partition)!;
+        let passed = start;
         for (const message of batch.messages) {
           const offset = BigInt(message.offset);
           // Records fetched before the seek took effect, or past the end, are not ours.
@@ -167,44 +235,36 @@ export async function copyRange(kafka: Kafka, options: CopyOptions): Promise<Cop
             result.skipped++;
             continue;
           }
-          messages.push({
-            key: message.key,
-            value: message.value,
-            timestamp: message.timestamp,
-            partition: targetPartition(batch.partition, sourcePartitions, targetPartitions),
-            headers: {
-              ...(message.headers as IHeaders | undefined),
-              [REPLAY_HEADERS.id]: replayId,
-              [REPLAY_HEADERS.source]: replaySource(options.source, batch.partition, message.offset),
-              [REPLAY_HEADERS.at]: replayedAt,
+          pending.push({
+            offset,
+            message: {
+              key: message.key,
+              value: message.value,
+              timestamp: message.timestamp,
+              partition: targetPartition(batch.partition, sourcePartitions, targetPartitions),
+              headers: {
+                ...(message.headers as IHeaders | undefined),
+                [REPLAY_HEADERS.id]: replayId,
+                [REPLAY_HEADERS.source]: replaySource(options.source, batch.partition, message.offset),
+                [REPLAY_HEADERS.at]: replayedAt,
+              },
             },
           });
         }
-        // Compaction leaves gaps: a batch that starts at or before our position covers every
-        // offset up to its last one, whether or not a record is still there.
-        const first = batch.messages[0];
-        if (first && BigInt(first.offset) <= position.get(batch.partition)!) {
-          const through = BigInt(batch.lastOffset()) + 1n;
-          if (through > passed) passed = through < range.end ? through : range.end;
-        }
-        for (let i = 0; i < messages.length && isRunning(); i += 500) {
-          const chunk = messages.slice(i, i + 500);
-          if (limiter) {
-            const wait = limiter.take(chunk.length, Date.now());
-            if (wait > 0) await sleep(wait);
-          }
-          await producer.send({ topic: options.target, acks: -1, messages: chunk });
+        // Compaction gaps, transaction markers and aborted records after the last record.
+        const through = passedBy(batch, start);
+        if (through !== undefined && through > passed) passed = through;
+        for (let i = 0; i < pending.length; i += chunkSize) {
+          if (!isRunning()) return;
+          const chunk = pending.slice(i, i + chunkSize);
+          if (limiter) await throttle(chunk.length, heartbeat, isRunning);
+          if (!isRunning()) return;
+          await producer.send({ topic: options.target, acks: -1, messages: chunk.map((c) => c.message) });
           result.copied += chunk.length;
+          advance(batch.partition, chunk[chunk.length - 1]!.offset + 1n);
           await heartbeat();
         }
-        position.set(batch.partition, passed);
-        lastProgressAt = Date.now();
-        options.onProgress?.(progress(), planned);
-        if (passed >= range.end) {
-          remaining.delete(batch.partition);
-          consumer.pause([{ topic: options.source, partitions: [batch.partition] }]);
-          if (remaining.size === 0) finish();
-        }
+        advance(batch.partition, passed);
       },
     });
     for (const range of ranges) {

@@ -26,6 +26,10 @@ export interface RisingProduct {
   latestScore: number;
   latestWindowStart: string;
   risingWindows: number;
+  /**
+   * Signals and distinct members of its busiest rising window: hopping windows overlap (a signal is
+   * in about twelve of them), so a sum over windows would count each signal many times.
+   */
   signals: number;
   distinctMembers: number;
 }
@@ -138,7 +142,7 @@ export class MerchandiserQueries {
           terms: { field: 'sku', size, order: { max_score: 'desc' } },
           aggs: {
             max_score: { max: { field: 'score' } },
-            signals: { sum: { field: 'signals' } },
+            signals: { max: { field: 'signals' } },
             members: { max: { field: 'distinctMembers' } },
             latest: {
               top_hits: {

@@ -8,7 +8,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dataViewOf, kqlTerms, lensRequest, termsQuery } from '../../../infra/kibana/checks.ts';
 import type { SavedObject } from '../../../infra/kibana/saved-objects.ts';
 import { withIndexPrefix } from '../../../services/indexer/kibana-import.ts';
+import type { TrendWindow } from '../../../shared/contracts/events.ts';
+import { indexUntilSettled } from '../../../shared/elasticsearch/bulk.ts';
 import { createElasticsearch } from '../../../shared/elasticsearch/client.ts';
+import { trendWindowAction } from '../../../shared/elasticsearch/documents.ts';
 import { integrationEnv, uniqueNamespace } from '../../support/env.ts';
 import { deleteIndices } from '../../support/run-cleanup.ts';
 import { seedIndices } from '../indexer/harness.ts';
@@ -18,6 +21,7 @@ const { elasticsearchUrl } = integrationEnv();
 const prefix = uniqueNamespace('kibana');
 const es = createElasticsearch(elasticsearchUrl);
 const scenario = buildScenario();
+const HOUR = 3_600_000;
 // The objects as `kibana import` would send them for this prefix.
 const objects = withIndexPrefix(readFileSync('infra/kibana/trend-radar.ndjson', 'utf8'), prefix)
   .split('\n')
@@ -48,9 +52,55 @@ async function runLens(id: string): Promise<Bucket[]> {
   return (response.aggregations![first!] as { buckets: Bucket[] }).buckets;
 }
 
+/**
+ * What the aggregator writes besides the scenario's tumbling-looking hourly windows: hopping
+ * windows overlapping them (one hour, starting every five minutes: here one at half past) and
+ * daily windows, whose counts and scores are on another scale; and SKUs with a better score than
+ * the shoe and the coat in one hour only (the top 5 by score over the range is BAG-1 and these).
+ */
+function extraWindows(): TrendWindow[] {
+  const at = (hoursAgo: number) => new Date(scenario.now.getTime() - hoursAgo * HOUR).toISOString();
+  const bag = scenario.windows.find((w) => w.sku === 'BAG-1' && w.scope === 'global')!;
+  const window = (
+    sku: string,
+    startHoursAgo: number,
+    sizeMs: number,
+    signals: number,
+    score: number,
+    rising = true,
+  ) => ({
+    ...bag,
+    windowId: `${sku}|global|${at(startHoursAgo)}|${sizeMs}`,
+    sku,
+    windowStart: at(startHoursAgo),
+    windowEnd: new Date(Date.parse(at(startHoursAgo)) + sizeMs).toISOString(),
+    sizeMs,
+    signals,
+    weightedCount: signals * 1.5,
+    distinctMembers: Math.ceil(signals / 2),
+    score,
+    rising,
+  });
+  return [
+    // Overlaps the BAG-1 windows starting 2 h and 1 h ago (30 and 40 signals).
+    window('BAG-1', 1.5, HOUR, 35, 7.5),
+    // A day: many more signals, a score on another scale.
+    window('BAG-1', 5, 24 * HOUR, 300, 20),
+    window('COAT-1', 5, 24 * HOUR, 90, 30),
+    ...[2.4, 2.3, 2.2, 2.1].map((score, i) => window(`EXTRA-${i + 1}`, 6, HOUR, 3, score, false)),
+  ];
+}
+
 beforeAll(async () => {
   const results = await seedIndices(es, prefix, scenario, { catalogue: false });
   expect(results.filter((r) => r.status !== 'indexed')).toEqual([]);
+  const extra = await indexUntilSettled(
+    es,
+    extraWindows().map((w) => trendWindowAction(prefix, w)),
+    { backoff: { initialMs: 100, maxMs: 1000 } },
+  );
+  expect(extra.filter((r) => r.status !== 'indexed')).toEqual([]);
+  await es.indices.refresh({ index: `${prefix}-*` });
 });
 
 afterAll(async () => {
@@ -59,27 +109,32 @@ afterAll(async () => {
 });
 
 describe('Micro-trends panels on the real node', () => {
-  it('rising products table: one row per rising SKU with score, signals and members', async () => {
+  it('rising products table: one row per rising SKU, figures of its busiest hourly window', async () => {
     const rows = await runLens('trend-radar-lens-rising-products');
+    // Best score 8 and 40 signals (the window starting an hour ago), not the daily windows' 20
+    // and 30, nor a sum over overlapping windows (30 + 35 + 40 + 300 signals).
     expect(
       rows.map((r) => [
         r.key,
         (r.maxScore as { value: number }).value,
         (r.signals as { value: number }).value,
       ]),
-    ).toEqual([['BAG-1', 8, 70]]);
+    ).toEqual([['BAG-1', 8, 40]]);
     expect((rows[0]!.members as { value: number }).value).toBe(20);
   });
 
-  it('trend lines: per hour, the top SKUs with their weighted signals', async () => {
-    const hours = await runLens('trend-radar-lens-top-sku-trends');
-    expect(hours).toHaveLength(6);
-    for (const hour of hours) {
-      const skus = (hour.sku as { buckets: Bucket[] }).buckets;
-      expect(skus.map((s) => s.key).sort()).toEqual(['BAG-1', 'COAT-1', 'SHOE-1']);
-    }
-    const last = (hours.at(-1)!.sku as { buckets: Bucket[] }).buckets;
-    expect(last[0]).toMatchObject({ key: 'BAG-1', weighted: { value: 60 } });
+  it('trend lines: the top 5 SKUs by best score over the range, each with its line per hour', async () => {
+    const skus = await runLens('trend-radar-lens-top-sku-trends');
+    // Ranked once over the whole range: the shoe and the coat (0.3) are not among the top 5,
+    // although they lead every hour the extra SKUs have no window in.
+    expect(skus.map((s) => s.key)).toEqual(['BAG-1', 'EXTRA-1', 'EXTRA-2', 'EXTRA-3', 'EXTRA-4']);
+    const bag = (skus[0]!.time as { buckets: Bucket[] }).buckets;
+    expect(bag).toHaveLength(6);
+    const weighted = bag.map((b) => (b.weighted as { value: number }).value);
+    // Hourly windows only, the busiest per bucket: 45 and 52.5 (the overlapping window) make
+    // 52.5, not 97.5; the daily window (450) is left out.
+    expect(weighted).toEqual([6, 6, 6, 6, 52.5, 60]);
+    for (const extra of skus.slice(1)) expect((extra.time as { buckets: Bucket[] }).buckets).toHaveLength(1);
   });
 
   it('rising SKUs by region', async () => {

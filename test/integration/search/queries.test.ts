@@ -39,7 +39,7 @@ describe('rising products now', () => {
         latestScore: 8,
         latestWindowStart: new Date(now.getTime() - 3_600_000).toISOString(),
         risingWindows: 2,
-        signals: 70,
+        signals: 40, // the busier of its two rising windows, not their sum (they overlap)
         distinctMembers: 20,
       },
     ]);

@@ -6,6 +6,8 @@ import {
   fieldType,
   fieldUses,
   kqlTerms,
+  type LensLayer,
+  lensLayers,
   lensRequest,
   unresolvedReferences,
 } from '../../../infra/kibana/checks.ts';
@@ -47,7 +49,7 @@ describe('infra/kibana/trend-radar.ndjson', () => {
     const panels = dashboard.references.map((r) => objects.find((o) => o.id === r.id)!);
     expect(panels.map((p) => p.attributes.title)).toEqual([
       'Rising products',
-      'Top SKUs over time (weighted signals per window)',
+      'Top SKUs over time (weighted signals per hour)',
       'Mentions by location',
       'Top hashtags',
       'Reorder alerts (with photos)',
@@ -115,20 +117,38 @@ describe('the checks catch what they are for', () => {
   it('turns a Lens layer into nested aggregations ordered like Lens', () => {
     const lens = objects.find((o) => o.id === 'trend-radar-lens-top-sku-trends')!;
     expect(lensRequest(lens)).toEqual({
-      query: { bool: { filter: [{ term: { scope: 'global' } }] } },
+      query: { bool: { filter: [{ term: { scope: 'global' } }, { term: { sizeMs: '3600000' } }] } },
       aggs: {
-        time: {
-          date_histogram: { field: '@timestamp', fixed_interval: '1h' },
+        sku: {
+          terms: { field: 'sku', size: 5, order: { maxScore: 'desc' } },
           aggs: {
-            weighted: { sum: { field: 'weightedCount' } },
+            weighted: { max: { field: 'weightedCount' } },
             maxScore: { max: { field: 'score' } },
-            sku: {
-              terms: { field: 'sku', size: 5, order: { maxScore: 'desc' } },
-              aggs: { weighted: { sum: { field: 'weightedCount' } }, maxScore: { max: { field: 'score' } } },
+            time: {
+              date_histogram: { field: '@timestamp', fixed_interval: '1h' },
+              aggs: { weighted: { max: { field: 'weightedCount' } }, maxScore: { max: { field: 'score' } } },
             },
           },
         },
       },
     });
+  });
+
+  it('trend panels: top SKUs by score outside the time buckets, hourly windows only, no sums over windows', () => {
+    for (const id of ['trend-radar-lens-top-sku-trends', 'trend-radar-lens-rising-products']) {
+      const lens = objects.find((o) => o.id === id)!;
+      const query = (lens.attributes.state as { query: { query: string } }).query.query;
+      expect(kqlTerms(query)).toContainEqual(['sizeMs', '3600000']);
+      const [[, layer]] = lensLayers(lens) as [[string, LensLayer]];
+      const windowMetrics = Object.values(layer.columns).filter(
+        (c) => c.sourceField === 'signals' || c.sourceField === 'weightedCount',
+      );
+      expect(windowMetrics.length).toBeGreaterThan(0);
+      for (const column of windowMetrics) expect(column.operationType).toBe('max');
+    }
+    const trends = objects.find((o) => o.id === 'trend-radar-lens-top-sku-trends')!;
+    const [[, layer]] = lensLayers(trends) as [[string, LensLayer]];
+    const buckets = layer.columnOrder.filter((id) => layer.columns[id]!.isBucketed);
+    expect(buckets.map((id) => layer.columns[id]!.operationType)).toEqual(['terms', 'date_histogram']);
   });
 });

@@ -1,0 +1,188 @@
+/**
+ * Each (buyer, channel) pair of an alert is delivered on its own: a broken webhook (4xx) is given
+ * up on without holding up anyone, a transient failure asks for a retry after everyone else was
+ * served, and the retry sends only what is missing.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { Deliverer, DeliveryIncompleteError } from '../../../services/notifier/deliverer.ts';
+import type { Mailer } from '../../../services/notifier/email.ts';
+import type { DeliveryLedger } from '../../../services/notifier/ledger.ts';
+import { parseSubscriptions } from '../../../services/notifier/subscriptions.ts';
+import { WebhookRejectedError } from '../../../services/notifier/webhook.ts';
+import type { BlobStore } from '../../../shared/blobstore/blob-store.ts';
+import { PermanentError } from '../../../shared/kafka/codec.ts';
+import { outcomeOf } from '../../../shared/kafka/consumer-runner.ts';
+import type { Logger } from '../../../shared/observability/logger.ts';
+import { createRegistry } from '../../../shared/observability/metrics.ts';
+import { alertFixture } from './alert-fixture.ts';
+
+/** Per path: the statuses to answer, in order (the last one repeats); optional delay. */
+const script = new Map<string, { statuses: number[]; delayMs?: number }>();
+const hits = new Map<string, number>();
+let server: Server;
+let base: string;
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    req.resume();
+    const path = req.url ?? '/';
+    const n = hits.get(path) ?? 0;
+    hits.set(path, n + 1);
+    const plan = script.get(path) ?? { statuses: [200] };
+    const status = plan.statuses[Math.min(n, plan.statuses.length - 1)]!;
+    setTimeout(() => {
+      res.statusCode = status;
+      res.end(status === 200 ? 'ok' : 'no');
+    }, plan.delayMs ?? 0);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  await new Promise((resolve) => server.close(resolve));
+});
+
+beforeEach(() => {
+  script.clear();
+  hits.clear();
+});
+
+function setup(buyers: unknown[]) {
+  const delivered = new Set<string>();
+  const ledger = {
+    has: (b: string, c: string, a: string) => delivered.has(`${b}|${c}|${a}`),
+    record: async (b: string, c: string, a: string) => {
+      delivered.add(`${b}|${c}|${a}`);
+    },
+  } as unknown as DeliveryLedger;
+  const mails: string[] = [];
+  const mailer = {
+    send: async (to: string) => {
+      mails.push(to);
+    },
+    close: async () => {},
+  } as unknown as Mailer;
+  const blobs = { get: async () => Buffer.alloc(0), has: async () => false } as unknown as BlobStore;
+  const logs: Array<{ level: string; message: string }> = [];
+  const log = (level: string) => (_fields: unknown, message: string) => logs.push({ level, message });
+  const logger = { info: log('info'), warn: log('warn'), error: log('error'), debug: log('debug') };
+  const registry = createRegistry('notifier-test');
+  const deliverer = new Deliverer({
+    subscriptions: parseSubscriptions({ buyers }),
+    ledger,
+    blobs,
+    mailer,
+    webhook: { secret: 'a-long-shared-secret-for-tests', attempts: 2, backoffMs: 1, timeoutMs: 5_000 },
+    logger: logger as unknown as Logger,
+    registry,
+  });
+  return { deliverer, delivered, mails, logs, registry };
+}
+
+const hookBuyer = (id: string, path: string) => ({
+  id,
+  name: id,
+  follows: { categories: ['Shoes'] },
+  channels: { webhook: `${base}${path}` },
+});
+const mailBuyer = (id: string) => ({
+  id,
+  name: id,
+  email: `${id}@example.com`,
+  follows: { categories: ['Shoes'] },
+  channels: { email: true },
+});
+
+async function failed(registry: ReturnType<typeof createRegistry>) {
+  const metric = await registry.getSingleMetric('trendradar_notifications_failed_total')?.get();
+  return Object.fromEntries(
+    (metric?.values ?? []).map((v) => [`${v.labels.channel}/${v.labels.kind}`, v.value]),
+  );
+}
+
+describe('Deliverer.deliver', () => {
+  it("a 404 from buyer A's webhook is a rejection: B still gets the alert, nothing is retried", async () => {
+    script.set('/a', { statuses: [404] });
+    const { deliverer, delivered, mails, logs, registry } = setup([hookBuyer('a', '/a'), mailBuyer('b')]);
+    const alert = alertFixture();
+
+    const outcome = await outcomeOf(async () => {
+      const report = await deliverer.deliver(alert);
+      expect(report.delivered).toEqual([{ buyer: 'b', channel: 'email' }]);
+      expect(report.rejected).toMatchObject([{ buyer: 'a', channel: 'webhook', error: /rejected.*404/ }]);
+      return [];
+    });
+    expect(outcome.kind).toBe('done'); // the consumer commits the alert: no retry, no dead letter
+    expect(mails).toEqual(['b@example.com']);
+    expect(hits.get('/a')).toBe(1); // the 4xx is not retried by the webhook client either
+    expect(delivered.has(`a|webhook|${alert.alertId}`)).toBe(false); // the ledger holds deliveries only
+    expect(logs.some((l) => l.level === 'error' && /rejected/.test(l.message))).toBe(true);
+    expect(await failed(registry)).toEqual({ 'webhook/rejected': 1 });
+
+    // Read again (a replay, another alert's retry): A is not posted again, B not mailed again.
+    const again = await deliverer.deliver(alert);
+    expect(again.skipped).toEqual([
+      { buyer: 'a', channel: 'webhook' },
+      { buyer: 'b', channel: 'email' },
+    ]);
+    expect(hits.get('/a')).toBe(1);
+    expect(mails).toEqual(['b@example.com']);
+  });
+
+  it('WebhookRejectedError is a PermanentError', () => {
+    expect(new WebhookRejectedError('x')).toBeInstanceOf(PermanentError);
+  });
+
+  it('a transient failure of A: B is served once, the alert is retried, and the retry sends only to A', async () => {
+    // Two attempts per delivery: 503, 503 on the first delivery; 200 on the retry.
+    script.set('/a', { statuses: [503, 503, 200] });
+    const { deliverer, delivered, mails, registry } = setup([hookBuyer('a', '/a'), mailBuyer('b')]);
+    const alert = alertFixture();
+
+    const first = await outcomeOf(async () => {
+      await deliverer.deliver(alert);
+      return [];
+    });
+    expect(first.kind).toBe('retry');
+    const error = (first as { error: unknown }).error as DeliveryIncompleteError;
+    expect(error).toBeInstanceOf(DeliveryIncompleteError);
+    expect(error).not.toBeInstanceOf(PermanentError);
+    expect(error.failures).toMatchObject([{ buyer: 'a', channel: 'webhook' }]);
+    expect(error.report.delivered).toEqual([{ buyer: 'b', channel: 'email' }]);
+    expect(mails).toEqual(['b@example.com']);
+    expect(hits.get('/a')).toBe(2);
+    expect(await failed(registry)).toEqual({ 'webhook/transient': 1 });
+
+    const retry = await deliverer.deliver(alert);
+    expect(retry.delivered).toEqual([{ buyer: 'a', channel: 'webhook' }]);
+    expect(retry.skipped).toEqual([{ buyer: 'b', channel: 'email' }]);
+    expect(mails).toEqual(['b@example.com']); // no double delivery to B
+    expect(hits.get('/a')).toBe(3);
+    expect(delivered).toEqual(new Set([`a|webhook|${alert.alertId}`, `b|email|${alert.alertId}`]));
+  });
+
+  it('buyers after a failing one are served in the same attempt, whatever the order', async () => {
+    script.set('/a', { statuses: [500] });
+    script.set('/c', { statuses: [200] });
+    const { deliverer, mails } = setup([hookBuyer('a', '/a'), mailBuyer('b'), hookBuyer('c', '/c')]);
+    await expect(deliverer.deliver(alertFixture())).rejects.toThrow(DeliveryIncompleteError);
+    expect(mails).toEqual(['b@example.com']);
+    expect(hits.get('/c')).toBe(1);
+  });
+
+  it('heartbeats while a slow receiver answers', async () => {
+    script.set('/slow', { statuses: [200], delayMs: 3_400 });
+    const { deliverer } = setup([hookBuyer('a', '/slow')]);
+    let beats = 0;
+    const report = await deliverer.deliver(alertFixture(), {
+      heartbeat: async () => {
+        beats++;
+      },
+    });
+    expect(report.delivered).toHaveLength(1);
+    expect(beats).toBeGreaterThanOrEqual(1);
+  });
+});

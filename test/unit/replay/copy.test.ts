@@ -1,0 +1,207 @@
+/**
+ * copyRange against a simulated consumer that hands out batches the way kafkajs 2.2.4 does (its
+ * own Batch class): a fetch holding only transaction markers never reaches eachBatch and is
+ * announced by a START_BATCH_PROCESS event with batchSize 0. The real-broker counterpart is
+ * test/integration/replay/transactional.test.ts.
+ */
+import { EventEmitter } from 'node:events';
+import { createRequire } from 'node:module';
+import type { Kafka, Message } from 'kafkajs';
+import { describe, expect, it } from 'vitest';
+import { parseBound } from '../../../services/replay/plan.ts';
+import { copyRange } from '../../../services/replay/replay.ts';
+
+const require = createRequire(import.meta.url);
+const Batch = require('kafkajs/src/consumer/batch.js') as new (
+  topic: string,
+  fetchedOffset: string,
+  data: { partition: number; highWatermark: string; messages: unknown[]; abortedTransactions: unknown[] },
+) => {
+  isEmpty(): boolean;
+  isEmptyDueToFiltering(): boolean;
+  messages: unknown[];
+  firstOffset(): string | null;
+  lastOffset(): string;
+  offsetLag(): string;
+  offsetLagLow(): string;
+};
+
+interface Raw {
+  offset: string;
+  timestamp: string;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: Record<string, never>;
+  isControlRecord: boolean;
+  attributes: number;
+}
+
+const record = (offset: number, control = false): Raw => ({
+  offset: String(offset),
+  timestamp: String(1_700_000_000_000 + offset),
+  key: Buffer.from(`k${offset}`),
+  value: control ? null : Buffer.from(`v${offset}`),
+  headers: {},
+  isControlRecord: control,
+  attributes: 0,
+});
+
+/**
+ * One partition holding `log`; each fetch returns the raw records of the next slice of `fetches`
+ * (offsets [from, to)), from the position the previous batch left (as kafkajs does).
+ */
+function fakeKafka(log: Raw[], fetches: Array<[number, number]>) {
+  const high = String(log.length);
+  const sent: Message[][] = [];
+  const heartbeats = { count: 0 };
+  const kafka = {
+    admin: () => ({
+      connect: async () => {},
+      disconnect: async () => {},
+      listTopics: async () => ['src', 'dst'],
+      fetchTopicMetadata: async ({ topics }: { topics: string[] }) => ({
+        topics: topics.map((name) => ({ name, partitions: [{}] })),
+      }),
+      fetchTopicOffsets: async () => [{ partition: 0, low: '0', high, offset: high }],
+      deleteGroups: async () => {},
+    }),
+    producer: () => ({
+      connect: async () => {},
+      disconnect: async () => {},
+      send: async ({ messages }: { messages: Message[] }) => {
+        sent.push(messages);
+      },
+    }),
+    consumer: () => {
+      const emitter = new EventEmitter();
+      let eachBatch: (payload: unknown) => Promise<void>;
+      let paused = false;
+      let running = true;
+      const fetchLoop = async () => {
+        for (const [from, to] of fetches) {
+          if (paused || !running) return;
+          const batch = new Batch('src', String(from), {
+            partition: 0,
+            highWatermark: high,
+            messages: log.slice(from, to),
+            abortedTransactions: [],
+          });
+          const payload = {
+            topic: 'src',
+            partition: 0,
+            highWatermark: high,
+            offsetLag: batch.offsetLag(),
+            offsetLagLow: batch.offsetLagLow(),
+            batchSize: batch.messages.length,
+            firstOffset: batch.firstOffset(),
+            lastOffset: batch.lastOffset(),
+          };
+          if (batch.isEmptyDueToFiltering()) {
+            emitter.emit('consumer.start_batch_process', { payload });
+            continue;
+          }
+          if (batch.isEmpty()) continue;
+          emitter.emit('consumer.start_batch_process', { payload });
+          await eachBatch({
+            batch,
+            heartbeat: async () => {
+              heartbeats.count++;
+            },
+            isRunning: () => running,
+            resolveOffset: () => {},
+          });
+        }
+      };
+      return {
+        events: { START_BATCH_PROCESS: 'consumer.start_batch_process' },
+        on: (event: string, listener: (e: unknown) => void) => emitter.on(event, listener),
+        connect: async () => {},
+        disconnect: async () => {
+          running = false;
+        },
+        subscribe: async () => {},
+        run: async (options: { eachBatch: typeof eachBatch }) => {
+          eachBatch = options.eachBatch;
+        },
+        pause: () => {
+          paused = true;
+        },
+        seek: () => {
+          setTimeout(() => void fetchLoop(), 5);
+        },
+      };
+    },
+  } as unknown as Kafka;
+  return { kafka, sent, heartbeats };
+}
+
+const all = { source: 'src', target: 'dst', from: parseBound('earliest'), until: parseBound('latest') };
+const copiedValues = (sent: Message[][]) => sent.flat().map((m) => String(m.value));
+
+describe('copyRange on a topic written in transactions', () => {
+  // Transaction A: records 0..4, commit marker 5; transaction B: records 6..9, commit marker 10.
+  const log = Array.from({ length: 11 }, (_, o) => record(o, o === 5 || o === 10));
+  const data = [0, 1, 2, 3, 4, 6, 7, 8, 9].map((o) => `v${o}`);
+
+  it('finishes when the last fetch holds only the final commit marker', async () => {
+    const { kafka, sent } = fakeKafka(log, [
+      [0, 5],
+      [5, 10],
+      [10, 11],
+    ]);
+    const progress: number[] = [];
+    const result = await copyRange(kafka, {
+      ...all,
+      idleTimeoutMs: 2_000,
+      onProgress: (done) => progress.push(done),
+    });
+    expect(result.copied).toBe(9);
+    expect(copiedValues(sent)).toEqual(data);
+    expect(progress.at(-1)).toBe(11);
+  });
+
+  it('passes markers at the end of a batch, and marker-only fetches in the middle', async () => {
+    const { kafka, sent } = fakeKafka(log, [
+      [0, 5],
+      [5, 6],
+      [6, 11],
+    ]);
+    const result = await copyRange(kafka, { ...all, idleTimeoutMs: 2_000 });
+    expect(result.copied).toBe(9);
+    expect(copiedValues(sent)).toEqual(data);
+  });
+
+  it('one fetch per record batch, as with a tiny fetch size', async () => {
+    const { kafka, sent } = fakeKafka(
+      log,
+      log.map((_, o) => [o, o + 1] as [number, number]),
+    );
+    const result = await copyRange(kafka, { ...all, idleTimeoutMs: 2_000 });
+    expect(result.copied).toBe(9);
+    expect(copiedValues(sent)).toEqual(data);
+  });
+});
+
+describe('copyRange with a low rate', () => {
+  it('moves progress per produce request and heartbeats while waiting, so a long batch does not time out', async () => {
+    const N = 300;
+    const log = Array.from({ length: N }, (_, o) => record(o));
+    const { kafka, sent, heartbeats } = fakeKafka(log, [[0, N]]);
+    const progress: number[] = [];
+    const started = Date.now();
+    // The batch needs ~2 s at 100 records/s (the first 100 go at once); the watchdog allows 1.5 s
+    // without progress: it passes only because progress moves with every produce request.
+    const result = await copyRange(kafka, {
+      ...all,
+      ratePerSecond: 100,
+      idleTimeoutMs: 1_500,
+      onProgress: (done) => progress.push(done),
+    });
+    expect(result.copied).toBe(N);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_900);
+    expect(Math.max(...sent.map((chunk) => chunk.length))).toBeLessThanOrEqual(100);
+    expect(progress.length).toBeGreaterThanOrEqual(3);
+    expect(progress.at(-1)).toBe(N);
+    expect(heartbeats.count).toBeGreaterThanOrEqual(3);
+  });
+});
