@@ -13,6 +13,8 @@ async function runBatch(
   let eachBatch: ((payload: EachBatchPayload) => Promise<void>) | undefined;
   const kafka = {
     consumer: () => ({
+      events: { START_BATCH_PROCESS: 'consumer.start_batch_process' },
+      on: () => () => {},
       connect: async () => {},
       subscribe: async () => {},
       run: async (options: { eachBatch: typeof eachBatch }) => {
@@ -61,6 +63,7 @@ async function runBatch(
         timestamp: '1700000000000',
         attributes: 0,
       })),
+      lastOffset: () => String(values.length - 1),
     },
     resolveOffset: () => {},
     heartbeat: async () => {},
