@@ -19,6 +19,10 @@ export interface PlanInput {
   embedded: readonly EmbeddedProduct[];
   /** Every SKU the feed names, valid or not. */
   feedSkus: ReadonlySet<string>;
+  /** SKUs to publish even when unchanged (found only under the legacy key). */
+  rewrite?: ReadonlySet<string>;
+  /** SKUs with any record of this model on the topic, whatever the descriptor (default: `current`'s). */
+  onTopic?: Iterable<string>;
   modelId: string;
   descriptor: string;
   now: Date;
@@ -49,10 +53,10 @@ export function planSync(input: PlanInput): SyncPlan {
       updatedAt: now.toISOString(),
     };
     const before = current.get(item.sku);
-    if (before && sameContent(before, next)) unchanged.push(item.sku);
+    if (before && sameContent(before, next) && !input.rewrite?.has(item.sku)) unchanged.push(item.sku);
     else publish.push(next);
   }
-  const tombstone = [...current.keys()].filter((sku) => !feedSkus.has(sku)).sort();
+  const tombstone = [...new Set(input.onTopic ?? current.keys())].filter((sku) => !feedSkus.has(sku)).sort();
   return { publish, unchanged, tombstone };
 }
 

@@ -12,7 +12,7 @@ import { connectProducer, createKafka } from '../../shared/kafka/client.ts';
 import { encode } from '../../shared/kafka/codec.ts';
 import { createLogger, type Logger } from '../../shared/observability/logger.ts';
 import type { ImageDescriber } from '../../shared/vision/describer.ts';
-import { catalogueKey, readCatalogueState } from './catalogue-topic.ts';
+import { catalogueKey, legacyCatalogueKey, readCatalogueState } from './catalogue-topic.ts';
 import type { CatalogueConfig } from './config.ts';
 import { embedCatalogue, type ImageProblem } from './embed-catalogue.ts';
 import { type FeedProblem, readFeed } from './feed.ts';
@@ -70,11 +70,13 @@ export async function syncCatalogue(config: CatalogueConfig, options: SyncOption
   const fetcher = createImageFetcher(config);
   try {
     const modelId = describer.modelId;
-    const current = await readCatalogueState(kafka, topic, modelId);
+    const descriptor = describer.descriptorId;
+    const state = await readCatalogueState(kafka, topic, modelId, descriptor);
+    const { current } = state;
     const report = await embedCatalogue(feed.products, {
       describer,
       fetcher,
-      known: knownVectors(current, describer.descriptorId),
+      known: knownVectors(current, descriptor),
       batchSize: config.CATALOGUE_BATCH_SIZE,
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     });
@@ -86,32 +88,45 @@ export async function syncCatalogue(config: CatalogueConfig, options: SyncOption
       current,
       embedded: report.products,
       feedSkus,
+      rewrite: state.legacyOnly,
+      onTopic: state.keys.keys(),
       modelId,
-      descriptor: describer.descriptorId,
+      descriptor,
       now: new Date(),
     });
 
     let removalRefused: string[] = [];
     let tombstone = plan.tombstone;
-    if (
-      !options.force &&
-      current.size > 0 &&
-      tombstone.length / current.size > config.CATALOGUE_MAX_REMOVAL_SHARE
-    ) {
+    const onTopic = state.keys.size;
+    if (!options.force && onTopic > 0 && tombstone.length / onTopic > config.CATALOGUE_MAX_REMOVAL_SHARE) {
       logger.error(
-        { wouldRemove: tombstone.length, published: current.size, limit: config.CATALOGUE_MAX_REMOVAL_SHARE },
+        { wouldRemove: tombstone.length, published: onTopic, limit: config.CATALOGUE_MAX_REMOVAL_SHARE },
         'refusing to tombstone that many SKUs at once (truncated feed?); re-run with --force if intended',
       );
       removalRefused = tombstone;
       tombstone = [];
     }
 
+    // Each record under its full key and, identical, under the legacy key (the Elasticsearch
+    // document id; embedders older than the descriptor key). A SKU that leaves loses every key of
+    // this model, its other descriptors' included.
     const messages = [
-      ...plan.publish.map((embedding) => ({
-        key: catalogueKey(embedding.sku, modelId),
-        value: encode(CatalogueEmbedding, embedding),
-      })),
-      ...tombstone.map((sku) => ({ key: catalogueKey(sku, modelId), value: null })),
+      ...plan.publish.flatMap((embedding) => {
+        const value = encode(CatalogueEmbedding, embedding);
+        return [
+          { key: catalogueKey(embedding.sku, modelId, descriptor), value },
+          { key: legacyCatalogueKey(embedding.sku, modelId), value },
+        ];
+      }),
+      ...tombstone.flatMap((sku) =>
+        [
+          ...new Set([
+            ...(state.keys.get(sku) ?? []),
+            catalogueKey(sku, modelId, descriptor),
+            legacyCatalogueKey(sku, modelId),
+          ]),
+        ].map((key) => ({ key, value: null })),
+      ),
     ];
     if (messages.length > 0) {
       const producer = await connectProducer(kafka);

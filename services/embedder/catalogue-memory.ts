@@ -2,15 +2,27 @@
  * The catalogue as the embedder knows it: the latest views of every SKU of its model, fed by the
  * compacted topic, and the searchable index built from them. Changes are cheap (a map update);
  * the index is rebuilt as a whole (whitening is learned on the catalogue) and swapped in at once,
- * so a search never sees a half-built index.
+ * so a search never sees a half-built index. The service rebuilds on a worker thread
+ * (`rebuildInBackground`): the build takes seconds to minutes and must not stop the event loop.
  */
-import { CatalogueIndex, type IndexedProduct } from '../../shared/vision/catalogue-index.ts';
+import {
+  CatalogueIndex,
+  type IndexedProduct,
+  type IndexOptions,
+} from '../../shared/vision/catalogue-index.ts';
+import { buildIndexInBackground } from '../../shared/vision/index-builder.ts';
 import type { CatalogueChange } from '../catalogue/catalogue-topic.ts';
 
 export type ApplyResult = 'changed' | 'unchanged' | { ignored: string };
 
 export class CatalogueMemory {
+  /** Products under the full key `<sku>|<modelId>@<descriptor>`. */
   private readonly products = new Map<string, IndexedProduct>();
+  /**
+   * Products found only under the legacy key `<sku>|<modelId>` (a topic written before the
+   * descriptor joined the key); a full-key record replaces them. Never both for one SKU.
+   */
+  private readonly legacy = new Map<string, IndexedProduct>();
   private current = CatalogueIndex.empty();
   private dirty = false;
 
@@ -18,12 +30,18 @@ export class CatalogueMemory {
     readonly modelId: string,
     readonly descriptor: string,
     readonly dimension: number,
+    private readonly indexOptions?: Partial<IndexOptions>,
   ) {}
 
   apply(change: CatalogueChange): ApplyResult {
     if (change.kind === 'ignore') return { ignored: change.reason };
     if (change.kind === 'remove') {
-      if (!this.products.delete(change.sku)) return 'unchanged';
+      // A legacy-key tombstone is only ever written when the SKU leaves the model's catalogue
+      // (by any sync version): it removes the SKU whatever key its vectors came under.
+      const removed = change.legacy
+        ? this.legacy.delete(change.sku) || this.products.delete(change.sku)
+        : this.products.delete(change.sku);
+      if (!removed) return 'unchanged';
       this.dirty = true;
       return 'changed';
     }
@@ -34,15 +52,26 @@ export class CatalogueMemory {
         ignored: `${embedding.sku} has descriptor ${embedding.descriptor}/${embedding.dimension}, this worker computes ${this.descriptor}/${this.dimension}`,
       };
     }
-    this.products.set(embedding.sku, {
+    if (change.legacy && this.products.has(embedding.sku)) return 'unchanged'; // the full key wins
+    const product = {
       sku: embedding.sku,
       style: embedding.style,
       views: embedding.views
         .filter((v) => v.vector.length === this.dimension)
         .map((v) => ({ view: v.view, vector: Float32Array.from(v.vector) })),
-    });
+    };
+    if (change.legacy) this.legacy.set(embedding.sku, product);
+    else {
+      this.products.set(embedding.sku, product);
+      this.legacy.delete(embedding.sku);
+    }
     this.dirty = true;
     return 'changed';
+  }
+
+  /** Every SKU's product: the full-key record, else the legacy one. */
+  private all(): IndexedProduct[] {
+    return [...this.products.values(), ...this.legacy.values()];
   }
 
   get pending(): boolean {
@@ -53,9 +82,32 @@ export class CatalogueMemory {
   rebuild(): CatalogueIndex {
     if (this.dirty) {
       this.current = CatalogueIndex.build(
-        [...this.products.values()].sort((a, b) => a.sku.localeCompare(b.sku)),
+        this.all().sort((a, b) => a.sku.localeCompare(b.sku)),
+        this.indexOptions,
       );
       this.dirty = false;
+    }
+    return this.current;
+  }
+
+  /**
+   * The same as `rebuild`, built on a worker thread: the previous index keeps serving until the new
+   * one is swapped in. Changes applied meanwhile leave `pending` set (the next rebuild takes them);
+   * a failed build leaves it set too. One at a time (the caller serialises).
+   */
+  async rebuildInBackground(signal?: AbortSignal): Promise<CatalogueIndex> {
+    if (!this.dirty) return this.current;
+    // A snapshot: apply() replaces or deletes entries, it never changes a product in place.
+    const snapshot = this.all();
+    this.dirty = false;
+    try {
+      this.current = await buildIndexInBackground(snapshot, {
+        ...(this.indexOptions ? { index: this.indexOptions } : {}),
+        ...(signal ? { signal } : {}),
+      });
+    } catch (error) {
+      this.dirty = true;
+      throw error;
     }
     return this.current;
   }
@@ -65,6 +117,6 @@ export class CatalogueMemory {
   }
 
   get skuCount(): number {
-    return this.products.size;
+    return this.products.size + this.legacy.size;
   }
 }

@@ -16,8 +16,15 @@ export function register(program: Command): void {
       const { stopOnSignals } = await import('../../shared/kafka/consumer-runner.ts');
       const config = loadConfig(EmbedderEnv);
       const logger = createLogger('embedder', config.LOG_LEVEL);
-      const embedder = await startEmbedder(config, { logger });
       let ready = false;
+      const embedder = await startEmbedder(config, {
+        logger,
+        // The model cannot describe anything: exit non-zero so the deployment shows it.
+        onFatal: () => {
+          ready = false;
+          void embedder.stop().finally(() => process.exit(1));
+        },
+      });
       const health = await serveHealth(embedder.registry, config.METRICS_PORT, () => ready);
       logger.info({ port: health.port }, 'metrics and health endpoint listening');
       stopOnSignals(

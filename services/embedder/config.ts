@@ -13,10 +13,15 @@ export const EmbedderEnv = BaseEnv.extend(ModelEnv.shape)
     EMBEDDER_CONCURRENCY: z.coerce.number().int().min(1).max(32).default(2),
     /** Attempts for a transiently failing upload (blob store hiccup, inference error) before it is dead-lettered. */
     EMBEDDER_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(5),
-    /** A SKU is recognised only when its score (cosine in the whitened space) reaches this… (calibrated on the luma catalogue by the open-set evaluation) */
-    EMBEDDER_MATCH_THRESHOLD: z.coerce.number().min(-1).max(1).default(0.66),
-    /** …and leads the runner-up SKU by at least this much. */
-    EMBEDDER_MATCH_MARGIN: z.coerce.number().min(0).max(2).default(0),
+    /**
+     * A SKU is recognised only when its score (cosine in the whitened space) reaches this… The
+     * default suits member (phone-like) photos of this model, the open-set calibration of
+     * docs/matching.md (0.38–0.53 per fold); studio shots calibrate to 0.66, which would turn most
+     * member photos into no-matches. Re-calibrate on labelled photos of the real population.
+     */
+    EMBEDDER_MATCH_THRESHOLD: z.coerce.number().min(-1).max(1).default(0.5),
+    /** …and leads the runner-up SKU by at least this much (phone photos: 0.01–0.07 per fold). */
+    EMBEDDER_MATCH_MARGIN: z.coerce.number().min(0).max(2).default(0.02),
     /** Candidates kept on no-match records (for coverage monitoring). */
     EMBEDDER_CANDIDATES: z.coerce.number().int().min(1).max(10).default(5),
     /** Images with more pixels than this are refused before decoding (decompression bombs). */

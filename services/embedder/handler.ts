@@ -10,7 +10,9 @@
  *   some images unusable             → done: records for the good ones, and one dead-letter record
  *                                       per bad image (header dlq.image.index) with the reason;
  *   every image unusable             → dead, with the reasons (the runner dead-letters it);
- *   an image failed transiently      → retry (the runner backs off, then dead-letters).
+ *   an image failed transiently      → retry (the runner backs off, then dead-letters);
+ *   the model does not fit its manifest → retry, and `onModelMismatch` (the worker stops: no upload
+ *                                       is to blame, so none is dead-lettered or committed).
  * Mention ids are deterministic, so a re-run after a crash or a retry overwrites, never duplicates.
  */
 import type { Mention, Upload } from '../../shared/contracts/events.ts';
@@ -25,6 +27,7 @@ import type {
 import { deadLetterRecord } from '../../shared/kafka/dead-letter.ts';
 import type { CatalogueIndex } from '../../shared/vision/catalogue-index.ts';
 import type { DescribeResult, Describer } from '../../shared/vision/describer.ts';
+import { ModelMismatchError } from '../../shared/vision/manifest.ts';
 import type { MatchPolicy } from '../../shared/vision/matcher.ts';
 import { type ImageSources, isPermanentImageError, loadImageBytes } from './image-source.ts';
 import { concurrencyLimit } from './limit.ts';
@@ -48,6 +51,8 @@ export interface HandlerDeps {
   service: string;
   /** Called once per image with what became of it. */
   onImage?: (result: 'matched' | 'no-match' | 'unusable' | 'transient') => void;
+  /** The model failed in a way every image would (ModelMismatchError): the service should stop. */
+  onModelMismatch?: (error: Error) => void;
   now?: () => Date;
 }
 
@@ -106,7 +111,15 @@ export function embedderHandler(deps: HandlerDeps): BatchHandler {
     const results = new Map<ImageJob, ImageResult>();
     const now = (deps.now ?? (() => new Date()))();
     for (const [g, group] of groups.entries()) {
-      const described = await pending[g]!;
+      let described: DescribeResult[];
+      try {
+        described = await pending[g]!;
+      } catch (error) {
+        if (error instanceof ModelMismatchError) return modelMismatch(deps, outcomes, error);
+        throw error;
+      }
+      const mismatch = described.find((r) => !r.ok && r.error instanceof ModelMismatchError);
+      if (mismatch && !mismatch.ok) return modelMismatch(deps, outcomes, mismatch.error);
       const index = deps.index();
       group.forEach((job, k) => {
         const result = described[k]!;
@@ -171,6 +184,12 @@ export function embedderHandler(deps: HandlerDeps): BatchHandler {
     });
     return outcomes as Outcome[];
   };
+}
+
+/** Not the uploads' fault: nothing is dead-lettered for it (records that failed to decode still are). */
+function modelMismatch(deps: HandlerDeps, outcomes: (Outcome | undefined)[], error: Error): Outcome[] {
+  deps.onModelMismatch?.(error);
+  return outcomes.map((outcome) => outcome ?? { kind: 'retry', error });
 }
 
 function mentionRecord(topic: string, upload: Upload, mention: Mention): OutboundRecord {

@@ -1,9 +1,10 @@
 /**
  * The embedding worker in-process: it first reads the compacted catalogue topic to its end and
  * builds the in-memory index (`ready()` resolves once it then consumes uploads), keeps following
- * the topic (changes are batched for EMBEDDER_INDEX_REBUILD_DELAY_MS, then the index is rebuilt
- * and swapped in), and turns uploads into mention / no-match records through a ConsumerRunner:
- * outputs are acknowledged before offsets are committed, bad images go to the dead-letter topic.
+ * the topic (changes are batched for EMBEDDER_INDEX_REBUILD_DELAY_MS, then the index is rebuilt on
+ * a worker thread and swapped in; the previous index serves until then), and turns uploads into
+ * mention / no-match records through a ConsumerRunner: outputs are acknowledged before offsets
+ * are committed, bad images go to the dead-letter topic.
  */
 import type { Kafka } from 'kafkajs';
 import { type BlobStore, FilesystemBlobStore } from '../../shared/blobstore/blob-store.ts';
@@ -30,6 +31,8 @@ export interface EmbedderDeps {
   fetcher?: ImageFetcher;
   describer?: Describer;
   onCommitted?: (records: InboundRecord[]) => void;
+  /** Called once if the embedder stops itself (the model does not fit its manifest). */
+  onFatal?: (error: Error) => void;
 }
 
 export interface Embedder {
@@ -84,16 +87,38 @@ export async function startEmbedder(config: EmbedderConfig, deps: EmbedderDeps =
   );
   let initialLoad = true;
   let rebuildTimer: NodeJS.Timeout | undefined;
-  const rebuild = () => {
-    rebuildTimer = undefined;
+  // The build runs on a worker thread (minutes for a large catalogue): heartbeats and matching on
+  // the previous index go on meanwhile. One build at a time; changes that arrive during a build
+  // schedule the next one when it ends.
+  let building: Promise<void> | undefined;
+  const aborting = new AbortController();
+  const rebuild = async () => {
     const started = Date.now();
-    const index = memory.rebuild();
+    const index = await memory.rebuildInBackground(aborting.signal);
     rebuilds.inc();
     catalogueSkus.set(index.productCount);
     logger.info(
       { skus: index.productCount, views: index.rowCount, ms: Date.now() - started },
       'catalogue index built',
     );
+  };
+  const scheduleRebuild = () => {
+    if (rebuildTimer || building || aborting.signal.aborted) return;
+    rebuildTimer = setTimeout(() => {
+      rebuildTimer = undefined;
+      building = rebuild()
+        .catch((error: unknown) => {
+          if (!aborting.signal.aborted)
+            logger.error(
+              { error: (error as Error).message },
+              'catalogue index rebuild failed; the previous index keeps serving',
+            );
+        })
+        .finally(() => {
+          building = undefined;
+          if (memory.pending) scheduleRebuild();
+        });
+    }, config.EMBEDDER_INDEX_REBUILD_DELAY_MS);
   };
   let follower: Awaited<ReturnType<typeof followTopics>>;
   try {
@@ -102,15 +127,18 @@ export async function startEmbedder(config: EmbedderConfig, deps: EmbedderDeps =
       [topicName('catalogue-embeddings', config.TOPIC_NAMESPACE)],
       `${groupId}-catalogue`,
       (_topic, message) => {
-        const result = memory.apply(
-          catalogueChange(message.key?.toString('utf8') ?? null, message.value, modelId),
+        const change = catalogueChange(
+          message.key?.toString('utf8') ?? null,
+          message.value,
+          modelId,
+          describer.descriptorId,
         );
-        if (typeof result === 'object' && !result.ignored.startsWith('another model')) {
+        // Records of other models and descriptors share the topic: only unreadable ones are news.
+        const result = change.kind === 'ignore' && change.expected ? 'unchanged' : memory.apply(change);
+        if (typeof result === 'object') {
           logger.warn({ offset: message.offset, reason: result.ignored }, 'catalogue record not used');
         }
-        if (!initialLoad && memory.pending && !rebuildTimer) {
-          rebuildTimer = setTimeout(rebuild, config.EMBEDDER_INDEX_REBUILD_DELAY_MS);
-        }
+        if (!initialLoad && memory.pending) scheduleRebuild();
       },
     );
   } catch (error) {
@@ -142,15 +170,31 @@ export async function startEmbedder(config: EmbedderConfig, deps: EmbedderDeps =
       deadLetterTopic: topicName('dead-letters', config.TOPIC_NAMESPACE),
       service: 'embedder',
       onImage: (result) => images.inc({ result }),
+      onModelMismatch: (error) => fatal(error),
     }),
   });
+
+  // Every image would fail alike: stop consuming (uncommitted uploads wait for a fixed deployment).
+  let fatalError: Error | undefined;
+  const fatal = (error: Error) => {
+    if (fatalError) return;
+    fatalError = error;
+    logger.error(
+      { error: error.message },
+      'the model does not fit its manifest: the embedder stops consuming',
+    );
+    void runner.stop().catch(() => {});
+    deps.onFatal?.(error);
+  };
 
   let stopped = false;
   let runnerStarting = false;
   const started = (async () => {
     await follower.caughtUp;
     initialLoad = false;
-    rebuild();
+    await rebuild();
+    // Changes that arrived while the first index was being built.
+    if (memory.pending) scheduleRebuild();
     if (memory.skuCount === 0)
       logger.warn('the catalogue is empty: every photo will be a no-match until it is synced');
     if (stopped) return;
@@ -169,6 +213,8 @@ export async function startEmbedder(config: EmbedderConfig, deps: EmbedderDeps =
     async stop() {
       stopped = true;
       if (rebuildTimer) clearTimeout(rebuildTimer);
+      aborting.abort();
+      await building;
       // The follower first: a worker still loading the catalogue stops without waiting for the end of it.
       await follower.stop();
       // A start under way must finish before its consumer can be stopped.

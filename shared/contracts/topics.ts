@@ -106,8 +106,11 @@ export const TOPICS: readonly TopicSpec[] = [
     id: 'catalogue-embeddings',
     version: 1,
     description: 'Catalogue products with the embedding of each view; null value = SKU removed.',
-    key: z.string().regex(/^[A-Za-z0-9._-]+\|[^|]+$/, 'key is "<sku>|<modelId>"'),
-    keyDescription: '`<sku>|<modelId>`',
+    key: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]+\|[^|]+$/, 'key is "<sku>|<modelId>@<descriptor>" or "<sku>|<modelId>"'),
+    keyDescription:
+      '`<sku>|<modelId>@<descriptor>`, each record also under the earlier `<sku>|<modelId>` (docs/embedder.md)',
     value: CatalogueEmbedding,
     partitions: 3,
     config: compacted,

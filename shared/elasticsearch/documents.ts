@@ -222,7 +222,13 @@ export function catalogueAction(prefix: string, embedding: CatalogueEmbedding): 
   };
 }
 
-/** A tombstone on catalogue-embeddings: the SKU left the catalogue (for that model). */
+/**
+ * A tombstone on catalogue-embeddings: the SKU left the catalogue (for that model). Its key is
+ * `<sku>|<modelId>@<descriptor>` or the earlier `<sku>|<modelId>`; the document is per SKU and model.
+ */
 export function catalogueDeleteAction(prefix: string, key: string): IndexAction {
-  return { op: 'delete', family: 'catalogue', index: catalogueIndex(prefix), id: key };
+  const bar = key.indexOf('|');
+  const at = key.indexOf('@', bar);
+  const id = bar >= 0 && at > bar ? key.slice(0, at) : key;
+  return { op: 'delete', family: 'catalogue', index: catalogueIndex(prefix), id };
 }

@@ -54,13 +54,24 @@ export interface IndexOptions {
   ivf: IvfOptions;
 }
 
-interface Ivf {
+export interface Ivf {
   centroids: Float32Array;
   cells: number;
   /** Rows are stored grouped by cell: rows [cellStart[c], cellStart[c+1]) belong to cell c. */
   cellStart: Int32Array;
   /** The leading components of every row, contiguous: stage 1 reads only these (cache-friendly). */
   prefixes: Float32Array;
+}
+
+/** Everything an index is made of, as plain data: what a build worker sends back (index-builder.ts). */
+export interface IndexParts {
+  whitening: Whitening | null;
+  rows: Float32Array;
+  rowSku: Int32Array;
+  skus: string[];
+  ivf: Ivf | null;
+  probes: number;
+  coarseDimension: number;
 }
 
 export class CatalogueIndex {
@@ -128,6 +139,30 @@ export class CatalogueIndex {
       ivf.prefixes = prefixes;
     }
     return new CatalogueIndex(whitening, rows, rowSku, skus, ivf, ivfOptions.probes, coarse);
+  }
+
+  static fromParts(parts: IndexParts): CatalogueIndex {
+    return new CatalogueIndex(
+      parts.whitening,
+      parts.rows,
+      parts.rowSku,
+      parts.skus,
+      parts.ivf,
+      parts.probes,
+      parts.coarseDimension,
+    );
+  }
+
+  toParts(): IndexParts {
+    return {
+      whitening: this.whitening,
+      rows: this.rows,
+      rowSku: this.rowSku,
+      skus: this.skus,
+      ivf: this.ivf,
+      probes: this.probes,
+      coarseDimension: this.coarseDimension,
+    };
   }
 
   /** The same index searched with another number of probed cells (tuning, benchmarks). */

@@ -37,7 +37,7 @@ export type WorkerImageResult =
 
 export type WorkerMessage =
   | { kind: 'ready' }
-  | { kind: 'failed'; message: string }
+  | { kind: 'failed'; name: string; message: string }
   | { kind: 'done'; id: number; results: WorkerImageResult[] }
   | { kind: 'error'; id: number; name: string; message: string };
 
@@ -90,8 +90,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  port.postMessage({
-    kind: 'failed',
-    message: (error as Error).message ?? String(error),
-  } satisfies WorkerMessage);
+  const e = errorResult(error);
+  port.postMessage({ kind: 'failed', name: e.name, message: e.message } satisfies WorkerMessage);
 });

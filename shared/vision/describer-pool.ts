@@ -15,7 +15,7 @@ import { DEFAULT_DECODE, type DecodeOptions, ImageRejectedError } from './decode
 import type { WorkerMessage, WorkerSetup, WorkerTask } from './describe-worker.ts';
 import type { DescribeResult, Describer } from './describer.ts';
 import { DESCRIPTOR_ID } from './descriptor.ts';
-import { loadManifest, type ModelManifest, verifyModelFile } from './manifest.ts';
+import { loadManifest, type ModelManifest, ModelMismatchError, verifyModelFile } from './manifest.ts';
 
 export interface DescriberPoolOptions {
   manifestPath: string;
@@ -174,7 +174,12 @@ export class DescriberPool implements Describer {
             this.dispatch();
             return;
           case 'failed':
-            fail(new DescriberError(`describer worker failed to start: ${message.message}`));
+            // A model that does not fit its manifest keeps its class: callers tell it apart.
+            fail(
+              message.name === 'ModelMismatchError'
+                ? new ModelMismatchError(message.message)
+                : new DescriberError(`describer worker failed to start: ${message.message}`),
+            );
             return;
           case 'done': {
             const task = slot.tasks.get(message.id);
@@ -204,9 +209,13 @@ export class DescriberPool implements Describer {
   }
 }
 
-/** The error classes callers tell apart (an unusable image is permanent, anything else is not). */
+/**
+ * The error classes callers tell apart (an unusable image is permanent, a model that does not fit
+ * its manifest is fatal, anything else is transient).
+ */
 function rebuildError(name: string, message: string): Error {
   if (name === 'ImageRejectedError') return new ImageRejectedError(message);
+  if (name === 'ModelMismatchError') return new ModelMismatchError(message);
   const error = new Error(message);
   error.name = name;
   return error;

@@ -12,7 +12,7 @@
  */
 import { colourDimension, colourHistogram, DEFAULT_COLOUR_BINS } from './colour.ts';
 import { l2Normalize } from './linalg.ts';
-import type { ModelManifest } from './manifest.ts';
+import { type ModelManifest, ModelMismatchError } from './manifest.ts';
 import { borderColour, boxFromCounts, letterbox, type Rgb } from './pixels.ts';
 
 /** Names the pipeline below; bump it whenever the steps change so old vectors are not mixed in. */
@@ -39,7 +39,12 @@ export interface PreparedImage {
  */
 export function prepareImage(image: Rgb, manifest: ModelManifest): PreparedImage {
   const { width, height } = manifest.input;
-  if (width !== height) throw new Error('descriptor letterboxing expects a square model input');
+  if (width !== height) {
+    // The manifest schema refuses this; a hand-built manifest must not pass for a bad image either.
+    throw new ModelMismatchError(
+      `input.width ${width} ≠ input.height ${height}: the descriptor letterboxes into a square`,
+    );
+  }
   const { data, width: w, height: h } = image;
   const [br, bg, bb] = borderColour(image);
   const colourMask = new Uint8Array(w * h);

@@ -26,17 +26,23 @@ export const ModelManifest = z.object({
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
   /** Where `trend-radar models pull` may fetch the file from when it is not on disk (https). */
   sourceUrl: z.url().optional(),
-  input: z.object({
-    name: z.string().min(1),
-    width: z.number().int().positive().max(2048),
-    height: z.number().int().positive().max(2048),
-    layout: z.enum(['NCHW', 'NHWC']),
-    channelOrder: z.enum(['RGB', 'BGR']),
-    /** Pixels (0..255) are multiplied by `scale`, then `(x - mean) / std` per channel in `channelOrder`. */
-    scale: z.number().positive(),
-    mean: Triple,
-    std: Triple.refine((t) => t.every((v) => v > 0), 'std must be positive'),
-  }),
+  input: z
+    .object({
+      name: z.string().min(1),
+      width: z.number().int().positive().max(2048),
+      height: z.number().int().positive().max(2048),
+      layout: z.enum(['NCHW', 'NHWC']),
+      channelOrder: z.enum(['RGB', 'BGR']),
+      /** Pixels (0..255) are multiplied by `scale`, then `(x - mean) / std` per channel in `channelOrder`. */
+      scale: z.number().positive(),
+      mean: Triple,
+      std: Triple.refine((t) => t.every((v) => v > 0), 'std must be positive'),
+    })
+    // The descriptor letterboxes the product crop into a square: a rectangular input would fail every image.
+    .refine((input) => input.width === input.height, {
+      message: 'the input must be square (width = height): the product crop is letterboxed into a square',
+      path: ['height'],
+    }),
   output: z.object({
     name: z.string().min(1),
     dimension: z.number().int().positive().max(8192),
@@ -52,6 +58,15 @@ export type ModelManifest = z.infer<typeof ModelManifest>;
 
 export class ManifestError extends Error {
   override name = 'ManifestError';
+}
+
+/**
+ * The model file does not take or give what its manifest says (input size, layout, type, output
+ * dimension…). Found when the model is loaded; if it ever surfaces during inference it is neither
+ * the image's fault nor transient: every image would fail the same way.
+ */
+export class ModelMismatchError extends ManifestError {
+  override name = 'ModelMismatchError';
 }
 
 export interface LoadedManifest {

@@ -15,6 +15,7 @@ import { connectProducer, createKafka } from '../../../shared/kafka/client.ts';
 import { encode } from '../../../shared/kafka/codec.ts';
 import { applyTopics } from '../../../shared/kafka/topics-admin.ts';
 import { createLogger } from '../../../shared/observability/logger.ts';
+import { DESCRIPTOR_ID } from '../../../shared/vision/descriptor.ts';
 import { integrationEnv, uniqueNamespace } from '../../support/env.ts';
 import { type Collected, collectUntil, headerText } from '../../support/kafka.ts';
 import { lumaProducts, writeJsonFeed } from '../catalogue/luma-feed.ts';
@@ -67,6 +68,10 @@ describe('embedding worker against the real broker', () => {
       IMAGE_FETCH_BACKOFF_MS: '50',
       EMBEDDER_MAX_ATTEMPTS: '2',
       EMBEDDER_INDEX_REBUILD_DELAY_MS: '200',
+      // Studio photos of the luma catalogue: the studio-shot policy (docs/matching.md), not the
+      // member-photo defaults, so an unrelated photo comes out a no-match in this 8-SKU catalogue.
+      EMBEDDER_MATCH_THRESHOLD: '0.66',
+      EMBEDDER_MATCH_MARGIN: '0',
     };
     blobs = new FilesystemBlobStore(env.BLOB_STORE_DIR);
     await syncCatalogue(loadConfig(CatalogueEnv, env), {
@@ -217,7 +222,8 @@ describe('embedding worker against the real broker', () => {
       topic,
       acks: -1,
       messages: [
-        { key: `${removed.sku}|squeezenet1.1`, value: null },
+        // The sync tombstones the full key and the legacy one; either removes the SKU.
+        { key: `${removed.sku}|squeezenet1.1@${DESCRIPTOR_ID}`, value: null },
         // Another model's record (its vectors live in another space) must not enter this index.
         { key: `${catalogue[1]!.sku}|other-model`, value: null },
       ],

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { catalogueChange, catalogueKey } from '../../../services/catalogue/catalogue-topic.ts';
+import {
+  catalogueChange,
+  catalogueKey,
+  legacyCatalogueKey,
+  parseCatalogueKey,
+} from '../../../services/catalogue/catalogue-topic.ts';
 import type { EmbeddedProduct } from '../../../services/catalogue/embed-catalogue.ts';
 import type { CatalogueItem } from '../../../services/catalogue/feed.ts';
 import { knownVectors, planSync } from '../../../services/catalogue/plan.ts';
@@ -82,6 +87,22 @@ describe('planSync', () => {
     expect(plan.tombstone).toEqual(['C']);
   });
 
+  it('republishes SKUs found only under the legacy key, and tombstones any SKU left on the topic', () => {
+    const current = published([embedded('A', 'a'), embedded('B', 'b')]);
+    const plan = planSync({
+      ...base,
+      current,
+      embedded: [embedded('A', 'a'), embedded('B', 'b')],
+      feedSkus: new Set(['A', 'B']),
+      rewrite: new Set(['B']),
+      // D has records only under another descriptor: it left the feed all the same.
+      onTopic: ['A', 'B', 'D'],
+    });
+    expect(plan.unchanged).toEqual(['A']);
+    expect(plan.publish.map((p) => p.sku)).toEqual(['B']);
+    expect(plan.tombstone).toEqual(['D']);
+  });
+
   it('offers known vectors for reuse only from the same descriptor', () => {
     const current = published([embedded('A', 'a')]);
     expect([...knownVectors(current, 'd1').keys()]).toEqual([hash('a')]);
@@ -89,26 +110,72 @@ describe('planSync', () => {
   });
 });
 
+describe('catalogue keys', () => {
+  it('carry the SKU, the model and the descriptor, and still read the legacy <sku>|<modelId> form', () => {
+    expect(catalogueKey('A', 'm1', 'fgbox-sqrt+lab4x8x8-v1')).toBe('A|m1@fgbox-sqrt+lab4x8x8-v1');
+    // The topic contract's key: `<sku>|` then anything without a bar (the indexer checks it).
+    expect(catalogueKey('A', 'm1', 'd1')).toMatch(/^[A-Za-z0-9._-]+\|[^|]+$/);
+    expect(parseCatalogueKey(catalogueKey('A.1', 'm1', 'x+y-v2'))).toEqual({
+      sku: 'A.1',
+      modelId: 'm1',
+      descriptor: 'x+y-v2',
+    });
+    expect(parseCatalogueKey(legacyCatalogueKey('A', 'm1'))).toEqual({
+      sku: 'A',
+      modelId: 'm1',
+      descriptor: null,
+    });
+    for (const bad of ['no-bar', '|m1', 'A|', 'A|@d1', 'A|m1@']) expect(parseCatalogueKey(bad)).toBeNull();
+  });
+});
+
 describe('catalogueChange', () => {
   const value = (embedding: CatalogueEmbedding) => Buffer.from(JSON.stringify(embedding));
   const a = published([embedded('A', 'a')]).get('A')!;
+  const change = (key: string | null, v: Buffer | null, descriptor = 'd1') =>
+    catalogueChange(key, v, 'm1', descriptor);
 
-  it('reads upserts and tombstones of its model', () => {
-    expect(catalogueChange(catalogueKey('A', 'm1'), value(a), 'm1')).toMatchObject({
+  it('reads upserts and tombstones of its model and descriptor', () => {
+    expect(change(catalogueKey('A', 'm1', 'd1'), value(a))).toMatchObject({
       kind: 'upsert',
       sku: 'A',
+      legacy: false,
     });
-    expect(catalogueChange(catalogueKey('A', 'm1'), null, 'm1')).toEqual({ kind: 'remove', sku: 'A' });
+    expect(change(catalogueKey('A', 'm1', 'd1'), null)).toEqual({ kind: 'remove', sku: 'A', legacy: false });
   });
 
-  it('ignores other models, bad keys, unreadable values and values that contradict their key', () => {
-    expect(catalogueChange(catalogueKey('A', 'm2'), null, 'm1')).toEqual({
+  it('reads legacy-key records of its descriptor as such, and their tombstones', () => {
+    expect(change(legacyCatalogueKey('A', 'm1'), value(a))).toMatchObject({ kind: 'upsert', legacy: true });
+    expect(change(legacyCatalogueKey('A', 'm1'), null)).toEqual({ kind: 'remove', sku: 'A', legacy: true });
+    expect(change(legacyCatalogueKey('A', 'm1'), value(a), 'd2')).toEqual({
+      kind: 'ignore',
+      reason: 'another descriptor',
+      expected: true,
+    });
+  });
+
+  it('passes over other models and descriptors quietly, and flags bad keys and values', () => {
+    expect(change(catalogueKey('A', 'm2', 'd1'), null)).toEqual({
       kind: 'ignore',
       reason: 'another model',
+      expected: true,
     });
-    expect(catalogueChange('no-bar', null, 'm1').kind).toBe('ignore');
-    expect(catalogueChange(null, null, 'm1').kind).toBe('ignore');
-    expect(catalogueChange(catalogueKey('A', 'm1'), Buffer.from('{oops'), 'm1').kind).toBe('ignore');
-    expect(catalogueChange(catalogueKey('B', 'm1'), value(a), 'm1')).toMatchObject({ kind: 'ignore' });
+    // A sync with a new descriptor never touches the keys of the previous one.
+    expect(change(catalogueKey('A', 'm1', 'd2'), value({ ...a, descriptor: 'd2' }))).toEqual({
+      kind: 'ignore',
+      reason: 'another descriptor',
+      expected: true,
+    });
+    expect(change(catalogueKey('A', 'm1', 'd2'), null)).toMatchObject({ kind: 'ignore', expected: true });
+    for (const unreadable of [
+      change('no-bar', null),
+      change(null, null),
+      change(catalogueKey('A', 'm1', 'd1'), Buffer.from('{oops')),
+      change(catalogueKey('B', 'm1', 'd1'), value(a)),
+      change(catalogueKey('A', 'm1', 'd1'), value({ ...a, descriptor: 'd2' })),
+    ]) {
+      expect(unreadable).toMatchObject({ kind: 'ignore' });
+      expect(unreadable).not.toHaveProperty('expected');
+    }
   });
 });

@@ -127,6 +127,25 @@ describe('CatalogueMemory', () => {
     expect(memory.skuCount).toBe(1);
   });
 
+  it('uses a legacy-key record only until the full-key record of the SKU arrives', () => {
+    const memory = new CatalogueMemory('m1', 'd1', 3);
+    const legacy = { kind: 'upsert', sku: 'A', embedding: embedding('A', [1, 0, 0]), legacy: true } as const;
+    expect(memory.apply(legacy)).toBe('changed');
+    expect(memory.skuCount).toBe(1);
+    expect(memory.rebuild().search(Float32Array.from([1, 0, 0]), 1)).toHaveLength(0); // one view: no index
+    expect(memory.apply({ kind: 'upsert', sku: 'A', embedding: embedding('A', [0, 1, 0]) })).toBe('changed');
+    expect(memory.apply({ kind: 'upsert', sku: 'B', embedding: embedding('B', [0, 0, 1]) })).toBe('changed');
+    // Partitions are read in any order: a legacy record read later does not replace the full one.
+    expect(memory.apply(legacy)).toBe('unchanged');
+    expect(memory.skuCount).toBe(2);
+    expect(memory.rebuild().search(Float32Array.from([0, 1, 0.1]), 1)[0]!.sku).toBe('A');
+    expect(memory.apply({ kind: 'remove', sku: 'A' })).toBe('changed');
+    expect(memory.skuCount).toBe(1);
+    // A legacy-key tombstone means the SKU left the catalogue (any sync version writes it then).
+    expect(memory.apply({ kind: 'remove', sku: 'B', legacy: true })).toBe('changed');
+    expect(memory.skuCount).toBe(0);
+  });
+
   it('swaps in a rebuilt index only when asked, and only when something changed', () => {
     const memory = new CatalogueMemory('m1', 'd1', 3);
     const empty = memory.index;
@@ -139,6 +158,26 @@ describe('CatalogueMemory', () => {
     expect(built.productCount).toBe(3);
     expect(memory.rebuild()).toBe(built);
     expect(built.search(Float32Array.from([0, 0.1, 1]), 1)[0]!.sku).toBe('C');
+  });
+
+  it('rebuilds on a worker thread: the old index serves meanwhile, later changes stay pending', async () => {
+    const memory = new CatalogueMemory('m1', 'd1', 3);
+    memory.apply({ kind: 'upsert', sku: 'A', embedding: embedding('A', [1, 0, 0]) });
+    memory.apply({ kind: 'upsert', sku: 'B', embedding: embedding('B', [0, 1, 0]) });
+    const empty = memory.index;
+    const building = memory.rebuildInBackground();
+    memory.apply({ kind: 'upsert', sku: 'C', embedding: embedding('C', [0, 0, 1]) });
+    expect(memory.index).toBe(empty);
+    const built = await building;
+    expect(memory.index).toBe(built);
+    expect(built.productCount).toBe(2);
+    expect(memory.pending).toBe(true);
+    const next = await memory.rebuildInBackground();
+    expect(next.productCount).toBe(3);
+    expect(memory.pending).toBe(false);
+    expect(next.search(Float32Array.from([0, 0.1, 1]), 1)).toEqual(
+      memory.rebuild().search(Float32Array.from([0, 0.1, 1]), 1),
+    );
   });
 });
 

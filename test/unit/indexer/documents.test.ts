@@ -76,6 +76,8 @@ describe('documents from events', () => {
       index: 'tr-catalogue-v1',
       id: 'BAG-1|squeezenet1.1',
     });
+    // A tombstone under the key with the descriptor deletes the same document.
+    expect(catalogueDeleteAction('tr', 'BAG-1|squeezenet1.1@colour-v2').id).toBe('BAG-1|squeezenet1.1');
   });
 });
 
