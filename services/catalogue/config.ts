@@ -37,6 +37,8 @@ export const FetchEnv = z.object({
   /** Attempts in total for transient failures (timeouts, resets, 429, 5xx). */
   IMAGE_FETCH_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(3),
   IMAGE_FETCH_BACKOFF_MS: z.coerce.number().int().min(1).max(60_000).default(250),
+  /** Longest one fetch may take, all attempts, redirects and backoff included. */
+  IMAGE_FETCH_DEADLINE_MS: z.coerce.number().int().min(100).max(600_000).default(20_000),
   /** Host names exempt from the private-address (SSRF) checks, e.g. an internal CDN; comma-separated. */
   IMAGE_FETCH_ALLOW_HOSTS: csvList.default([]),
   /** PEM file of extra CA certificates trusted besides the system roots (an internal CDN's CA). */

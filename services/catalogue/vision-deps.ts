@@ -17,6 +17,7 @@ type FetchSettings = Pick<
   | 'IMAGE_FETCH_MAX_REDIRECTS'
   | 'IMAGE_FETCH_ATTEMPTS'
   | 'IMAGE_FETCH_BACKOFF_MS'
+  | 'IMAGE_FETCH_DEADLINE_MS'
   | 'IMAGE_FETCH_ALLOW_HOSTS'
   | 'IMAGE_FETCH_CA_FILE'
 >;
@@ -33,6 +34,7 @@ export function createImageFetcher(config: FetchSettings, resolve?: UrlPolicy['r
     maxRedirects: config.IMAGE_FETCH_MAX_REDIRECTS,
     attempts: config.IMAGE_FETCH_ATTEMPTS,
     backoffMs: config.IMAGE_FETCH_BACKOFF_MS,
+    deadlineMs: config.IMAGE_FETCH_DEADLINE_MS,
     policy: { allowHosts: config.IMAGE_FETCH_ALLOW_HOSTS, ...(resolve ? { resolve } : {}) },
     ...(ca ? { ca } : {}),
   });
