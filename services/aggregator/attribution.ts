@@ -27,7 +27,19 @@ export interface PendingInteraction<Ref> {
   ref: Ref;
 }
 
-export type ExpiryReason = 'no mention for the post within the wait limit' | 'too many interactions waiting';
+export type ExpiryReason =
+  | 'no mention for the post within the wait limit'
+  | 'too many interactions waiting'
+  | 'too many interactions waiting for one post';
+
+/**
+ * Interactions one post may have waiting. A post's waiting list is one changelog record (about
+ * 750 bytes per interaction, the original record included), and a record over the changelog's
+ * 8 MiB limit would fail every transaction: a viral post while the embedder is down would stop
+ * attribution. Beyond this, the oldest go to the dead-letter topic (re-drivable), as the overall
+ * bound does.
+ */
+export const PENDING_MAX_PER_POST = 4_000;
 
 export interface Expired<Ref> {
   pending: PendingInteraction<Ref>;
@@ -141,6 +153,12 @@ export class Attributor<Ref> {
       this.pending.set(interaction.postId, list);
       this.pendingCount++;
       this.dirty.add(`pending|${interaction.postId}`);
+      if (list.length > PENDING_MAX_PER_POST) {
+        const oldest = list.shift()!;
+        this.pendingCount--;
+        this.forget(oldest);
+        out.expired.push({ pending: oldest, reason: 'too many interactions waiting for one post' });
+      }
       this.evictOverflow(out);
     }
     this.advance(eventTime, out);

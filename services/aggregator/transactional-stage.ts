@@ -105,6 +105,14 @@ export class TransactionalStage {
   private joinedAt = Date.now();
   /** Counts group joins, so that a lookup begun for an earlier assignment is not applied to a later one. */
   private joins = 0;
+  /** The member id of the last join: a new one means the group evicted this instance meanwhile. */
+  private memberId: string | undefined;
+  /**
+   * The heartbeat of the latest batch, sent before each commit: kafkajs' transactional offset
+   * commit carries no group generation, so an instance evicted while it stalled (a long restore,
+   * a broker that hung) would otherwise commit its work as a zombie over its successor's.
+   */
+  private heartbeat: (() => Promise<void>) | undefined;
   private lock: Promise<void> = Promise.resolve();
   private idleTimer: NodeJS.Timeout | undefined;
   private stopping = false;
@@ -137,6 +145,11 @@ export class TransactionalStage {
       const assignment = event.payload.memberAssignment as Record<string, number[]>;
       const now = new Set(inputTopics.flatMap((t) => assignment[t] ?? []));
       for (const p of this.assigned) if (!now.has(p)) this.tasks.delete(p);
+      for (const p of this.needsRestore) if (!now.has(p)) this.needsRestore.delete(p);
+      // Rejoined as a new member: another instance may have owned any partition in between, so
+      // what this one holds in memory can be stale. Everything is restored from the changelog.
+      if (this.memberId !== undefined && event.payload.memberId !== this.memberId) this.tasks.clear();
+      this.memberId = event.payload.memberId;
       this.positions.clear();
       this.joinedAt = Date.now();
       for (const topic of inputTopics)
@@ -151,12 +164,13 @@ export class TransactionalStage {
     // A fetch holding only transaction markers or aborted records never reaches eachBatch; it
     // still says where the partition stands (caught up or not).
     this.consumer.on(this.consumer.events.START_BATCH_PROCESS, (event) => {
-      const { topic, partition, batchSize, offsetLag } = event.payload;
+      const { topic, partition, batchSize, offsetLag, lastOffset } = event.payload;
       const key = `${topic}/${partition}`;
       const position = this.positions.get(key);
       if (batchSize !== 0 || !position || this.inHand.has(key)) return;
       position.seen = true;
       position.caughtUp = BigInt(offsetLag) <= 0n;
+      void this.commitPastMarkers(topic, partition, BigInt(lastOffset) + 1n);
     });
     this.consumer.on(this.consumer.events.CRASH, (event) => {
       const { error, restart } = event.payload as { error: Error; restart: boolean };
@@ -172,6 +186,7 @@ export class TransactionalStage {
       // event-time order by one pump; without it, one partition at a time.
       partitionsConsumedConcurrently: this.options.alignSlackMs === undefined ? 1 : 64,
       eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+        this.heartbeat = heartbeat;
         if (!isRunning() || isStale() || this.stopping || batch.messages.length === 0) return;
         const key = `${batch.topic}/${batch.partition}`;
         const inHand: InHand = {
@@ -251,10 +266,10 @@ export class TransactionalStage {
    * everything in hand is too far ahead of a partition whose next batch is not here yet.
    */
   private async pump(): Promise<boolean> {
-    for (const h of this.inHand.values())
-      if (!this.tasks.has(h.partition)) this.needsRestore.add(h.partition);
+    // A batch of a partition revoked meanwhile is not this instance's to process.
+    const batches = [...this.inHand.values()].filter((h) => this.assigned.has(h.partition));
+    for (const h of batches) if (!this.tasks.has(h.partition)) this.needsRestore.add(h.partition);
     await this.restorePending();
-    const batches = [...this.inHand.values()];
     for (const h of batches) h.times ??= this.eventTimes(h.partition, h.records);
     const picked = takeInEventTimeOrder(
       batches.map((h) => ({
@@ -463,6 +478,9 @@ export class TransactionalStage {
             topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })),
           });
         }
+        // Still a member of the group (a heartbeat is sent if one is due): if not, this throws
+        // (unknown member, rebalance) and the transaction is aborted, not committed as a zombie.
+        await this.heartbeat?.();
         await transaction.commit();
       } catch (error) {
         await transaction.abort().catch(() => {});
@@ -486,13 +504,27 @@ export class TransactionalStage {
     this.options.onCommitted?.(items.length);
   }
 
+  /**
+   * Commits the end of a fetch that held only transaction markers (a transaction's commit marker
+   * fetched on its own): every record before it was processed, and without this the group would
+   * stay one offset short of the partition's end.
+   */
+  private async commitPastMarkers(topic: string, partition: number, next: bigint): Promise<void> {
+    await this.exclusive(async () => {
+      if (this.stopping || !this.assigned.has(partition) || this.inHand.has(`${topic}/${partition}`)) return;
+      await this.commitWork([], [{ topic, partition, offset: next.toString() }]);
+    }).catch((error) =>
+      this.options.logger.warn({ topic, partition, error: String(error) }, 'commit past markers failed'),
+    );
+  }
+
   private async pushIdlePartitions(): Promise<void> {
     if (this.stopping) return;
     await this.exclusive(async () => {
       if (this.stopping) return;
       const now = Date.now();
       const clocks = [...this.tasks]
-        .filter(([p]) => !this.needsRestore.has(p))
+        .filter(([p]) => this.assigned.has(p) && !this.needsRestore.has(p))
         .map(([partition, task]) => ({
           partition,
           streamTime: task.streamTime?.() ?? Number.NEGATIVE_INFINITY,
@@ -520,9 +552,10 @@ export class TransactionalStage {
 
   /** Restores every newly assigned partition from the changelog, up to a marker written now. */
   private async restorePending(): Promise<void> {
-    if (this.needsRestore.size === 0) return;
-    const partitions = [...this.needsRestore];
+    // Only what is still assigned: a partition revoked before its restore belongs to another instance.
+    const partitions = [...this.needsRestore].filter((p) => this.assigned.has(p));
     this.needsRestore.clear();
+    if (partitions.length === 0) return;
     const { kafka, changelogTopic, logger } = this.options;
     const nonce = randomUUID();
     const transaction = await this.producer!.transaction();

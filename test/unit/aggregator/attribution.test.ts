@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Attributor } from '../../../services/aggregator/attribution.ts';
+import { Attributor, PENDING_MAX_PER_POST } from '../../../services/aggregator/attribution.ts';
 import type { Interaction, Mention } from '../../../shared/contracts/events.ts';
 import { HOUR, MIN, T0 } from './fixtures.ts';
 
@@ -105,6 +105,24 @@ describe('attribution', () => {
     );
     expect(outs.flatMap((o) => o.expired.map((e) => e.pending.ref))).toEqual(['ref-a', 'ref-b']);
     expect(a.waiting).toBe(3);
+  });
+
+  it("bounds one post's waiting list, so that its changelog record stays under the size limit", () => {
+    const a = new Attributor<string>({ ...limits, pendingMax: 10 * PENDING_MAX_PER_POST });
+    const expired: string[] = [];
+    // The service keeps the original record with each one (base64, a few hundred bytes).
+    const original = 'x'.repeat(600);
+    for (let i = 0; i <= PENDING_MAX_PER_POST + 1; i++) {
+      const out = a.onInteraction(interaction(`i${i}`, 'viral', T0 + i), `${original}-${i}`);
+      expired.push(...out.expired.map((e) => `${e.pending.ref.slice(-6)}: ${e.reason}`));
+    }
+    expect(expired).toEqual([
+      'xxxx-0: too many interactions waiting for one post',
+      'xxxx-1: too many interactions waiting for one post',
+    ]);
+    expect(a.waiting).toBe(PENDING_MAX_PER_POST);
+    const [, value] = a.takeChanges().find(([key]) => key === 'pending|viral')!;
+    expect(JSON.stringify(value).length).toBeLessThan(8 * 1024 * 1024);
   });
 
   it('counts interactions on photos that matched no product as unattributed, not as signals', () => {
