@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import type { Kafka } from 'kafkajs';
+import { type GroupUse, ReplayPlanError, resolveTopic } from './plan.ts';
 
 interface CopyFlags {
   topic: string;
@@ -16,6 +18,7 @@ interface ResetFlags {
   to: string;
   dryRun?: boolean;
   yes?: boolean;
+  create?: boolean;
 }
 
 /** `trend-radar replay copy` and `trend-radar replay reset-group`. */
@@ -27,7 +30,8 @@ export function register(program: Command): void {
     )
     .addHelpText(
       'after',
-      '\nTopics are contract ids (uploads, reorder-alerts, …; the namespace is TOPIC_NAMESPACE) or full broker names.\n' +
+      '\nTopics are contract ids (uploads, reorder-alerts, …; the namespace is TOPIC_NAMESPACE) or full broker\n' +
+        'names of contract topics (<namespace>.<id>.v<version>, e.g. staging.uploads.v1).\n' +
         'Positions: earliest, latest, an offset (applied to every partition) or an ISO instant such as 2026-03-01T10:00:00Z.\n' +
         'See docs/replay.md.',
     );
@@ -38,20 +42,17 @@ export function register(program: Command): void {
       'copy records in [--from, --until) with keys, values, headers and timestamps, adding replay.* headers',
     )
     .requiredOption('--topic <topic>', 'source topic')
-    .option('--to <topic>', 'target topic (must exist, must not be the source)')
+    .option('--to <topic>', 'target topic (must exist, must not be the source; any existing topic name)')
     .option('--to-namespace <namespace>', 'target is the same contract topic in another namespace')
     .requiredOption('--from <position>', 'first position, inclusive')
     .option('--until <position>', 'end position, exclusive', 'latest')
     .option('--rate <records/s>', 'rate limit')
     .option('--dry-run', 'print the plan, copy nothing')
     .action(async (flags: CopyFlags) => {
-      const { kafka, namespace, resolve } = await context();
+      const { kafka, namespace, contracts } = await context();
       const { parseBound, describeBound, rangeSize } = await import('./plan.ts');
       const { copyRange, planCopy } = await import('./replay.ts');
-      if (Boolean(flags.to) === Boolean(flags.toNamespace))
-        throw new Error('give exactly one of --to or --to-namespace');
-      const source = resolve(flags.topic, namespace);
-      const target = flags.to ? resolve(flags.to, namespace) : resolve(flags.topic, flags.toNamespace!);
+      const { source, target } = copyTopics(flags, namespace, contracts);
       const rate = flags.rate === undefined ? undefined : Number(flags.rate);
       if (rate !== undefined && !(rate > 0))
         throw new Error(`--rate must be a positive number, not ${flags.rate}`);
@@ -89,11 +90,14 @@ export function register(program: Command): void {
     .requiredOption('--to <position>', 'earliest, latest, an offset or an instant')
     .option('--dry-run', 'print the plan, change nothing')
     .option('--yes', 'do not ask for confirmation (required without a terminal)')
+    .option('--create', 'the group is new (no committed offsets yet): give it this starting position')
     .action(async (flags: ResetFlags) => {
-      const { kafka, namespace, resolve } = await context();
-      const { parseBound, describeBound, confirmation } = await import('./plan.ts');
+      const { kafka, namespace, contracts } = await context();
+      const { parseBound, describeBound, confirmation, newGroupRefusal, resolveTopic } = await import(
+        './plan.ts'
+      );
       const { planReset, applyReset } = await import('./replay.ts');
-      const topic = resolve(flags.topic, namespace);
+      const topic = resolveTopic(flags.topic, namespace, contracts).name;
       const plan = await planReset(kafka, { group: flags.group, topic, to: parseBound(flags.to) });
       console.log(`reset group ${plan.group} on ${topic} to ${describeBound(parseBound(flags.to))}`);
       for (const p of plan.partitions) {
@@ -106,6 +110,17 @@ export function register(program: Command): void {
         console.log(`  partition ${p.partition}: ${p.current ?? '—'} → ${p.target}  ${change}`);
       }
       if (plan.refusal) throw new Error(plan.refusal);
+      if (!plan.live) {
+        // No committed offset on this topic: a group that never ran (a typo?) or one new to it.
+        const use = await groupUse(kafka, plan.group);
+        const refusal = newGroupRefusal(use, flags.create ?? false);
+        if (refusal) throw new Error(refusal);
+        if (use.committedTopics.length > 0)
+          console.log(
+            `note: ${plan.group} has no committed offsets on ${topic} yet (it has on ${use.committedTopics.join(', ')}); this sets its first position there`,
+          );
+        else console.log(`note: ${plan.group} is a new group (--create); this sets its first position`);
+      }
       if (flags.dryRun) {
         console.log('dry run: nothing changed');
         return;
@@ -131,13 +146,63 @@ export function register(program: Command): void {
 async function context() {
   const { BaseEnv, loadConfig } = await import('../../shared/config/env.ts');
   const { createKafka } = await import('../../shared/kafka/client.ts');
-  const { TOPICS, topicName } = await import('../../shared/contracts/topics.ts');
+  const { TOPICS } = await import('../../shared/contracts/topics.ts');
+  const { assertBrokersReachable } = await import('../../shared/cli/errors.ts');
   const config = loadConfig(BaseEnv);
+  await assertBrokersReachable(config.KAFKA_BROKERS);
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `${config.KAFKA_CLIENT_ID}-replay` });
-  const ids = new Set<string>(TOPICS.map((t) => t.id));
-  const resolve = (topic: string, namespace: string) =>
-    ids.has(topic) ? topicName(topic as (typeof TOPICS)[number]['id'], namespace) : topic;
-  return { kafka, namespace: config.TOPIC_NAMESPACE, resolve };
+  return { kafka, namespace: config.TOPIC_NAMESPACE, contracts: TOPICS };
+}
+
+type Contracts = Parameters<typeof resolveTopic>[2];
+
+/**
+ * Source and target of `replay copy`. The source is a contract topic (by id, or by full name in any
+ * namespace); `--to-namespace` means the same contract topic there; `--to` names any existing
+ * topic (a contract id or full name, or a topic outside the contracts).
+ */
+export function copyTopics(
+  flags: Pick<CopyFlags, 'topic' | 'to' | 'toNamespace'>,
+  namespace: string,
+  contracts: Contracts,
+): { source: string; target: string } {
+  if (Boolean(flags.to) === Boolean(flags.toNamespace))
+    throw new ReplayPlanError('give exactly one of --to or --to-namespace');
+  const source = resolveTopic(flags.topic, namespace, contracts);
+  if (flags.toNamespace !== undefined) {
+    if (!NAMESPACE.test(flags.toNamespace))
+      throw new ReplayPlanError(
+        `--to-namespace "${flags.toNamespace}" is not a namespace: lowercase letters, digits, _ and - only`,
+      );
+    return { source: source.name, target: resolveTopic(source.id, flags.toNamespace, contracts).name };
+  }
+  let target: string;
+  try {
+    target = resolveTopic(flags.to!, namespace, contracts).name;
+  } catch {
+    target = flags.to!.trim(); // not a contract topic: taken as the broker's name for it
+  }
+  return { source: source.name, target };
+}
+
+/** As TOPIC_NAMESPACE (shared/config/env.ts). */
+const NAMESPACE = /^[a-z0-9][a-z0-9_-]*$/;
+
+/** The topics a group has committed offsets on, its members, and the groups the cluster knows. */
+async function groupUse(kafka: Kafka, group: string): Promise<GroupUse> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const [description] = (await admin.describeGroups([group])).groups;
+    const offsets = await admin.fetchOffsets({ groupId: group });
+    const committedTopics = offsets
+      .filter((t) => t.partitions.some((p) => BigInt(p.offset) >= 0n))
+      .map((t) => t.topic);
+    const knownGroups = (await admin.listGroups()).groups.map((g) => g.groupId);
+    return { group, members: description?.members.length ?? 0, committedTopics, knownGroups };
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 async function progressBar() {

@@ -121,6 +121,45 @@ export function inTimeWindow(timestampMs: number, from: Bound, until: Bound): bo
   return true;
 }
 
+// ---------------------------------------------------------------- topic names
+
+/** A contract topic as the broker names it: `${namespace}.${id}.v${version}`. */
+export interface ResolvedTopic {
+  name: string;
+  id: string;
+  namespace: string;
+}
+
+const FULL_TOPIC_NAME = /^([a-z0-9][a-z0-9_-]*)\.([a-z0-9][a-z0-9-]*)\.v(\d+)$/;
+
+/**
+ * Reads a topic given on the command line: a contract id (`uploads`, in `namespace`) or a full
+ * broker name (`staging.uploads.v1`, whose namespace it names). Anything else is refused with the
+ * valid ids, so a typo cannot reach the broker as the name of a topic that does not exist.
+ */
+export function resolveTopic(
+  text: string,
+  namespace: string,
+  contracts: ReadonlyArray<{ id: string; version: number }>,
+): ResolvedTopic {
+  const value = text.trim();
+  const byId = contracts.find((c) => c.id === value);
+  if (byId) return { name: `${namespace}.${byId.id}.v${byId.version}`, id: byId.id, namespace };
+  const match = FULL_TOPIC_NAME.exec(value);
+  const spec = match && contracts.find((c) => c.id === match[2]);
+  if (match && spec && spec.version === Number(match[3]))
+    return { name: value, id: spec.id, namespace: match[1]! };
+  if (match && spec)
+    throw new ReplayPlanError(
+      `unknown topic "${text}": the contract of ${spec.id} is version ${spec.version} (${match[1]}.${spec.id}.v${spec.version})`,
+    );
+  throw new ReplayPlanError(
+    `unknown topic "${text}": give a contract id (${contracts.map((c) => c.id).join(', ')}) ` +
+      'or a full name <namespace>.<id>.v<version>, e.g. ' +
+      `${namespace}.${contracts[0]?.id ?? 'uploads'}.v${contracts[0]?.version ?? 1}`,
+  );
+}
+
 export interface CopyTargetFacts {
   source: string;
   target: string;
@@ -131,9 +170,10 @@ export interface CopyTargetFacts {
 
 /** Why a copy must not run, or undefined when it may. */
 export function copyRefusal(facts: CopyTargetFacts): string | undefined {
+  // A missing source first: "into itself" about a topic that is not there misleads.
+  if (!facts.existingTopics.has(facts.source)) return `source topic ${facts.source} does not exist`;
   if (facts.source === facts.target)
     return `refusing to copy ${facts.source} into itself: every consumer would see each record twice`;
-  if (!facts.existingTopics.has(facts.source)) return `source topic ${facts.source} does not exist`;
   if (!facts.existingTopics.has(facts.target) || facts.targetPartitions === undefined)
     return `target topic ${facts.target} does not exist: create it first (e.g. \`trend-radar topics apply\` with its namespace)`;
   return undefined;
@@ -221,6 +261,38 @@ export function planGroupReset(
       'Kafka only moves the offsets of a group with no running consumers';
   }
   return plan;
+}
+
+export interface GroupUse {
+  group: string;
+  members: number;
+  /** Topics on which the group has committed offsets, any topic. */
+  committedTopics: readonly string[];
+  /** Every consumer group the cluster knows, for suggestions. */
+  knownGroups: readonly string[];
+}
+
+/**
+ * A group with no members and no committed offsets on any topic has never run: most likely a
+ * typo, and "resetting" it would create a group no service uses while the real one is untouched.
+ * Refused unless the engineer says the group is new (`--create`).
+ */
+export function newGroupRefusal(use: GroupUse, create: boolean): string | undefined {
+  if (create || use.members > 0 || use.committedTopics.length > 0) return undefined;
+  // Groups of the same namespace (the part before the first dot) first: the likeliest meant.
+  const prefix = use.group.split('.')[0];
+  const rank = (g: string) => (g.split('.')[0] === prefix ? 0 : 1);
+  const candidates = use.knownGroups
+    .filter((g) => !g.startsWith('replay-'))
+    .sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+  const known =
+    candidates.length === 0
+      ? 'the cluster knows no consumer groups'
+      : `known groups: ${candidates.slice(0, 8).join(', ')}${candidates.length > 8 ? ', …' : ''}`;
+  return (
+    `group ${use.group} has no committed offsets and no members — a typo? (${known}).\n` +
+    'To give a new group its starting position, re-run with --create.'
+  );
 }
 
 export type Go = 'proceed' | 'ask' | 'refuse';

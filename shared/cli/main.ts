@@ -12,6 +12,7 @@ import { register as ingest } from '../../services/ingest/commands.ts';
 import { register as notifier } from '../../services/notifier/commands.ts';
 import { register as replay } from '../../services/replay/commands.ts';
 import { register as simulator } from '../../services/simulator/commands.ts';
+import { explainError } from './errors.ts';
 import { register as platform } from './platform-commands.ts';
 
 const program = new Command('trend-radar')
@@ -39,7 +40,6 @@ for (const registerCommands of [
 }
 
 program.parseAsync(process.argv).catch((error: unknown) => {
-  const message = error instanceof Error ? error.message : String(error);
-  process.stderr.write(`trend-radar: ${message}\n`);
+  process.stderr.write(`trend-radar: ${explainError(error)}\n`);
   process.exit(1);
 });

@@ -1,4 +1,28 @@
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
+import type { TopicChange } from '../kafka/topics-admin.ts';
+
+/** `--replication-factor`: a whole number of replicas, 1 to 32767 (Kafka's INT16). */
+export function parseReplicationFactor(value: string): number {
+  const n = Number(value.trim());
+  if (!/^\d+$/.test(value.trim()) || n < 1 || n > 32767)
+    throw new InvalidArgumentError(
+      'must be a whole number of replicas, 1 or more (and at most the brokers).',
+    );
+  return n;
+}
+
+const DRY_RUN_ACTIONS: Record<TopicChange['action'], string> = {
+  created: 'would create',
+  'partitions-increased': 'would add partitions',
+  'config-updated': 'would update config',
+  unchanged: 'unchanged',
+};
+
+/** One line of `topics apply`; a dry run says what it would do, not what it did. */
+export function describeTopicChange(change: TopicChange, dryRun: boolean): string {
+  const action = dryRun ? DRY_RUN_ACTIONS[change.action] : change.action;
+  return `${action.padEnd(21)} ${change.topic}${change.detail ? `  (${change.detail})` : ''}`;
+}
 
 /** `stack`, `topics` and `contracts`: the platform the services run on. */
 export function register(program: Command): void {
@@ -64,23 +88,28 @@ export function register(program: Command): void {
     .command('apply')
     .description('create missing topics, raise partitions, fix drifted configs (idempotent)')
     .option('--dry-run', 'only print what would change')
-    .option('--replication-factor <n>', 'for new topics', '1')
-    .action(async (options: { dryRun?: boolean; replicationFactor: string }) => {
+    .option(
+      '--replication-factor <n>',
+      'for new topics (at most the number of brokers)',
+      parseReplicationFactor,
+      1,
+    )
+    .action(async (options: { dryRun?: boolean; replicationFactor: number }) => {
       const { BaseEnv, loadConfig } = await import('../config/env.ts');
       const { createKafka } = await import('../kafka/client.ts');
       const { applyTopics } = await import('../kafka/topics-admin.ts');
+      const { assertBrokersReachable } = await import('./errors.ts');
       const config = loadConfig(BaseEnv);
+      await assertBrokersReachable(config.KAFKA_BROKERS);
       const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID });
+      const dryRun = options.dryRun ?? false;
       const changes = await applyTopics(kafka, {
         namespace: config.TOPIC_NAMESPACE,
-        replicationFactor: Number(options.replicationFactor),
-        dryRun: options.dryRun ?? false,
+        replicationFactor: options.replicationFactor,
+        dryRun,
       });
-      for (const change of changes) {
-        console.log(
-          `${change.action.padEnd(21)} ${change.topic}${change.detail ? `  (${change.detail})` : ''}`,
-        );
-      }
+      for (const change of changes) console.log(describeTopicChange(change, dryRun));
+      if (dryRun) console.log('dry run: nothing changed');
     });
   topics
     .command('list')

@@ -2,6 +2,8 @@
  * Every setting is an environment variable, validated once at start-up. Each service extends
  * `BaseEnv` with its own keys; docs/configuration.md lists them all.
  */
+import { homedir } from 'node:os';
+import { isAbsolute, join } from 'node:path';
 import { z } from 'zod';
 
 export class ConfigError extends Error {
@@ -18,8 +20,27 @@ const csv = z
   )
   .pipe(z.array(z.string()).min(1));
 
+/** `host:port` with a port from 1 to 65535 (kafkajs splits on the colon, so no IPv6 literals). */
+const BROKER = /^[^\s:/]+:(\d{1,5})$/;
+const isBroker = (entry: string) => {
+  const port = Number(BROKER.exec(entry)?.[1] ?? 0);
+  return port >= 1 && port <= 65535;
+};
+
+/** Bootstrap brokers: every entry is `host:port`, or the client fails much later on a NaN port. */
+const brokers = csv.superRefine((list, ctx) => {
+  const bad = list.filter((entry) => !isBroker(entry));
+  if (bad.length > 0)
+    ctx.addIssue({
+      code: 'custom',
+      message:
+        `every broker must be host:port with a port from 1 to 65535, e.g. 127.0.0.1:9092 — ` +
+        `${bad.map((entry) => JSON.stringify(entry)).join(', ')} ${bad.length === 1 ? 'is' : 'are'} not`,
+    });
+});
+
 export const BaseEnv = z.object({
-  KAFKA_BROKERS: csv.default(['127.0.0.1:9092']),
+  KAFKA_BROKERS: brokers.default(['127.0.0.1:9092']),
   KAFKA_CLIENT_ID: z.string().min(1).default('trend-radar'),
   /** Prefix of every topic name: `${TOPIC_NAMESPACE}.uploads.v1`. */
   TOPIC_NAMESPACE: z
@@ -39,6 +60,43 @@ export const BaseEnv = z.object({
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(0),
 });
 export type BaseEnv = z.infer<typeof BaseEnv>;
+
+/** A TCP port from 1 to `max`: the stack also takes a second port above it (`reason`). */
+const stackPort = (fallback: number, max: number, reason: string) =>
+  z.coerce
+    .number()
+    .int('must be a whole number')
+    .min(1, `must be a port from 1 to ${max}`)
+    .max(max, `must be a port from 1 to ${max} (${reason})`)
+    .default(fallback);
+
+/** `~` and `~/…` name the home folder (an env file does not expand them as a shell does). */
+const expandHome = (path: string) =>
+  path === '~' ? homedir() : path.startsWith('~/') ? join(homedir(), path.slice(2)) : path;
+
+/** Settings of `trend-radar stack …` (and the integration tests' local stack). */
+export const StackEnv = z.object({
+  /** Artifact cache, data and logs of the local stack. */
+  TREND_RADAR_HOME: z
+    .string()
+    .transform(expandHome)
+    .refine(
+      isAbsolute,
+      'must be an absolute path (a relative one would put the stack under the current folder)',
+    )
+    .default(() => join(homedir(), '.cache', 'trend-radar')),
+  STACK_KAFKA_PORT: stackPort(9092, 65534, 'the KRaft controller takes the next port'),
+  STACK_ELASTICSEARCH_PORT: stackPort(9200, 65435, 'the transport takes port + 100'),
+  STACK_KAFKA_HEAP: z
+    .string()
+    .regex(/^\d+[kmg]$/i, 'a JVM heap size such as 512m or 2g')
+    .default('512m'),
+  STACK_ELASTICSEARCH_HEAP: z
+    .string()
+    .regex(/^\d+[kmg]$/i, 'a JVM heap size such as 512m or 2g')
+    .default('1g'),
+});
+export type StackEnv = z.infer<typeof StackEnv>;
 
 /** A number as people write it in settings: optional sign, digits, optional decimal point. */
 const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)$/;

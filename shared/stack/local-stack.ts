@@ -9,10 +9,11 @@ import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, openSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { chown, cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { createConnection } from 'node:net';
-import { homedir, userInfo } from 'node:os';
+import { createConnection, createServer } from 'node:net';
+import { userInfo } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { loadConfig, StackEnv } from '../config/env.ts';
 import { ensureArtifacts, run } from './artifacts.ts';
 import { ELASTICSEARCH_VERSION, KAFKA_VERSION } from './versions.ts';
 
@@ -57,13 +58,19 @@ export interface ComponentStatus {
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
+/**
+ * The stack's settings, validated like every other setting (docs/configuration.md): blank means
+ * unset, ports are 1–65535 less the second port each component takes, the home is absolute.
+ * Throws a ConfigError naming each bad variable.
+ */
 export function stackOptionsFromEnv(env = process.env, log: (line: string) => void = () => {}): StackOptions {
+  const config = loadConfig(StackEnv, env);
   return {
-    home: env.TREND_RADAR_HOME ?? join(homedir(), '.cache', 'trend-radar'),
-    kafkaPort: Number(env.STACK_KAFKA_PORT ?? 9092),
-    elasticsearchPort: Number(env.STACK_ELASTICSEARCH_PORT ?? 9200),
-    kafkaHeap: env.STACK_KAFKA_HEAP ?? '512m',
-    elasticsearchHeap: env.STACK_ELASTICSEARCH_HEAP ?? '1g',
+    home: config.TREND_RADAR_HOME,
+    kafkaPort: config.STACK_KAFKA_PORT,
+    elasticsearchPort: config.STACK_ELASTICSEARCH_PORT,
+    kafkaHeap: config.STACK_KAFKA_HEAP,
+    elasticsearchHeap: config.STACK_ELASTICSEARCH_HEAP,
     log,
   };
 }
@@ -103,6 +110,12 @@ export class LocalStack {
     if (esUp) log(`elasticsearch: reusing the node already answering at ${this.elasticsearchUrl}`);
     if (kafkaUp && esUp) return started;
 
+    // A port held by another program makes the server exit after a page of shutdown noise: say
+    // which port and which setting before starting (or downloading) anything.
+    const toStart = [...(esUp ? [] : ['elasticsearch' as const]), ...(kafkaUp ? [] : ['kafka' as const])];
+    const busy = await this.busyPorts(toStart, state);
+    if (busy.length > 0) throw new Error(busy.join('\n'));
+
     const paths = await ensureArtifacts(
       join(this.options.home, 'artifacts'),
       join(repoRoot, 'infra/stack/pom.xml'),
@@ -123,12 +136,7 @@ export class LocalStack {
       log(`${name}: waiting until healthy…`);
       while (!(name === 'kafka' ? await this.kafkaAnswers() : await this.elasticsearchHealth())) {
         const component = state[name]!;
-        if (!isAlive(component.pid)) {
-          throw new Error(
-            `${name} exited during start-up; see ${component.logFile}:\n${tail(component.logFile)}` +
-              (component.stdoutFile ? `\n${component.stdoutFile}:\n${tail(component.stdoutFile)}` : ''),
-          );
-        }
+        if (!isAlive(component.pid)) throw new Error(this.startupFailure(name, component));
         if (Date.now() > deadline)
           throw new Error(`${name} not healthy after ${timeoutMs / 1000}s; see ${component.logFile}`);
         await sleep(500);
@@ -136,6 +144,36 @@ export class LocalStack {
       log(`${name}: up at ${name === 'kafka' ? this.kafkaBrokers : this.elasticsearchUrl}`);
     }
     return started;
+  }
+
+  /** One line per port of `names` that cannot be bound, naming the setting that chose it. */
+  private async busyPorts(names: readonly ComponentName[], state: StackState): Promise<string[]> {
+    const problems: string[] = [];
+    for (const name of names) {
+      const managed = state[name];
+      const ours =
+        managed && isAlive(managed.pid) && ownsProcess(managed.pid, this.options.home, managed)
+          ? managed.pid
+          : undefined;
+      for (const { port, setting } of componentPorts(name, this.options)) {
+        const code = await bindProblem(port);
+        if (code) problems.push(busyPortMessage(name, port, setting, code, ours));
+      }
+    }
+    return problems;
+  }
+
+  /** Why a server exited while starting: the line of its logs that says so, and where they are. */
+  private startupFailure(name: ComponentName, component: ComponentState): string {
+    const files = [component.logFile, ...(component.stdoutFile ? [component.stdoutFile] : [])];
+    const written = files.map((file) => writtenSince(file, component.logOffsets?.[file] ?? 0)).join('\n');
+    const cause = startupCause(written);
+    const where = `logs: ${files.join(' and ')}`;
+    if (!cause) return `${name} exited during start-up; ${where}:\n${lastLines(written, 10)}`;
+    const hint = BIND_FAILURE.test(cause)
+      ? `\n  a port is taken by another program: choose free ports with ${portSettings(name)}`
+      : '';
+    return `${name} exited during start-up: ${cause}${hint}\n  ${where}`;
   }
 
   /** Stops only the processes `up` started, gracefully first. */
@@ -398,6 +436,9 @@ export class LocalStack {
       };
       socket.setTimeout(1_000, () => done(false));
       socket.once('error', () => done(false));
+      // Something that is not a broker may hang up without a word; without this the promise never
+      // settled and, with nothing else pending, the process exited 0 in silence.
+      socket.once('close', () => done(false));
       // ApiVersions v0 request: a real broker answers, a random TCP listener does not.
       socket.once('connect', () => {
         const clientId = Buffer.from('trend-radar-probe');
@@ -465,6 +506,77 @@ export function summariseServerLog(text: string): string {
 }
 
 const FATAL_SERVER_PROBLEM = /java\.lang\.OutOfMemoryError|No space left on device|\bFATAL\b|Halting Kafka/;
+const BIND_FAILURE = /Address already in use|BindException|failed to bind/i;
+
+/**
+ * The line of a server's start-up output that says why it stopped: a port it could not bind
+ * first, then a fatal problem, then the first ERROR line, then the first exception.
+ */
+export function startupCause(text: string): string | undefined {
+  const lines = text.split('\n').map((line) => line.trim());
+  const line =
+    lines.find((l) => BIND_FAILURE.test(l)) ??
+    lines.find((l) => FATAL_SERVER_PROBLEM.test(l)) ??
+    lines.find((l) => /\bERROR\b/.test(l)) ??
+    // Not from an INFO line: the JVM flags Elasticsearch logs name HeapDumpOnOutOfMemoryError.
+    lines.find((l) => /\w(Exception|Error)\b/.test(l) && !/\b(INFO|DEBUG|TRACE)\b/.test(l));
+  return line?.slice(0, 400);
+}
+
+/** The ports a component listens on and the setting that chooses each. */
+export function componentPorts(
+  name: ComponentName,
+  options: Pick<StackOptions, 'kafkaPort' | 'elasticsearchPort'>,
+): Array<{ port: number; setting: string }> {
+  return name === 'kafka'
+    ? [
+        { port: options.kafkaPort, setting: 'STACK_KAFKA_PORT' },
+        { port: options.kafkaPort + 1, setting: 'STACK_KAFKA_PORT + 1, the KRaft controller' },
+      ]
+    : [
+        { port: options.elasticsearchPort, setting: 'STACK_ELASTICSEARCH_PORT' },
+        { port: options.elasticsearchPort + 100, setting: 'STACK_ELASTICSEARCH_PORT + 100, the transport' },
+      ];
+}
+
+const portSettings = (name: ComponentName) =>
+  name === 'kafka' ? 'STACK_KAFKA_PORT' : 'STACK_ELASTICSEARCH_PORT';
+
+/** Why `stack up` cannot start `name` on `port`, in one line that names the setting to change. */
+export function busyPortMessage(
+  name: ComponentName,
+  port: number,
+  setting: string,
+  code: string,
+  managedPid?: number,
+): string {
+  const server = name === 'kafka' ? 'Kafka broker' : 'healthy Elasticsearch node';
+  if (code !== 'EADDRINUSE')
+    return `${name}: cannot listen on 127.0.0.1:${port} (${setting}): ${code}; choose another port with ${portSettings(name)}`;
+  if (managedPid !== undefined)
+    return (
+      `${name}: port ${port} (${setting}) is held by the ${name} that \`stack up\` started earlier (pid ${managedPid}), ` +
+      `which does not answer as a ${server}: run \`trend-radar stack down\` with the same settings, then up again`
+    );
+  return (
+    `${name}: port ${port} on 127.0.0.1 (${setting}) is in use by another program, not a ${server}: ` +
+    `stop it, or choose free ports with ${portSettings(name)}`
+  );
+}
+
+/** undefined when 127.0.0.1:`port` can be listened on, else the error code (EADDRINUSE, EACCES…). */
+export function bindProblem(port: number): Promise<string | undefined> {
+  return new Promise((resolvePromise) => {
+    const server = createServer();
+    server.once('error', (error: NodeJS.ErrnoException) => resolvePromise(error.code ?? error.message));
+    server.listen({ host: '127.0.0.1', port, exclusive: true }, () =>
+      server.close(() => resolvePromise(undefined)),
+    );
+  });
+}
+
+const lastLines = (text: string, count: number) =>
+  text.trim().split('\n').slice(-count).join('\n') || '(nothing written)';
 
 function sizesOf(files: string[]): Record<string, number> {
   return Object.fromEntries(files.map((file) => [file, existsSync(file) ? statSync(file).size : 0]));
@@ -566,14 +678,6 @@ async function stopProcess(pid: number): Promise<void> {
   const deadline = Date.now() + 30_000;
   while (isAlive(pid) && Date.now() < deadline) await sleep(250);
   if (isAlive(pid)) signal('SIGKILL');
-}
-
-function tail(file: string, lines = 20): string {
-  try {
-    return readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n');
-  } catch {
-    return '(no log yet)';
-  }
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

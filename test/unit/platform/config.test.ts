@@ -1,4 +1,6 @@
 import { readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { AggregatorEnv } from '../../../services/aggregator/config.ts';
@@ -8,7 +10,7 @@ import { IndexerEnv } from '../../../services/indexer/config.ts';
 import { IngestEnv } from '../../../services/ingest/config.ts';
 import { NotifierEnv } from '../../../services/notifier/config.ts';
 import { SimulatorEnv } from '../../../services/simulator/config.ts';
-import { BaseEnv, ConfigError, loadConfig } from '../../../shared/config/env.ts';
+import { BaseEnv, ConfigError, loadConfig, StackEnv } from '../../../shared/config/env.ts';
 
 describe('loadConfig', () => {
   it('applies defaults when nothing is set', () => {
@@ -96,6 +98,7 @@ describe('loadConfig: blank and numeric values', () => {
       IngestEnv,
       NotifierEnv,
       SimulatorEnv,
+      StackEnv,
     ];
     let checked = 0;
     for (const schema of schemas) {
@@ -113,6 +116,76 @@ describe('loadConfig: blank and numeric values', () => {
   });
 });
 
+describe('KAFKA_BROKERS', () => {
+  it('wants host:port for every broker, naming the ones without', () => {
+    expect(() => loadConfig(BaseEnv, { KAFKA_BROKERS: '127.0.0.1' })).toThrow(
+      'KAFKA_BROKERS="127.0.0.1": every broker must be host:port with a port from 1 to 65535, e.g. 127.0.0.1:9092 — "127.0.0.1" is not',
+    );
+    expect(() => loadConfig(BaseEnv, { KAFKA_BROKERS: 'a:9092,b,c:0,d:70000,e:x' })).toThrow(
+      /"b", "c:0", "d:70000", "e:x" are not/,
+    );
+    expect(
+      loadConfig(BaseEnv, { KAFKA_BROKERS: 'kafka-1.internal:9092, 10.0.0.2:19092' }).KAFKA_BROKERS,
+    ).toEqual(['kafka-1.internal:9092', '10.0.0.2:19092']);
+  });
+});
+
+describe('StackEnv: the local stack settings', () => {
+  it('defaults when unset or blank', () => {
+    const defaults = {
+      TREND_RADAR_HOME: join(homedir(), '.cache', 'trend-radar'),
+      STACK_KAFKA_PORT: 9092,
+      STACK_ELASTICSEARCH_PORT: 9200,
+      STACK_KAFKA_HEAP: '512m',
+      STACK_ELASTICSEARCH_HEAP: '1g',
+    };
+    expect(loadConfig(StackEnv, {})).toEqual(defaults);
+    // A blank home used to mean "the current folder", which could put stack/ into the checkout.
+    expect(
+      loadConfig(StackEnv, {
+        TREND_RADAR_HOME: '',
+        STACK_KAFKA_PORT: '',
+        STACK_ELASTICSEARCH_PORT: ' ',
+        STACK_KAFKA_HEAP: '',
+      }),
+    ).toEqual(defaults);
+  });
+
+  it('refuses a relative home, a port out of range and a bad heap, naming each variable', () => {
+    let message = '';
+    try {
+      loadConfig(StackEnv, {
+        TREND_RADAR_HOME: 'stack-home',
+        STACK_KAFKA_PORT: '65535',
+        STACK_ELASTICSEARCH_PORT: '0',
+        STACK_ELASTICSEARCH_HEAP: 'lots',
+      });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toContain('TREND_RADAR_HOME="stack-home": must be an absolute path');
+    expect(message).toContain(
+      'STACK_KAFKA_PORT="65535": must be a port from 1 to 65534 (the KRaft controller takes the next port)',
+    );
+    expect(message).toContain('STACK_ELASTICSEARCH_PORT="0": must be a port from 1 to 65435');
+    expect(message).toContain('STACK_ELASTICSEARCH_HEAP="lots": a JVM heap size such as 512m or 2g');
+  });
+
+  it('names the variable of a port that is not a number', () => {
+    expect(() => loadConfig(StackEnv, { STACK_KAFKA_PORT: 'abc' })).toThrow(
+      'STACK_KAFKA_PORT="abc": must be a decimal number',
+    );
+    expect(() => loadConfig(StackEnv, { STACK_KAFKA_PORT: '9092.5' })).toThrow(
+      'STACK_KAFKA_PORT="9092.5": must be a whole number',
+    );
+  });
+
+  it('reads ~ as the home folder and keeps absolute paths', () => {
+    expect(loadConfig(StackEnv, { TREND_RADAR_HOME: '~/tr' }).TREND_RADAR_HOME).toBe(join(homedir(), 'tr'));
+    expect(loadConfig(StackEnv, { TREND_RADAR_HOME: ' /srv/tr ' }).TREND_RADAR_HOME).toBe('/srv/tr');
+  });
+});
+
 describe('docs/configuration.md', () => {
   it('documents every setting that a service validates', async () => {
     const docs = await readFile(new URL('../../../docs/configuration.md', import.meta.url), 'utf8');
@@ -124,6 +197,7 @@ describe('docs/configuration.md', () => {
       IngestEnv,
       NotifierEnv,
       SimulatorEnv,
+      StackEnv,
     ];
     const names = new Set(schemas.flatMap((schema) => Object.keys(schema.shape)));
     expect(names.size).toBeGreaterThan(50);

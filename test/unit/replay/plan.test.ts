@@ -3,6 +3,7 @@ import {
   confirmation,
   copyRefusal,
   inTimeWindow,
+  newGroupRefusal,
   parseBound,
   planGroupReset,
   planRanges,
@@ -10,6 +11,7 @@ import {
   ReplayPlanError,
   rangeSize,
   resolveBound,
+  resolveTopic,
   targetPartition,
 } from '../../../services/replay/plan.ts';
 
@@ -107,6 +109,10 @@ describe('safety', () => {
     expect(copyRefusal({ ...facts, source: 'gone', target: 'staging.uploads.v1' })).toMatch(
       /source topic gone/,
     );
+    // A missing source is named as missing, not as "copied into itself".
+    expect(copyRefusal({ ...facts, source: 'nosuch', target: 'nosuch' })).toBe(
+      'source topic nosuch does not exist',
+    );
     expect(
       copyRefusal({ ...facts, source: 'prod.uploads.v1', target: 'staging.uploads.v1' }),
     ).toBeUndefined();
@@ -159,5 +165,66 @@ describe('rate limit', () => {
     expect(limiter.take(0, 500)).toBe(0);
     expect(limiter.take(100, 1500)).toBe(0);
     expect(() => new RateLimiter(0, 0)).toThrow(/positive/);
+  });
+});
+
+describe('topic names on the command line', () => {
+  const contracts = [
+    { id: 'uploads', version: 1 },
+    { id: 'reorder-alerts', version: 2 },
+  ];
+
+  it('reads a contract id in the configured namespace', () => {
+    expect(resolveTopic('uploads', 'prod', contracts)).toEqual({
+      name: 'prod.uploads.v1',
+      id: 'uploads',
+      namespace: 'prod',
+    });
+  });
+
+  it('reads a full broker name as its contract id and namespace', () => {
+    expect(resolveTopic('trendradar.uploads.v1', 'prod', contracts)).toEqual({
+      name: 'trendradar.uploads.v1',
+      id: 'uploads',
+      namespace: 'trendradar',
+    });
+    expect(resolveTopic('staging.reorder-alerts.v2', 'prod', contracts).id).toBe('reorder-alerts');
+  });
+
+  it('refuses an unknown name, listing the valid ids', () => {
+    expect(() => resolveTopic('nosuch', 'prod', contracts)).toThrow(ReplayPlanError);
+    expect(() => resolveTopic('nosuch', 'prod', contracts)).toThrow(
+      /unknown topic "nosuch": give a contract id \(uploads, reorder-alerts\) or a full name <namespace>\.<id>\.v<version>, e\.g\. prod\.uploads\.v1/,
+    );
+    expect(() => resolveTopic('prod.nosuch.v1', 'prod', contracts)).toThrow(/unknown topic/);
+    expect(() => resolveTopic('Prod.uploads.v1', 'prod', contracts)).toThrow(/unknown topic/);
+  });
+
+  it('names the contract version when a full name has another', () => {
+    expect(() => resolveTopic('prod.uploads.v2', 'prod', contracts)).toThrow(
+      'unknown topic "prod.uploads.v2": the contract of uploads is version 1 (prod.uploads.v1)',
+    );
+  });
+});
+
+describe('resetting a group that never ran', () => {
+  const use = { group: 'trendradar.embeder', members: 0, committedTopics: [], knownGroups: [] };
+
+  it('refuses a group with no committed offsets and no members unless --create', () => {
+    const known = ['other.x', 'replay-20260301T120000000Z-abc', 'trendradar.notifier', 'trendradar.embedder'];
+    const refusal = newGroupRefusal({ ...use, knownGroups: known }, false);
+    // Groups of the same namespace first, replay runs left out.
+    expect(refusal).toBe(
+      'group trendradar.embeder has no committed offsets and no members — a typo? ' +
+        '(known groups: trendradar.embedder, trendradar.notifier, other.x).\n' +
+        'To give a new group its starting position, re-run with --create.',
+    );
+    expect(newGroupRefusal(use, false)).toMatch(/the cluster knows no consumer groups/);
+    expect(newGroupRefusal(use, true)).toBeUndefined();
+  });
+
+  it('lets a group through that committed on another topic or has members', () => {
+    expect(newGroupRefusal({ ...use, committedTopics: ['trendradar.mentions.v1'] }, false)).toBeUndefined();
+    expect(newGroupRefusal({ ...use, members: 1 }, false)).toBeUndefined();
   });
 });
