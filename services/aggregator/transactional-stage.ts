@@ -487,6 +487,7 @@ export class TransactionalStage {
         throw error;
       }
     } catch (error) {
+      if (touched.size === 0) throw error; // offsets only: no state ran ahead
       // The in-memory state ran ahead of what was committed: rebuild it from the changelog.
       for (const partition of touched) {
         this.tasks.delete(partition);
@@ -510,12 +511,28 @@ export class TransactionalStage {
    * stay one offset short of the partition's end.
    */
   private async commitPastMarkers(topic: string, partition: number, next: bigint): Promise<void> {
-    await this.exclusive(async () => {
-      if (this.stopping || !this.assigned.has(partition) || this.inHand.has(`${topic}/${partition}`)) return;
-      await this.commitWork([], [{ topic, partition, offset: next.toString() }]);
-    }).catch((error) =>
-      this.options.logger.warn({ topic, partition, error: String(error) }, 'commit past markers failed'),
-    );
+    // Right after the previous commit the broker may still be completing it and answer "concurrent
+    // transactions", which kafkajs does not retry for an offsets-only transaction: try again.
+    for (let attempt = 1; attempt <= 5; attempt++) {
+      let failed: unknown;
+      await this.exclusive(async () => {
+        if (this.stopping || !this.assigned.has(partition) || this.inHand.has(`${topic}/${partition}`))
+          return;
+        await this.commitWork([], [{ topic, partition, offset: next.toString() }]);
+      }).catch((error: unknown) => {
+        failed = error;
+      });
+      if (failed === undefined) return;
+      if (attempt === 5) {
+        this.options.logger.warn({ topic, partition, error: String(failed) }, 'commit past markers failed');
+        return;
+      }
+      this.options.logger.debug(
+        { topic, partition, attempt, error: String(failed) },
+        'commit past markers: retrying',
+      );
+      await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt));
+    }
   }
 
   private async pushIdlePartitions(): Promise<void> {

@@ -10,38 +10,25 @@ export interface RisingFlags {
   size: string;
 }
 
-/**
- * What `search rising` asks for. Grouped results (`--by country|category`) take no filter yet:
- * rather than print all regions while the operator believes they filtered, the combination is
- * refused with what to run instead.
- */
-export function risingRequest(
-  o: RisingFlags,
-):
-  | { by: 'sku'; options: { since: string; size: number; country?: string; category?: string } }
-  | { by: 'country' | 'category'; options: { since: string; size: number } } {
+/** What `search rising` asks for: per SKU or grouped, with the region and category filters of either. */
+export function risingRequest(o: RisingFlags): {
+  by: (typeof RISING_DIMENSIONS)[number];
+  options: { since: string; size: number; country?: string; category?: string };
+} {
   if (!(RISING_DIMENSIONS as readonly string[]).includes(o.by))
     throw new Error(`--by must be one of ${RISING_DIMENSIONS.join(', ')}, not "${o.by}"`);
   const size = Number(o.size);
   if (!/^\d+$/.test(o.size.trim()) || size < 1)
     throw new Error(`--size must be a whole number of rows (1 or more), not "${o.size}"`);
-  const options = { since: o.since, size };
-  if (o.by === 'sku')
-    return {
-      by: 'sku',
-      options: {
-        ...options,
-        ...(o.country ? { country: o.country } : {}),
-        ...(o.category ? { category: o.category } : {}),
-      },
-    };
-  const filters = [o.country ? '--country' : '', o.category ? '--category' : ''].filter(Boolean);
-  if (filters.length > 0)
-    throw new Error(
-      `--by ${o.by} groups every ${o.by} and cannot be combined with ${filters.join(' or ')}; ` +
-        `for one region or category use \`search rising${o.country ? ` --country ${o.country}` : ''}${o.category ? ` --category ${o.category}` : ''}\` (rows per SKU)`,
-    );
-  return { by: o.by as 'country' | 'category', options };
+  return {
+    by: o.by as (typeof RISING_DIMENSIONS)[number],
+    options: {
+      since: o.since,
+      size,
+      ...(o.country ? { country: o.country } : {}),
+      ...(o.category ? { category: o.category } : {}),
+    },
+  };
 }
 
 /** `es apply|retention`, `indexer run`, `reindex`, `search …` and `kibana import`. */
@@ -205,8 +192,8 @@ function registerSearch(program: Command): void {
     .command('rising')
     .description('rising products now, best score first')
     .option('--since <duration>', 'look-back, e.g. 6h, 2d', '24h')
-    .option('--country <code>', 'one region (ISO country code); not with --by country|category')
-    .option('--category <name>', 'one category; not with --by country|category')
+    .option('--country <code>', 'one region (ISO country code)')
+    .option('--category <name>', 'one category')
     .addOption(
       new Option('--by <dimension>', 'group by: sku (one row per SKU), country or category')
         .choices(RISING_DIMENSIONS)
@@ -216,9 +203,7 @@ function registerSearch(program: Command): void {
     .action((o: RisingFlags) => {
       const request = risingRequest(o);
       return run((q) =>
-        request.by === 'sku'
-          ? q.risingProducts(request.options)
-          : q.risingBy(request.by, { since: request.options.since, size: request.options.size }),
+        request.by === 'sku' ? q.risingProducts(request.options) : q.risingBy(request.by, request.options),
       );
     });
   search

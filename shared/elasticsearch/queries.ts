@@ -174,7 +174,14 @@ export class MerchandiserQueries {
   /** Rising SKUs grouped by region (per-country windows) or by category (global windows). */
   async risingBy(
     dimension: 'country' | 'category',
-    options: { since?: string; size?: number; top?: number; now?: Date } = {},
+    options: {
+      since?: string;
+      size?: number;
+      top?: number;
+      now?: Date;
+      country?: string;
+      category?: string;
+    } = {},
   ): Promise<RisingGroup[]> {
     const { since = '24h', size = 20, top = 3, now = new Date() } = options;
     const response = await this.client.search({
@@ -185,8 +192,14 @@ export class MerchandiserQueries {
         bool: {
           filter: [
             { term: { rising: true } },
-            dimension === 'country' ? { prefix: { scope: 'country:' } } : { term: { scope: 'global' } },
+            // One region's windows when asked (its categories, say), else every region's or the global ones.
+            options.country
+              ? { term: { scope: `country:${options.country.toUpperCase()}` } }
+              : dimension === 'country'
+                ? { prefix: { scope: 'country:' } }
+                : { term: { scope: 'global' } },
             { range: { windowStart: { gte: this.since(since, now), lte: now.toISOString() } } },
+            ...(options.category ? [{ term: { category: options.category } }] : []),
           ],
         },
       },

@@ -83,6 +83,17 @@ describe('rising products now', () => {
       { key: 'bags', risingSkus: 1, top: [{ sku: 'BAG-1', maxScore: 8 }] },
     ]);
   });
+
+  it('groups within one region or one category when asked', async () => {
+    const inFrance = await queries.risingBy('category', { since: '6h', now, country: 'fr' });
+    expect(inFrance.map((g) => [g.key, g.top.map((t) => t.sku)]).sort()).toEqual([
+      ['bags', ['BAG-1']],
+      ['shoes', ['SHOE-1']],
+    ]);
+    expect(
+      (await queries.risingBy('country', { since: '6h', now, category: 'shoes' })).map((g) => g.key),
+    ).toEqual(['FR']);
+  });
 });
 
 describe("a SKU's timeline", () => {

@@ -5,24 +5,19 @@ import { register, risingRequest } from '../../../services/indexer/commands.ts';
 const flags = { since: '24h', by: 'sku', size: '20' };
 
 describe('search rising: flags', () => {
-  it('passes --country and --category to the per-SKU query', () => {
+  it('passes --country and --category to the per-SKU and the grouped queries', () => {
     expect(risingRequest({ ...flags, country: 'IT', category: 'bags' })).toEqual({
       by: 'sku',
       options: { since: '24h', size: 20, country: 'IT', category: 'bags' },
+    });
+    expect(risingRequest({ ...flags, by: 'category', country: 'IT' })).toEqual({
+      by: 'category',
+      options: { since: '24h', size: 20, country: 'IT' },
     });
     expect(risingRequest({ ...flags, by: 'country' })).toEqual({
       by: 'country',
       options: { since: '24h', size: 20 },
     });
-  });
-
-  it('refuses a filter with --by country|category instead of ignoring it', () => {
-    expect(() => risingRequest({ ...flags, by: 'country', country: 'IT' })).toThrow(
-      '--by country groups every country and cannot be combined with --country; for one region or category use `search rising --country IT` (rows per SKU)',
-    );
-    expect(() => risingRequest({ ...flags, by: 'category', category: 'bags' })).toThrow(
-      /--by category .* cannot be combined with --category/,
-    );
   });
 
   it('refuses an unknown --by and a --size that is not a count', () => {
@@ -39,8 +34,5 @@ describe('search rising: flags', () => {
     await expect(
       program.parseAsync(['search', 'rising', '--by', 'colour'], { from: 'user' }),
     ).rejects.toThrow(/argument 'colour' is invalid\. Allowed choices are sku, country, category/);
-    await expect(
-      program.parseAsync(['search', 'rising', '--by', 'country', '--country', 'IT'], { from: 'user' }),
-    ).rejects.toThrow(/cannot be combined with --country/);
   });
 });
