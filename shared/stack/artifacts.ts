@@ -34,6 +34,8 @@ export async function ensureArtifacts(
   log: (line: string) => void,
 ): Promise<ArtifactPaths> {
   const paths = artifactPaths(cacheDir);
+  const maven = (goal: string, ...properties: string[]) =>
+    run('mvn', ['-B', '-q', '--strict-checksums', '-f', pomPath, goal, ...properties]);
   const kafkaJarName = `kafka_2.13-${KAFKA_VERSION}.jar`;
   const kafkaJar = join(paths.kafkaLibs, kafkaJarName);
   // A libs folder only appears once its jar matched, but a disk can still damage it later.
@@ -50,16 +52,11 @@ export async function ensureArtifacts(
     log(`fetching Apache Kafka ${KAFKA_VERSION} and its dependencies with Maven (once)…`);
     const staging = `${paths.kafkaLibs}.partial`;
     await rm(staging, { recursive: true, force: true });
-    await run('mvn', [
-      '-B',
-      '-q',
-      '--strict-checksums',
-      '-f',
-      pomPath,
+    await maven(
       `${DEPENDENCY_PLUGIN}:copy-dependencies`,
       `-DoutputDirectory=${staging}`,
       '-DincludeScope=runtime',
-    ]);
+    );
     const actual = await sha256Of(join(staging, kafkaJarName));
     if (actual !== PINNED_SHA256[kafkaJarName]) {
       await rm(staging, { recursive: true, force: true });
@@ -75,16 +72,11 @@ export async function ensureArtifacts(
       log,
       fetchInto: async (dir) => {
         log(`fetching Elasticsearch ${ELASTICSEARCH_VERSION} with Maven (once)…`);
-        await run('mvn', [
-          '-B',
-          '-q',
-          '--strict-checksums',
-          '-f',
-          pomPath,
+        await maven(
           `${DEPENDENCY_PLUGIN}:copy`,
           `-Dartifact=${ELASTICSEARCH_ARTIFACT}`,
           `-DoutputDirectory=${dir}`,
-        ]);
+        );
       },
     });
     const staging = join(cacheDir, 'es-unpack.partial');

@@ -43,3 +43,17 @@ export function headerText(message: KafkaMessage, name: string): string | undefi
   const value = message.headers?.[name];
   return value === undefined ? undefined : String(Array.isArray(value) ? value[0] : value);
 }
+
+/** Plain topics for a test (a generic Kafka client needs no contract): [name, partitions] each. */
+export async function createTopics(kafka: Kafka, topics: Array<[string, number]>): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: topics.map(([topic, numPartitions]) => ({ topic, numPartitions })),
+    });
+  } finally {
+    await admin.disconnect();
+  }
+}

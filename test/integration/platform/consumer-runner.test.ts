@@ -7,7 +7,7 @@ import { ConsumerRunner, eachRecord } from '../../../shared/kafka/consumer-runne
 import { createLogger } from '../../../shared/observability/logger.ts';
 import { createRegistry } from '../../../shared/observability/metrics.ts';
 import { integrationEnv, uniqueNamespace } from '../../support/env.ts';
-import { collectUntil, headerText } from '../../support/kafka.ts';
+import { collectUntil, createTopics, headerText } from '../../support/kafka.ts';
 
 const { kafkaBrokers } = integrationEnv();
 const kafka = createKafka({ brokers: kafkaBrokers, clientId: 'runner-test' });
@@ -16,19 +16,8 @@ const logger = createLogger('runner-test', 'silent');
 const topic = (name: string): string => `${namespace}.${name}`;
 const Order = z.object({ id: z.number().int(), item: z.string() });
 
-/** Plain topics for this test: the runner is generic, it needs no contract. */
-async function createTopics(names: Array<[string, number]>): Promise<void> {
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: names.map(([name, partitions]) => ({ topic: topic(name), numPartitions: partitions })),
-  });
-  await admin.disconnect();
-}
-
 beforeAll(async () => {
-  await createTopics([
+  const plain: Array<[string, number]> = [
     ['poison.in', 2],
     ['poison.out', 1],
     ['crash.in', 3],
@@ -36,7 +25,11 @@ beforeAll(async () => {
     ['dlq', 1],
     ['txn.in', 1],
     ['txn.out', 1],
-  ]);
+  ];
+  await createTopics(
+    kafka,
+    plain.map(([name, partitions]) => [topic(name), partitions]),
+  );
 });
 
 describe('ConsumerRunner', () => {

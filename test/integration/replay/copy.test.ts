@@ -8,7 +8,7 @@ import { parseBound } from '../../../services/replay/plan.ts';
 import { applyReset, copyRange, planReset } from '../../../services/replay/replay.ts';
 import { connectProducer, createKafka } from '../../../shared/kafka/client.ts';
 import { integrationEnv, uniqueNamespace } from '../../support/env.ts';
-import { type Collected, collectUntil, headerText } from '../../support/kafka.ts';
+import { type Collected, collectUntil, createTopics, headerText } from '../../support/kafka.ts';
 
 const { kafkaBrokers } = integrationEnv();
 const kafka = createKafka({ brokers: kafkaBrokers, clientId: 'replay-test' });
@@ -29,18 +29,12 @@ const identity = (m: KafkaMessage) => ({
 });
 
 beforeAll(async () => {
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: [
-      { topic: topic('uploads'), numPartitions: 3 },
-      { topic: topic('uploads-copy'), numPartitions: 3 },
-      { topic: topic('uploads-single'), numPartitions: 1 },
-      { topic: topic('uploads-dry'), numPartitions: 3 },
-    ],
-  });
-  await admin.disconnect();
+  await createTopics(kafka, [
+    [topic('uploads'), 3],
+    [topic('uploads-copy'), 3],
+    [topic('uploads-single'), 1],
+    [topic('uploads-dry'), 3],
+  ]);
   const producer = await connectProducer(kafka);
   // One record every 5 minutes over five hours, event time as the record timestamp.
   await producer.send({

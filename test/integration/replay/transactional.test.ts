@@ -10,7 +10,7 @@ import { parseBound } from '../../../services/replay/plan.ts';
 import { copyRange } from '../../../services/replay/replay.ts';
 import { createKafka } from '../../../shared/kafka/client.ts';
 import { integrationEnv, uniqueNamespace } from '../../support/env.ts';
-import { collectUntil, headerText } from '../../support/kafka.ts';
+import { collectUntil, createTopics, headerText } from '../../support/kafka.ts';
 
 const { kafkaBrokers } = integrationEnv();
 const kafka = createKafka({ brokers: kafkaBrokers, clientId: 'replay-txn-test' });
@@ -22,17 +22,11 @@ const PER_TRANSACTION = 5;
 const committed: string[] = [];
 
 beforeAll(async () => {
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: [
-      { topic: topic('alerts'), numPartitions: 2 },
-      { topic: topic('alerts-copy'), numPartitions: 2 },
-      { topic: topic('alerts-again'), numPartitions: 2 },
-    ],
-  });
-  await admin.disconnect();
+  await createTopics(kafka, [
+    [topic('alerts'), 2],
+    [topic('alerts-copy'), 2],
+    [topic('alerts-again'), 2],
+  ]);
   const producer = kafka.producer({
     transactionalId: `${namespace}-writer`,
     idempotent: true,
