@@ -10,6 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Consumer, IHeaders, Kafka, Message, Producer } from 'kafkajs';
+import { onFetchWithoutRecords } from '../../shared/kafka/client.ts';
 import { PermanentError } from '../../shared/kafka/codec.ts';
 import type { InboundRecord } from '../../shared/kafka/consumer-runner.ts';
 import { deadLetterRecord } from '../../shared/kafka/dead-letter.ts';
@@ -161,16 +162,14 @@ export class TransactionalStage {
       this.assigned = now;
       if (this.options.alignSlackMs !== undefined) void this.markCaughtUp(join);
     });
-    // A fetch holding only transaction markers or aborted records never reaches eachBatch; it
-    // still says where the partition stands (caught up or not).
-    this.consumer.on(this.consumer.events.START_BATCH_PROCESS, (event) => {
-      const { topic, partition, batchSize, offsetLag, lastOffset } = event.payload;
+    // A fetch without records still says where the partition stands (caught up or not).
+    onFetchWithoutRecords(this.consumer, ({ topic, partition, next, caughtUp }) => {
       const key = `${topic}/${partition}`;
       const position = this.positions.get(key);
-      if (batchSize !== 0 || !position || this.inHand.has(key)) return;
+      if (!position || this.inHand.has(key)) return;
       position.seen = true;
-      position.caughtUp = BigInt(offsetLag) <= 0n;
-      void this.commitPastMarkers(topic, partition, BigInt(lastOffset) + 1n);
+      position.caughtUp = caughtUp;
+      void this.commitPastMarkers(topic, partition, next);
     });
     this.consumer.on(this.consumer.events.CRASH, (event) => {
       const { error, restart } = event.payload as { error: Error; restart: boolean };
@@ -513,25 +512,25 @@ export class TransactionalStage {
   private async commitPastMarkers(topic: string, partition: number, next: bigint): Promise<void> {
     // Right after the previous commit the broker may still be completing it and answer "concurrent
     // transactions", which kafkajs does not retry for an offsets-only transaction: try again.
-    for (let attempt = 1; attempt <= 5; attempt++) {
-      let failed: unknown;
-      await this.exclusive(async () => {
-        if (this.stopping || !this.assigned.has(partition) || this.inHand.has(`${topic}/${partition}`))
-          return;
-        await this.commitWork([], [{ topic, partition, offset: next.toString() }]);
-      }).catch((error: unknown) => {
-        failed = error;
-      });
-      if (failed === undefined) return;
-      if (attempt === 5) {
-        this.options.logger.warn({ topic, partition, error: String(failed) }, 'commit past markers failed');
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.exclusive(async () => {
+          if (this.stopping || !this.assigned.has(partition) || this.inHand.has(`${topic}/${partition}`))
+            return;
+          await this.commitWork([], [{ topic, partition, offset: next.toString() }]);
+        });
         return;
+      } catch (error) {
+        if (attempt === 5) {
+          this.options.logger.warn({ topic, partition, error: String(error) }, 'commit past markers failed');
+          return;
+        }
+        this.options.logger.debug(
+          { topic, partition, attempt, error: String(error) },
+          'commit past markers: retrying',
+        );
+        await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt));
       }
-      this.options.logger.debug(
-        { topic, partition, attempt, error: String(failed) },
-        'commit past markers: retrying',
-      );
-      await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt));
     }
   }
 

@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Admin, Batch, IHeaders, Kafka, Message } from 'kafkajs';
-import { connectProducer } from '../../shared/kafka/client.ts';
+import { connectProducer, onFetchWithoutRecords } from '../../shared/kafka/client.ts';
 import {
   type Bound,
   copyRefusal,
@@ -210,11 +210,9 @@ export async function copyRange(kafka: Kafka, options: CopyOptions): Promise<Cop
   try {
     // A fetch holding only transaction markers (or aborted records) never reaches eachBatch, but
     // it moves the partition on: the end of a range written in transactions is a commit marker.
-    consumer.on(consumer.events.START_BATCH_PROCESS, (event) => {
-      const { topic, partition, batchSize, firstOffset, lastOffset } = event.payload;
-      if (topic !== options.source || batchSize !== 0 || firstOffset === null) return;
+    onFetchWithoutRecords(consumer, ({ topic, partition, next }) => {
       // kafkajs fetches a partition from where its previous batch ended, which is this position.
-      advance(partition, BigInt(lastOffset) + 1n);
+      if (topic === options.source) advance(partition, next);
     });
     await consumer.connect();
     await consumer.subscribe({ topic: options.source, fromBeginning: true });

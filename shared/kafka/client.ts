@@ -1,4 +1,4 @@
-import { Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
+import { type Consumer, Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
 import type { Logger } from '../observability/logger.ts';
 
 export interface KafkaConnection {
@@ -44,4 +44,31 @@ export async function connectProducer(kafka: Kafka): Promise<Producer> {
   });
   await producer.connect();
   return producer;
+}
+
+/** A fetch that brought no record: where it leaves its partition, and whether that is the end. */
+export interface FetchWithoutRecords {
+  topic: string;
+  partition: number;
+  /** The offset after everything the fetch covered (transaction markers, aborted records). */
+  next: bigint;
+  caughtUp: boolean;
+}
+
+/**
+ * kafkajs never hands a fetch that held only transaction markers or aborted records to eachBatch
+ * (and, without autoCommit, commits nothing for it); it only announces it. The end of a topic
+ * written in transactions is such a fetch, so a consumer that tracks or commits positions has to
+ * hear of it. A fetch holding only records before its start offset (compaction) says nothing and
+ * is left out.
+ */
+export function onFetchWithoutRecords(
+  consumer: Consumer,
+  listener: (fetch: FetchWithoutRecords) => void,
+): void {
+  consumer.on(consumer.events.START_BATCH_PROCESS, (event) => {
+    const { topic, partition, batchSize, firstOffset, lastOffset, offsetLag } = event.payload;
+    if (batchSize !== 0 || firstOffset === null) return;
+    listener({ topic, partition, next: BigInt(lastOffset) + 1n, caughtUp: BigInt(offsetLag) <= 0n });
+  });
 }

@@ -11,7 +11,7 @@
 import type { Consumer, IHeaders, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
 import type { Logger } from '../observability/logger.ts';
 import { Counter, Histogram, type Registry } from '../observability/metrics.ts';
-import { connectProducer } from './client.ts';
+import { connectProducer, onFetchWithoutRecords } from './client.ts';
 import { PermanentError } from './codec.ts';
 import { deadLetterRecord } from './dead-letter.ts';
 
@@ -133,20 +133,19 @@ export class ConsumerRunner {
       this.ownsProducer = true;
     }
     this.consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false, sessionTimeout: 30_000 });
-    // A fetch that holds only transaction markers (or aborted records) never reaches eachBatch, and
-    // kafkajs commits nothing for it without autoCommit: the group would stay one marker short of
-    // the end of a transactional topic forever (a reindex or a lag check waiting for it never ends).
-    // It comes after every earlier batch of its partition was processed, so its end can be committed.
-    this.consumer.on(this.consumer.events.START_BATCH_PROCESS, (event) => {
-      const { topic, partition, batchSize, lastOffset } = event.payload;
-      if (batchSize !== 0 || this.stopping) return;
-      const offset = (BigInt(lastOffset) + 1n).toString();
-      this.consumer?.commitOffsets([{ topic, partition, offset }]).catch((error: unknown) => {
-        this.options.logger.warn(
-          { service: this.options.service, topic, partition, error: errorMessage(error) },
-          'could not commit past transaction markers; the next batch will',
-        );
-      });
+    // Without this the group would stay one marker short of the end of a transactional topic
+    // forever (a reindex or a lag check waiting for it never ends). Such a fetch comes after every
+    // earlier batch of its partition was processed, so its end can be committed.
+    onFetchWithoutRecords(this.consumer, ({ topic, partition, next }) => {
+      if (this.stopping) return;
+      this.consumer
+        ?.commitOffsets([{ topic, partition, offset: next.toString() }])
+        .catch((error: unknown) => {
+          this.options.logger.warn(
+            { service: this.options.service, topic, partition, error: errorMessage(error) },
+            'could not commit past transaction markers; the next batch will',
+          );
+        });
     });
     await this.consumer.connect();
     await this.consumer.subscribe({ topics, fromBeginning });

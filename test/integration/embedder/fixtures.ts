@@ -3,14 +3,12 @@
  * photos in awkward encodings that must be processed, images that must be refused, a local HTTPS
  * server with a self-signed certificate, and upload records.
  */
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import sharp from 'sharp';
 import type { Upload } from '../../../shared/contracts/events.ts';
+import { selfSignedCertificate } from '../../support/tls.ts';
 
 /** Stored pixels turned a quarter left, EXIF orientation 6 says "turn right to display": upright once oriented. */
 export async function exifRotated(jpeg: Buffer): Promise<Buffer> {
@@ -91,31 +89,9 @@ export interface TestHttpsServer {
  * allow-listed in the tests).
  */
 export async function startHttpsServer(dir: string, photo: Buffer): Promise<TestHttpsServer> {
-  const key = join(dir, 'key.pem');
-  const cert = join(dir, 'cert.pem');
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-      '-days',
-      '1',
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=DNS:localhost,IP:127.0.0.1',
-    ],
-    { stdio: 'ignore' },
-  );
+  const { key, cert, certPath } = selfSignedCertificate(dir, 'localhost', ['IP:127.0.0.1']);
   const hanging = new Set<import('node:http').ServerResponse>();
-  const server: Server = createServer({ key: readFileSync(key), cert: readFileSync(cert) }, (req, res) => {
+  const server: Server = createServer({ key, cert }, (req, res) => {
     if (req.url === '/photo.jpg') {
       res.writeHead(200, { 'content-type': 'text/plain' }); // sniffed, not trusted
       res.end(photo);
@@ -133,7 +109,7 @@ export async function startHttpsServer(dir: string, photo: Buffer): Promise<Test
   const port = (server.address() as AddressInfo).port;
   return {
     port,
-    caFile: cert,
+    caFile: certPath,
     url: (path) => `https://localhost:${port}${path}`,
     close: () =>
       new Promise((resolve) => {

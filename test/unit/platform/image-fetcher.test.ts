@@ -1,11 +1,11 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FetchOptions, ImageFetcher, PermanentFetchError } from '../../../shared/net/image-fetcher.ts';
+import { selfSignedCertificate } from '../../support/tls.ts';
 
 const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0]);
 /** Only the test resolvers know this name: a connection to it used their answer, not the OS's. */
@@ -20,29 +20,9 @@ const timers = new Set<NodeJS.Timeout>();
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'image-fetcher-'));
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      join(dir, 'key.pem'),
-      '-out',
-      join(dir, 'cert.pem'),
-      '-days',
-      '1',
-      '-subj',
-      `/CN=${HOST}`,
-      '-addext',
-      `subjectAltName=DNS:${HOST}`,
-    ],
-    { stdio: 'ignore' },
-  );
-  cert = readFileSync(join(dir, 'cert.pem'));
-  server = createServer({ key: readFileSync(join(dir, 'key.pem')), cert }, (req, res) => {
+  const identity = selfSignedCertificate(dir, HOST);
+  cert = identity.cert;
+  server = createServer({ key: identity.key, cert }, (req, res) => {
     if (req.url === '/drip') {
       // A byte every 100 ms: never silent for as long as the read timeout, never finished.
       res.writeHead(200, { 'content-type': 'image/png' });
