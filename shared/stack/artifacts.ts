@@ -34,8 +34,14 @@ export async function ensureArtifacts(
   log: (line: string) => void,
 ): Promise<ArtifactPaths> {
   const paths = artifactPaths(cacheDir);
-  const maven = (goal: string, ...properties: string[]) =>
-    run('mvn', ['-B', '-q', '--strict-checksums', '-f', pomPath, goal, ...properties]);
+  // Kafka's jars are checked against the repository's checksums (only the main one is pinned).
+  // The Elasticsearch zip is pinned by SHA-256 below, a stronger check than the repository's own,
+  // so its fetch does not also demand them: mirrors have been seen serving that zip without them.
+  const maven = (
+    checksums: '--strict-checksums' | '--lax-checksums',
+    goal: string,
+    ...properties: string[]
+  ) => run('mvn', ['-B', '-q', checksums, '-f', pomPath, goal, ...properties]);
   const kafkaJarName = `kafka_2.13-${KAFKA_VERSION}.jar`;
   const kafkaJar = join(paths.kafkaLibs, kafkaJarName);
   // A libs folder only appears once its jar matched, but a disk can still damage it later.
@@ -53,6 +59,7 @@ export async function ensureArtifacts(
     const staging = `${paths.kafkaLibs}.partial`;
     await rm(staging, { recursive: true, force: true });
     await maven(
+      '--strict-checksums',
       `${DEPENDENCY_PLUGIN}:copy-dependencies`,
       `-DoutputDirectory=${staging}`,
       '-DincludeScope=runtime',
@@ -73,6 +80,7 @@ export async function ensureArtifacts(
       fetchInto: async (dir) => {
         log(`fetching Elasticsearch ${ELASTICSEARCH_VERSION} with Maven (once)…`);
         await maven(
+          '--lax-checksums',
           `${DEPENDENCY_PLUGIN}:copy`,
           `-Dartifact=${ELASTICSEARCH_ARTIFACT}`,
           `-DoutputDirectory=${dir}`,

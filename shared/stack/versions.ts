@@ -4,8 +4,8 @@
  *   (Kafka 4.0 removed them), and KRaft is production-ready in it, so no ZooKeeper.
  * - Elasticsearch 8.19.7: the 8.x line runs on Java 17 (9.x needs 21), and the JS client's major
  *   must match the server's (@elastic/elasticsearch 8.19).
- * Maven verifies each artifact against the repository's checksums (--strict-checksums); the two
- * main artifacts are also pinned here by SHA-256, so a changed upload cannot slip in.
+ * The two main artifacts are pinned here by SHA-256, so a changed upload cannot slip in; Kafka's
+ * other jars are verified against the repository's checksums (--strict-checksums).
  */
 export const KAFKA_VERSION = '3.9.1';
 export const ELASTICSEARCH_VERSION = '8.19.7';
