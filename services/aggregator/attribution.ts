@@ -33,11 +33,10 @@ export type ExpiryReason =
   | 'too many interactions waiting for one post';
 
 /**
- * Interactions one post may have waiting. A post's waiting list is one changelog record (about
- * 750 bytes per interaction, the original record included), and a record over the changelog's
- * 8 MiB limit would fail every transaction: a viral post while the embedder is down would stop
- * attribution. Beyond this, the oldest go to the dead-letter topic (re-drivable), as the overall
- * bound does.
+ * Interactions one post may have waiting: about 750 bytes each in memory and in the changelog (the
+ * original record included), and a viral post while the embedder is down would otherwise hold an
+ * unbounded list. Beyond this, the oldest go to the dead-letter topic (re-drivable), as the
+ * overall bound does.
  */
 export const PENDING_MAX_PER_POST = 4_000;
 

@@ -15,6 +15,7 @@ import { PermanentError } from '../../shared/kafka/codec.ts';
 import type { InboundRecord } from '../../shared/kafka/consumer-runner.ts';
 import { deadLetterRecord } from '../../shared/kafka/dead-letter.ts';
 import type { Logger } from '../../shared/observability/logger.ts';
+import { ChangelogReader, ChangelogWriter, PARTS_HEADER } from './changelog-parts.ts';
 import { idleAdvances } from './idle-partitions.ts';
 
 export interface Produced {
@@ -84,6 +85,8 @@ export interface TransactionalStageOptions {
 
 const RESTORE_MARKER = '__restore-marker__';
 const MAX_REQUEST_BYTES = 512 * 1024;
+/** A state value larger than this is written to the changelog in parts (see changelog-parts.ts). */
+export const MAX_CHANGELOG_VALUE_BYTES = 256 * 1024;
 /**
  * Input records per transaction: bounds its size and the work redone after a failure. Each
  * transaction costs a few round trips (offsets, commit) whatever its size: 2,000 rather than 500
@@ -95,6 +98,8 @@ export class TransactionalStage {
   private consumer: Consumer | undefined;
   private producer: Producer | undefined;
   private readonly tasks = new Map<number, PartitionTask>();
+  /** Each task's changelog encoder, replaced with the task at every restore. */
+  private readonly changelogWriters = new Map<number, ChangelogWriter>();
   private readonly needsRestore = new Set<number>();
   private readonly lastRecordAt = new Map<number, number>();
   private assigned = new Set<number>();
@@ -455,8 +460,9 @@ export class TransactionalStage {
       // …and after its outputs whenever its watermark moved.
       for (const partition of touched) sendProgress(partition);
       for (const partition of touched) {
+        const writer = this.changelogWriters.get(partition)!;
         for (const [key, value] of this.tasks.get(partition)!.takeChanges()) {
-          push(changelogTopic, { key, value: value === null ? null : JSON.stringify(value), partition });
+          for (const record of writer.encode(key, value)) push(changelogTopic, { ...record, partition });
         }
       }
       const transaction = await this.producer!.transaction();
@@ -588,6 +594,8 @@ export class TransactionalStage {
       throw error;
     }
     const tasks = new Map(partitions.map((p) => [p, this.options.createTask(p)]));
+    const readers = new Map(partitions.map((p) => [p, new ChangelogReader()]));
+    const writers = new Map(partitions.map((p) => [p, new ChangelogWriter(MAX_CHANGELOG_VALUE_BYTES)]));
     const waiting = new Set(partitions);
     const reader = kafka.consumer({
       groupId: `${this.options.groupId}-restore-${nonce}`,
@@ -613,7 +621,13 @@ export class TransactionalStage {
                   }
                   continue;
                 }
-                task.restore(key, message.value === null ? null : JSON.parse(message.value.toString()));
+                const parts = message.headers?.[PARTS_HEADER];
+                const state = readers
+                  .get(batch.partition)!
+                  .read(key, message.value, parts === undefined ? undefined : String(parts));
+                if (!state) continue;
+                task.restore(state.key, state.value);
+                writers.get(batch.partition)!.remember(state.key, state.parts);
                 restored++;
               }
             },
@@ -626,6 +640,7 @@ export class TransactionalStage {
     for (const [p, task] of tasks) {
       task.takeChanges(); // restoring is not a change
       this.tasks.set(p, task);
+      this.changelogWriters.set(p, writers.get(p)!);
     }
     // Restoring takes a while: partitions that have not delivered yet get their full chance.
     this.joinedAt = Date.now();

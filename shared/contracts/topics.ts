@@ -207,11 +207,12 @@ export const TOPICS: readonly TopicSpec[] = [
     version: 1,
     description:
       'State of the aggregator attribution stage (post → SKUs table, interactions waiting for their mention), written in the same transaction as its output and input offsets. Partition p holds the state of input partition p.',
-    key: z.string().min(1).max(300),
-    keyDescription: '`post|<postId>`, `pending|<postId>` or `meta`',
+    key: z.string().min(1).max(320),
+    keyDescription:
+      '`post|<postId>`, `pending|<postId>`, `seen|<eventId>` or `meta`; `~part|<i>|<key>` for the parts of a value over 256 KB',
     value: AggregatorState,
     partitions: POST_PARTITIONS,
-    // The state of one hot SKU can outgrow the broker's 1 MB default.
+    // Values are split at 256 KB (changelog-parts.ts); the margin keeps records of older versions readable.
     config: { ...compacted, 'max.message.bytes': String(8 * 1024 * 1024) },
     producedBy: ['aggregator (attribution)'],
     consumedBy: ['aggregator (restore after restart or rebalance)'],
@@ -221,11 +222,12 @@ export const TOPICS: readonly TopicSpec[] = [
     version: 1,
     description:
       'State of the aggregator windowing stage (open panes, baselines, alert episodes per SKU), written in the same transaction as its output and input offsets. Partition p holds the state of signals-by-sku partition p.',
-    key: z.string().min(1).max(300),
-    keyDescription: '`sku|<sku>` or `meta`',
+    key: z.string().min(1).max(320),
+    keyDescription:
+      '`sku|<sku>`, `watermarks` or `meta`; `~part|<i>|<key>` for the parts of a value over 256 KB',
     value: AggregatorState,
     partitions: POST_PARTITIONS,
-    // The state of one hot SKU can outgrow the broker's 1 MB default.
+    // Values are split at 256 KB (changelog-parts.ts); the margin keeps records of older versions readable.
     config: { ...compacted, 'max.message.bytes': String(8 * 1024 * 1024) },
     producedBy: ['aggregator (windowing)'],
     consumedBy: ['aggregator (restore after restart or rebalance)'],
