@@ -184,8 +184,10 @@ export class Deliverer {
       localDate,
       await availableBlobDigests(alerts, blobs),
     );
-    // One Message-ID per buyer and day: a digest re-sent after a crash is recognisably the same mail.
-    await mailer.send(buyer.email, rendered, messageId(buyer.id, `digest|${localDate}`));
+    // Keyed on what it lists, not just the day: a digest re-sent after a crash is recognisably the
+    // same mail, while a second digest that day (other alerts) is not dropped as its duplicate.
+    const listed = JSON.stringify(alerts.map((a) => a.alertId).sort());
+    await mailer.send(buyer.email, rendered, messageId(buyer.id, `digest|${localDate}|${listed}`));
     for (const alert of alerts) await ledger.record(buyer.id, 'digest', alert.alertId, now);
     this.sent?.inc({ channel: 'digest' });
     this.options.logger.info({ buyer: buyer.id, alerts: items.length }, 'digest sent');

@@ -50,11 +50,17 @@ export function blobDigest(imageUrl: string): string | undefined {
 
 /**
  * Where a browser should load a photo from: https URLs as they are, blob references through the
- * notifier's own /blobs route, anything else (http, data:, javascript:) not at all.
+ * notifier's own /blobs route (under `base`, the inbox's URL, when given), anything else (http,
+ * data:, javascript:) not at all.
  */
-export function photoSrc(imageUrl: string, base = ''): string | undefined {
+export function photoSrc(imageUrl: string, base?: string): string | undefined {
   const digest = blobDigest(imageUrl);
-  if (digest) return `${base}/blobs/sha256/${digest}`;
+  if (digest) {
+    const route = `blobs/sha256/${digest}`;
+    // Relative to the base as a directory: keeps a path prefix (https://host/trend-radar/) and
+    // never doubles the slash, which the inbox answers with 404.
+    return base ? new URL(route, base.endsWith('/') ? base : `${base}/`).href : `/${route}`;
+  }
   try {
     return new URL(imageUrl).protocol === 'https:' ? imageUrl : undefined;
   } catch {

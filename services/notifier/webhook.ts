@@ -38,14 +38,25 @@ export function verifyWebhook(
 /** Slack's mrkdwn treats &, < and > as control characters. */
 const mrkdwn = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
+/**
+ * mrkdwn has no escape for its formatting characters, so product and follow names get look-alikes
+ * instead: a `*` in a name would otherwise end the bold headline early or embolden part of it.
+ */
+const LOOK_ALIKES: Record<string, string> = { '*': '∗', _: 'ˍ', '~': '∼', '`': 'ˋ' };
+const mrkdwnName = (text: string) => mrkdwn(text).replace(/[*_~`]/g, (c) => LOOK_ALIKES[c]!);
+
 export function slackMessage(alert: ReorderAlert, reasons: string[], inboxUrl?: string): object {
   const stock = alert.stock
     ? `${alert.stock.onHand} on hand, ${alert.stock.onOrder} on order`
     : 'no stock record';
   const quantity = alert.suggestedReorderQty === null ? 'n/a' : String(alert.suggestedReorderQty);
+  // Slack fetches the image itself, so https only. Uploaded photos thus need an https public URL:
+  // without NOTIFIER_PUBLIC_URL the inbox URL is the http listener and they are left out, not sent broken.
   const photo = alert.photos
     .map((p) => photoSrc(p.imageUrl, inboxUrl))
     .find((src) => src?.startsWith('https://'));
+  // The headline holds the product's brand and name; its other parts carry no control characters.
+  const title = mrkdwnName(headline(alert));
   const fields = [
     `*Regions*\n${mrkdwn(regionsText(alert))}`,
     `*Stock*\n${mrkdwn(stock)}`,
@@ -57,7 +68,7 @@ export function slackMessage(alert: ReorderAlert, reasons: string[], inboxUrl?: 
       type: 'section',
       text: {
         type: 'mrkdwn',
-        text: `*${mrkdwn(headline(alert))}*\nSKU ${mrkdwn(alert.sku)} · ${alert.distinctMembers} members · because you follow ${mrkdwn(reasons.join(', '))}`,
+        text: `*${title}*\nSKU ${mrkdwn(alert.sku)} · ${alert.distinctMembers} members · because you follow ${mrkdwnName(reasons.join(', '))}`,
       },
       ...(photo
         ? { accessory: { type: 'image', image_url: photo, alt_text: productTitle(alert).slice(0, 200) } }
@@ -72,7 +83,8 @@ export function slackMessage(alert: ReorderAlert, reasons: string[], inboxUrl?: 
     });
   }
   return {
-    text: headline(alert),
+    // Slack formats `text` as mrkdwn too and shows it in notifications: an unescaped <!channel> pings.
+    text: title,
     blocks,
     metadata: { event_type: 'reorder_alert', event_payload: { alertId: alert.alertId, sku: alert.sku } },
   };

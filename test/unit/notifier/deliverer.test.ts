@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Deliverer, DeliveryIncompleteError } from '../../../services/notifier/deliverer.ts';
 import type { Mailer } from '../../../services/notifier/email.ts';
+import type { Card } from '../../../services/notifier/inbox-state.ts';
 import type { DeliveryLedger } from '../../../services/notifier/ledger.ts';
 import { parseSubscriptions } from '../../../services/notifier/subscriptions.ts';
 import { WebhookRejectedError } from '../../../services/notifier/webhook.ts';
@@ -59,9 +60,11 @@ function setup(buyers: unknown[]) {
     },
   } as unknown as DeliveryLedger;
   const mails: string[] = [];
+  const messageIds: string[] = [];
   const mailer = {
-    send: async (to: string) => {
+    send: async (to: string, _rendered: unknown, id: string) => {
       mails.push(to);
+      messageIds.push(id);
     },
     close: async () => {},
   } as unknown as Mailer;
@@ -79,7 +82,7 @@ function setup(buyers: unknown[]) {
     logger: logger as unknown as Logger,
     registry,
   });
-  return { deliverer, delivered, mails, logs, registry };
+  return { deliverer, delivered, mails, messageIds, logs, registry };
 }
 
 const hookBuyer = (id: string, path: string) => ({
@@ -184,5 +187,33 @@ describe('Deliverer.deliver', () => {
     });
     expect(report.delivered).toHaveLength(1);
     expect(beats).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe('Deliverer.sendDigest', () => {
+  const card = (sku: string, raisedAt: string) =>
+    ({ alert: alertFixture({ sku, raisedAt }), state: 'open', actions: [] }) as unknown as Card;
+  const morning = new Date('2026-03-02T07:30:00Z');
+  const evening = new Date('2026-03-02T16:00:00Z');
+  const a = card('A', '2026-03-02T06:00:00Z');
+  const b = card('B', '2026-03-02T12:00:00Z');
+  const c = card('C', '2026-03-02T06:30:00Z');
+
+  it('gives a second digest the same day, listing other alerts, its own Message-ID', async () => {
+    const { deliverer, messageIds } = setup([mailBuyer('anna')]);
+    expect(await deliverer.sendDigest('anna', [a], morning)).toBe(1);
+    expect(await deliverer.sendDigest('anna', [a, b], evening)).toBe(1); // B only: A was in a digest
+    expect(messageIds).toHaveLength(2);
+    // One shared id would let a mail system drop the second as a duplicate, B with it.
+    expect(messageIds[1]).not.toBe(messageIds[0]);
+  });
+
+  it('keeps the Message-ID of a digest re-sent after a crash, whatever the order of its cards', async () => {
+    const first = setup([mailBuyer('anna')]);
+    await first.deliverer.sendDigest('anna', [a, c], morning);
+    // A restart whose ledger lacks the digest (the crash came before the write) sends it again.
+    const again = setup([mailBuyer('anna')]);
+    await again.deliverer.sendDigest('anna', [c, a], new Date('2026-03-02T07:45:00Z'));
+    expect(again.messageIds).toEqual(first.messageIds);
   });
 });

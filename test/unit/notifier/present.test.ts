@@ -28,6 +28,12 @@ describe('presentation helpers', () => {
     expect(photoSrc(`blob:sha256:${digest}`, 'https://inbox.example.com')).toBe(
       `https://inbox.example.com/blobs/sha256/${digest}`,
     );
+    expect(photoSrc(`blob:sha256:${digest}`, 'https://inbox.example.com/')).toBe(
+      `https://inbox.example.com/blobs/sha256/${digest}`,
+    );
+    expect(photoSrc(`blob:sha256:${digest}`, 'https://corp.example/trend-radar/?buyer=anna')).toBe(
+      `https://corp.example/trend-radar/blobs/sha256/${digest}`,
+    );
     expect(photoSrc('http://cdn.example.com/a.jpg')).toBeUndefined();
     expect(photoSrc('javascript:alert(1)')).toBeUndefined();
     expect(photoSrc('blob:sha256:../../etc/passwd')).toBeUndefined();
