@@ -27,27 +27,44 @@ export interface ReorderAdvice {
   priority: 'P1' | 'P2' | 'P3';
 }
 
+/** A strong trend: its detecting sub-test's uplift or its score well past the alert's own gates. */
+export function isStrongTrend(
+  detectionUplift: number,
+  score: number,
+  settings: Pick<ReorderSettings, 'minUplift' | 'alpha'>,
+): boolean {
+  return detectionUplift >= 2 * settings.minUplift || score >= -2 * Math.log10(settings.alpha);
+}
+
+/** `uplift`: the expected multiple of demand (the alert's window against its baseline). */
 export function adviseReorder(
   inventory: InventoryLevel | undefined,
   uplift: number,
-  score: number,
+  strong: boolean,
   settings: ReorderSettings,
 ): ReorderAdvice {
-  const strong = uplift >= 2 * settings.minUplift || score >= -2 * Math.log10(settings.alpha);
   if (!inventory) return { stock: null, suggestedReorderQty: null, priority: strong ? 'P2' : 'P3' };
   const demandUplift = 1 + settings.demandElasticity * Math.max(0, uplift - 1);
   const dailyDemand = inventory.dailySales * demandUplift;
-  const leadTimeDemand = dailyDemand * inventory.leadTimeDays;
+  // At least a day's demand: with a lead time of 0 an empty shelf would otherwise need nothing.
+  const leadTimeDemand = dailyDemand * Math.max(1, inventory.leadTimeDays);
   // Demand over the lead time taken as Poisson: its standard deviation is √mean.
   const safetyStock = settings.serviceLevelZ * Math.sqrt(leadTimeDemand);
-  const quantity = Math.max(
-    0,
-    Math.ceil(leadTimeDemand + safetyStock - inventory.onHand - inventory.onOrder),
-  );
-  const cover = dailyDemand > 0 ? inventory.onHand / dailyDemand : null;
+  // Without recent sales there is no demand to size an order on (an ERP's figure falls to 0 when
+  // the shelf is empty): the quantity is unknown, not 0.
+  const quantity =
+    dailyDemand > 0
+      ? Math.max(0, Math.ceil(leadTimeDemand + safetyStock - inventory.onHand - inventory.onOrder))
+      : null;
+  const available = Math.max(0, inventory.onHand); // a negative figure is a backorder
+  const cover = dailyDemand > 0 ? available / dailyDemand : available === 0 ? 0 : null;
   // Judged on the exact cover: rounded for display, 9.96 days would read as 10 and not run out.
-  const runsOutBeforeRestock = cover !== null && cover < inventory.leadTimeDays;
-  const priority = runsOutBeforeRestock && strong ? 'P1' : runsOutBeforeRestock || strong ? 'P2' : 'P3';
+  // An empty shelf has run out whatever the lead time.
+  const runsOutBeforeRestock = available === 0 || (cover !== null && cover < inventory.leadTimeDays);
+  let priority: ReorderAdvice['priority'] =
+    runsOutBeforeRestock && strong ? 'P1' : runsOutBeforeRestock || strong ? 'P2' : 'P3';
+  // What is on order already covers the demand: urgent to watch, nothing to order.
+  if (priority === 'P1' && quantity === 0) priority = 'P2';
   return {
     stock: {
       onHand: inventory.onHand,

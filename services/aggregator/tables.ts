@@ -99,6 +99,9 @@ export class ReferenceTables implements TrendTables {
       });
     } catch (error) {
       // A bad table row must not stop the aggregator; the producer's own DLQ handling owns it.
+      // The row it replaces is no longer the truth: alerts say "no stock record" rather than
+      // showing stock that the ERP has since changed.
+      if (topic === this.topics.inventory) this.stock.delete(key);
       this.rejected++;
       this.logger.warn({ topic, key, error: String(error) }, 'ignoring an invalid reference-table record');
     }

@@ -37,7 +37,7 @@ import {
   SpanScanner,
   serializePane,
 } from './pane-tally.ts';
-import { adviseReorder, PRIORITY_RANK } from './reorder.ts';
+import { adviseReorder, isStrongTrend, PRIORITY_RANK } from './reorder.ts';
 import {
   type Activity,
   type Baseline,
@@ -217,7 +217,10 @@ interface WindowResult {
   /** The window's weighted evidence (its point on the sparkline). */
   weighted: number;
   rising: boolean;
+  /** The window's engagement against its baseline, at least 1: the expected multiple of demand. */
   uplift: number;
+  /** The uplift of the sub-test that found it rising (for how strong the trend is). */
+  detectionUplift: number;
   score: number;
   pValue: number;
 }
@@ -754,7 +757,12 @@ export class TrendPartition {
     // Four sub-tests: Bonferroni keeps the false-alarm rate of the window at alpha.
     const strongest = strongerOf(strongerOf(strongerOf(engagement, freshEngagement), uploads), freshUploads);
     const pValue = Math.min(1, SUB_TESTS * strongest.pValue);
-    const uplift = passing !== null ? passing.uplift : rising ? uploads.uplift : engagement.uplift;
+    const detectionUplift = passing !== null ? passing.uplift : rising ? uploads.uplift : engagement.uplift;
+    // What the alert reports, sizes the order with and escalates on: the whole window's
+    // engagement against its baseline (the window record's weightedCount / baseline), never below
+    // 1. The sub-test that passed may be the newest 10 minutes, whose ratio swings too much to
+    // multiply a lead time's demand by (×17.7 beside ×5.4 for the window, in one audited case).
+    const uplift = Math.max(1, engagement.uplift);
     const score = scoreOf(pValue);
     const beforeWeighted = this.beforeMeasures.evidence.weighted;
     const acceleration = (recentEvidence.weighted + 1) / (beforeWeighted + 1);
@@ -796,6 +804,7 @@ export class TrendPartition {
       weighted: evidence.weighted,
       rising,
       uplift,
+      detectionUplift,
       score,
       pValue,
     };
@@ -926,7 +935,8 @@ export class TrendPartition {
     if (rising.length === 0) return;
     const best =
       rising.find((r) => r.scope === GLOBAL) ?? rising.reduce((a, b) => (b.score > a.score ? b : a));
-    const advice = adviseReorder(this.tables.inventory(sku), best.uplift, best.score, this.settings);
+    const strong = isStrongTrend(best.detectionUplift, best.score, this.settings);
+    const advice = adviseReorder(this.tables.inventory(sku), best.uplift, strong, this.settings);
     const episode = state.episode;
     if (!episode) {
       const alert = this.alert(sku, state, end, end, 'new', 0, best, global ?? best, advice);
@@ -970,9 +980,14 @@ export class TrendPartition {
     const { advanceMs, coolAfterMs, windowSizeMs, graceMs } = this.settings;
     const coolAt = episode.lastRisingEnd + Math.ceil(coolAfterMs / advanceMs) * advanceMs;
     if (coolAt > upTo) return;
-    const last = episode.lastAlert;
+    // Stock as it stands now and demand without the trend: a cooled card neither outranks live
+    // alerts nor repeats an order sized for a trend that has passed.
+    const advice = adviseReorder(this.tables.inventory(sku), 1, false, this.settings);
     this.out.alerts.push({
-      ...last,
+      ...episode.lastAlert,
+      priority: advice.priority,
+      stock: advice.stock,
+      suggestedReorderQty: advice.suggestedReorderQty,
       alertId: `${sku}|${iso(episode.start)}|cooled|${episode.level}`,
       status: 'cooled',
       windowStart: iso(coolAt - windowSizeMs),
@@ -1395,26 +1410,38 @@ function strongestPhotos(
   uploadWeight: number,
   limit: number,
 ): ReorderAlert['photos'] {
-  return [...tally.posts]
-    .filter(([, post]) => post.imageUrl !== undefined)
-    .map(([postId, post]) => ({
-      postId,
-      post,
-      strength: (post.uploaded ? uploadWeight : 0) + Math.min(cap, post.interactionWeight),
-    }))
-    .sort(
-      (a, b) =>
-        b.strength - a.strength ||
-        (b.post.matchScore ?? 0) - (a.post.matchScore ?? 0) ||
-        a.postId.localeCompare(b.postId),
-    )
-    .slice(0, limit)
-    .map(({ postId, post }) => ({
-      postId,
-      imageUrl: post.imageUrl!,
-      memberId: post.author.startsWith('post:') ? postId : post.author,
-      ...(post.matchScore !== undefined ? { matchScore: post.matchScore } : {}),
-    }));
+  const authors = new Set<string>();
+  const images = new Set<string>();
+  return (
+    [...tally.posts]
+      .filter(([, post]) => post.imageUrl !== undefined)
+      .map(([postId, post]) => ({
+        postId,
+        post,
+        strength: (post.uploaded ? uploadWeight : 0) + Math.min(cap, post.interactionWeight),
+      }))
+      .sort(
+        (a, b) =>
+          b.strength - a.strength ||
+          (b.post.matchScore ?? 0) - (a.post.matchScore ?? 0) ||
+          a.postId.localeCompare(b.postId),
+      )
+      // Evidence of many members: one photo per author and per image (a member who reposts one
+      // photo six times would otherwise fill every slot).
+      .filter(({ post }) => {
+        if (authors.has(post.author) || images.has(post.imageUrl!)) return false;
+        authors.add(post.author);
+        images.add(post.imageUrl!);
+        return true;
+      })
+      .slice(0, limit)
+      .map(({ postId, post }) => ({
+        postId,
+        imageUrl: post.imageUrl!,
+        memberId: post.author.startsWith('post:') ? postId : post.author,
+        ...(post.matchScore !== undefined ? { matchScore: post.matchScore } : {}),
+      }))
+  );
 }
 
 type SerializedTally = ReturnType<typeof serializePane>;

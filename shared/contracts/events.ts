@@ -130,7 +130,8 @@ export type CatalogueEmbedding = z.infer<typeof CatalogueEmbedding>;
 
 export const InventoryLevel = z.object({
   sku: Sku,
-  onHand: z.number().int().min(0),
+  /** Negative for a backorder (sold but not yet in stock). */
+  onHand: z.number().int(),
   onOrder: z.number().int().min(0),
   leadTimeDays: z.number().min(0).max(365),
   /** Mean units sold per day over the recent past (the ERP's own figure). */

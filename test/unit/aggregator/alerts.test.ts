@@ -161,3 +161,87 @@ describe('an alert opened by one country', () => {
     for (const photo of first.photos) expect(photo.postId).toMatch(/^fr-post-/);
   });
 });
+
+describe('what an alert asks a buyer to do', () => {
+  function runWith(
+    signals: Signal[],
+    stock: Parameters<typeof tables>[1],
+    onAlert?: (a: ReorderAlert) => void,
+  ) {
+    const partition = new TrendPartition(
+      settings({ AGGREGATOR_WARMUP_MS: String(6 * HOUR) }),
+      tables({}, stock),
+    );
+    const alerts: ReorderAlert[] = [];
+    const globalWindows = new Map<string, { weightedCount: number; baseline: number }>();
+    const collect = () => {
+      const out = partition.drain();
+      for (const w of out.windows)
+        if (w.sku === 'RED' && w.scope === 'global') globalWindows.set(w.windowEnd, w);
+      for (const a of out.alerts) {
+        alerts.push(a);
+        onAlert?.(a);
+      }
+    };
+    for (const s of signals) {
+      partition.add(s);
+      collect();
+    }
+    partition.advanceTo(T0 + 24 * HOUR);
+    collect();
+    return { alerts, globalWindows };
+  }
+
+  it("sizes the order on the alert window's uplift over its baseline, the figure it shows", () => {
+    const { alerts, globalWindows } = runWith(day(7), {
+      RED: { onHand: 30, onOrder: 0, leadTimeDays: 10, dailySales: 5 },
+    });
+    const raised = alerts.filter((a) => a.status !== 'cooled');
+    expect(raised.length).toBeGreaterThan(0);
+    for (const alert of raised) {
+      const window = globalWindows.get(alert.windowEnd)!;
+      expect(alert.uplift).toBeCloseTo(Math.max(1, window.weightedCount / window.baseline), 1);
+    }
+  });
+
+  it('cools with the stock as it stands then, and without the trend in its quantity or priority', () => {
+    const stock = { RED: { onHand: 30, onOrder: 0, leadTimeDays: 10, dailySales: 5 } };
+    const { alerts } = runWith(day(7), stock, (alert) => {
+      // The buyer reorders at once: the ERP's next record shows it on order.
+      if (alert.status === 'new') stock.RED = { ...stock.RED, onHand: 2000, onOrder: 500 };
+    });
+    expect(alerts[0]!.priority).toBe('P1');
+    const cooled = alerts.at(-1)!;
+    expect(cooled.status).toBe('cooled');
+    expect(cooled.stock).toMatchObject({ onHand: 2000, onOrder: 500 });
+    expect(cooled.suggestedReorderQty).toBe(0);
+    expect(cooled.priority).toBe('P3');
+  });
+
+  it('shows one photo per member and per image, so one reposter cannot fill the evidence', () => {
+    const reposts = Array.from({ length: 6 }, (_, i) => [
+      signal('RED', TREND_ONSET + 10 * MIN + i * MIN, {
+        kind: 'upload',
+        postId: `repost-${i}`,
+        memberId: 'reposter',
+        imageUrl: 'https://img.example/same-photo.jpg',
+      }),
+      ...Array.from({ length: 8 }, (_, j) =>
+        signal('RED', TREND_ONSET + 11 * MIN + i * MIN, {
+          kind: 'like',
+          postId: `repost-${i}`,
+          postMemberId: 'reposter',
+          memberId: `fan-${i}-${j}`,
+        }),
+      ),
+    ]).flat();
+    const signals = [...day(7), ...reposts].sort((a, b) => Date.parse(a.eventTime) - Date.parse(b.eventTime));
+    const { alerts } = runWith(signals, {});
+    const withReposter = alerts.find((a) => a.photos.some((p) => p.memberId === 'reposter'));
+    expect(withReposter).toBeDefined();
+    for (const alert of alerts) {
+      expect(new Set(alert.photos.map((p) => p.memberId)).size).toBe(alert.photos.length);
+      expect(new Set(alert.photos.map((p) => p.imageUrl)).size).toBe(alert.photos.length);
+    }
+  });
+});

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { adviseReorder } from '../../../services/aggregator/reorder.ts';
+import { adviseReorder, isStrongTrend } from '../../../services/aggregator/reorder.ts';
 import {
   addToTally,
   emptyTally,
@@ -94,7 +94,7 @@ describe('reorder advice', () => {
   };
 
   it('orders the uplifted lead-time demand plus safety stock minus stock on hand and on order', () => {
-    const result = adviseReorder(stock, 3, 8, advice);
+    const result = adviseReorder(stock, 3, true, advice);
     // demand/day = 4 × (1 + 0.5 × 2) = 8; over 14 days = 112; safety = 1.65 × √112 ≈ 17.46
     expect(result.suggestedReorderQty).toBe(Math.ceil(112 + 1.65 * Math.sqrt(112) - 40 - 10));
     expect(result.stock?.daysOfCover).toBe(5); // 40 / 8
@@ -102,7 +102,7 @@ describe('reorder advice', () => {
   });
 
   it('orders nothing when stock already covers the trend, and says so with a low priority', () => {
-    const result = adviseReorder({ ...stock, onHand: 1000 }, 2.1, 4.5, advice);
+    const result = adviseReorder({ ...stock, onHand: 1000 }, 2.1, false, advice);
     expect(result.suggestedReorderQty).toBe(0);
     expect(result.priority).toBe('P3');
   });
@@ -112,7 +112,7 @@ describe('reorder advice', () => {
     const result = adviseReorder(
       { ...stock, onHand: 249, onOrder: 0, dailySales: 25, leadTimeDays: 10 },
       1,
-      10,
+      true,
       advice,
     );
     expect(result.stock?.daysOfCover).toBe(10);
@@ -120,10 +120,49 @@ describe('reorder advice', () => {
   });
 
   it('raises without a quantity when the ERP has no stock record', () => {
-    expect(adviseReorder(undefined, 5, 12, advice)).toEqual({
+    expect(adviseReorder(undefined, 5, true, advice)).toEqual({
       stock: null,
       suggestedReorderQty: null,
       priority: 'P2',
     });
+  });
+
+  it('calls a trend strong on its detecting uplift or on its score, past twice the gates', () => {
+    expect(isStrongTrend(4, 0, advice)).toBe(true); // 2 × min uplift 2
+    expect(isStrongTrend(3.9, 7.9, advice)).toBe(false);
+    expect(isStrongTrend(1, 8, advice)).toBe(true); // 2 × −log10(1e-4)
+  });
+
+  it('does not suggest ordering 0 of a sold-out product: without sales to size it, the quantity is unknown', () => {
+    // An ERP's recent sales fall to 0 when the shelf is empty.
+    const result = adviseReorder({ ...stock, onHand: 0, onOrder: 0, dailySales: 0 }, 8, true, advice);
+    expect(result.suggestedReorderQty).toBeNull();
+    expect(result.stock?.daysOfCover).toBe(0);
+    expect(result.priority).toBe('P1');
+    // In stock but no sales: no quantity and no cover, priority from the trend alone.
+    const unsold = adviseReorder({ ...stock, onHand: 50, dailySales: 0 }, 8, true, advice);
+    expect(unsold).toMatchObject({ suggestedReorderQty: null, priority: 'P2' });
+    expect(unsold.stock?.daysOfCover).toBeNull();
+  });
+
+  it('counts an empty shelf as run out even with a lead time of 0 days', () => {
+    const result = adviseReorder({ ...stock, onHand: 0, onOrder: 0, leadTimeDays: 0 }, 3, true, advice);
+    expect(result.priority).toBe('P1');
+    // A day's demand at least: 8/day and its safety stock.
+    expect(result.suggestedReorderQty).toBe(Math.ceil(8 + 1.65 * Math.sqrt(8)));
+  });
+
+  it('never gives P1 with nothing to order: stock on order that covers the trend makes it P2', () => {
+    const result = adviseReorder({ ...stock, onHand: 10, onOrder: 1000 }, 3, true, advice);
+    expect(result.suggestedReorderQty).toBe(0);
+    expect(result.priority).toBe('P2');
+  });
+
+  it('orders for a backorder (negative on hand) and shows no cover', () => {
+    const result = adviseReorder({ ...stock, onHand: -20, onOrder: 0 }, 1, false, advice);
+    // 4/day × 14 days = 56, safety 1.65 × √56, plus the 20 units already owed.
+    expect(result.suggestedReorderQty).toBe(Math.ceil(56 + 1.65 * Math.sqrt(56) + 20));
+    expect(result.stock).toMatchObject({ onHand: -20, daysOfCover: 0 });
+    expect(result.priority).toBe('P2');
   });
 });
