@@ -1,24 +1,38 @@
 #!/usr/bin/env node
-// Thin launcher so `npx trend-radar …` works without a build step: tsx runs the TypeScript CLI.
-import { spawnSync } from 'node:child_process';
+// Thin launcher so `npx trend-radar …` works without a build step: Node runs the TypeScript CLI
+// with tsx's loader, in one child process that gets this process's signals.
+import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const tsxCli = createRequire(import.meta.url).resolve('tsx/cli');
+// Resolved from here, not from the caller's folder, which may be anywhere.
+const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 // The young generation that npm scripts get from .npmrc (node-options), also when this launcher
 // is run directly: the aggregator's window state collects far less often with it.
 const nodeOptions = process.env.NODE_OPTIONS ?? '';
 const env = nodeOptions.includes('--max-semi-space-size')
   ? process.env
   : { ...process.env, NODE_OPTIONS: `${nodeOptions} --max-semi-space-size=64`.trim() };
-const result = spawnSync(
+const child = spawn(
   process.execPath,
-  [tsxCli, join(root, 'shared/cli/main.ts'), ...process.argv.slice(2)],
-  {
-    stdio: 'inherit',
-    env,
-  },
+  ['--import', tsxLoader, join(root, 'shared/cli/main.ts'), ...process.argv.slice(2)],
+  { stdio: 'inherit', env },
 );
-process.exit(result.status ?? 1);
+// A supervisor's SIGTERM must reach the service, which then finishes its batch, commits and leaves
+// its consumer group; dying here alone would leave it running, orphaned. Ctrl-C already reaches
+// the child (same process group): SIGINT is only kept from ending this process first.
+for (const signal of ['SIGTERM', 'SIGHUP']) process.on(signal, () => child.kill(signal));
+process.on('SIGINT', () => {});
+child.on('error', (error) => {
+  console.error(`trend-radar: could not start Node: ${error.message}`);
+  process.exit(1);
+});
+child.on('exit', (code, signal) => {
+  // Ended by a signal: end the same way, so the caller sees what happened.
+  if (signal) {
+    process.removeAllListeners(signal);
+    process.kill(process.pid, signal);
+  } else process.exit(code ?? 1);
+});
