@@ -1,20 +1,35 @@
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 
 interface RunFlags {
   via: 'http' | 'kafka';
   catalogue?: string;
-  seed: string;
-  days: string;
+  seed: number;
+  days: number;
   start?: string;
-  members: string;
-  uploadsPerDay: string;
-  interactionsPerPost: string;
-  speed?: string;
-  rate?: string;
+  members: number;
+  uploadsPerDay: number;
+  interactionsPerPost: number;
+  speed?: number;
+  rate?: number;
   truth?: string;
   inventory: boolean;
-  photoStrength: string;
+  photoStrength: number;
 }
+
+/** A flag's number, checked: `abc` or `0` would otherwise run a whole scenario unpaced or empty. */
+function numberFlag(what: string, check: (n: number) => boolean, integer = false) {
+  return (value: string): number => {
+    const n = Number(value.trim());
+    if (value.trim() === '' || !Number.isFinite(n) || (integer && !Number.isInteger(n)) || !check(n))
+      throw new InvalidArgumentError(`must be ${what}.`);
+    return n;
+  };
+}
+const seedFlag = numberFlag('a whole number', () => true, true);
+const positiveFlag = numberFlag('a number above 0', (n) => n > 0);
+const countFlag = numberFlag('a whole number above 0', (n) => n > 0, true);
+const nonNegativeFlag = numberFlag('a number of 0 or more', (n) => n >= 0);
+const strengthFlag = numberFlag('between 0 and 1', (n) => n >= 0 && n <= 1);
 
 /** `trend-radar simulate run | catalogue | photos | scenario`. */
 export function register(program: Command): void {
@@ -30,25 +45,30 @@ export function register(program: Command): void {
     .description(
       'generate a scenario and send it through the ingest API or straight to Kafka; write the ground truth',
     )
-    .option('--via <target>', 'http (the ingest API) or kafka (bulk: blob store + topics)', 'http')
+    .addOption(
+      new Option('--via <target>', 'http (the ingest API) or kafka (bulk: blob store + topics)')
+        .choices(['http', 'kafka'])
+        .default('http'),
+    )
     .option('--catalogue <dir>', 'catalogue feed folder (luma format), default SIMULATOR_CATALOGUE_DIR')
-    .option('--seed <n>', 'scenario seed', '1')
-    .option('--days <n>', 'simulated days', '7')
+    .option('--seed <n>', 'scenario seed', seedFlag, 1)
+    .option('--days <n>', 'simulated days', positiveFlag, 7)
     .option('--start <iso>', 'first simulated instant (default: <days> before now)')
-    .option('--members <n>', 'community size', '2000')
-    .option('--uploads-per-day <n>', 'organic uploads per day', '800')
-    .option('--interactions-per-post <n>', 'mean interactions per post', '6')
+    .option('--members <n>', 'community size', countFlag, 2000)
+    .option('--uploads-per-day <n>', 'organic uploads per day', nonNegativeFlag, 800)
+    .option('--interactions-per-post <n>', 'mean interactions per post', nonNegativeFlag, 6)
     .option(
       '--speed <x>',
       'simulated time per wall time, e.g. 2016 plays a week in 5 minutes (default: no pacing)',
+      positiveFlag,
     )
-    .option('--rate <n>', 'at most n events per second')
+    .option('--rate <n>', 'at most n events per second', positiveFlag)
     .option('--truth <file>', 'ground truth output, default SIMULATOR_TRUTH_FILE')
     .option('--no-inventory', 'do not publish the inventory snapshot')
-    .option('--photo-strength <0..1>', 'how hard the phone photos are', '1')
+    .option('--photo-strength <0..1>', 'how hard the phone photos are', strengthFlag, 1)
     .action(async (flags: RunFlags) => {
       const { loadConfig } = await import('../../shared/config/env.ts');
-      const { SimulatorEnv } = await import('./config.ts');
+      const { SimulatorEnv, SYNTHETIC_CATALOGUE_DIR } = await import('./config.ts');
       const { runSimulation } = await import('./simulate.ts');
       const { ensureCatalogue } = await import('./catalogue-files.ts');
       const { createKafka } = await import('../../shared/kafka/client.ts');
@@ -56,7 +76,9 @@ export function register(program: Command): void {
       const { default: progress } = await import('cli-progress');
       const config = loadConfig(SimulatorEnv);
       const catalogueDir = flags.catalogue ?? config.SIMULATOR_CATALOGUE_DIR;
-      await ensureCatalogue(catalogueDir, flags.catalogue === undefined, (line) => console.error(line));
+      await ensureCatalogue(catalogueDir, catalogueDir === SYNTHETIC_CATALOGUE_DIR, (line) =>
+        console.error(line),
+      );
       const kafka = createKafka({
         brokers: config.KAFKA_BROKERS,
         clientId: `${config.KAFKA_CLIENT_ID}-simulator`,
@@ -79,12 +101,12 @@ export function register(program: Command): void {
       const result = await runSimulation({
         catalogueDir,
         scenario: {
-          seed: Number(flags.seed),
-          days: Number(flags.days),
+          seed: flags.seed,
+          days: flags.days,
           start: flags.start,
-          members: Number(flags.members),
-          uploadsPerDay: Number(flags.uploadsPerDay),
-          interactionsPerPost: Number(flags.interactionsPerPost),
+          members: flags.members,
+          uploadsPerDay: flags.uploadsPerDay,
+          interactionsPerPost: flags.interactionsPerPost,
         },
         target:
           flags.via === 'kafka'
@@ -95,10 +117,10 @@ export function register(program: Command): void {
                 blobStore: new FilesystemBlobStore(config.BLOB_STORE_DIR),
               }
             : { kind: 'http', url: config.SIMULATOR_INGEST_URL, apiKey: config.SIMULATOR_API_KEY! },
-        speed: flags.speed ? Number(flags.speed) : undefined,
-        rate: flags.rate ? Number(flags.rate) : undefined,
+        speed: flags.speed,
+        rate: flags.rate,
         inventory: flags.inventory ? { kafka, namespace: config.TOPIC_NAMESPACE } : undefined,
-        photoStrength: Number(flags.photoStrength),
+        photoStrength: flags.photoStrength,
         truthFile,
         signal: abort.signal,
         onProgress: (p) => {
@@ -170,12 +192,14 @@ export function register(program: Command): void {
         photoStrength: string;
       }) => {
         const { loadConfig } = await import('../../shared/config/env.ts');
-        const { SimulatorEnv } = await import('./config.ts');
+        const { SimulatorEnv, SYNTHETIC_CATALOGUE_DIR } = await import('./config.ts');
         const { ensureCatalogue } = await import('./catalogue-files.ts');
         const { writePhotoSet } = await import('./photo-set.ts');
         const config = loadConfig(SimulatorEnv);
         const catalogueDir = flags.catalogue ?? config.SIMULATOR_CATALOGUE_DIR;
-        await ensureCatalogue(catalogueDir, flags.catalogue === undefined, (line) => console.error(line));
+        await ensureCatalogue(catalogueDir, catalogueDir === SYNTHETIC_CATALOGUE_DIR, (line) =>
+          console.error(line),
+        );
         const labels = await writePhotoSet({
           catalogueDir,
           out: flags.out,
@@ -198,13 +222,13 @@ export function register(program: Command): void {
     .action(
       async (flags: { catalogue?: string; seed: string; days: string; start: string; out?: string }) => {
         const { loadConfig } = await import('../../shared/config/env.ts');
-        const { SimulatorEnv } = await import('./config.ts');
+        const { SimulatorEnv, SYNTHETIC_CATALOGUE_DIR } = await import('./config.ts');
         const { loadCatalogueFeed } = await import('./simulate.ts');
         const { ensureCatalogue } = await import('./catalogue-files.ts');
         const { generateScenario } = await import('./scenario.ts');
         const config = loadConfig(SimulatorEnv);
         const dir = flags.catalogue ?? config.SIMULATOR_CATALOGUE_DIR;
-        await ensureCatalogue(dir, flags.catalogue === undefined, (line) => console.error(line));
+        await ensureCatalogue(dir, dir === SYNTHETIC_CATALOGUE_DIR, (line) => console.error(line));
         const scenario = generateScenario({
           seed: Number(flags.seed),
           days: Number(flags.days),
