@@ -88,7 +88,9 @@ export function openApiDocument(): Record<string, unknown> {
           description:
             'JSON with https image URLs (checked against SSRF rules: public addresses only), or multipart/form-data ' +
             'with a `metadata` field (the upload as JSON; `images` may hold URL images) and one file part per image ' +
-            '(JPEG, PNG, WebP or HEIC), stored content-addressed in the blob store and referenced as `blobRef`.',
+            '(JPEG, PNG, WebP or AVIF), stored content-addressed in the blob store and referenced as `blobRef`. ' +
+            'HEIC (HEVC-coded HEIF, the iPhone default) is accepted only where the image decoder has HEVC support; ' +
+            "the stock build (sharp's prebuilt libvips) has none and answers 415: convert HEIC to JPEG before uploading.",
           requestBody: {
             required: true,
             content: {
@@ -128,7 +130,9 @@ export function openApiDocument(): Record<string, unknown> {
             '400': errorResponse('Invalid upload, malformed JSON or a forbidden image URL.'),
             '401': errorResponse('Missing or unknown API key.'),
             '413': errorResponse('Body, image or record too large.'),
-            '415': errorResponse('Unsupported content type or file that is not an image.'),
+            '415': errorResponse(
+              'Unsupported content type, a file that is not an image, or an image this deployment cannot decode (HEIC/HEVC on the stock build).',
+            ),
             '429': errorResponse('Rate limit of the API key exceeded.'),
             '503': errorResponse(
               'The broker did not acknowledge, too many records wait for it (overloaded), or DNS did not answer for an image host (dns-unavailable); retry.',

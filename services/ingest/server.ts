@@ -21,12 +21,14 @@ import { topicName } from '../../shared/contracts/topics.ts';
 import { assertFetchableUrl, DnsUnavailableError, ForbiddenUrlError } from '../../shared/net/ssrf.ts';
 import type { Logger } from '../../shared/observability/logger.ts';
 import { Counter, Histogram, type Registry } from '../../shared/observability/metrics.ts';
+import { checkHeifDecodable, decodableFormatsList } from '../../shared/vision/heif-support.ts';
 import type { ApiKeyStore } from './api-keys.ts';
 import type { IngestConfig } from './config.ts';
 import { openApiDocument } from './openapi.ts';
 import { ProduceBatcher, RecordTooLargeError, type TopicRecord } from './produce-batcher.ts';
 import { recordHeaders } from './record-headers.ts';
 import {
+  isHeifContainer,
   itemsOfJsonBatch,
   itemsOfNdjsonBatch,
   sniffImageType,
@@ -347,14 +349,28 @@ export function buildIngestServer(config: IngestConfig, deps: IngestDeps): Inges
       for await (const part of request.parts()) {
         if (part.type === 'file') {
           const bytes = await part.toBuffer();
-          const contentType = sniffImageType(bytes);
+          let contentType = sniffImageType(bytes);
           if (!contentType)
             return {
               ok: false,
               status: 415,
               error: 'unsupported-media-type',
-              reason: `file part ${files.length + 1} is not a JPEG, PNG, WebP or HEIC image`,
+              reason: `file part ${files.length + 1} is not a ${decodableFormatsList()} image`,
             };
+          if (isHeifContainer(contentType)) {
+            // A HEIC photo is HEVC inside: refused here when the decoder cannot read it, instead of
+            // a 202 now and a dead letter in the embedder later. AVIF (AV1) passes on this build.
+            const heif = await checkHeifDecodable(bytes);
+            if (!heif.ok)
+              return {
+                ok: false,
+                status: 415,
+                error: 'unsupported-media-type',
+                reason: `file part ${files.length + 1}: ${heif.reason}`,
+              };
+            if (heif.coding === 'av1') contentType = 'image/avif';
+            else if (heif.coding === 'hevc') contentType = 'image/heic';
+          }
           files.push({ bytes, contentType });
         } else if (part.fieldname === 'metadata') {
           try {

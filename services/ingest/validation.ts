@@ -120,15 +120,27 @@ const IMAGE_SIGNATURES: ReadonlyArray<{ type: string; test: (b: Buffer) => boole
     test: (b) =>
       b.subarray(0, 4).toString('latin1') === 'RIFF' && b.subarray(8, 12).toString('latin1') === 'WEBP',
   },
-  {
-    type: 'image/heic',
-    test: (b) =>
-      b.subarray(4, 8).toString('latin1') === 'ftyp' &&
-      /^(heic|heix|mif1|avif)/.test(b.subarray(8, 12).toString('latin1')),
-  },
+  // HEIF containers (ISO-BMFF, by major brand). Whether the image inside can be decoded depends on
+  // its coding (HEVC or AV1) and on the decoder's build: see isHeifContainer and server.ts.
+  { type: 'image/avif', test: (b) => heifBrand(b) === 'avif' },
+  { type: 'image/heic', test: (b) => /^(heic|heix|mif1)$/.test(heifBrand(b) ?? '') },
 ];
+
+function heifBrand(b: Buffer): string | undefined {
+  return b.length >= 12 && b.subarray(4, 8).toString('latin1') === 'ftyp'
+    ? b.subarray(8, 12).toString('latin1')
+    : undefined;
+}
 
 /** The image type the bytes really are (not what the client claims), or undefined. */
 export function sniffImageType(bytes: Buffer): string | undefined {
   return IMAGE_SIGNATURES.find((s) => s.test(bytes))?.type;
+}
+
+/**
+ * True for the HEIF family (HEIC, AVIF): the signature alone does not tell whether the image can be
+ * decoded, so these are checked against the decoder before being accepted.
+ */
+export function isHeifContainer(contentType: string): boolean {
+  return contentType === 'image/heic' || contentType === 'image/avif';
 }

@@ -3,12 +3,14 @@
  * (the first URL and each redirect target) checked against the SSRF rules and connected only to the
  * addresses checked, connect and read timeouts, one deadline for the whole fetch, a byte limit
  * enforced while streaming (Content-Length is not trusted), and the bytes sniffed for a raster image
- * signature (Content-Type is not trusted). Transient failures (timeouts, resets, DNS not answering,
+ * signature (Content-Type is not trusted); a HEIF image (HEIC, AVIF) must also be in a coding the
+ * installed sharp can decode (its prebuilt libvips has no HEVC decoder). Transient failures (timeouts, resets, DNS not answering,
  * 429, 5xx) are retried with exponential backoff; everything else fails at once as a
  * PermanentFetchError, so callers can dead-letter it.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request } from 'undici';
+import { checkHeifDecodable } from '../vision/heif-support.ts';
 import {
   assertFetchableUrl,
   checkedLookup,
@@ -191,6 +193,15 @@ export class ImageFetcher {
       const sniffed = sniffImageType(bytes);
       if (!sniffed)
         throw new PermanentFetchError(`${redact(url.href)} did not return a raster image (content sniffed)`);
+      if (sniffed === 'image/heif' || sniffed === 'image/avif') {
+        // HEIC is HEVC inside, which this build may have no decoder for: refused now, for good
+        // (fetching it again would not help), with why, rather than failing in the decoder later.
+        const heif = await checkHeifDecodable(bytes);
+        if (!heif.ok)
+          throw new PermanentFetchError(
+            `${redact(url.href)} returned an image that cannot be decoded: ${heif.reason}`,
+          );
+      }
       return { bytes, contentType: sniffed, finalUrl: url.href };
     }
     throw new PermanentFetchError(`more than ${this.options.maxRedirects} redirects`);

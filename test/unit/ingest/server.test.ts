@@ -9,6 +9,8 @@ import { type BlobStore, blobRefOf } from '../../../shared/blobstore/blob-store.
 import { loadConfig } from '../../../shared/config/env.ts';
 import { createLogger } from '../../../shared/observability/logger.ts';
 import { createRegistry } from '../../../shared/observability/metrics.ts';
+import { canDecodeHeifCoding, decodableFormatsList } from '../../../shared/vision/heif-support.ts';
+import { avifPhoto, heicPhoto } from '../../support/heic.ts';
 
 const phoneApp = mintApiKey('phone-app');
 const auth = { authorization: `Bearer ${phoneApp.key}` };
@@ -54,7 +56,7 @@ function makeServer(
   servers.push(server);
   const produced = () =>
     sends.flatMap((s) => s.topicMessages!.flatMap((t) => t.messages.map((m) => JSON.parse(String(m.value)))));
-  return { ...server, produced };
+  return { ...server, produced, blobs };
 }
 
 const interaction = (overrides: Record<string, unknown> = {}) => ({
@@ -209,6 +211,51 @@ describe('image URL host resolution', () => {
     });
     expect(response.statusCode).toBe(400);
     expect(response.json()).toMatchObject({ error: 'forbidden-url' });
+  });
+});
+
+describe('image file parts the embedder could not decode', () => {
+  const sendFile = (server: ReturnType<typeof makeServer>, bytes: Buffer, name: string) => {
+    const form = new FormData();
+    form.append('metadata', JSON.stringify(upload({ images: undefined })));
+    form.append('image', new Blob([new Uint8Array(bytes)], { type: 'image/jpeg' }), name);
+    return server.app.inject({ method: 'POST', url: '/v1/uploads', payload: form, headers: auth });
+  };
+
+  // sharp's prebuilt libvips has no HEVC decoder; on a build with one, HEIC is accepted like AVIF.
+  it.skipIf(canDecodeHeifCoding('hevc') === true)(
+    'refuses a HEIC photo (HEVC) with 415 saying it is not supported here, storing and producing nothing',
+    async () => {
+      const server = makeServer();
+      const response = await sendFile(server, await heicPhoto(), 'IMG_0001.HEIC');
+      expect(response.statusCode).toBe(415);
+      expect(response.json()).toEqual({
+        error: 'unsupported-media-type',
+        reason:
+          'file part 1: HEIC (HEVC-coded HEIF) is not supported by this deployment (its image decoder has ' +
+          'no HEVC support); send JPEG, PNG, WebP or AVIF',
+      });
+      expect(server.blobs.size).toBe(0);
+      expect(server.produced()).toEqual([]);
+    },
+  );
+
+  it('accepts an AVIF photo (AV1-coded HEIF) and records it as image/avif', async () => {
+    const server = makeServer();
+    const avif = await avifPhoto();
+    const response = await sendFile(server, avif, 'photo.avif');
+    expect(response.statusCode).toBe(202);
+    expect(response.json().images).toEqual([{ blobRef: blobRefOf(avif), contentType: 'image/avif' }]);
+    expect(server.blobs.get(blobRefOf(avif))).toEqual(avif);
+    expect(server.produced()).toHaveLength(1);
+  });
+
+  it('refuses a file part that is not an image, naming the formats this deployment takes', async () => {
+    const server = makeServer();
+    const response = await sendFile(server, Buffer.from('#!/bin/sh\n'), 'photo.jpg');
+    expect(response.statusCode).toBe(415);
+    expect(response.json().reason).toBe(`file part 1 is not a ${decodableFormatsList()} image`);
+    expect(response.json().reason).toMatch(/JPEG, PNG, WebP.* AVIF/);
   });
 });
 

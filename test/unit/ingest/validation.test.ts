@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  isHeifContainer,
   itemsOfJsonBatch,
   itemsOfNdjsonBatch,
   sniffImageType,
@@ -182,5 +183,15 @@ describe('sniffImageType', () => {
     expect(sniffImageType(Buffer.from('\0\0\0\x18ftypheic'))).toBe('image/heic');
     expect(sniffImageType(Buffer.from('<svg onload="alert(1)">'))).toBeUndefined();
     expect(sniffImageType(Buffer.alloc(0))).toBeUndefined();
+  });
+
+  it('tells AVIF from HEIC by the brand; both are HEIF containers, checked against the decoder', () => {
+    const avif = Buffer.from('\0\0\0\x1cftypavif\0\0\0\0mif1miaf');
+    const heic = Buffer.from('\0\0\0\x1cftypheic\0\0\0\0mif1heic');
+    expect(sniffImageType(avif)).toBe('image/avif');
+    expect(sniffImageType(heic)).toBe('image/heic');
+    expect(isHeifContainer('image/avif')).toBe(true);
+    expect(isHeifContainer('image/heic')).toBe(true);
+    expect(isHeifContainer('image/jpeg')).toBe(false);
   });
 });

@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FetchOptions, ImageFetcher, PermanentFetchError } from '../../../shared/net/image-fetcher.ts';
+import { canDecodeHeifCoding } from '../../../shared/vision/heif-support.ts';
+import { avifPhoto, heicPhoto } from '../../support/heic.ts';
 import { selfSignedCertificate } from '../../support/tls.ts';
 
 const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0]);
@@ -16,14 +18,24 @@ let cert: Buffer;
 let server: Server;
 let port: number;
 let connections = 0;
+/** Requests per path, to see that a refusal is not retried. */
+const requests = new Map<string, number>();
+let heic: Buffer;
+let avif: Buffer;
 const timers = new Set<NodeJS.Timeout>();
 
 beforeAll(async () => {
+  [heic, avif] = await Promise.all([heicPhoto(), avifPhoto()]);
   dir = mkdtempSync(join(tmpdir(), 'image-fetcher-'));
   const identity = selfSignedCertificate(dir, HOST);
   cert = identity.cert;
   server = createServer({ key: identity.key, cert }, (req, res) => {
-    if (req.url === '/drip') {
+    requests.set(req.url ?? '', (requests.get(req.url ?? '') ?? 0) + 1);
+    if (req.url === '/IMG_0001.HEIC') {
+      res.writeHead(200, { 'content-type': 'image/heic' }).end(heic);
+    } else if (req.url === '/photo.avif') {
+      res.writeHead(200, { 'content-type': 'image/avif' }).end(avif);
+    } else if (req.url === '/drip') {
       // A byte every 100 ms: never silent for as long as the read timeout, never finished.
       res.writeHead(200, { 'content-type': 'image/png' });
       res.write(png);
@@ -159,6 +171,45 @@ describe('ImageFetcher: one deadline per fetch', () => {
       await expect(result).rejects.toBeInstanceOf(PermanentFetchError);
       await expect(result).rejects.toThrow(/deadline/);
       expect(Date.now() - started).toBeLessThan(2_000);
+    } finally {
+      await f.close();
+    }
+  });
+});
+
+describe('ImageFetcher: images the decoder cannot read', () => {
+  const allowed = () =>
+    new ImageFetcher({
+      ca: cert,
+      attempts: 3,
+      backoffMs: 10,
+      policy: { allowHosts: [HOST], resolve: async () => ['127.0.0.1'] },
+    });
+
+  // sharp's prebuilt libvips has no HEVC decoder; on a build with one, HEIC is fetched like AVIF.
+  it.skipIf(canDecodeHeifCoding('hevc') === true)(
+    'refuses a HEIC (HEVC) image for good, saying it is not supported here, without retrying',
+    async () => {
+      const f = allowed();
+      try {
+        const result = f.fetch(url('/IMG_0001.HEIC'));
+        await expect(result).rejects.toBeInstanceOf(PermanentFetchError);
+        await expect(result).rejects.toThrow(
+          /IMG_0001\.HEIC returned an image that cannot be decoded: HEIC \(HEVC-coded HEIF\) is not supported by this deployment.*send JPEG, PNG, WebP or AVIF/,
+        );
+        expect(requests.get('/IMG_0001.HEIC')).toBe(1);
+      } finally {
+        await f.close();
+      }
+    },
+  );
+
+  it('fetches an AVIF (AV1-coded HEIF) image', async () => {
+    const f = allowed();
+    try {
+      const result = await f.fetch(url('/photo.avif'));
+      expect(result.contentType).toBe('image/avif');
+      expect(result.bytes).toEqual(avif);
     } finally {
       await f.close();
     }
