@@ -10,7 +10,8 @@
  *   some images unusable             → done: records for the good ones, and one dead-letter record
  *                                       per bad image (header dlq.image.index) with the reason;
  *   every image unusable             → dead, with the reasons (the runner dead-letters it);
- *   an image failed transiently      → retry (the runner backs off, then dead-letters);
+ *   an image failed transiently      → retry (the runner backs off) while attempts remain; on the
+ *                                       last, as if unusable (under the transient error's class);
  *   the model does not fit its manifest → retry, and `onModelMismatch` (the worker stops: no upload
  *                                       is to blame, so none is dead-lettered or committed).
  * Mention ids are deterministic, so a re-run after a crash or a retry overwrites, never duplicates.
@@ -35,6 +36,19 @@ import { imageUrlOf, mentionsFor } from './mentions.ts';
 
 export class UnusableImageError extends PermanentError {
   override name = 'UnusableImageError';
+}
+
+/** Images still failing transiently after the last attempt, named after the error (e.g. BlobNotFoundError). */
+class TransientImageError extends Error {
+  constructor(message: string, cause: Error) {
+    super(message, { cause });
+    this.name = cause.name;
+  }
+}
+
+/** Dead-letter reasons: a transient error keeps its class, so a re-drive is seen to be worth trying. */
+function imageError(message: string, transient: Error | undefined): Error {
+  return transient ? new TransientImageError(message, transient) : new UnusableImageError(message);
 }
 
 export interface HandlerDeps {
@@ -148,19 +162,19 @@ export function embedderHandler(deps: HandlerDeps): BatchHandler {
       if (outcomes[i]) return;
       const upload = uploads[i]!;
       const mine = jobs.filter((job) => job.record === i).map((job) => ({ job, result: results.get(job)! }));
-      const transient = mine.find(({ result }) => !result.ok && !result.permanent);
-      if (transient && !transient.result.ok) {
-        outcomes[i] = { kind: 'retry', error: transient.result.error };
+      const bad = mine.flatMap(({ job, result }) => (result.ok ? [] : [{ job, ...result }]));
+      const transient = bad.find((failure) => !failure.permanent);
+      // The whole upload again while attempts remain; after the last one a transient failure is
+      // dead-lettered like an unusable image, and the upload's good images keep their mentions.
+      if (transient && context.attempt < context.maxAttempts) {
+        outcomes[i] = { kind: 'retry', error: transient.error };
         return;
       }
-      const bad = mine.filter(({ result }) => !result.ok);
       const reason = (job: ImageJob, error: Error) =>
         `image ${job.imageIndex} (${imageUrlOf(upload.images[job.imageIndex]!).slice(0, 120)}): ${error.message}`;
       if (bad.length === mine.length) {
-        const message = bad
-          .map(({ job, result }) => reason(job, (result as { error: Error }).error))
-          .join('; ');
-        outcomes[i] = { kind: 'dead', error: new UnusableImageError(message) };
+        const message = bad.map(({ job, error }) => reason(job, error)).join('; ');
+        outcomes[i] = { kind: 'dead', error: imageError(message, transient?.error) };
         return;
       }
       const outputs: OutboundRecord[] = [];
@@ -169,15 +183,8 @@ export function embedderHandler(deps: HandlerDeps): BatchHandler {
           for (const mention of result.mentions)
             outputs.push(mentionRecord(deps.mentionsTopic, upload, mention));
         } else {
-          outputs.push(
-            imageDeadLetter(
-              deps,
-              record,
-              job.imageIndex,
-              new UnusableImageError(reason(job, result.error)),
-              context.attempt,
-            ),
-          );
+          const error = imageError(reason(job, result.error), result.permanent ? undefined : result.error);
+          outputs.push(imageDeadLetter(deps, record, job.imageIndex, error, context.attempt));
         }
       }
       outcomes[i] = { kind: 'done', outputs };

@@ -1,7 +1,8 @@
 /**
  * The one way services consume Kafka: a batch at a time, each record ending as
  *   done  → its outputs are produced (acks=all) before its offset is committed,
- *   retry → re-run with exponential backoff, up to `maxAttempts`, then dead,
+ *   retry → re-run with exponential backoff, up to `maxAttempts`, then dead (but a runner being
+ *           stopped leaves it uncommitted instead),
  *   dead  → the original record goes to the dead-letter topic with dlq.* headers.
  * Offsets are committed only after everything a record produced was acknowledged, so a crash
  * re-delivers (at least once) and never loses; consumers downstream de-duplicate by event id.
@@ -44,6 +45,8 @@ export type Outcome =
 export interface BatchContext {
   heartbeat(): Promise<void>;
   attempt: number;
+  /** The runner's `maxAttempts`: a `retry` on this attempt is dead-lettered. */
+  maxAttempts: number;
 }
 
 export type BatchHandler = (records: InboundRecord[], context: BatchContext) => Promise<Outcome[]>;
@@ -206,7 +209,11 @@ export class ConsumerRunner {
     const attempts = new Map<InboundRecord, number>();
     let pending = records;
     for (let attempt = 1; pending.length > 0; attempt++) {
-      const outcomes = await this.runHandler(pending, { heartbeat, attempt });
+      const outcomes = await this.runHandler(pending, { heartbeat, attempt, maxAttempts });
+      // Stopping (a signal, or the handler found a fault no record is to blame for): a retry waits,
+      // uncommitted, for the next start instead of being dead-lettered on the last attempt.
+      if (this.stopping && outcomes.some((outcome) => outcome.kind === 'retry'))
+        throw new ShutdownRequested();
       const again: InboundRecord[] = [];
       pending.forEach((record, i) => {
         const outcome = outcomes[i]!;

@@ -65,7 +65,10 @@ function handlerWith(describe: () => Promise<DescribeResult[]>) {
     record(Buffer.from('{not an upload'), 1),
     record(encode(UploadSchema, upload('2')), 2),
   ];
-  return { mismatches, run: () => handler(records, { heartbeat: async () => {}, attempt: 1 }) };
+  return {
+    mismatches,
+    run: () => handler(records, { heartbeat: async () => {}, attempt: 1, maxAttempts: 5 }),
+  };
 }
 
 describe('embedder handler on a model/manifest mismatch during inference', () => {

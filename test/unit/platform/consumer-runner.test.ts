@@ -1,16 +1,22 @@
 import type { EachBatchPayload, Kafka, Producer, ProducerBatch } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { PermanentError } from '../../../shared/kafka/codec.ts';
-import { ConsumerRunner, eachRecord } from '../../../shared/kafka/consumer-runner.ts';
+import {
+  type BatchContext,
+  type BatchHandler,
+  ConsumerRunner,
+  eachRecord,
+} from '../../../shared/kafka/consumer-runner.ts';
 import { createLogger } from '../../../shared/observability/logger.ts';
 
-/** Runs one batch through a runner on a fake consumer; returns what it produced. */
-async function runBatch(
+/** Runs one batch through a runner on a fake consumer; returns what it produced and committed. */
+async function runChunk(
   values: string[],
-  handle: (value: string, attempt: number) => void,
+  handler: (runner: ConsumerRunner) => BatchHandler,
   maxAttempts: number,
-): Promise<ProducerBatch[]> {
+): Promise<{ produced: ProducerBatch[]; committed: string[] }> {
   let eachBatch: ((payload: EachBatchPayload) => Promise<void>) | undefined;
+  const committed: string[] = [];
   const kafka = {
     consumer: () => ({
       events: { START_BATCH_PROCESS: 'consumer.start_batch_process' },
@@ -20,7 +26,9 @@ async function runBatch(
       run: async (options: { eachBatch: typeof eachBatch }) => {
         eachBatch = options.eachBatch;
       },
-      commitOffsets: async () => {},
+      commitOffsets: async (offsets: { offset: string }[]) => {
+        committed.push(...offsets.map((o) => o.offset));
+      },
       disconnect: async () => {},
     }),
   } as unknown as Kafka;
@@ -31,8 +39,7 @@ async function runBatch(
       return [];
     },
   } as unknown as Producer;
-  const tries = new Map<string, number>();
-  const runner = new ConsumerRunner({
+  const runner: ConsumerRunner = new ConsumerRunner({
     kafka,
     producer,
     service: 'test',
@@ -42,13 +49,7 @@ async function runBatch(
     logger: createLogger('test', 'silent'),
     maxAttempts,
     backoff: { initialMs: 1, maxMs: 1 },
-    handleBatch: eachRecord(async (record) => {
-      const value = String(record.value);
-      const attempt = (tries.get(value) ?? 0) + 1;
-      tries.set(value, attempt);
-      handle(value, attempt);
-      return [{ topic: 'out', key: record.key, value: record.value }];
-    }),
+    handleBatch: (records, context) => handler(runner)(records, context),
   });
   await runner.start();
   await eachBatch!({
@@ -70,6 +71,28 @@ async function runBatch(
     isRunning: () => true,
     isStale: () => false,
   } as unknown as EachBatchPayload);
+  return { produced, committed };
+}
+
+/** A record-at-a-time handler that throws as `handle` says; returns what the runner produced. */
+async function runBatch(
+  values: string[],
+  handle: (value: string, attempt: number) => void,
+  maxAttempts: number,
+): Promise<ProducerBatch[]> {
+  const tries = new Map<string, number>();
+  const { produced } = await runChunk(
+    values,
+    () =>
+      eachRecord(async (record) => {
+        const value = String(record.value);
+        const attempt = (tries.get(value) ?? 0) + 1;
+        tries.set(value, attempt);
+        handle(value, attempt);
+        return [{ topic: 'out', key: record.key, value: record.value }];
+      }),
+    maxAttempts,
+  );
   return produced;
 }
 
@@ -103,5 +126,39 @@ describe('ConsumerRunner dead-letter headers', () => {
     });
     const outputs = produced.flatMap((b) => b.topicMessages!).filter((t) => t.topic === 'out');
     expect(outputs.flatMap((t) => t.messages.map((m) => String(m.value)))).toEqual(['good']);
+  });
+});
+
+describe('ConsumerRunner attempts and stopping', () => {
+  it('tells the handler its attempt and the maximum', async () => {
+    const contexts: Pick<BatchContext, 'attempt' | 'maxAttempts'>[] = [];
+    await runChunk(
+      ['flaky'],
+      () =>
+        async (records, { attempt, maxAttempts }) => {
+          contexts.push({ attempt, maxAttempts });
+          return records.map(() => ({ kind: 'retry', error: new Error('timeout') }));
+        },
+      3,
+    );
+    expect(contexts).toEqual([1, 2, 3].map((attempt) => ({ attempt, maxAttempts: 3 })));
+  });
+
+  it('a runner stopped by its handler leaves a retry on the last attempt uncommitted, not dead-lettered', async () => {
+    const { produced, committed } = await runChunk(
+      ['good', 'blameless'],
+      (runner) => async (records) => {
+        // As the embedder does on a model/manifest mismatch: stop, and blame no record.
+        void runner.stop();
+        return records.map((record) =>
+          String(record.value) === 'good'
+            ? { kind: 'done', outputs: [{ topic: 'out', key: null, value: record.value }] }
+            : { kind: 'retry', error: new Error('the model does not fit its manifest') },
+        );
+      },
+      1,
+    );
+    expect(produced).toEqual([]);
+    expect(committed).toEqual([]);
   });
 });

@@ -1,0 +1,126 @@
+/**
+ * An image failing transiently (its blob not in the store yet) retries the whole upload while
+ * attempts remain; on the last attempt it is dead-lettered on its own (dlq.image.index, under the
+ * transient error's class) and the upload's good images keep their mentions.
+ */
+import { describe, expect, it } from 'vitest';
+import { embedderHandler } from '../../../services/embedder/handler.ts';
+import { BlobNotFoundError } from '../../../shared/blobstore/blob-store.ts';
+import { type Mention, type Upload, Upload as UploadSchema } from '../../../shared/contracts/events.ts';
+import { encode } from '../../../shared/kafka/codec.ts';
+import type { InboundRecord, OutboundRecord, Outcome } from '../../../shared/kafka/consumer-runner.ts';
+import type { ImageFetcher } from '../../../shared/net/image-fetcher.ts';
+import { CatalogueIndex } from '../../../shared/vision/catalogue-index.ts';
+import { ImageRejectedError } from '../../../shared/vision/decode.ts';
+import type { Describer } from '../../../shared/vision/describer.ts';
+import type { ModelManifest } from '../../../shared/vision/manifest.ts';
+
+const good = `sha256:${'a'.repeat(64)}`;
+const missing = `sha256:${'b'.repeat(64)}`;
+const empty = `sha256:${'c'.repeat(64)}`;
+const upload = (id: string, refs: string[]): Upload => ({
+  eventId: `evt-${id}`,
+  postId: `post-${id}`,
+  memberId: 'member-1',
+  images: refs.map((blobRef) => ({ blobRef })),
+  caption: '',
+  hashtags: [],
+  location: { country: 'GB', city: 'London' },
+  clientTimestamp: '2026-11-20T10:00:00.000Z',
+  receivedAt: '2026-11-20T10:00:01.000Z',
+  source: 'test',
+});
+const record = (u: Upload, offset: number): InboundRecord =>
+  ({
+    topic: 'uploads',
+    partition: 0,
+    offset: String(offset),
+    key: Buffer.from(u.postId),
+    value: encode(UploadSchema, u),
+    headers: {},
+    timestamp: 0,
+    message: {
+      offset: String(offset),
+      key: Buffer.from(u.postId),
+      value: encode(UploadSchema, u),
+      timestamp: '0',
+    },
+  }) as InboundRecord;
+
+const describer: Describer = {
+  modelId: 'm1',
+  descriptorId: 'd1',
+  manifest: { maxBatch: 4 } as ModelManifest,
+  // The empty blob is refused like an undecodable image; the others are described.
+  describe: async (images) =>
+    images.map((bytes) =>
+      bytes.length === 0
+        ? { ok: false, error: new ImageRejectedError('empty image (0 bytes)') }
+        : { ok: true, vector: new Float32Array([1, 0, 0, 0]) },
+    ),
+  close: async () => {},
+};
+const handler = embedderHandler({
+  describer,
+  sources: {
+    blobs: {
+      get: async (ref) => {
+        if (ref === missing) throw new BlobNotFoundError(`blob ${ref} not found`);
+        return ref === empty ? Buffer.alloc(0) : Buffer.from('jpeg');
+      },
+      put: async () => good,
+      has: async () => true,
+    },
+    fetcher: {} as ImageFetcher,
+  },
+  index: () => CatalogueIndex.empty(),
+  policy: { threshold: 0.5, margin: 0.02 },
+  keepCandidates: 2,
+  mentionsTopic: 'mentions',
+  deadLetterTopic: 'dead-letters',
+  service: 'embedder',
+});
+
+const records = [
+  record(upload('partial', [good, missing]), 0),
+  record(upload('none', [missing, empty]), 1),
+  record(upload('fine', [good]), 2),
+];
+const run = (attempt: number) => handler(records, { heartbeat: async () => {}, attempt, maxAttempts: 3 });
+const outputsOf = (outcome: Outcome): OutboundRecord[] => (outcome.kind === 'done' ? outcome.outputs! : []);
+const header = (out: OutboundRecord, name: string) => String(out.headers?.[name]);
+
+describe('embedder handler on a transient image failure', () => {
+  it('retries the upload while attempts remain', async () => {
+    const outcomes = await run(2);
+    expect(outcomes.map((o) => o.kind)).toEqual(['retry', 'retry', 'done']);
+    expect(outcomes[0]).toMatchObject({ error: { name: 'BlobNotFoundError' } });
+  });
+
+  it('on the last attempt: mentions for the good images, the failed one dead-lettered alone', async () => {
+    const outcomes = await run(3);
+    expect(outcomes.map((o) => o.kind)).toEqual(['done', 'dead', 'done']);
+
+    const partial = outputsOf(outcomes[0]!);
+    const mentions = partial.filter((o) => o.topic === 'mentions');
+    expect(mentions.map((o) => (JSON.parse(String(o.value)) as Mention).mentionId)).toEqual([
+      'evt-partial:0:none',
+    ]);
+    const dead = partial.filter((o) => o.topic === 'dead-letters');
+    expect(dead).toHaveLength(1);
+    expect(header(dead[0]!, 'dlq.image.index')).toBe('1');
+    // The transient class is kept: re-driving the upload once the blob is there will work.
+    expect(header(dead[0]!, 'dlq.error.class')).toBe('BlobNotFoundError');
+    expect(header(dead[0]!, 'dlq.error')).toMatch(/^image 1 \(blob:sha256:b+\): blob .* not found/);
+    expect(header(dead[0]!, 'dlq.attempts')).toBe('3');
+    expect(header(dead[0]!, 'dlq.original.offset')).toBe('0');
+
+    // No good image: the upload goes as a whole, with every image's reason.
+    const none = outcomes[1]!;
+    expect(none.kind === 'dead' && none.error).toMatchObject({
+      name: 'BlobNotFoundError',
+      message: expect.stringMatching(/^image 0 .*not found; image 1 .*empty image/),
+    });
+    expect(outputsOf(outcomes[2]!).map((o) => o.topic)).toEqual(['mentions']);
+  });
+});
