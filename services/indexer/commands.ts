@@ -17,9 +17,7 @@ export function risingRequest(o: RisingFlags): {
 } {
   if (!(RISING_DIMENSIONS as readonly string[]).includes(o.by))
     throw new Error(`--by must be one of ${RISING_DIMENSIONS.join(', ')}, not "${o.by}"`);
-  const size = Number(o.size);
-  if (!/^\d+$/.test(o.size.trim()) || size < 1)
-    throw new Error(`--size must be a whole number of rows (1 or more), not "${o.size}"`);
+  const size = sizeFlag(o.size, 'rows');
   return {
     by: o.by as (typeof RISING_DIMENSIONS)[number],
     options: {
@@ -30,6 +28,41 @@ export function risingRequest(o: RisingFlags): {
     },
   };
 }
+
+/** `--size` of the search commands: a whole number, 1 or more (checked before any query is sent). */
+export function sizeFlag(text: string, unit: string): number {
+  const size = Number(text);
+  if (!/^\d+$/.test(text.trim()) || size < 1)
+    throw new Error(`--size must be a whole number of ${unit} (1 or more), not "${text}"`);
+  return size;
+}
+
+/** `reindex --topics`: indexed topic ids, comma-separated; refused in terms of the flag. */
+export function reindexTopics(text: string): IndexedTopicId[] {
+  const ids = text
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean);
+  const known = INDEXED_TOPIC_IDS as readonly string[];
+  const unknown = ids.filter((id) => !known.includes(id));
+  if (ids.length === 0 || unknown.length > 0)
+    throw new Error(
+      `--topics ${ids.length === 0 ? 'names no topic' : `names ${unknown.map((id) => `"${id}"`).join(', ')}, which the indexer does not index`}: ` +
+        `give one or more of ${known.join(', ')}, comma-separated`,
+    );
+  return ids as IndexedTopicId[];
+}
+
+/** As INDEXED_TOPICS in config.ts, which this module does not import (it loads zod and node-cron). */
+const INDEXED_TOPIC_IDS = [
+  'uploads',
+  'mentions',
+  'trend-windows',
+  'reorder-alerts',
+  'alert-actions',
+  'catalogue-embeddings',
+] as const;
+type IndexedTopicId = (typeof INDEXED_TOPIC_IDS)[number];
 
 /** `es apply|retention`, `indexer run`, `reindex`, `search …` and `kibana import`. */
 export function register(program: Command): void {
@@ -119,30 +152,40 @@ export function register(program: Command): void {
     .command('reindex')
     .description('rebuild the Elasticsearch indices from Kafka (stop the running indexers first)')
     .option('--topics <ids>', 'only these topic ids, comma-separated (default: all indexed topics)')
-    .option('--yes', 'do not ask for confirmation before deleting the indices')
+    .option('--yes', 'do not ask for confirmation before deleting the indices (required without a terminal)')
     .action(async (options: { topics?: string; yes?: boolean }) => {
+      const topics = options.topics === undefined ? undefined : reindexTopics(options.topics);
       const { loadConfig } = await import('../../shared/config/env.ts');
       const { IndexerEnv } = await import('./config.ts');
-      const { reindex } = await import('./reindex.ts');
-      const { createKafka } = await import('../../shared/kafka/client.ts');
-      const { createElasticsearch } = await import('../../shared/elasticsearch/client.ts');
-      const { createLogger } = await import('../../shared/observability/logger.ts');
+      const { confirmation } = await import('../replay/plan.ts');
       const config = loadConfig(IndexerEnv, {
         ...process.env,
-        ...(options.topics ? { INDEXER_TOPICS: options.topics } : {}),
+        ...(topics ? { INDEXER_TOPICS: topics.join(',') } : {}),
       });
-      if (!options.yes) {
+      const what = `the ${config.ES_INDEX_PREFIX} indices of ${config.INDEXER_TOPICS.join(', ')}`;
+      const go = confirmation(true, {
+        yes: options.yes ?? false,
+        interactive: Boolean(process.stdin.isTTY),
+      });
+      if (go === 'refuse')
+        throw new Error(
+          `reindex deletes ${what} and rebuilds them from Kafka: it asks first, and without a terminal ` +
+            'there is nobody to ask. Nothing done; re-run with --yes to reindex without confirmation.',
+        );
+      if (go === 'ask') {
         const { createInterface } = await import('node:readline/promises');
         const rl = createInterface({ input: process.stdin, output: process.stdout });
-        const answer = await rl.question(
-          `Delete the ${config.ES_INDEX_PREFIX} indices of ${config.INDEXER_TOPICS.join(', ')} and rebuild them from Kafka? [y/N] `,
-        );
+        const answer = await rl.question(`Delete ${what} and rebuild them from Kafka? [y/N] `);
         rl.close();
         if (!/^y(es)?$/i.test(answer.trim())) {
           console.log('nothing done');
           return;
         }
       }
+      const { reindex } = await import('./reindex.ts');
+      const { createKafka } = await import('../../shared/kafka/client.ts');
+      const { createElasticsearch } = await import('../../shared/elasticsearch/client.ts');
+      const { createLogger } = await import('../../shared/observability/logger.ts');
       const logger = createLogger('reindex', config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL);
       const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID }, logger);
       const client = createElasticsearch(config.ELASTICSEARCH_URL);
@@ -218,14 +261,18 @@ function registerSearch(program: Command): void {
     .command('posts <sku>')
     .description('posts whose photos mention the SKU, best match first, with their photos')
     .option('--size <n>', 'posts', '20')
-    .action((sku: string, o: { size: string }) =>
-      run((q) => q.postsMentioningSku(sku, { size: Number(o.size) })),
-    );
+    .action((sku: string, o: { size: string }) => {
+      const size = sizeFlag(o.size, 'posts');
+      return run((q) => q.postsMentioningSku(sku, { size }));
+    });
   search
     .command('text <query>')
     .description('full-text search of captions and hashtags')
     .option('--size <n>', 'posts', '20')
-    .action((text: string, o: { size: string }) => run((q) => q.searchPosts(text, { size: Number(o.size) })));
+    .action((text: string, o: { size: string }) => {
+      const size = sizeFlag(o.size, 'posts');
+      return run((q) => q.searchPosts(text, { size }));
+    });
   search
     .command('looks-like <sku>')
     .description(
@@ -233,9 +280,10 @@ function registerSearch(program: Command): void {
     )
     .option('--model <id>', 'catalogue model id (default: the most recently updated)')
     .option('--size <n>', 'photos', '20')
-    .action((sku: string, o: { model?: string; size: string }) =>
-      run((q) => q.postsLookingLike(sku, { size: Number(o.size), ...(o.model ? { modelId: o.model } : {}) })),
-    );
+    .action((sku: string, o: { model?: string; size: string }) => {
+      const size = sizeFlag(o.size, 'photos');
+      return run((q) => q.postsLookingLike(sku, { size, ...(o.model ? { modelId: o.model } : {}) }));
+    });
 }
 
 function registerKibana(program: Command): void {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { Kafka } from 'kafkajs';
-import { type GroupUse, ReplayPlanError, resolveTopic } from './plan.ts';
+import { type GroupUse, ReplayPlanError, resolveTopic, statefulGroupRefusal } from './plan.ts';
 
 interface CopyFlags {
   topic: string;
@@ -9,6 +9,7 @@ interface CopyFlags {
   from: string;
   until: string;
   rate?: string;
+  originalTopic?: string;
   dryRun?: boolean;
 }
 
@@ -47,12 +48,16 @@ export function register(program: Command): void {
     .requiredOption('--from <position>', 'first position, inclusive')
     .option('--until <position>', 'end position, exclusive', 'latest')
     .option('--rate <records/s>', 'rate limit')
+    .option(
+      '--original-topic <topic>',
+      'with --topic dead-letters: only the dead letters of this topic (dlq.original.topic); required to copy them onto a contract topic',
+    )
     .option('--dry-run', 'print the plan, copy nothing')
     .action(async (flags: CopyFlags) => {
       const { kafka, namespace, contracts } = await context();
       const { parseBound, describeBound, rangeSize } = await import('./plan.ts');
       const { copyRange, planCopy } = await import('./replay.ts');
-      const { source, target } = copyTopics(flags, namespace, contracts);
+      const { source, target, originalTopic } = copyTopics(flags, namespace, contracts);
       const rate = flags.rate === undefined ? undefined : Number(flags.rate);
       if (rate !== undefined && !(rate > 0))
         throw new Error(`--rate must be a positive number, not ${flags.rate}`);
@@ -62,6 +67,7 @@ export function register(program: Command): void {
         from: parseBound(flags.from),
         until: parseBound(flags.until),
         ratePerSecond: rate,
+        ...(originalTopic ? { originalTopic } : {}),
       };
       const { ranges } = await planCopy(kafka, options);
       console.log(
@@ -70,6 +76,8 @@ export function register(program: Command): void {
       for (const r of ranges)
         console.log(`  partition ${r.partition}: offsets ${r.start}…${r.end} (${r.end - r.start})`);
       console.log(`  at most ${rangeSize(ranges)} records${rate ? `, at ${rate} records/s` : ''}`);
+      if (originalTopic) console.log(`  only dead letters whose dlq.original.topic is ${originalTopic}`);
+      console.log(repeatWarning(target));
       if (flags.dryRun) {
         console.log('dry run: nothing copied');
         return;
@@ -78,7 +86,8 @@ export function register(program: Command): void {
       const result = await copyRange(kafka, { ...options, onProgress: bar.update });
       bar.stop();
       console.log(
-        `copied ${result.copied} records (${result.skipped} outside the time window) with replay.id=${result.replayId}`,
+        `copied ${result.copied} records (${result.skipped} outside the time window` +
+          `${originalTopic ? `, ${result.filtered} dead letters of other topics` : ''}) with replay.id=${result.replayId}`,
       );
     });
 
@@ -92,6 +101,9 @@ export function register(program: Command): void {
     .option('--yes', 'do not ask for confirmation (required without a terminal)')
     .option('--create', 'the group is new (no committed offsets yet): give it this starting position')
     .action(async (flags: ResetFlags) => {
+      // Before the broker: no flag makes this safe, --dry-run included.
+      const stateful = statefulGroupRefusal(flags.group);
+      if (stateful) throw new ReplayPlanError(stateful);
       const { kafka, namespace, contracts } = await context();
       const { parseBound, describeBound, confirmation, newGroupRefusal, resolveTopic } = await import(
         './plan.ts'
@@ -160,30 +172,61 @@ type Contracts = Parameters<typeof resolveTopic>[2];
  * Source and target of `replay copy`. The source is a contract topic (by id, or by full name in any
  * namespace); `--to-namespace` means the same contract topic there; `--to` names any existing
  * topic (a contract id or full name, or a topic outside the contracts).
+ *
+ * `dead-letters` holds the failed records of every topic. Copied onto another contract topic (a
+ * re-drive), only the dead letters of that topic belong there: `--original-topic` (matched against
+ * the `dlq.original.topic` header) is then required and must name the target's contract topic.
  */
 export function copyTopics(
-  flags: Pick<CopyFlags, 'topic' | 'to' | 'toNamespace'>,
+  flags: Pick<CopyFlags, 'topic' | 'to' | 'toNamespace' | 'originalTopic'>,
   namespace: string,
   contracts: Contracts,
-): { source: string; target: string } {
+): { source: string; target: string; originalTopic?: string } {
   if (Boolean(flags.to) === Boolean(flags.toNamespace))
     throw new ReplayPlanError('give exactly one of --to or --to-namespace');
   const source = resolveTopic(flags.topic, namespace, contracts);
+  let target: { name: string; id?: string };
   if (flags.toNamespace !== undefined) {
     if (!NAMESPACE.test(flags.toNamespace))
       throw new ReplayPlanError(
         `--to-namespace "${flags.toNamespace}" is not a namespace: lowercase letters, digits, _ and - only`,
       );
-    return { source: source.name, target: resolveTopic(source.id, flags.toNamespace, contracts).name };
+    target = resolveTopic(source.id, flags.toNamespace, contracts);
+  } else {
+    try {
+      target = resolveTopic(flags.to!, namespace, contracts);
+    } catch {
+      target = { name: flags.to!.trim() }; // not a contract topic: taken as the broker's name for it
+    }
   }
-  let target: string;
-  try {
-    target = resolveTopic(flags.to!, namespace, contracts).name;
-  } catch {
-    target = flags.to!.trim(); // not a contract topic: taken as the broker's name for it
+  if (flags.originalTopic === undefined) {
+    if (source.id === DEAD_LETTERS && target.id !== undefined && target.id !== DEAD_LETTERS)
+      throw new ReplayPlanError(
+        `refusing to copy all of ${source.name} onto ${target.name}: the dead-letter topic holds the failed records ` +
+          `of every topic, and those of other topics (alert actions, mentions, …) do not belong on ${target.id}. ` +
+          `Re-drive only the dead letters of ${target.id} with --original-topic ${target.id}.`,
+      );
+    return { source: source.name, target: target.name };
   }
-  return { source: source.name, target };
+  if (source.id !== DEAD_LETTERS)
+    throw new ReplayPlanError(
+      `--original-topic selects dead letters by their dlq.original.topic header: it needs --topic ${DEAD_LETTERS}, not ${flags.topic}`,
+    );
+  // Dead letters name their original topic in full, in the namespace where they failed.
+  const original = resolveTopic(flags.originalTopic, source.namespace, contracts);
+  if (target.id !== undefined && target.id !== DEAD_LETTERS && target.id !== original.id)
+    throw new ReplayPlanError(
+      `refusing to re-drive dead letters of ${original.name} onto ${target.name}: they belong on ${original.id}`,
+    );
+  return { source: source.name, target: target.name, originalTopic: original.name };
 }
+
+const DEAD_LETTERS = 'dead-letters';
+
+/** Printed with every copy plan: a copy appends, so running it again duplicates the range. */
+export const repeatWarning = (target: string) =>
+  `warning: a copy appends — if this range was copied into ${target} before, running it again puts ` +
+  'every record there twice (the earlier copy carries the same replay.source headers); check before re-running';
 
 /** As TOPIC_NAMESPACE (shared/config/env.ts). */
 const NAMESPACE = /^[a-z0-9][a-z0-9_-]*$/;

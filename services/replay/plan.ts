@@ -263,6 +263,55 @@ export function planGroupReset(
   return plan;
 }
 
+/**
+ * The consumer groups of the aggregator's exactly-once stages (services/aggregator/service.ts):
+ * `${TOPIC_NAMESPACE}.${AGGREGATOR_GROUP_ID}.attribution` and `….trends`. Each stage keeps its
+ * state in a changelog topic and restores it at start, so that state already holds every record
+ * before the committed offsets.
+ */
+export const STATEFUL_STAGES = [
+  {
+    stage: 'attribution',
+    changelog: 'aggregator-attribution-changelog',
+    holds: 'posts, pending interactions and the ids of the interactions it has seen',
+  },
+  {
+    stage: 'trends',
+    changelog: 'aggregator-trend-changelog',
+    holds: 'the signals counted in every open window',
+  },
+] as const;
+
+/** `<namespace>.<AGGREGATOR_GROUP_ID>.<stage>`; the namespace has no dots (TOPIC_NAMESPACE). */
+const STATEFUL_GROUP = /^([a-z0-9][a-z0-9_-]*)\.(.+)\.(attribution|trends)$/;
+
+/**
+ * Why a group must not be reset on its own: it is an aggregator stage's group, whose state
+ * (restored from its changelog) already holds the records a rewind would hand it again — every
+ * re-read signal would be counted twice. Kafka Streams' reset tool resets offsets and state
+ * together; there is no such tool here, so the answer is a replay into a fresh namespace.
+ */
+export function statefulGroupRefusal(group: string): string | undefined {
+  const match = STATEFUL_GROUP.exec(group.trim());
+  if (!match) return undefined;
+  const namespace = match[1]!;
+  const stage = STATEFUL_STAGES.find((s) => s.stage === match[3])!;
+  return (
+    `refusing to reset ${group}: it is the consumer group of the aggregator's ${stage.stage} stage, ` +
+    `whose state (${stage.holds}) lives in its changelog topic (${stage.changelog} in namespace ${namespace}) ` +
+    'and is restored at start. That state already holds the records before the committed offsets: ' +
+    'rewinding the offsets alone would count every re-read record twice (and moving them forward ' +
+    'would leave state and offsets out of step). Offsets and state would have to be reset together, ' +
+    'which this tool cannot do.\n' +
+    'To reprocess, replay the inputs into a fresh namespace and run the aggregator there:\n' +
+    '  TOPIC_NAMESPACE=<fresh> trend-radar topics apply\n' +
+    '  trend-radar replay copy --topic <id> --to-namespace <fresh> --from earliest   for catalogue-embeddings and inventory\n' +
+    '  trend-radar replay copy --topic <id> --to-namespace <fresh> --from <position>   for mentions and interactions\n' +
+    '  TOPIC_NAMESPACE=<fresh> trend-radar aggregator run\n' +
+    'See docs/replay.md ("Aggregator groups: not reset").'
+  );
+}
+
 export interface GroupUse {
   group: string;
   members: number;

@@ -33,6 +33,11 @@ export interface CopyOptions {
   until: Bound;
   /** Records per second; unlimited when absent. */
   ratePerSecond?: number;
+  /**
+   * Only records whose `dlq.original.topic` header is this topic (dead letters of one topic, to
+   * re-drive them onto it); the others are counted as `filtered`.
+   */
+  originalTopic?: string;
   dryRun?: boolean;
   /** Called as offsets are passed: `done` of `total` offsets in the planned ranges. */
   onProgress?: (done: number, total: number) => void;
@@ -53,6 +58,8 @@ export interface CopyResult {
   copied: number;
   /** Records inside the offset ranges but outside the time window. */
   skipped: number;
+  /** Records left out by `originalTopic` (dead letters of other topics). */
+  filtered: number;
   dryRun: boolean;
 }
 
@@ -130,6 +137,14 @@ function passedBy(batch: Batch, position: bigint): bigint | undefined {
   return BigInt(batch.lastOffset()) + 1n;
 }
 
+const DLQ_ORIGINAL_TOPIC = 'dlq.original.topic';
+
+function headerText(headers: IHeaders | undefined, name: string): string | undefined {
+  const value = headers?.[name];
+  const first = Array.isArray(value) ? value[0] : value;
+  return first === undefined ? undefined : first.toString();
+}
+
 export async function copyRange(kafka: Kafka, options: CopyOptions): Promise<CopyResult> {
   const replayId = `replay-${new Date().toISOString().replace(/[-:.]/g, '')}-${randomBytes(3).toString('hex')}`;
   const { ranges, sourcePartitions, targetPartitions } = await planCopy(kafka, options);
@@ -140,6 +155,7 @@ export async function copyRange(kafka: Kafka, options: CopyOptions): Promise<Cop
     planned,
     copied: 0,
     skipped: 0,
+    filtered: 0,
     dryRun: options.dryRun ?? false,
   };
   if (options.dryRun || planned === 0) return result;
@@ -231,6 +247,13 @@ export async function copyRange(kafka: Kafka, options: CopyOptions): Promise<Cop
           passed = offset + 1n;
           if (!inTimeWindow(Number(message.timestamp), options.from, options.until)) {
             result.skipped++;
+            continue;
+          }
+          if (
+            options.originalTopic !== undefined &&
+            headerText(message.headers, DLQ_ORIGINAL_TOPIC) !== options.originalTopic
+          ) {
+            result.filtered++;
             continue;
           }
           pending.push({

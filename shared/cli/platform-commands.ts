@@ -127,9 +127,14 @@ export function register(program: Command): void {
 
   program
     .command('contracts')
-    .description('write the JSON Schema of every topic and the AsyncAPI document to docs/contracts')
-    .option('--out <dir>', 'output folder', 'docs/contracts')
-    .action(async (options: { out: string }) => {
+    .description(
+      "write the JSON Schema of every topic and the AsyncAPI document to the repository's docs/contracts",
+    )
+    .option(
+      '--out <dir>',
+      "output folder (default: the repository's docs/contracts, wherever this runs from)",
+    )
+    .action(async (options: { out?: string }) => {
       const { writeContractDocuments } = await import('../contracts/documents.ts');
       const written = await writeContractDocuments(options.out);
       for (const file of written) console.log(`wrote ${file}`);

@@ -5,6 +5,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { TOPICS, type TopicSpec } from './topics.ts';
 
@@ -100,7 +101,11 @@ export function asyncApiDocument(): object {
   };
 }
 
-export async function writeContractDocuments(outDir: string): Promise<string[]> {
+/** docs/contracts of this repository, wherever the command runs from. */
+export const CONTRACTS_DIR = fileURLToPath(new URL('../../docs/contracts', import.meta.url));
+
+/** Writes the documents into `outDir` (a relative one is taken from the current directory). */
+export async function writeContractDocuments(outDir: string = CONTRACTS_DIR): Promise<string[]> {
   await mkdir(join(outDir, 'schemas'), { recursive: true });
   const written: string[] = [];
   for (const [file, schema] of Object.entries(topicJsonSchemas())) {

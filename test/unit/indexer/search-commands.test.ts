@@ -1,6 +1,7 @@
 import { Command } from 'commander';
-import { describe, expect, it } from 'vitest';
-import { register, risingRequest } from '../../../services/indexer/commands.ts';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { register, reindexTopics, risingRequest, sizeFlag } from '../../../services/indexer/commands.ts';
+import { INDEXED_TOPICS } from '../../../services/indexer/config.ts';
 
 const flags = { since: '24h', by: 'sku', size: '20' };
 
@@ -34,5 +35,79 @@ describe('search rising: flags', () => {
     await expect(
       program.parseAsync(['search', 'rising', '--by', 'colour'], { from: 'user' }),
     ).rejects.toThrow(/argument 'colour' is invalid\. Allowed choices are sku, country, category/);
+  });
+});
+
+const cli = () => {
+  const program = new Command('trend-radar').exitOverride().configureOutput({ writeErr: () => {} });
+  register(program);
+  return program;
+};
+
+describe('search posts|text|looks-like: --size', () => {
+  it('is a whole number, 1 or more', () => {
+    expect(sizeFlag('5', 'posts')).toBe(5);
+    expect(sizeFlag(' 20 ', 'posts')).toBe(20);
+    for (const bad of ['abc', '-3', '2.5', '0', ''])
+      expect(() => sizeFlag(bad, 'posts')).toThrow(
+        `--size must be a whole number of posts (1 or more), not "${bad}"`,
+      );
+  });
+
+  it('is refused on the command line before any query runs', async () => {
+    // The audited case: abc, -3 and 2.5 reached Elasticsearch.
+    for (const args of [
+      ['search', 'posts', 'BAG-1', '--size', 'abc'],
+      ['search', 'text', '#tote', '--size', '-3'],
+      ['search', 'looks-like', 'BAG-1', '--size', '2.5'],
+    ])
+      await expect(cli().parseAsync(args, { from: 'user' })).rejects.toThrow(/--size must be a whole number/);
+  });
+});
+
+describe('reindex: --topics', () => {
+  it('takes indexed topic ids, comma-separated', () => {
+    expect(reindexTopics('uploads, mentions')).toEqual(['uploads', 'mentions']);
+  });
+
+  it('names the flag, not the environment variable, for an unknown id', () => {
+    // The audited case: "INDEXER_TOPICS.0: Invalid option".
+    expect(() => reindexTopics('uploadz')).toThrow(
+      '--topics names "uploadz", which the indexer does not index: give one or more of uploads, mentions, ' +
+        'trend-windows, reorder-alerts, alert-actions, catalogue-embeddings, comma-separated',
+    );
+    expect(() => reindexTopics(' , ')).toThrow(/^--topics names no topic/);
+  });
+
+  it('knows exactly the topics the indexer indexes (config.ts)', () => {
+    expect(reindexTopics(INDEXED_TOPICS.join(','))).toEqual([...INDEXED_TOPICS]);
+    expect(() => reindexTopics('x')).toThrow(
+      `give one or more of ${INDEXED_TOPICS.join(', ')}, comma-separated`,
+    );
+  });
+});
+
+describe('reindex: confirmation', () => {
+  const tty = Object.getOwnPropertyDescriptor(process.stdin, 'isTTY');
+  afterEach(() => {
+    if (tty) Object.defineProperty(process.stdin, 'isTTY', tty);
+    else delete (process.stdin as { isTTY?: boolean }).isTTY;
+    vi.restoreAllMocks();
+  });
+
+  it('refuses without a terminal and without --yes, deleting nothing', async () => {
+    // The audited case: the prompt was printed and the command exited 0 having done nothing.
+    Object.defineProperty(process.stdin, 'isTTY', { value: false, configurable: true });
+    const out = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    await expect(cli().parseAsync(['reindex', '--topics', 'uploads'], { from: 'user' })).rejects.toThrow(
+      /reindex deletes the \S+ indices of uploads .*re-run with --yes/s,
+    );
+    expect(out).not.toHaveBeenCalled();
+  });
+
+  it('checks --topics before anything else', async () => {
+    await expect(
+      cli().parseAsync(['reindex', '--topics', 'uploadz', '--yes'], { from: 'user' }),
+    ).rejects.toThrow(/^--topics names "uploadz"/);
   });
 });

@@ -1,9 +1,11 @@
+import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
-import { copyTopics } from '../../../services/replay/commands.ts';
+import { copyTopics, register, repeatWarning } from '../../../services/replay/commands.ts';
 
 const contracts = [
   { id: 'uploads', version: 1 },
   { id: 'dead-letters', version: 1 },
+  { id: 'reorder-alerts', version: 1 },
 ];
 
 describe('replay copy: source and target', () => {
@@ -20,18 +22,21 @@ describe('replay copy: source and target', () => {
 
   it('refuses an unknown source with the valid ids', () => {
     expect(() => copyTopics({ topic: 'nosuch', toNamespace: 'staging' }, 'prod', contracts)).toThrow(
-      /unknown topic "nosuch": give a contract id \(uploads, dead-letters\)/,
+      /unknown topic "nosuch": give a contract id \(uploads, dead-letters, reorder-alerts\)/,
     );
   });
 
   it('takes --to as a contract id, a full name, or any other topic name', () => {
-    expect(copyTopics({ topic: 'dead-letters', to: 'uploads' }, 'prod', contracts).target).toBe(
-      'prod.uploads.v1',
+    expect(copyTopics({ topic: 'uploads', to: 'reorder-alerts' }, 'prod', contracts).target).toBe(
+      'prod.reorder-alerts.v1',
     );
-    expect(copyTopics({ topic: 'dead-letters', to: 'staging.uploads.v1' }, 'prod', contracts).target).toBe(
+    expect(copyTopics({ topic: 'uploads', to: 'staging.uploads.v1' }, 'prod', contracts).target).toBe(
       'staging.uploads.v1',
     );
     expect(copyTopics({ topic: 'uploads', to: 'scratch-copy' }, 'prod', contracts).target).toBe(
+      'scratch-copy',
+    );
+    expect(copyTopics({ topic: 'dead-letters', to: 'scratch-copy' }, 'prod', contracts).target).toBe(
       'scratch-copy',
     );
   });
@@ -44,5 +49,103 @@ describe('replay copy: source and target', () => {
     expect(() => copyTopics({ topic: 'uploads', toNamespace: 'Bad NS' }, 'prod', contracts)).toThrow(
       /--to-namespace "Bad NS" is not a namespace/,
     );
+  });
+});
+
+describe('replay copy: re-driving dead letters', () => {
+  it('refuses to copy every dead letter onto a contract topic', () => {
+    // The audited case: an alert action's dead letter landed on uploads.
+    expect(() => copyTopics({ topic: 'dead-letters', to: 'uploads' }, 'prod', contracts)).toThrow(
+      /refusing to copy all of prod\.dead-letters\.v1 onto prod\.uploads\.v1: .*--original-topic uploads/,
+    );
+    expect(() =>
+      copyTopics({ topic: 'staging.dead-letters.v1', to: 'staging.uploads.v1' }, 'prod', contracts),
+    ).toThrow(/--original-topic uploads/);
+  });
+
+  it("filters on the original topic, named in the dead-letter topic's namespace", () => {
+    expect(
+      copyTopics({ topic: 'dead-letters', to: 'uploads', originalTopic: 'uploads' }, 'prod', contracts),
+    ).toEqual({
+      source: 'prod.dead-letters.v1',
+      target: 'prod.uploads.v1',
+      originalTopic: 'prod.uploads.v1',
+    });
+    expect(
+      copyTopics(
+        {
+          topic: 'staging.dead-letters.v1',
+          to: 'staging.reorder-alerts.v1',
+          originalTopic: 'reorder-alerts',
+        },
+        'prod',
+        contracts,
+      ).originalTopic,
+    ).toBe('staging.reorder-alerts.v1');
+  });
+
+  it('refuses dead letters of one topic onto another, and the filter on other sources', () => {
+    expect(() =>
+      copyTopics(
+        { topic: 'dead-letters', to: 'uploads', originalTopic: 'reorder-alerts' },
+        'prod',
+        contracts,
+      ),
+    ).toThrow(
+      /dead letters of prod\.reorder-alerts\.v1 onto prod\.uploads\.v1: they belong on reorder-alerts/,
+    );
+    expect(() =>
+      copyTopics({ topic: 'uploads', toNamespace: 'staging', originalTopic: 'uploads' }, 'prod', contracts),
+    ).toThrow(/--original-topic .* needs --topic dead-letters/);
+    expect(() =>
+      copyTopics({ topic: 'dead-letters', to: 'uploads', originalTopic: 'uploadz' }, 'prod', contracts),
+    ).toThrow(/unknown topic "uploadz"/);
+  });
+
+  it('copies all dead letters into another dead-letter topic, filtered or not', () => {
+    expect(copyTopics({ topic: 'dead-letters', toNamespace: 'staging' }, 'prod', contracts)).toEqual({
+      source: 'prod.dead-letters.v1',
+      target: 'staging.dead-letters.v1',
+    });
+    expect(
+      copyTopics(
+        { topic: 'dead-letters', toNamespace: 'staging', originalTopic: 'uploads' },
+        'prod',
+        contracts,
+      ).originalTopic,
+    ).toBe('prod.uploads.v1');
+  });
+});
+
+describe('replay copy: running it twice', () => {
+  it('warns in every plan that a second run duplicates the range', () => {
+    expect(repeatWarning('staging.uploads.v1')).toMatch(
+      /copied into staging\.uploads\.v1 before, running it again puts every record there twice/,
+    );
+  });
+});
+
+describe("replay reset-group: an aggregator stage's group", () => {
+  it('is refused before the broker is asked, --dry-run, --yes and --create included', async () => {
+    for (const extra of [[], ['--dry-run'], ['--yes', '--create']]) {
+      const program = new Command('trend-radar').exitOverride().configureOutput({ writeErr: () => {} });
+      register(program);
+      await expect(
+        program.parseAsync(
+          [
+            'replay',
+            'reset-group',
+            '--group',
+            'trendradar.aggregator.trends',
+            '--topic',
+            'signals-by-sku',
+            '--to',
+            'earliest',
+            ...extra,
+          ],
+          { from: 'user' },
+        ),
+      ).rejects.toThrow(/refusing to reset trendradar\.aggregator\.trends: .*re-read record twice/s);
+    }
   });
 });

@@ -12,6 +12,7 @@ import {
   rangeSize,
   resolveBound,
   resolveTopic,
+  statefulGroupRefusal,
   targetPartition,
 } from '../../../services/replay/plan.ts';
 
@@ -226,5 +227,33 @@ describe('resetting a group that never ran', () => {
   it('lets a group through that committed on another topic or has members', () => {
     expect(newGroupRefusal({ ...use, committedTopics: ['trendradar.mentions.v1'] }, false)).toBeUndefined();
     expect(newGroupRefusal({ ...use, members: 1 }, false)).toBeUndefined();
+  });
+});
+
+describe("resetting an aggregator stage's group", () => {
+  it('refuses the exactly-once stages, whose changelog state already holds the records', () => {
+    // The audited case: a rewind of trendradar.aggregator.trends counted 10 signals as 20.
+    const refusal = statefulGroupRefusal('trendradar.aggregator.trends');
+    expect(refusal).toMatch(/^refusing to reset trendradar\.aggregator\.trends: .*aggregator's trends stage/);
+    expect(refusal).toMatch(/aggregator-trend-changelog in namespace trendradar/);
+    expect(refusal).toMatch(/count every re-read record twice/);
+    expect(refusal).toMatch(
+      /replay copy --topic <id> --to-namespace <fresh> --from <position> {3}for mentions and interactions/,
+    );
+    expect(refusal).toMatch(/TOPIC_NAMESPACE=<fresh> trend-radar aggregator run/);
+    expect(statefulGroupRefusal('staging.agg-blue.attribution')).toMatch(
+      /attribution stage.*aggregator-attribution-changelog in namespace staging/s,
+    );
+  });
+
+  it('lets every other group through', () => {
+    for (const group of [
+      'trendradar.embedder',
+      'trendradar.indexer',
+      'trendradar.notifier',
+      'trends',
+      'x.trendsy',
+    ])
+      expect(statefulGroupRefusal(group)).toBeUndefined();
   });
 });
