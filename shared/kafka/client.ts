@@ -13,6 +13,22 @@ const LEVEL_NAMES: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.DEBUG]: 'debug',
 };
 
+/**
+ * The level a kafkajs log line is written at. A broker's error answer is logged by kafkajs'
+ * connection at error level even when it is retried and then succeeds (CONCURRENT_TRANSACTIONS
+ * after a restart, a leader moving): the caller receives the same error and reports what it could
+ * not recover from, so here it is a warning.
+ */
+export function kafkaLogLevel(
+  level: number,
+  namespace: string,
+  message: string,
+): 'error' | 'warn' | 'info' | 'debug' {
+  if (level === logLevel.ERROR && namespace === 'Connection' && message.startsWith('Response '))
+    return 'warn';
+  return LEVEL_NAMES[level] ?? 'info';
+}
+
 /** A kafkajs client whose own log lines go through pino (warnings and errors only by default). */
 export function createKafka({ brokers, clientId }: KafkaConnection, logger?: Logger): Kafka {
   return new Kafka({
@@ -25,7 +41,10 @@ export function createKafka({ brokers, clientId }: KafkaConnection, logger?: Log
     logCreator: () => (entry) => {
       if (!logger) return;
       const { message, ...rest } = entry.log;
-      logger[LEVEL_NAMES[entry.level] ?? 'info']({ kafka: entry.namespace, ...rest }, message);
+      logger[kafkaLogLevel(entry.level, entry.namespace, message)](
+        { kafka: entry.namespace, ...rest },
+        message,
+      );
     },
   });
 }
