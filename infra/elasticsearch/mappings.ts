@@ -25,7 +25,8 @@ const textAndKeyword = (ignoreAbove = 256): Mapping => ({
 /**
  * Vector field: the dimension is taken from the first document of each index (the descriptor
  * decides it, see docs/search.md); cosine because the descriptors are compared by angle.
- * A document whose vector has another dimension, or zero magnitude, fails with a mapping error.
+ * A document whose vector has another dimension, or zero magnitude, fails with a mapping error;
+ * the indexer then indexes it without its vectors (shared/elasticsearch/bulk.ts).
  */
 const vector: Mapping = { type: 'dense_vector', index: true, similarity: 'cosine' };
 
@@ -74,7 +75,7 @@ export const mentionsMapping: Mapping = {
     postId: keyword,
     memberId: keyword,
     imageIndex: integer,
-    /** `${uploadEventId}:${imageIndex}`: one photo, whatever SKUs it matched (for collapsing). */
+    /** `${uploadEventId}:${imageIndex}`: the photo, also the document id (one document per photo). */
     photoId: keyword,
     imageUrl: keyword,
     kind: keyword,

@@ -69,14 +69,23 @@ export function lensLayers(lens: SavedObject): Array<[string, LensLayer]> {
   return Object.entries(state.datasourceStates.formBased.layers);
 }
 
-/** `field : value and field : "value"` (the only KQL the objects use) → field/value pairs. */
-export function kqlTerms(query: string): Array<[string, string | boolean]> {
+/** One KQL clause: `field : value`, or `not field : value` (then `negated`). */
+export type KqlTerm =
+  | [field: string, value: string | boolean]
+  | [field: string, value: string | boolean, 'not'];
+
+/**
+ * `field : value and not field : "value"` (the only KQL the objects use) → field/value pairs, a
+ * third element `'not'` on a negated clause.
+ */
+export function kqlTerms(query: string): KqlTerm[] {
   if (query.trim() === '') return [];
   return query.split(/\s+and\s+/i).map((clause) => {
-    const match = /^\s*([\w.@]+)\s*:\s*(?:"([^"]*)"|(\S+))\s*$/.exec(clause);
+    const match = /^\s*(not\s+)?([\w.@]+)\s*:\s*(?:"([^"]*)"|(\S+))\s*$/i.exec(clause);
     if (!match) throw new Error(`unsupported KQL clause ${JSON.stringify(clause)}`);
-    const raw = match[2] ?? match[3]!;
-    return [match[1]!, raw === 'true' ? true : raw === 'false' ? false : raw];
+    const raw = match[3] ?? match[4]!;
+    const value = raw === 'true' ? true : raw === 'false' ? false : raw;
+    return match[1] ? [match[2]!, value, 'not'] : [match[2]!, value];
   });
 }
 
@@ -269,6 +278,13 @@ function termsOrder(layer: LensLayer, column: LensColumn): Record<string, string
   return { [key]: column.params?.orderDirection ?? 'desc' };
 }
 
-export function termsQuery(terms: Array<[string, string | boolean]>): unknown {
-  return { bool: { filter: terms.map(([field, value]) => ({ term: { [field]: value } })) } };
+export function termsQuery(terms: KqlTerm[]): unknown {
+  const term = ([field, value]: KqlTerm) => ({ term: { [field]: value } });
+  const mustNot = terms.filter((t) => t[2] === 'not');
+  return {
+    bool: {
+      filter: terms.filter((t) => t[2] !== 'not').map(term),
+      ...(mustNot.length > 0 ? { must_not: mustNot.map(term) } : {}),
+    },
+  };
 }

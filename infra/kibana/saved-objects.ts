@@ -19,6 +19,14 @@ const PREFIX = 'trendradar';
  */
 export const HOURLY_WINDOW_MS = 3_600_000;
 
+/**
+ * What the Alerts panels count: an alert is raised (`new`) and may be escalated (`escalated`, a
+ * higher priority, same episodeId) and later cooled (`cooled`, same episodeId: the trend is over,
+ * nothing was raised). Cooled records are left out, and the panels count distinct episodes, so an
+ * escalation does not count as a second alert for the SKU.
+ */
+export const RAISED_ALERTS_KQL = 'not status : "cooled"';
+
 export interface SavedObject {
   id: string;
   type: 'index-pattern' | 'search' | 'lens' | 'map' | 'dashboard';
@@ -476,9 +484,10 @@ export function savedObjects(): SavedObject[] {
     [
       { id: 'time', op: 'date_histogram', field: '@timestamp', label: 'Time' },
       { id: 'priority', op: 'terms', field: 'priority', label: 'Priority', size: 3 },
-      { id: 'alerts', op: 'count', label: 'Alerts' },
+      { id: 'alerts', op: 'unique_count', field: 'episodeId', label: 'Alerts raised or escalated' },
     ],
     { kind: 'bar_stacked', x: 'time', split: 'priority', y: ['alerts'] },
+    RAISED_ALERTS_KQL,
   );
   const alertsBySku = lens(
     'trend-radar-lens-alerts-by-sku',
@@ -487,11 +496,12 @@ export function savedObjects(): SavedObject[] {
     [
       { id: 'sku', op: 'terms', field: 'sku', label: 'SKU', size: 20, orderBy: 'uplift' },
       { id: 'uplift', op: 'max', field: 'uplift', label: 'Best uplift' },
-      { id: 'alerts', op: 'count', label: 'Alerts' },
+      { id: 'alerts', op: 'unique_count', field: 'episodeId', label: 'Alerts (episodes)' },
       { id: 'qty', op: 'max', field: 'suggestedReorderQty', label: 'Suggested reorder' },
       { id: 'cover', op: 'average', field: 'stock.daysOfCover', label: 'Days of cover' },
     ],
     { kind: 'table' },
+    RAISED_ALERTS_KQL,
   );
   const actionsByBuyer = lens(
     'trend-radar-lens-actions-by-buyer',

@@ -218,15 +218,18 @@ function registerSearch(program: Command): void {
   const run = async (
     query: (q: import('../../shared/elasticsearch/queries.ts').MerchandiserQueries) => Promise<unknown>,
   ) => {
-    const { loadConfig, BaseEnv } = await import('../../shared/config/env.ts');
+    const { loadConfig } = await import('../../shared/config/env.ts');
+    const { AggregatorEnv } = await import('../aggregator/config.ts');
     const { createElasticsearch } = await import('../../shared/elasticsearch/client.ts');
     const { MerchandiserQueries } = await import('../../shared/elasticsearch/queries.ts');
-    const config = loadConfig(BaseEnv);
+    // The aggregator's settings too: timelines and rising products read its hopping windows.
+    const config = loadConfig(AggregatorEnv);
     const client = createElasticsearch(config.ELASTICSEARCH_URL);
+    const queries = new MerchandiserQueries(client, config.ES_INDEX_PREFIX, {
+      windowSizeMs: config.AGGREGATOR_WINDOW_SIZE_MS,
+    });
     try {
-      console.log(
-        JSON.stringify(await query(new MerchandiserQueries(client, config.ES_INDEX_PREFIX)), null, 2),
-      );
+      console.log(JSON.stringify(await query(queries), null, 2));
     } finally {
       await client.close();
     }

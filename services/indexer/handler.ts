@@ -1,7 +1,9 @@
 /**
  * The indexer's batch handler: a chunk of records from one partition becomes one bulk request.
  *   - a record that breaks its topic contract → dead (dead-letter topic) before Elasticsearch sees it;
- *   - a document Elasticsearch rejects (mapping error, …) → dead with Elasticsearch's reason;
+ *   - a document Elasticsearch rejects (mapping error, …) → dead with Elasticsearch's reason, except
+ *     a rejection of its vector (another dimension): indexed without the vector (bulk.ts);
+ *   - an older version of a mention or catalogue document than the indexed one → done (superseded);
  *   - Elasticsearch unavailable, 429 or 5xx → the handler waits here, heartbeating, until the
  *     node answers: the runner's `maxAttempts` is for records that fail, not for an outage,
  *     which must stall the partition rather than send everything to the dead-letter topic;

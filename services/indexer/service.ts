@@ -68,6 +68,18 @@ export async function startIndexer(config: IndexerConfig, deps: IndexerDeps = {}
     labelNames: ['family', 'result'],
     registers: [registry],
   });
+  const withoutVector = new Counter({
+    name: 'trendradar_indexer_documents_without_vector_total',
+    help: 'Documents indexed without their vector fields, which Elasticsearch refused (another dimension than the index, zero vector).',
+    labelNames: ['family'],
+    registers: [registry],
+  });
+  const superseded = new Counter({
+    name: 'trendradar_indexer_documents_superseded_total',
+    help: 'Documents not written because a newer version (processedAt, updatedAt) was already indexed.',
+    labelNames: ['family'],
+    registers: [registry],
+  });
   const waits = new Counter({
     name: 'trendradar_indexer_elasticsearch_waits_total',
     help: 'Times the indexer waited for an unavailable or overloaded Elasticsearch.',
@@ -115,7 +127,23 @@ export async function startIndexer(config: IndexerConfig, deps: IndexerDeps = {}
       onResults: (family, results) => {
         reachable.set(1);
         esReachable = true;
-        for (const result of results) documents.inc({ family, result: result.status });
+        let stripped = 0;
+        let reason: string | undefined;
+        for (const result of results) {
+          documents.inc({ family, result: result.status });
+          if (result.status !== 'indexed' || !result.note) continue;
+          if (result.note === 'superseded') superseded.inc({ family });
+          else {
+            withoutVector.inc({ family });
+            stripped++;
+            reason ??= result.reason;
+          }
+        }
+        if (stripped > 0)
+          logger.warn(
+            { family, documents: stripped, reason },
+            'indexed documents without their vectors (Elasticsearch refused them): searchable, not in kNN search',
+          );
       },
     }),
   });

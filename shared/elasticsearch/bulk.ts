@@ -5,13 +5,26 @@
  *   whole request: connection refused/reset, timeouts, 429, 5xx, 401/403/404 → Elasticsearch is
  *     unavailable (or unreachable as configured), wait (exponential backoff, capped) and send again,
  *     for as long as it takes; 400 and 413 throw, and the runner isolates the record responsible.
+ *   409 version conflict on an externally versioned document → a newer version is already
+ *     indexed: the goal holds (`indexed`, note `superseded`);
+ *   a document rejected because of one of its vector fields (another dimension than the index's,
+ *     zero magnitude) → indexed again without its vectors (`indexed`, note `without-vector`), so
+ *     its SKU, score, location… stay searchable.
  * `indexUntilSettled` returns only when every action is indexed or rejected, or when asked to stop.
  */
 import { type Client, errors } from '@elastic/elasticsearch';
-import type { IndexAction } from './documents.ts';
+import { type IndexAction, withoutVectors } from './documents.ts';
 
 export type ItemResult =
-  | { status: 'indexed' }
+  | {
+      status: 'indexed';
+      /**
+       * `superseded`: not written because a newer version was already indexed;
+       * `without-vector`: written without its vector fields, which Elasticsearch refused (`reason`).
+       */
+      note?: 'superseded' | 'without-vector';
+      reason?: string;
+    }
   | { status: 'retry'; reason: string }
   | { status: 'rejected'; reason: string };
 
@@ -25,6 +38,9 @@ export function classifyItem(op: IndexAction['op'], item: BulkItemResponse): Ite
   if (status >= 200 && status < 300) return { status: 'indexed' };
   if (op === 'delete' && status === 404) return { status: 'indexed' }; // already gone: the goal holds
   const reason = describeItemError(item);
+  // Only external versions conflict here (no if_seq_no is ever sent): a newer event is indexed.
+  if (status === 409 && item.error?.type === 'version_conflict_engine_exception')
+    return { status: 'indexed', note: 'superseded', reason };
   if (status === 429 || status >= 500) return { status: 'retry', reason };
   return { status: 'rejected', reason };
 }
@@ -35,6 +51,17 @@ export function describeItemError(item: BulkItemResponse): string {
   const cause =
     error.caused_by?.reason && error.caused_by.reason !== error.reason ? ` (${error.caused_by.reason})` : '';
   return `${error.type ?? 'error'}: ${error.reason ?? 'no reason given'}${cause}`;
+}
+
+/**
+ * True when Elasticsearch refused the document because of one of its vector fields: a
+ * `dense_vector` parse error (another dimension than the mapping's, not numbers) or a zero
+ * vector under cosine similarity. Those are the only vector errors; anything else is not.
+ */
+export function isVectorRejection(reason: string, vectorFields: readonly string[]): boolean {
+  if (vectorFields.length === 0) return false;
+  if (/\[dense_vector\]|type \[dense_vector\]|vectors with zero magnitude/.test(reason)) return true;
+  return vectorFields.some((field) => reason.includes(`[${field}]`));
 }
 
 /** True for failures of the request as a whole that will pass: the node is down, busy or restarting. */
@@ -56,7 +83,18 @@ export function bulkOperations(actions: IndexAction[]): unknown[] {
   const operations: unknown[] = [];
   for (const action of actions) {
     if (action.op === 'index')
-      operations.push({ index: { _index: action.index, _id: action.id } }, action.document);
+      operations.push(
+        {
+          index: {
+            _index: action.index,
+            _id: action.id,
+            ...(action.version !== undefined
+              ? { version: action.version, version_type: 'external_gte' }
+              : {}),
+          },
+        },
+        action.document,
+      );
     else operations.push({ delete: { _index: action.index, _id: action.id } });
   }
   return operations;
@@ -89,6 +127,9 @@ export async function indexUntilSettled(
   options: SettleOptions,
 ): Promise<ItemResult[]> {
   const results: ItemResult[] = actions.map(() => ({ status: 'retry', reason: 'not sent yet' }));
+  // What is sent: an action Elasticsearch refused for its vectors is replaced by the same without them.
+  const sending = [...actions];
+  const droppedVectors = new Map<number, string>();
   let pending = actions.map((_, i) => i);
   const sleep = options.sleep ?? defaultSleep;
   for (let attempt = 1; pending.length > 0; attempt++) {
@@ -96,14 +137,36 @@ export async function indexUntilSettled(
     try {
       const itemResults = await bulkOnce(
         client,
-        pending.map((i) => actions[i]!),
+        pending.map((i) => sending[i]!),
       );
       const again: number[] = [];
+      const stripped: number[] = [];
       itemResults.forEach((result, j) => {
         const index = pending[j]!;
-        results[index] = result;
+        const action = sending[index]!;
+        if (
+          result.status === 'rejected' &&
+          action.op === 'index' &&
+          isVectorRejection(result.reason, action.vectorFields ?? [])
+        ) {
+          sending[index] = withoutVectors(action);
+          droppedVectors.set(index, result.reason);
+          stripped.push(index);
+          return;
+        }
+        const dropped = droppedVectors.get(index);
+        results[index] =
+          result.status === 'indexed' && dropped !== undefined && !result.note
+            ? { status: 'indexed', note: 'without-vector', reason: dropped }
+            : result;
         if (result.status === 'retry') again.push(index);
       });
+      // Sent again at once, without their vectors: not a failure to back off from.
+      if (stripped.length > 0) {
+        pending = [...stripped, ...again].sort((a, b) => a - b);
+        attempt--;
+        continue;
+      }
       pending = again;
       if (pending.length === 0) break;
       reason = (results[pending[0]!] as { reason: string }).reason;

@@ -16,8 +16,51 @@ import type { Location } from '../contracts/primitives.ts';
 import { catalogueIndex, type FamilyId, monthlyIndex } from './indices.ts';
 
 export type IndexAction =
-  | { op: 'index'; family: FamilyId; index: string; id: string; document: Record<string, unknown> }
+  | {
+      op: 'index';
+      family: FamilyId;
+      index: string;
+      id: string;
+      document: Record<string, unknown>;
+      /**
+       * External version (epoch milliseconds of the event's own clock), sent with
+       * `version_type: external_gte`: an older event never overwrites a newer one, whatever order
+       * they arrive in, and the same event delivered again overwrites itself (idempotent).
+       */
+      version?: number;
+      /**
+       * Dotted paths of the document's `dense_vector` fields (`views.vector` inside the nested
+       * views). When Elasticsearch rejects the document because of one of them (another dimension
+       * than the index's, zero magnitude), the bulk path indexes it again without them rather than
+       * losing the searchable rest (see `withoutVectors` and docs/search.md).
+       */
+      vectorFields?: readonly string[];
+    }
   | { op: 'delete'; family: FamilyId; index: string; id: string };
+
+/** Epoch milliseconds of an instant, as the external version of a document. */
+export const versionOf = (instant: string): number => new Date(instant).getTime();
+
+/** Removes `path` (dotted; arrays of objects are walked) from a copy of `value`. */
+function withoutPath(value: unknown, path: readonly string[]): unknown {
+  if (Array.isArray(value)) return value.map((item) => withoutPath(item, path));
+  if (!value || typeof value !== 'object' || path.length === 0) return value;
+  const [head, ...rest] = path as [string, ...string[]];
+  const copy: Record<string, unknown> = { ...(value as Record<string, unknown>) };
+  if (!(head in copy)) return copy;
+  if (rest.length === 0) delete copy[head];
+  else copy[head] = withoutPath(copy[head], rest);
+  return copy;
+}
+
+/** The same action without its vector fields (and without `vectorFields`, so it is tried once). */
+export function withoutVectors(action: IndexAction): IndexAction {
+  if (action.op !== 'index' || !action.vectorFields?.length) return action;
+  let document: unknown = action.document;
+  for (const field of action.vectorFields) document = withoutPath(document, field.split('.'));
+  const { vectorFields: _dropped, ...rest } = action;
+  return { ...rest, document: document as Record<string, unknown> };
+}
 
 /** Normalised to UTC milliseconds: one format in every index, whatever offset the producer used. */
 const utc = (instant: string): string => new Date(instant).toISOString();
@@ -64,8 +107,18 @@ export function postAction(prefix: string, upload: Upload): IndexAction {
   };
 }
 
+/**
+ * The photo a mention is about: `${uploadEventId}:${imageIndex}`. The mention document's id,
+ * not the mention id (which adds the decision, `:${sku|none}`): re-processing the photo after a
+ * model or threshold fix must replace the earlier decision, not add a second document beside it.
+ */
+export function photoIdOf(mention: Pick<Mention, 'uploadEventId' | 'imageIndex'>): string {
+  return `${mention.uploadEventId}:${mention.imageIndex}`;
+}
+
 export function mentionAction(prefix: string, mention: Mention): IndexAction {
   const timestamp = utc(mention.eventTime);
+  const photoId = photoIdOf(mention);
   const matched =
     mention.kind === 'mention'
       ? { sku: mention.sku, score: mention.score, rank: mention.rank }
@@ -74,7 +127,10 @@ export function mentionAction(prefix: string, mention: Mention): IndexAction {
     op: 'index',
     family: 'mentions',
     index: monthlyIndex(prefix, 'mentions', timestamp),
-    id: mention.mentionId,
+    // One document per photo; the newest decision (by processedAt) wins, a replay rewrites it as is.
+    id: photoId,
+    version: versionOf(mention.processedAt),
+    vectorFields: ['photoEmbedding'],
     document: compact({
       '@timestamp': timestamp,
       mentionId: mention.mentionId,
@@ -82,7 +138,7 @@ export function mentionAction(prefix: string, mention: Mention): IndexAction {
       postId: mention.postId,
       memberId: mention.memberId,
       imageIndex: mention.imageIndex,
-      photoId: `${mention.uploadEventId}:${mention.imageIndex}`,
+      photoId,
       imageUrl: mention.imageUrl,
       kind: mention.kind,
       ...matched,
@@ -119,7 +175,8 @@ export function trendWindowAction(prefix: string, window: TrendWindow): IndexAct
       score: window.score,
       pValue: window.pValue,
       rising: window.rising,
-      category: window.category ?? undefined,
+      // Lower-cased (as the queries lower-case the filter): `Bags` and `bags` are one category.
+      category: window.category?.toLowerCase() ?? undefined,
       emittedAt: utc(window.emittedAt),
     }),
   };
@@ -202,6 +259,10 @@ export function catalogueAction(prefix: string, embedding: CatalogueEmbedding): 
     family: 'catalogue',
     index: catalogueIndex(prefix),
     id: catalogueId(embedding.sku, embedding.modelId),
+    // Several keys (`<sku>|<model>@<descriptor>` of each descriptor, and the legacy `<sku>|<model>`)
+    // write this document from different partitions: the newest record (updatedAt) wins.
+    version: versionOf(updatedAt),
+    vectorFields: ['views.vector'],
     document: compact({
       '@timestamp': updatedAt,
       sku: embedding.sku,

@@ -9,6 +9,18 @@
 import type { Client } from '@elastic/elasticsearch';
 import { aliasName } from './indices.ts';
 
+/**
+ * The size of the aggregator's hopping windows (AGGREGATOR_WINDOW_SIZE_MS, default one hour). The
+ * trend-windows indices also hold one window per UTC day, whose counts and scores are on another
+ * scale: rising products and timelines read only windows of this size unless told otherwise.
+ * (The Kibana panels use the same value, HOURLY_WINDOW_MS in infra/kibana/saved-objects.ts.)
+ */
+export const DEFAULT_WINDOW_SIZE_MS = 3_600_000;
+
+/** At most this many timeline points are returned (the newest); 10 days of 5-minute hops is 2,880. */
+export const TIMELINE_MAX_POINTS = 5_000;
+const TIMELINE_PAGE = 1_000;
+
 const UNITS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
 /** `90s`, `30m`, `6h`, `7d`, `2w` → milliseconds. */
@@ -48,6 +60,19 @@ export interface TimelinePoint {
   baseline: number;
   score: number;
   rising: boolean;
+}
+
+export interface Timeline {
+  sku: string;
+  scope: string;
+  /** The window size the points are of (the hourly windows unless asked for another). */
+  sizeMs: number;
+  /** Oldest first, ending with the newest window in the period. */
+  points: TimelinePoint[];
+  /** Windows in the period; more than `points.length` when `truncated`. */
+  total: number;
+  /** True when the period holds more windows than `maxPoints`: the oldest ones are left out. */
+  truncated: boolean;
 }
 
 export interface PostWithPhotos {
@@ -105,10 +130,16 @@ const postOf = (source: PostSource): PostWithPhotos => ({
 const lenient = { ignore_unavailable: true, allow_no_indices: true } as const;
 
 export class MerchandiserQueries {
+  private readonly windowSizeMs: number;
+
   constructor(
     private readonly client: Client,
     private readonly prefix: string,
-  ) {}
+    /** `windowSizeMs`: the aggregator's AGGREGATOR_WINDOW_SIZE_MS, if not the default hour. */
+    options: { windowSizeMs?: number } = {},
+  ) {
+    this.windowSizeMs = options.windowSizeMs ?? DEFAULT_WINDOW_SIZE_MS;
+  }
 
   private alias(family: Parameters<typeof aliasName>[1]): string {
     return aliasName(this.prefix, family);
@@ -131,9 +162,11 @@ export class MerchandiserQueries {
         bool: {
           filter: [
             { term: { rising: true } },
+            // Hourly windows only: a daily window's counts and score are on another scale.
+            { term: { sizeMs: this.windowSizeMs } },
             { term: { scope: options.country ? `country:${options.country.toUpperCase()}` : 'global' } },
             { range: { windowStart: { gte: this.since(since, now), lte: now.toISOString() } } },
-            ...(options.category ? [{ term: { category: options.category } }] : []),
+            ...categoryFilter(options.category),
           ],
         },
       },
@@ -192,6 +225,7 @@ export class MerchandiserQueries {
         bool: {
           filter: [
             { term: { rising: true } },
+            { term: { sizeMs: this.windowSizeMs } },
             // One region's windows when asked (its categories, say), else every region's or the global ones.
             options.country
               ? { term: { scope: `country:${options.country.toUpperCase()}` } }
@@ -199,7 +233,7 @@ export class MerchandiserQueries {
                 ? { prefix: { scope: 'country:' } }
                 : { term: { scope: 'global' } },
             { range: { windowStart: { gte: this.since(since, now), lte: now.toISOString() } } },
-            ...(options.category ? [{ term: { category: options.category } }] : []),
+            ...categoryFilter(options.category),
           ],
         },
       },
@@ -224,30 +258,63 @@ export class MerchandiserQueries {
     }));
   }
 
-  /** The SKU's closed windows in time order (global unless `country`), with baseline and score. */
+  /**
+   * The SKU's closed windows of one size (the hourly ones unless `sizeMs`) in time order, global
+   * unless `country`, with baseline and score: the newest `maxPoints` of the period, read newest
+   * first page by page, with `truncated` set when older windows were left out.
+   */
   async skuTimeline(
     sku: string,
-    options: { since?: string; country?: string; sizeMs?: number; now?: Date } = {},
-  ): Promise<TimelinePoint[]> {
-    const { since = '7d', now = new Date() } = options;
-    const response = await this.client.search<TimelinePoint>({
-      index: this.alias('trend-windows'),
-      ...lenient,
-      size: 1000,
-      sort: [{ windowStart: 'asc' }],
-      _source: ['windowStart', 'windowEnd', 'signals', 'weightedCount', 'baseline', 'score', 'rising'],
-      query: {
-        bool: {
-          filter: [
-            { term: { sku } },
-            { term: { scope: options.country ? `country:${options.country.toUpperCase()}` : 'global' } },
-            { range: { windowStart: { gte: this.since(since, now), lte: now.toISOString() } } },
-            ...(options.sizeMs ? [{ term: { sizeMs: options.sizeMs } }] : []),
-          ],
-        },
+    options: { since?: string; country?: string; sizeMs?: number; maxPoints?: number; now?: Date } = {},
+  ): Promise<Timeline> {
+    const {
+      since = '7d',
+      now = new Date(),
+      sizeMs = this.windowSizeMs,
+      maxPoints = TIMELINE_MAX_POINTS,
+    } = options;
+    const scope = options.country ? `country:${options.country.toUpperCase()}` : 'global';
+    const query = {
+      bool: {
+        filter: [
+          { term: { sku } },
+          { term: { scope } },
+          { term: { sizeMs } },
+          { range: { windowStart: { gte: this.since(since, now), lte: now.toISOString() } } },
+        ],
       },
-    });
-    return response.hits.hits.map((h) => h._source!);
+    };
+    const newestFirst: TimelinePoint[] = [];
+    let total = 0;
+    let after: unknown[] | undefined;
+    while (newestFirst.length < maxPoints) {
+      const response = await this.client.search<TimelinePoint>({
+        index: this.alias('trend-windows'),
+        ...lenient,
+        size: Math.min(TIMELINE_PAGE, maxPoints - newestFirst.length),
+        // windowId breaks ties (the same start in two monthly indices cannot happen, but be total).
+        sort: [{ windowStart: 'desc' }, { windowId: 'asc' }],
+        ...(after ? { search_after: after as never } : { track_total_hits: true }),
+        _source: ['windowStart', 'windowEnd', 'signals', 'weightedCount', 'baseline', 'score', 'rising'],
+        query,
+      });
+      if (!after) {
+        const t = response.hits.total;
+        total = typeof t === 'number' ? t : (t?.value ?? 0);
+      }
+      const hits = response.hits.hits;
+      newestFirst.push(...hits.map((h) => h._source!));
+      if (hits.length === 0 || newestFirst.length >= total) break;
+      after = hits.at(-1)!.sort;
+    }
+    return {
+      sku,
+      scope,
+      sizeMs,
+      points: newestFirst.reverse(),
+      total,
+      truncated: total > newestFirst.length,
+    };
   }
 
   /** Posts whose photos the embedder matched to `sku`, best match first, with caption and photos. */
@@ -375,6 +442,11 @@ export class MerchandiserQueries {
     });
     return new Map(response.hits.hits.map((h) => [h._source!.postId, postOf(h._source!)]));
   }
+}
+
+/** Categories are indexed lower-cased (documents.ts): `--category Bags` finds `bags`. */
+function categoryFilter(category: string | undefined): Array<Record<string, unknown>> {
+  return category ? [{ term: { category: category.toLowerCase() } }] : [];
 }
 
 /** The normalised mean of the normalised vectors: the direction the views share. */

@@ -102,13 +102,13 @@ describe('indexer', () => {
     expect(await countsOf(es, namespace)).toEqual(expected);
     expect(indexed).toBe(true);
 
-    // Ids come from the events: the mention document is addressable by its mention id.
+    // Ids come from the events: the mention document is the photo, addressable by its photo id.
     const mention = scenario.mentions[0]!;
-    const found = await es.search({
+    const found = await es.search<{ mentionId: string }>({
       index: `${namespace}-mentions`,
-      query: { ids: { values: [mention.mentionId] } },
+      query: { ids: { values: [`${mention.uploadEventId}:${mention.imageIndex}`] } },
     });
-    expect(found.hits.hits).toHaveLength(1);
+    expect(found.hits.hits.map((h) => h._source!.mentionId)).toEqual([mention.mentionId]);
     const post = await es.search<{ location: { point?: unknown } }>({
       index: `${namespace}-posts`,
       query: { ids: { values: [scenario.uploads[0]!.postId] } },
@@ -138,19 +138,21 @@ describe('indexer', () => {
     const config = configFor();
     indexer = await startIndexer(config, { kafka, logger });
     const base = scenario.mentions[0]! as Extract<Mention, { kind: 'mention' }>;
-    const variant = (n: number, photoEmbedding: number[]) => ({
+    const variant = (n: number, photoEmbedding: number[], score = base.score) => ({
       ...base,
       mentionId: `evt-${n}:0:BAG-1`,
       uploadEventId: `evt-${n}`,
       postId: `post-${n}`,
       photoEmbedding,
+      score,
     });
     const mentions = [
       variant(100, [0.9, 0.1, 0, 0, 0, 0, 0, 0]),
-      variant(101, [1, 0, 0, 0]), // 4 dimensions where the index has 8: a mapping error
+      variant(101, [1, 0, 0, 0]), // 4 dimensions where the index has 8: indexed without the vector
       variant(102, [0, 0.8, 0.1, 0, 0, 0, 0, 0]),
-      variant(103, [0, 0, 0, 0, 0, 0, 0, 0]), // zero magnitude: cosine cannot use it
+      variant(103, [0, 0, 0, 0, 0, 0, 0, 0]), // zero magnitude: cosine cannot use it, same
       variant(104, [0, 0, 0.7, 0.1, 0, 0, 0, 0]),
+      variant(106, [0, 0, 0.7, 0.1, 0, 0, 0, 0], 1e39), // beyond a float field: rejected
     ];
     await produceRaw(kafka, topicName('mentions', namespace), [
       ...mentions.map((m) => ({ key: m.postId, value: encode(Mention, m) })),
@@ -159,20 +161,30 @@ describe('indexer', () => {
     const dead = await collectUntil(
       kafka,
       topicName('dead-letters', namespace),
-      (r) => r.length >= 3,
+      (r) => r.length >= 2,
       60_000,
     );
     expect(await waitFor(() => caughtUp(config, indexer!.groupId))).toBe(true);
 
-    expect(await countDocs(es, namespace, 'mentions')).toBe(expected.mentions + 3);
+    expect(await countDocs(es, namespace, 'mentions')).toBe(expected.mentions + 5);
     const byKey = new Map(dead.map((r) => [r.message.key!.toString(), r.message]));
-    expect([...byKey.keys()].sort()).toEqual(['post-101', 'post-103', 'post-105']);
-    expect(headerText(byKey.get('post-101')!, 'dlq.error')).toMatch(/dimensions/);
-    expect(headerText(byKey.get('post-101')!, 'dlq.error.class')).toBe('DocumentRejectedError');
-    expect(headerText(byKey.get('post-103')!, 'dlq.error')).toMatch(/zero magnitude/);
+    expect([...byKey.keys()].sort()).toEqual(['post-105', 'post-106']);
+    expect(headerText(byKey.get('post-106')!, 'dlq.error')).toMatch(/score/);
+    expect(headerText(byKey.get('post-106')!, 'dlq.error.class')).toBe('DocumentRejectedError');
     expect(headerText(byKey.get('post-105')!, 'dlq.error.class')).toBe('InvalidRecordError');
-    expect(headerText(byKey.get('post-101')!, 'dlq.original.topic')).toBe(topicName('mentions', namespace));
-    expect(byKey.get('post-101')!.value!.toString()).toBe(encode(Mention, mentions[1]!).toString());
+    expect(headerText(byKey.get('post-106')!, 'dlq.original.topic')).toBe(topicName('mentions', namespace));
+    expect(byKey.get('post-106')!.value!.toString()).toBe(encode(Mention, mentions[5]!).toString());
+    // The mentions whose vector Elasticsearch refused are searchable, without the vector.
+    const stripped = await es.search<Record<string, unknown>>({
+      index: `${namespace}-mentions`,
+      query: { terms: { postId: ['post-101', 'post-103'] } },
+    });
+    expect(stripped.hits.hits.map((h) => h._source!.sku)).toEqual(['BAG-1', 'BAG-1']);
+    expect(stripped.hits.hits.every((h) => h._source!.photoEmbedding === undefined)).toBe(true);
+    const metrics = await indexer!.registry.metrics();
+    expect(metrics).toMatch(
+      /trendradar_indexer_documents_without_vector_total\{[^}]*family="mentions"[^}]*\} 2$/m,
+    );
   });
 
   it('deletes the catalogue document on a tombstone', async () => {

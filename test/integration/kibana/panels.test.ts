@@ -8,10 +8,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dataViewOf, kqlTerms, lensRequest, termsQuery } from '../../../infra/kibana/checks.ts';
 import type { SavedObject } from '../../../infra/kibana/saved-objects.ts';
 import { withIndexPrefix } from '../../../services/indexer/kibana-import.ts';
-import type { TrendWindow } from '../../../shared/contracts/events.ts';
+import type { ReorderAlert, TrendWindow } from '../../../shared/contracts/events.ts';
 import { indexUntilSettled } from '../../../shared/elasticsearch/bulk.ts';
 import { createElasticsearch } from '../../../shared/elasticsearch/client.ts';
-import { trendWindowAction } from '../../../shared/elasticsearch/documents.ts';
+import { reorderAlertAction, trendWindowAction } from '../../../shared/elasticsearch/documents.ts';
 import { integrationEnv, uniqueNamespace } from '../../support/env.ts';
 import { deleteIndices } from '../../support/run-cleanup.ts';
 import { seedIndices } from '../indexer/harness.ts';
@@ -91,12 +91,31 @@ function extraWindows(): TrendWindow[] {
   ];
 }
 
+/**
+ * Besides the scenario's raised (P2) and escalated (P1) alert of one BAG-1 episode: the same
+ * episode cooling down half an hour later (nothing raised), which the alert panels must not count.
+ */
+function cooledAlert(): ReorderAlert {
+  const escalated = scenario.alerts.find((a) => a.status === 'escalated')!;
+  const windowEnd = new Date(scenario.now.getTime() - 0.5 * HOUR).toISOString();
+  return {
+    ...escalated,
+    alertId: `${escalated.episodeId}|cooled|P2`,
+    status: 'cooled',
+    priority: 'P2',
+    uplift: 1.1,
+    windowStart: new Date(Date.parse(windowEnd) - HOUR).toISOString(),
+    windowEnd,
+    raisedAt: windowEnd,
+  };
+}
+
 beforeAll(async () => {
   const results = await seedIndices(es, prefix, scenario, { catalogue: false });
   expect(results.filter((r) => r.status !== 'indexed')).toEqual([]);
   const extra = await indexUntilSettled(
     es,
-    extraWindows().map((w) => trendWindowAction(prefix, w)),
+    [...extraWindows().map((w) => trendWindowAction(prefix, w)), reorderAlertAction(prefix, cooledAlert())],
     { backoff: { initialMs: 100, maxMs: 1000 } },
   );
   expect(extra.filter((r) => r.status !== 'indexed')).toEqual([]);
@@ -178,11 +197,15 @@ describe('Micro-trends panels on the real node', () => {
 });
 
 describe('Alerts panels on the real node', () => {
-  it('alerts by priority over time', async () => {
+  it('alerts by priority over time: raised and escalated episodes, not the cooled record', async () => {
     const hours = await runLens('trend-radar-lens-alerts-by-priority');
     const priorities = hours.flatMap((h) =>
-      (h.priority as { buckets: Bucket[] }).buckets.map((p) => [p.key, p.doc_count]),
+      (h.priority as { buckets: Bucket[] }).buckets.map((p) => [
+        p.key,
+        (p.alerts as { value: number }).value,
+      ]),
     );
+    // The cooled record (P2, another hour) would add a second P2 bar.
     expect(priorities.sort()).toEqual([
       ['P1', 1],
       ['P2', 1],
@@ -192,7 +215,14 @@ describe('Alerts panels on the real node', () => {
   it('alerted SKUs with uplift, suggested quantity and days of cover', async () => {
     const rows = await runLens('trend-radar-lens-alerts-by-sku');
     expect(rows).toHaveLength(1);
-    expect(rows[0]).toMatchObject({ key: 'BAG-1', doc_count: 2, qty: { value: 40 }, cover: { value: 6 } });
+    // One episode (raised, then escalated; its cooled record left out), not three alerts.
+    expect(rows[0]).toMatchObject({
+      key: 'BAG-1',
+      doc_count: 2,
+      alerts: { value: 1 },
+      qty: { value: 40 },
+      cover: { value: 6 },
+    });
     expect((rows[0]!.uplift as { value: number }).value).toBeCloseTo(6.5);
   });
 

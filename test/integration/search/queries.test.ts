@@ -98,7 +98,8 @@ describe('rising products now', () => {
 
 describe("a SKU's timeline", () => {
   it('lists the windows in time order with baseline, score and the rising flag', async () => {
-    const timeline = await queries.skuTimeline('BAG-1', { since: '7d', now });
+    const { points: timeline, truncated } = await queries.skuTimeline('BAG-1', { since: '7d', now });
+    expect(truncated).toBe(false);
     expect(timeline).toHaveLength(6);
     expect(timeline.map((p) => p.windowStart)).toEqual(
       [6, 5, 4, 3, 2, 1].map((h) => new Date(now.getTime() - h * 3_600_000).toISOString()),
@@ -109,7 +110,7 @@ describe("a SKU's timeline", () => {
   });
 
   it('answers per region', async () => {
-    const italy = await queries.skuTimeline('BAG-1', { since: '7d', now, country: 'IT' });
+    const { points: italy } = await queries.skuTimeline('BAG-1', { since: '7d', now, country: 'IT' });
     expect(italy).toHaveLength(6);
     expect(italy.every((p) => !p.rising)).toBe(true);
   });

@@ -1,7 +1,12 @@
 import { errors } from '@elastic/elasticsearch';
 import { describe, expect, it } from 'vitest';
 import { conflictingTypes, missingProperties } from '../../../shared/elasticsearch/apply.ts';
-import { classifyItem, isUnavailable } from '../../../shared/elasticsearch/bulk.ts';
+import {
+  bulkOperations,
+  classifyItem,
+  isUnavailable,
+  isVectorRejection,
+} from '../../../shared/elasticsearch/bulk.ts';
 import {
   catalogueAction,
   catalogueDeleteAction,
@@ -9,6 +14,7 @@ import {
   postAction,
   reorderAlertAction,
   trendWindowAction,
+  withoutVectors,
 } from '../../../shared/elasticsearch/documents.ts';
 import { monthEnd, monthlyIndex, monthSuffix } from '../../../shared/elasticsearch/indices.ts';
 import { meanOfUnitVectors, parseDuration } from '../../../shared/elasticsearch/queries.ts';
@@ -36,11 +42,11 @@ describe('documents from events', () => {
     expect(action.op === 'index' && action.document.location).toEqual({ country: 'GB', city: 'London' });
   });
 
-  it('indexes a mention under its mention id with the photo id, and a no-match without a SKU', () => {
+  it('indexes a mention under its photo id, with the mention id, and a no-match without a SKU', () => {
     const matched = mentionAction('tr', scenario.mentions[0]!);
     expect(matched).toMatchObject({
-      id: 'evt-0:0:BAG-1',
-      document: { photoId: 'evt-0:0', sku: 'BAG-1', rank: 1 },
+      id: 'evt-0:0',
+      document: { photoId: 'evt-0:0', mentionId: 'evt-0:0:BAG-1', sku: 'BAG-1', rank: 1 },
     });
     const noMatch = mentionAction('tr', scenario.mentions.at(-1)!);
     expect(noMatch.op === 'index' && noMatch.document).toMatchObject({
@@ -48,6 +54,57 @@ describe('documents from events', () => {
       candidates: [{ sku: 'COAT-1', score: 0.31 }],
     });
     expect(noMatch.op === 'index' && 'sku' in noMatch.document).toBe(false);
+  });
+
+  it('gives a re-processed photo the same document, versioned by processedAt so the newest wins', () => {
+    const first = scenario.mentions[0]!;
+    const again = {
+      ...first,
+      kind: 'no-match' as const,
+      mentionId: 'evt-0:0:none',
+      candidates: [],
+      processedAt: '2025-04-02T00:00:00.000Z',
+    };
+    const a = mentionAction('tr', first);
+    const b = mentionAction('tr', again);
+    expect([b.index, b.id]).toEqual([a.index, a.id]);
+    expect(a.op === 'index' && a.version).toBe(Date.parse(first.processedAt));
+    expect(b.op === 'index' && b.version).toBe(Date.parse('2025-04-02T00:00:00.000Z'));
+    expect(bulkOperations([a])[0]).toEqual({
+      index: {
+        _index: a.index,
+        _id: 'evt-0:0',
+        version: Date.parse(first.processedAt),
+        version_type: 'external_gte',
+      },
+    });
+  });
+
+  it('versions the catalogue document by updatedAt, whichever key (descriptor or legacy) wrote it', () => {
+    const product = scenario.catalogue[0]!;
+    const action = catalogueAction('tr', { ...product, updatedAt: '2025-06-01T00:00:00+02:00' });
+    expect(action.op === 'index' && action.version).toBe(Date.parse('2025-05-31T22:00:00Z'));
+  });
+
+  it('strips the vector fields, nested ones included, and nothing else', () => {
+    const mention = mentionAction('tr', scenario.mentions[0]!);
+    const stripped = withoutVectors(mention);
+    expect(stripped.op === 'index' && 'photoEmbedding' in stripped.document).toBe(false);
+    expect(stripped.op === 'index' && stripped.document.sku).toBe('BAG-1');
+    expect(stripped.op === 'index' && stripped.vectorFields).toBeUndefined();
+    expect(mention.op === 'index' && Array.isArray(mention.document.photoEmbedding)).toBe(true);
+    const catalogue = withoutVectors(catalogueAction('tr', scenario.catalogue[0]!));
+    expect(catalogue.op === 'index' && catalogue.document.views).toEqual([
+      { view: 'front', contentHash: '0'.repeat(64) },
+      { view: 'back', contentHash: '3'.repeat(64) },
+    ]);
+  });
+
+  it('lower-cases the category of a trend window', () => {
+    const window = { ...scenario.windows[0]!, category: 'Bags' };
+    const action = trendWindowAction('tr', window);
+    expect(action.op === 'index' && action.document.category).toBe('bags');
+    expect(trendWindowAction('tr', { ...window, category: null }).op === 'index').toBe(true);
   });
 
   it('derives the country of a per-country window and none for global', () => {
@@ -137,6 +194,38 @@ describe('bulk item outcomes', () => {
       status: 'rejected',
       reason: 'document_parsing_exception: [1:12] failed to parse (has more dimensions than defined)',
     });
+  });
+
+  it('treats a version conflict as superseded: a newer version is already indexed', () => {
+    expect(
+      classifyItem('index', {
+        status: 409,
+        error: { type: 'version_conflict_engine_exception', reason: 'current version [5] is higher' },
+      }),
+    ).toMatchObject({ status: 'indexed', note: 'superseded' });
+  });
+
+  it('recognises a rejection caused by a vector field, and only that', () => {
+    const fields = ['photoEmbedding'];
+    expect(
+      isVectorRejection(
+        "document_parsing_exception: [1:436] failed to parse: The [dense_vector] field [photoEmbedding] in doc [document with id 'M2'] has more dimensions than defined in the mapping [8]",
+        fields,
+      ),
+    ).toBe(true);
+    expect(
+      isVectorRejection(
+        'document_parsing_exception: failed to parse: The [cosine] similarity does not support vectors with zero magnitude.',
+        ['views.vector'],
+      ),
+    ).toBe(true);
+    expect(
+      isVectorRejection(
+        'strict_dynamic_mapping_exception: mapping set to strict, [extra] not allowed',
+        fields,
+      ),
+    ).toBe(false);
+    expect(isVectorRejection('The [dense_vector] field [photoEmbedding] …', [])).toBe(false);
   });
 
   it('treats connection failures, 5xx and auth failures as an outage, an unparsable or too large request as not', () => {

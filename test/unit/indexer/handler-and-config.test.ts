@@ -19,7 +19,7 @@ describe('records → index actions', () => {
     const mention = scenario.mentions[0]!;
     expect(actionFor('mentions', 'tr', { key: null, value: encode(Mention, mention) })).toMatchObject({
       family: 'mentions',
-      id: mention.mentionId,
+      id: `${mention.uploadEventId}:${mention.imageIndex}`,
     });
     expect(() =>
       actionFor('mentions', 'tr', { key: null, value: Buffer.from('{"kind":"mention"}') }),

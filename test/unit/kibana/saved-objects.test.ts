@@ -9,6 +9,7 @@ import {
   type LensLayer,
   lensLayers,
   lensRequest,
+  termsQuery,
   unresolvedReferences,
 } from '../../../infra/kibana/checks.ts';
 import { type SavedObject, savedObjects, toNdjson } from '../../../infra/kibana/saved-objects.ts';
@@ -112,6 +113,23 @@ describe('the checks catch what they are for', () => {
     ]);
     expect(kqlTerms('')).toEqual([]);
     expect(() => kqlTerms('sku:* or x')).toThrow(/unsupported/);
+    expect(kqlTerms('not status : "cooled" and sku : BAG-1')).toEqual([
+      ['status', 'cooled', 'not'],
+      ['sku', 'BAG-1'],
+    ]);
+    expect(termsQuery(kqlTerms('not status : "cooled" and sku : BAG-1'))).toEqual({
+      bool: { filter: [{ term: { sku: 'BAG-1' } }], must_not: [{ term: { status: 'cooled' } }] },
+    });
+  });
+
+  it('alert panels count raised episodes: cooled records left out, an escalation not a second alert', () => {
+    for (const id of ['trend-radar-lens-alerts-by-priority', 'trend-radar-lens-alerts-by-sku']) {
+      const lens = objects.find((o) => o.id === id)!;
+      const query = (lens.attributes.state as { query: { query: string } }).query.query;
+      expect(kqlTerms(query)).toContainEqual(['status', 'cooled', 'not']);
+      const [[, layer]] = lensLayers(lens) as [[string, LensLayer]];
+      expect(layer.columns.alerts).toMatchObject({ operationType: 'unique_count', sourceField: 'episodeId' });
+    }
   });
 
   it('turns a Lens layer into nested aggregations ordered like Lens', () => {
