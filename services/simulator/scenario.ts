@@ -326,6 +326,7 @@ class WeightedPicker<T> {
 // ---------------------------------------------------------------- generation
 
 const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
 const INTERACTION_MIX: ReadonlyArray<[InteractionType, number]> = [
   ['like', 0.7],
   ['save', 0.1],
@@ -441,9 +442,13 @@ export function generateScenario(options: ScenarioOptions): Scenario {
     if (!bySku.has(sku)) throw new Error(`trend SKU ${sku} is not in the catalogue`);
     if (claimed.has(sku)) throw new Error(`SKU ${sku} is used by more than one trend or decoy`);
     claimed.add(sku);
-    // Default onset: 08:00 UTC on the day 60% into the scenario (morning in Europe, where the default regions are).
+    // Default onset: 08:00 UTC on the day 60% into the scenario (morning in Europe, where the default
+    // regions are), whatever the hour the scenario starts at; 60% into a scenario shorter than 2 days.
     const onsetHours =
-      spec.onsetHours ?? (o.days >= 2 ? Math.floor(o.days * 0.6) * 24 + 8 : o.days * 24 * 0.6);
+      spec.onsetHours ??
+      (o.days >= 2
+        ? (Math.floor(o.startMs / DAY_MS + o.days * 0.6) * DAY_MS + 8 * HOUR_MS - o.startMs) / HOUR_MS
+        : o.days * 24 * 0.6);
     const regions = [...(spec.regions ?? defaultRegions(index))];
     const baselinePerHour = spec.baselinePerHour ?? 0.5;
     const growth = spec.growth ?? 8;

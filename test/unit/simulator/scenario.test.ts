@@ -136,6 +136,23 @@ describe('generateScenario', () => {
     expect(red.onHand / red.dailySales).toBeLessThan(17);
   });
 
+  it('starts the planted trend at 08:00 UTC whatever the hour the scenario starts at', () => {
+    // The demo starts its week at the hour it runs: the trend must not drift into the night.
+    for (const [start, days] of [
+      ['2025-06-02T13:00:00Z', 7],
+      ['2025-06-02T23:00:00Z', 7],
+      ['2025-06-02T05:00:00Z', 4],
+      ['2025-06-02T20:00:00Z', 2],
+    ] as const) {
+      const { truth } = generateScenario({ seed: 5, catalogue: catalogue(), start, days, members: 200 });
+      const onset = Date.parse(truth.trends[0]!.onset);
+      expect(new Date(onset).toISOString().slice(11), start).toBe('08:00:00.000Z');
+      expect(onset).toBeGreaterThan(Date.parse(truth.start));
+      expect(onset).toBeLessThan(Date.parse(truth.end));
+      expect((onset - Date.parse(truth.start)) / (days * 24 * HOUR)).toBeCloseTo(0.6, 0);
+    }
+  });
+
   it('keeps every event inside a short scenario, decoys included', () => {
     const short = generateScenario({
       seed: 3,
