@@ -1,4 +1,5 @@
 import { type Command, Option } from 'commander';
+import { INDEXED_TOPICS, type IndexedTopic } from './indexed-topics.ts';
 
 const RISING_DIMENSIONS = ['sku', 'country', 'category'] as const;
 
@@ -38,31 +39,20 @@ export function sizeFlag(text: string, unit: string): number {
 }
 
 /** `reindex --topics`: indexed topic ids, comma-separated; refused in terms of the flag. */
-export function reindexTopics(text: string): IndexedTopicId[] {
+export function reindexTopics(text: string): IndexedTopic[] {
   const ids = text
     .split(',')
     .map((part) => part.trim())
     .filter(Boolean);
-  const known = INDEXED_TOPIC_IDS as readonly string[];
+  const known = INDEXED_TOPICS as readonly string[];
   const unknown = ids.filter((id) => !known.includes(id));
   if (ids.length === 0 || unknown.length > 0)
     throw new Error(
       `--topics ${ids.length === 0 ? 'names no topic' : `names ${unknown.map((id) => `"${id}"`).join(', ')}, which the indexer does not index`}: ` +
         `give one or more of ${known.join(', ')}, comma-separated`,
     );
-  return ids as IndexedTopicId[];
+  return ids as IndexedTopic[];
 }
-
-/** As INDEXED_TOPICS in config.ts, which this module does not import (it loads zod and node-cron). */
-const INDEXED_TOPIC_IDS = [
-  'uploads',
-  'mentions',
-  'trend-windows',
-  'reorder-alerts',
-  'alert-actions',
-  'catalogue-embeddings',
-] as const;
-type IndexedTopicId = (typeof INDEXED_TOPIC_IDS)[number];
 
 /** `es apply|retention`, `indexer run`, `reindex`, `search …` and `kibana import`. */
 export function register(program: Command): void {

@@ -1,18 +1,7 @@
 import cron from 'node-cron';
 import { z } from 'zod';
 import { BaseEnv } from '../../shared/config/env.ts';
-import type { TopicId } from '../../shared/contracts/topics.ts';
-
-/** The topics the indexer copies into Elasticsearch. */
-export const INDEXED_TOPICS = [
-  'uploads',
-  'mentions',
-  'trend-windows',
-  'reorder-alerts',
-  'alert-actions',
-  'catalogue-embeddings',
-] as const satisfies readonly TopicId[];
-export type IndexedTopic = (typeof INDEXED_TOPICS)[number];
+import { INDEXED_TOPICS } from './indexed-topics.ts';
 
 export const RetentionEnv = z.object({
   /** Monthly indices whose month ended longer ago than this are deleted (posts, mentions, windows, alerts, actions). */

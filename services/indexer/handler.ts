@@ -33,7 +33,7 @@ import {
 } from '../../shared/elasticsearch/documents.ts';
 import { decode, InvalidRecordError, PermanentError } from '../../shared/kafka/codec.ts';
 import type { BatchHandler, InboundRecord, Outcome } from '../../shared/kafka/consumer-runner.ts';
-import type { IndexedTopic } from './config.ts';
+import type { IndexedTopic } from './indexed-topics.ts';
 
 /** A document Elasticsearch refused; the message carries Elasticsearch's reason to the DLQ headers. */
 export class DocumentRejectedError extends PermanentError {

@@ -14,7 +14,8 @@ import type { Admin, Kafka } from 'kafkajs';
 import { topicName } from '../../shared/contracts/topics.ts';
 import { type FamilyId, indexPattern } from '../../shared/elasticsearch/indices.ts';
 import type { Logger } from '../../shared/observability/logger.ts';
-import { type IndexedTopic, type IndexerConfig, indexerGroupId } from './config.ts';
+import { type IndexerConfig, indexerGroupId } from './config.ts';
+import type { IndexedTopic } from './indexed-topics.ts';
 import { applyElasticsearch, startIndexer } from './service.ts';
 
 /** Which index family each topic feeds (uploads → posts, catalogue-embeddings → catalogue). */

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { register, reindexTopics, risingRequest, sizeFlag } from '../../../services/indexer/commands.ts';
-import { INDEXED_TOPICS } from '../../../services/indexer/config.ts';
+import { INDEXED_TOPICS } from '../../../services/indexer/indexed-topics.ts';
 
 const flags = { since: '24h', by: 'sku', size: '20' };
 
@@ -79,7 +79,7 @@ describe('reindex: --topics', () => {
     expect(() => reindexTopics(' , ')).toThrow(/^--topics names no topic/);
   });
 
-  it('knows exactly the topics the indexer indexes (config.ts)', () => {
+  it('knows exactly the topics the indexer indexes', () => {
     expect(reindexTopics(INDEXED_TOPICS.join(','))).toEqual([...INDEXED_TOPICS]);
     expect(() => reindexTopics('x')).toThrow(
       `give one or more of ${INDEXED_TOPICS.join(', ')}, comma-separated`,
