@@ -57,6 +57,9 @@ export const postsMapping: Mapping = {
       normalizer: 'lowercase',
       fields: { text: { type: 'text', analyzer: 'standard' } },
     },
+    /** Caption and hashtags without accents (foldAccents), so that "cafe" finds "Café". */
+    captionFolded: { type: 'text', analyzer: 'standard' },
+    hashtagsFolded: { type: 'keyword', normalizer: 'lowercase' },
     location,
     imageUrls: keyword,
     imageCount: integer,

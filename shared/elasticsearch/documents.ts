@@ -82,6 +82,18 @@ export function imageAddress(image: Upload['images'][number]): string {
   return image.url ?? `blob:${image.blobRef}`;
 }
 
+/**
+ * Text with the accents of Latin letters taken off (é → e, composed or decomposed alike), for
+ * accent-blind search: this node has only core analysis, no asciifolding. Marks of other scripts
+ * (Devanagari's vowel signs, say) are part of their letters and stay.
+ */
+export function foldAccents(text: string): string {
+  return text
+    .normalize('NFD')
+    .replace(/(\p{Script=Latin})\p{Mn}+/gu, '$1')
+    .normalize('NFC');
+}
+
 export function postAction(prefix: string, upload: Upload): IndexAction {
   const timestamp = utc(upload.clientTimestamp);
   return {
@@ -96,7 +108,9 @@ export function postAction(prefix: string, upload: Upload): IndexAction {
       uploadEventId: upload.eventId,
       memberId: upload.memberId,
       caption: upload.caption,
+      captionFolded: foldAccents(upload.caption),
       hashtags: upload.hashtags,
+      hashtagsFolded: upload.hashtags.map(foldAccents),
       location: locationDocument(upload.location),
       imageUrls: upload.images.map(imageAddress),
       imageCount: upload.images.length,

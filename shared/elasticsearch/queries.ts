@@ -7,6 +7,7 @@
  * Every query takes `now` so a test (or a replayed period) can ask "as of" a given instant.
  */
 import type { Client } from '@elastic/elasticsearch';
+import { foldAccents } from './documents.ts';
 import { aliasName } from './indices.ts';
 
 /**
@@ -344,8 +345,11 @@ export class MerchandiserQueries {
     options: { size?: number; since?: string; now?: Date } = {},
   ): Promise<FoundPost[]> {
     const { size = 20, now = new Date() } = options;
-    const tags = [...text.matchAll(/#([\p{L}\p{N}_]+)/gu)].map((m) => m[1]!.toLowerCase());
+    const tags = [...text.matchAll(/#([\p{L}\p{M}\p{N}_]+)/gu)].map((m) => m[1]!.toLowerCase());
     const words = text.replace(/#/g, ' ').trim();
+    // Accent-blind as well: folded text against the folded fields (composed or decomposed alike).
+    const foldedWords = foldAccents(words);
+    const foldedTags = tags.map(foldAccents);
     const response = await this.client.search<PostSource>({
       index: this.alias('posts'),
       ...lenient,
@@ -354,7 +358,10 @@ export class MerchandiserQueries {
         bool: {
           should: [
             { multi_match: { query: words, fields: ['caption', 'hashtags.text^2'], operator: 'or' } },
-            ...(tags.length > 0 ? [{ terms: { hashtags: tags, boost: 3 } }] : []),
+            { match: { captionFolded: { query: foldedWords, operator: 'or' } } },
+            ...(tags.length > 0
+              ? [{ terms: { hashtags: tags, boost: 3 } }, { terms: { hashtagsFolded: foldedTags, boost: 2 } }]
+              : []),
           ],
           minimum_should_match: 1,
           filter: options.since ? [{ range: { '@timestamp': { gte: this.since(options.since, now) } } }] : [],

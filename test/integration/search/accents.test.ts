@@ -1,0 +1,79 @@
+/**
+ * Caption and hashtag search is blind to accents, as merchandisers type: "sandalias" finds
+ * "Sandálias" whether the client sent the á composed or as a + combining accent, "#cafe" finds
+ * "#Café"; marks that belong to another script's letters are kept.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Upload } from '../../../shared/contracts/events.ts';
+import { applyIndices } from '../../../shared/elasticsearch/apply.ts';
+import { indexUntilSettled } from '../../../shared/elasticsearch/bulk.ts';
+import { createElasticsearch } from '../../../shared/elasticsearch/client.ts';
+import { foldAccents, postAction } from '../../../shared/elasticsearch/documents.ts';
+import { MerchandiserQueries } from '../../../shared/elasticsearch/queries.ts';
+import { integrationEnv, uniqueNamespace } from '../../support/env.ts';
+import { deleteIndices } from '../../support/run-cleanup.ts';
+
+const { elasticsearchUrl } = integrationEnv();
+const prefix = uniqueNamespace('accents');
+const es = createElasticsearch(elasticsearchUrl);
+const queries = new MerchandiserQueries(es, prefix);
+const now = new Date('2025-06-20T12:00:00Z');
+
+function upload(postId: string, caption: string, hashtags: string[]): Upload {
+  return {
+    eventId: `e-${postId}`,
+    postId,
+    memberId: `m-${postId}`,
+    images: [{ url: `https://img.example/${postId}.jpg` }],
+    caption,
+    hashtags,
+    location: { city: 'Lisbon', country: 'PT' },
+    clientTimestamp: '2025-06-19T10:00:00.000Z',
+    receivedAt: '2025-06-19T10:00:01.000Z',
+    source: 'test',
+  } as Upload;
+}
+
+const posts = [
+  upload('composed', 'Sandálias novas para o verão', ['verão']),
+  upload('decomposed', 'Sanda\u0301lias de couro', []),
+  upload('cafe', 'Café crème on the terrace', ['Café']),
+  upload('hindi', 'नई साड़ी', ['साड़ी']),
+];
+
+beforeAll(async () => {
+  await applyIndices(es, { prefix, retentionDays: 400, now });
+  const results = await indexUntilSettled(
+    es,
+    posts.map((p) => postAction(prefix, p)),
+    { backoff: { initialMs: 100, maxMs: 1000 } },
+  );
+  expect(results.filter((r) => r.status !== 'indexed')).toEqual([]);
+  await es.indices.refresh({ index: `${prefix}-*` });
+});
+
+afterAll(async () => {
+  await deleteIndices(es, prefix);
+  await es.close();
+});
+
+const found = async (text: string) => (await queries.searchPosts(text, { now })).map((p) => p.postId).sort();
+
+describe('accent-blind post search', () => {
+  it('finds a word typed without its accents, in composed and decomposed captions alike', async () => {
+    expect(await found('sandalias')).toEqual(['composed', 'decomposed']);
+    expect(await found('sandálias')).toEqual(['composed', 'decomposed']);
+    expect(await found('verao')).toEqual(['composed']);
+  });
+
+  it('finds a hashtag typed without its accent', async () => {
+    expect(await found('#cafe')).toEqual(['cafe']);
+    expect(await found('#verao')).toEqual(['composed']);
+  });
+
+  it("keeps other scripts' marks, which are part of their letters", async () => {
+    expect(foldAccents('साड़ी')).toBe('साड़ी');
+    expect(foldAccents('Sanda\u0301lias')).toBe('Sandalias');
+    expect(await found('साड़ी')).toEqual(['hindi']);
+  });
+});
