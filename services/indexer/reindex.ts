@@ -7,12 +7,16 @@
  * Topics written in Kafka transactions (trend windows, alerts) end with a commit marker: the
  * indexer's consumer runner commits past it, so the end offsets are reached. When the committed
  * offsets do not move for `noProgressTimeoutMs`, reindex fails with the partitions behind.
+ *
+ * Records the live indexer already sent to the dead-letter topic are not sent there again: each
+ * rebuild would otherwise add a copy of every bad record, and a re-drive would replay them all.
  */
 
 import type { Client } from '@elastic/elasticsearch';
 import type { Admin, Kafka } from 'kafkajs';
 import { topicName } from '../../shared/contracts/topics.ts';
 import { type FamilyId, indexPattern } from '../../shared/elasticsearch/indices.ts';
+import { followTopics } from '../../shared/kafka/topic-follower.ts';
 import type { Logger } from '../../shared/observability/logger.ts';
 import { type IndexerConfig, indexerGroupId } from './config.ts';
 import type { IndexedTopic } from './indexed-topics.ts';
@@ -95,12 +99,15 @@ export async function reindex(config: IndexerConfig, deps: ReindexDeps): Promise
 
     await rewindGroup(deps.kafka, groupId, topics, targets);
 
+    const deadLettered = await deadLetteredByIndexer(deps.kafka, config, topics);
     const indexer = await startIndexer(
       { ...config, ES_RETENTION_JOB: 'off' },
       {
         kafka: deps.kafka,
         elasticsearch: deps.elasticsearch,
         logger: deps.logger,
+        alreadyDeadLettered: (record) =>
+          deadLettered.has(sourceKey(record.topic, record.partition, record.offset)),
       },
     );
     try {
@@ -115,6 +122,41 @@ export async function reindex(config: IndexerConfig, deps: ReindexDeps): Promise
   } finally {
     await admin.disconnect();
   }
+}
+
+const sourceKey = (topic: string, partition: number | string, offset: string) =>
+  `${topic}/${partition}/${offset}`;
+
+/** Where the records the indexer dead-lettered came from (topic/partition/offset), for `topics`. */
+async function deadLetteredByIndexer(
+  kafka: Kafka,
+  config: IndexerConfig,
+  topics: string[],
+): Promise<Set<string>> {
+  const wanted = new Set(topics);
+  const found = new Set<string>();
+  const header = (value: Buffer | string | (Buffer | string)[] | undefined) =>
+    value === undefined ? undefined : String(Array.isArray(value) ? value[0] : value);
+  const reader = await followTopics(
+    kafka,
+    [topicName('dead-letters', config.TOPIC_NAMESPACE)],
+    'reindex-dead-letters',
+    (_topic, message) => {
+      const h = message.headers ?? {};
+      const topic = header(h['dlq.original.topic']);
+      const partition = header(h['dlq.original.partition']);
+      const offset = header(h['dlq.original.offset']);
+      if (header(h['dlq.service']) !== 'indexer' || !topic || !wanted.has(topic) || !partition || !offset)
+        return;
+      found.add(sourceKey(topic, partition, offset));
+    },
+  );
+  try {
+    await reader.caughtUp;
+  } finally {
+    await reader.stop();
+  }
+  return found;
 }
 
 /**

@@ -25,6 +25,8 @@ export interface IndexerDeps {
   registry?: Registry;
   /** Called after each chunk's offsets are committed. */
   onCommitted?: (records: InboundRecord[]) => void;
+  /** See ConsumerRunnerOptions: set by reindex. */
+  alreadyDeadLettered?: (record: InboundRecord) => boolean;
 }
 
 export interface Indexer {
@@ -111,6 +113,7 @@ export async function startIndexer(config: IndexerConfig, deps: IndexerDeps = {}
     partitionsConsumedConcurrently: config.INDEXER_CONCURRENCY,
     backoff: { initialMs: config.INDEXER_BACKOFF_INITIAL_MS, maxMs: config.INDEXER_BACKOFF_MAX_MS },
     ...(deps.onCommitted ? { onCommitted: deps.onCommitted } : {}),
+    ...(deps.alreadyDeadLettered ? { alreadyDeadLettered: deps.alreadyDeadLettered } : {}),
     handleBatch: indexerHandler({
       client,
       namespace: config.TOPIC_NAMESPACE,

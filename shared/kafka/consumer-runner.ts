@@ -70,6 +70,11 @@ export interface ConsumerRunnerOptions {
   producer?: Producer;
   /** Called after a chunk's offsets are committed (tests and metrics use it). */
   onCommitted?: (records: InboundRecord[]) => void;
+  /**
+   * True for a record the dead-letter topic already holds (a rebuild re-reading what the live run
+   * dead-lettered): it is logged and counted as dead, not sent again.
+   */
+  alreadyDeadLettered?: (record: InboundRecord) => boolean;
 }
 
 /** Adapter for handlers that take one record at a time. PermanentError → dead, anything else → retry. */
@@ -252,6 +257,11 @@ export class ConsumerRunner {
         for (const out of outcome.outputs ?? []) {
           push(out.topic, { key: out.key, value: out.value, headers: out.headers, timestamp: out.timestamp });
         }
+      } else if (outcome.kind === 'dead' && this.options.alreadyDeadLettered?.(record)) {
+        logger.warn(
+          { service, topic: record.topic, partition: record.partition, offset: record.offset },
+          'record already on the dead-letter topic; not sent again',
+        );
       } else if (outcome.kind === 'dead') {
         logger.error(
           {

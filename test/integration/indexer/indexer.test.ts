@@ -201,6 +201,16 @@ describe('indexer', () => {
     indexer = undefined;
   });
 
+  it('does not dead-letter again, on a reindex, what the live indexer already dead-lettered', async () => {
+    const deadTopic = topicName('dead-letters', namespace);
+    const deadBefore = (await collectUntil(kafka, deadTopic, () => false, 3_000)).length;
+    expect(deadBefore).toBeGreaterThanOrEqual(2); // the broken and the rejected mention, above
+    const mentionsBefore = await countDocs(es, namespace, 'mentions');
+    await reindex(configFor(), { kafka, elasticsearch: es, logger, pollMs: 200 });
+    expect(await countDocs(es, namespace, 'mentions')).toBe(mentionsBefore);
+    expect((await collectUntil(kafka, deadTopic, () => false, 3_000)).length).toBe(deadBefore);
+  });
+
   it('waits through an Elasticsearch outage of a minute and loses nothing', async () => {
     const proxy = new TcpProxy(new URL(elasticsearchUrl));
     const port = await proxy.open(0);
