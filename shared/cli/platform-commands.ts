@@ -74,7 +74,7 @@ export function register(program: Command): void {
               ? 'not started by stack up'
               : 'not running';
         console.log(
-          `${c.name.padEnd(14)} ${c.answering ? 'UP  ' : 'DOWN'} ${c.address.padEnd(24)} v${c.version}  ${c.health ?? ''}  (${owner})`,
+          `${c.name.padEnd(14)} ${c.answering ? 'UP  ' : 'DOWN'} ${c.address.padEnd(24)} ${c.version ? `v${c.version}` : 'version unknown'}  ${c.health ?? ''}  (${owner})`,
         );
         if (c.logFile) console.log(`${''.padEnd(19)}log:  ${c.logFile}\n${''.padEnd(19)}data: ${c.dataDir}`);
       }

@@ -45,7 +45,11 @@ type StackState = Partial<Record<ComponentName, ComponentState>>;
 
 export interface ComponentStatus {
   name: ComponentName;
-  version: string;
+  /**
+   * What answers, as far as it can be told: Elasticsearch's own version; for Kafka the pinned one
+   * when this stack runs it. Null when nothing answers or an unknown broker does.
+   */
+  version: string | null;
   address: string;
   answering: boolean;
   /** 'managed': started by `stack up`; 'external': something else answers on the port. */
@@ -214,10 +218,11 @@ export class LocalStack {
     const state = await this.readState();
     const kafkaAnswering = await this.kafkaAnswers();
     const esHealth = await this.elasticsearchHealth();
+    const esVersion = esHealth === undefined ? null : await this.elasticsearchVersion();
     const describe = (
       name: ComponentName,
       answering: boolean,
-      version: string,
+      version: string | null,
       address: string,
       health?: string,
     ) => {
@@ -225,7 +230,7 @@ export class LocalStack {
       const alive = managed && isAlive(managed.pid) && ownsProcess(managed.pid, this.options.home, managed);
       return {
         name,
-        version,
+        version: name === 'kafka' ? (alive && answering ? version : null) : version,
         address,
         answering,
         owner: alive ? 'managed' : answering ? 'external' : 'none',
@@ -241,13 +246,7 @@ export class LocalStack {
         this.kafkaBrokers,
         kafkaAnswering ? 'accepting connections' : undefined,
       ),
-      describe(
-        'elasticsearch',
-        esHealth !== undefined,
-        ELASTICSEARCH_VERSION,
-        this.elasticsearchUrl,
-        esHealth,
-      ),
+      describe('elasticsearch', esHealth !== undefined, esVersion, this.elasticsearchUrl, esHealth),
     ];
   }
 
@@ -454,6 +453,20 @@ export class LocalStack {
       });
       socket.once('data', (data) => done(data.length >= 8 && data.readInt32BE(4) === 1));
     });
+  }
+
+  /** The version the node reports, or null. */
+  private async elasticsearchVersion(): Promise<string | null> {
+    try {
+      // Not `GET /`: this distribution (integ-test-zip) does not serve it.
+      const response = await fetch(`${this.elasticsearchUrl}/_nodes/_local?filter_path=nodes.*.version`, {
+        signal: AbortSignal.timeout(2_000),
+      });
+      const body = (await response.json()) as { nodes?: Record<string, { version?: string }> };
+      return Object.values(body.nodes ?? {})[0]?.version ?? null;
+    } catch {
+      return null;
+    }
   }
 
   /** Cluster health colour, or undefined when nothing answers. */

@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Interaction } from '../../../shared/contracts/events.ts';
 import { topicName } from '../../../shared/contracts/topics.ts';
@@ -5,6 +8,7 @@ import { createElasticsearch } from '../../../shared/elasticsearch/client.ts';
 import { connectProducer, createKafka } from '../../../shared/kafka/client.ts';
 import { decode, encode } from '../../../shared/kafka/codec.ts';
 import { applyTopics } from '../../../shared/kafka/topics-admin.ts';
+import { LocalStack } from '../../../shared/stack/local-stack.ts';
 import { integrationEnv, uniqueNamespace } from '../../support/env.ts';
 import { collectUntil } from '../../support/kafka.ts';
 
@@ -83,4 +87,32 @@ afterAll(async () => {
     topics: (await admin.listTopics()).filter((t) => t.startsWith(`${namespace}.`)),
   });
   await admin.disconnect();
+});
+
+describe('stack status', () => {
+  it("reports what answers: Elasticsearch's own version, no version for a broker this home did not start", async () => {
+    const home = mkdtempSync(join(tmpdir(), 'status-home-'));
+    const options = (kafkaPort: number, elasticsearchPort: number) =>
+      new LocalStack({
+        home,
+        kafkaPort,
+        elasticsearchPort,
+        kafkaHeap: '256m',
+        elasticsearchHeap: '256m',
+        log: () => {},
+      });
+    const running = await options(
+      Number(kafkaBrokers[0]!.split(':')[1]),
+      Number(new URL(elasticsearchUrl).port),
+    ).status();
+    expect(running.map((c) => [c.name, c.answering, c.owner, c.version])).toEqual([
+      ['kafka', true, 'external', null],
+      ['elasticsearch', true, 'external', '8.19.7'],
+    ]);
+    const nothing = await options(1, 2).status();
+    expect(nothing.map((c) => [c.answering, c.version])).toEqual([
+      [false, null],
+      [false, null],
+    ]);
+  });
 });
