@@ -5,11 +5,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Upload } from '../../../shared/contracts/events.ts';
-import { applyIndices } from '../../../shared/elasticsearch/apply.ts';
-import { indexUntilSettled } from '../../../shared/elasticsearch/bulk.ts';
 import { createElasticsearch } from '../../../shared/elasticsearch/client.ts';
 import { foldAccents, postAction } from '../../../shared/elasticsearch/documents.ts';
 import { MerchandiserQueries } from '../../../shared/elasticsearch/queries.ts';
+import { indexForQueries } from '../../support/elasticsearch.ts';
 import { integrationEnv, uniqueNamespace } from '../../support/env.ts';
 import { deleteIndices } from '../../support/run-cleanup.ts';
 
@@ -42,14 +41,12 @@ const posts = [
 ];
 
 beforeAll(async () => {
-  await applyIndices(es, { prefix, retentionDays: 400, now });
-  const results = await indexUntilSettled(
+  await indexForQueries(
     es,
+    prefix,
+    now,
     posts.map((p) => postAction(prefix, p)),
-    { backoff: { initialMs: 100, maxMs: 1000 } },
   );
-  expect(results.filter((r) => r.status !== 'indexed')).toEqual([]);
-  await es.indices.refresh({ index: `${prefix}-*` });
 });
 
 afterAll(async () => {

@@ -5,11 +5,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TrendWindow } from '../../../shared/contracts/events.ts';
-import { applyIndices } from '../../../shared/elasticsearch/apply.ts';
-import { indexUntilSettled } from '../../../shared/elasticsearch/bulk.ts';
 import { createElasticsearch } from '../../../shared/elasticsearch/client.ts';
 import { trendWindowAction } from '../../../shared/elasticsearch/documents.ts';
 import { MerchandiserQueries } from '../../../shared/elasticsearch/queries.ts';
+import { indexForQueries } from '../../support/elasticsearch.ts';
 import { integrationEnv, uniqueNamespace } from '../../support/env.ts';
 import { deleteIndices } from '../../support/run-cleanup.ts';
 
@@ -70,14 +69,12 @@ const hourlyBag = windows.filter(
 );
 
 beforeAll(async () => {
-  await applyIndices(es, { prefix, retentionDays: 400, now });
-  const results = await indexUntilSettled(
+  await indexForQueries(
     es,
+    prefix,
+    now,
     windows.map((w) => trendWindowAction(prefix, w)),
-    { backoff: { initialMs: 100, maxMs: 1000 } },
   );
-  expect(results.filter((r) => r.status !== 'indexed')).toEqual([]);
-  await es.indices.refresh({ index: `${prefix}-*` });
 });
 
 afterAll(async () => {
