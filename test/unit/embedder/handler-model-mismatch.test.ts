@@ -7,35 +7,13 @@ import { describe, expect, it } from 'vitest';
 import { embedderHandler } from '../../../services/embedder/handler.ts';
 import { type Upload, Upload as UploadSchema } from '../../../shared/contracts/events.ts';
 import { encode } from '../../../shared/kafka/codec.ts';
-import type { InboundRecord } from '../../../shared/kafka/consumer-runner.ts';
 import type { ImageFetcher } from '../../../shared/net/image-fetcher.ts';
-import { CatalogueIndex } from '../../../shared/vision/catalogue-index.ts';
 import type { DescribeResult, Describer } from '../../../shared/vision/describer.ts';
 import { type ModelManifest, ModelMismatchError } from '../../../shared/vision/manifest.ts';
+import { blobUpload, handlerSettings, uploadsRecord } from './fixtures.ts';
 
 const ref = `sha256:${'a'.repeat(64)}`;
-const upload = (id: string): Upload => ({
-  eventId: `evt-${id}`,
-  postId: `post-${id}`,
-  memberId: 'member-1',
-  images: [{ blobRef: ref }],
-  caption: '',
-  hashtags: [],
-  location: { country: 'GB', city: 'London' },
-  clientTimestamp: '2026-11-20T10:00:00.000Z',
-  receivedAt: '2026-11-20T10:00:01.000Z',
-  source: 'test',
-});
-const record = (value: Buffer, offset: number): InboundRecord =>
-  ({
-    topic: 'uploads',
-    partition: 0,
-    offset: String(offset),
-    key: null,
-    value,
-    headers: {},
-    timestamp: 0,
-  }) as InboundRecord;
+const upload = (id: string): Upload => blobUpload(id, [ref]);
 
 function handlerWith(describe: () => Promise<DescribeResult[]>) {
   const mismatches: Error[] = [];
@@ -52,18 +30,13 @@ function handlerWith(describe: () => Promise<DescribeResult[]>) {
       blobs: { get: async () => Buffer.from('jpeg'), put: async () => ref, has: async () => true },
       fetcher: {} as ImageFetcher,
     },
-    index: () => CatalogueIndex.empty(),
-    policy: { threshold: 0.5, margin: 0.02 },
-    keepCandidates: 2,
-    mentionsTopic: 'mentions',
-    deadLetterTopic: 'dead-letters',
-    service: 'embedder',
+    ...handlerSettings,
     onModelMismatch: (error) => mismatches.push(error),
   });
   const records = [
-    record(encode(UploadSchema, upload('1')), 0),
-    record(Buffer.from('{not an upload'), 1),
-    record(encode(UploadSchema, upload('2')), 2),
+    uploadsRecord(encode(UploadSchema, upload('1')), 0),
+    uploadsRecord(Buffer.from('{not an upload'), 1),
+    uploadsRecord(encode(UploadSchema, upload('2')), 2),
   ];
   return {
     mismatches,

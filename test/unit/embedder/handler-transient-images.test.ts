@@ -8,44 +8,19 @@ import { embedderHandler } from '../../../services/embedder/handler.ts';
 import { BlobNotFoundError } from '../../../shared/blobstore/blob-store.ts';
 import { type Mention, type Upload, Upload as UploadSchema } from '../../../shared/contracts/events.ts';
 import { encode } from '../../../shared/kafka/codec.ts';
-import type { InboundRecord, OutboundRecord, Outcome } from '../../../shared/kafka/consumer-runner.ts';
+import type { OutboundRecord, Outcome } from '../../../shared/kafka/consumer-runner.ts';
 import type { ImageFetcher } from '../../../shared/net/image-fetcher.ts';
-import { CatalogueIndex } from '../../../shared/vision/catalogue-index.ts';
 import { ImageRejectedError } from '../../../shared/vision/decode.ts';
 import type { Describer } from '../../../shared/vision/describer.ts';
 import type { ModelManifest } from '../../../shared/vision/manifest.ts';
+import { blobUpload, handlerSettings, uploadsRecord } from './fixtures.ts';
 
 const good = `sha256:${'a'.repeat(64)}`;
 const missing = `sha256:${'b'.repeat(64)}`;
 const empty = `sha256:${'c'.repeat(64)}`;
-const upload = (id: string, refs: string[]): Upload => ({
-  eventId: `evt-${id}`,
-  postId: `post-${id}`,
-  memberId: 'member-1',
-  images: refs.map((blobRef) => ({ blobRef })),
-  caption: '',
-  hashtags: [],
-  location: { country: 'GB', city: 'London' },
-  clientTimestamp: '2026-11-20T10:00:00.000Z',
-  receivedAt: '2026-11-20T10:00:01.000Z',
-  source: 'test',
-});
-const record = (u: Upload, offset: number): InboundRecord =>
-  ({
-    topic: 'uploads',
-    partition: 0,
-    offset: String(offset),
-    key: Buffer.from(u.postId),
-    value: encode(UploadSchema, u),
-    headers: {},
-    timestamp: 0,
-    message: {
-      offset: String(offset),
-      key: Buffer.from(u.postId),
-      value: encode(UploadSchema, u),
-      timestamp: '0',
-    },
-  }) as InboundRecord;
+const upload = blobUpload;
+const record = (u: Upload, offset: number) =>
+  uploadsRecord(encode(UploadSchema, u), offset, Buffer.from(u.postId));
 
 const describer: Describer = {
   modelId: 'm1',
@@ -73,12 +48,7 @@ const handler = embedderHandler({
     },
     fetcher: {} as ImageFetcher,
   },
-  index: () => CatalogueIndex.empty(),
-  policy: { threshold: 0.5, margin: 0.02 },
-  keepCandidates: 2,
-  mentionsTopic: 'mentions',
-  deadLetterTopic: 'dead-letters',
-  service: 'embedder',
+  ...handlerSettings,
 });
 
 const records = [
