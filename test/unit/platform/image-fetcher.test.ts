@@ -5,7 +5,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FetchOptions, ImageFetcher, PermanentFetchError } from '../../../shared/net/image-fetcher.ts';
-import { canDecodeHeifCoding } from '../../../shared/vision/heif-support.ts';
 import { avifPhoto, heicPhoto } from '../../support/heic.ts';
 import { selfSignedCertificate } from '../../support/tls.ts';
 
@@ -186,23 +185,20 @@ describe('ImageFetcher: images the decoder cannot read', () => {
       policy: { allowHosts: [HOST], resolve: async () => ['127.0.0.1'] },
     });
 
-  // sharp's prebuilt libvips has no HEVC decoder; on a build with one, HEIC is fetched like AVIF.
-  it.skipIf(canDecodeHeifCoding('hevc') === true)(
-    'refuses a HEIC (HEVC) image for good, saying it is not supported here, without retrying',
-    async () => {
-      const f = allowed();
-      try {
-        const result = f.fetch(url('/IMG_0001.HEIC'));
-        await expect(result).rejects.toBeInstanceOf(PermanentFetchError);
-        await expect(result).rejects.toThrow(
-          /IMG_0001\.HEIC returned an image that cannot be decoded: HEIC \(HEVC-coded HEIF\) is not supported by this deployment.*send JPEG, PNG, WebP or AVIF/,
-        );
-        expect(requests.get('/IMG_0001.HEIC')).toBe(1);
-      } finally {
-        await f.close();
-      }
-    },
-  );
+  // The pinned sharp's libvips has no HEVC decoder (heif-support.test.ts checks it).
+  it('refuses a HEIC (HEVC) image for good, saying it is not supported here, without retrying', async () => {
+    const f = allowed();
+    try {
+      const result = f.fetch(url('/IMG_0001.HEIC'));
+      await expect(result).rejects.toBeInstanceOf(PermanentFetchError);
+      await expect(result).rejects.toThrow(
+        /IMG_0001\.HEIC returned an image that cannot be decoded: HEIC \(HEVC-coded HEIF\) is not supported by this deployment.*send JPEG, PNG, WebP or AVIF/,
+      );
+      expect(requests.get('/IMG_0001.HEIC')).toBe(1);
+    } finally {
+      await f.close();
+    }
+  });
 
   it('fetches an AVIF (AV1-coded HEIF) image', async () => {
     const f = allowed();
