@@ -134,6 +134,9 @@ export const trendWindowsMapping: Mapping = {
 
 export const reorderAlertsMapping: Mapping = {
   dynamic: 'strict',
+  // `regionShare.FR` is a float whatever the share's JSON looks like (a share of 1 would
+  // otherwise map the country as a long and truncate every later share to 0).
+  dynamic_templates: [{ regionShares: { path_match: 'regionShare.*', mapping: { type: 'float' } } }],
   properties: {
     '@timestamp': date,
     alertId: keyword,
@@ -161,6 +164,12 @@ export const reorderAlertsMapping: Mapping = {
     series: { type: 'object', enabled: false },
     topRegions: { properties: { country: keyword, signals: integer, share: float } },
     topCountries: keyword,
+    /**
+     * Each top region's share under its country code, so a filter such as `regionShare.FR >= 0.2`
+     * tests one region's pair: `topRegions` is a plain object array, where `topRegions.country: FR
+     * and topRegions.share >= 0.2` also matches FR with another region's share.
+     */
+    regionShare: { type: 'object', dynamic: true },
     photos: { properties: { postId: keyword, imageUrl: keyword, memberId: keyword, matchScore: float } },
     /** The evidence photos' URLs, the first one alone for a table column that links to it. */
     photoUrls: keyword,

@@ -173,6 +173,7 @@ export async function applyIndices(client: Client, options: ApplyEsOptions): Pro
       allow_no_indices: true,
     });
     const wantedProperties = fam.mapping.properties as Properties;
+    const wantedTemplates = fam.mapping.dynamic_templates as unknown[] | undefined;
     for (const [index, { mappings: current }] of Object.entries(mappings)) {
       const currentProperties = current.properties as Properties | undefined;
       const conflicts = conflictingTypes(wantedProperties, currentProperties);
@@ -185,12 +186,20 @@ export async function applyIndices(client: Client, options: ApplyEsOptions): Pro
         continue;
       }
       const missing = missingProperties(wantedProperties, currentProperties);
-      if (Object.keys(missing).length > 0) {
-        await client.indices.putMapping({ index, properties: missing as never });
+      // An index made before a dynamic template existed must get it with the fields it types.
+      const templatesDiffer =
+        wantedTemplates !== undefined &&
+        JSON.stringify(canonical(current.dynamic_templates ?? [])) !== JSON.stringify(canonical(wantedTemplates));
+      if (Object.keys(missing).length > 0 || templatesDiffer) {
+        await client.indices.putMapping({
+          index,
+          properties: missing as never,
+          ...(templatesDiffer ? { dynamic_templates: wantedTemplates as never } : {}),
+        });
         changes.push({
           target: `index ${index}`,
           action: 'fields-added',
-          detail: Object.keys(missing).join(', '),
+          detail: [...Object.keys(missing), ...(templatesDiffer ? ['dynamic templates'] : [])].join(', '),
         });
       }
     }

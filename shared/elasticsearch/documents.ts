@@ -230,6 +230,7 @@ export function reorderAlertAction(prefix: string, alert: ReorderAlert): IndexAc
       series: alert.series,
       topRegions: alert.topRegions,
       topCountries: alert.topRegions.map((r) => r.country),
+      regionShare: Object.fromEntries(alert.topRegions.map((r) => [r.country, r.share])),
       photos: alert.photos,
       photoUrls,
       firstPhotoUrl: photoUrls[0],
