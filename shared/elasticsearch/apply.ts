@@ -189,7 +189,8 @@ export async function applyIndices(client: Client, options: ApplyEsOptions): Pro
       // An index made before a dynamic template existed must get it with the fields it types.
       const templatesDiffer =
         wantedTemplates !== undefined &&
-        JSON.stringify(canonical(current.dynamic_templates ?? [])) !== JSON.stringify(canonical(wantedTemplates));
+        JSON.stringify(canonical(current.dynamic_templates ?? [])) !==
+          JSON.stringify(canonical(wantedTemplates));
       if (Object.keys(missing).length > 0 || templatesDiffer) {
         await client.indices.putMapping({
           index,
