@@ -5,6 +5,7 @@
  * in sub-errors. One or two lines each; configuration errors keep their list of variables.
  */
 import { createConnection } from 'node:net';
+import { BaseEnv } from '../config/env.ts';
 
 /** The servers a command talks to, as the settings name them. */
 export interface Endpoints {
@@ -16,8 +17,8 @@ export interface Endpoints {
 export function endpointsFromEnv(env: NodeJS.ProcessEnv = process.env): Endpoints {
   const value = (key: string, fallback: string) => env[key]?.trim() || fallback;
   return {
-    kafkaBrokers: value('KAFKA_BROKERS', '127.0.0.1:9092'),
-    elasticsearchUrl: value('ELASTICSEARCH_URL', 'http://127.0.0.1:9200'),
+    kafkaBrokers: value('KAFKA_BROKERS', BaseEnv.shape.KAFKA_BROKERS.parse(undefined).join(',')),
+    elasticsearchUrl: value('ELASTICSEARCH_URL', BaseEnv.shape.ELASTICSEARCH_URL.parse(undefined)),
   };
 }
 

@@ -61,6 +61,18 @@ export const BaseEnv = z.object({
 });
 export type BaseEnv = z.infer<typeof BaseEnv>;
 
+/**
+ * The servers the environment names, validated, when it names both (blank = unset): the demo and
+ * the integration tests then use them and start nothing. Null when either is missing.
+ */
+export function serversFromEnv(
+  env: NodeJS.ProcessEnv = process.env,
+): { kafkaBrokers: string[]; elasticsearchUrl: string } | null {
+  if (!env.KAFKA_BROKERS?.trim() || !env.ELASTICSEARCH_URL?.trim()) return null;
+  const servers = loadConfig(BaseEnv.pick({ KAFKA_BROKERS: true, ELASTICSEARCH_URL: true }), env);
+  return { kafkaBrokers: servers.KAFKA_BROKERS, elasticsearchUrl: servers.ELASTICSEARCH_URL };
+}
+
 /** A TCP port from 1 to `max`: the stack also takes a second port above it (`reason`). */
 const stackPort = (fallback: number, max: number, reason: string) =>
   z.coerce

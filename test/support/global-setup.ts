@@ -8,6 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { TestProject } from 'vitest/node';
+import { serversFromEnv } from '../../shared/config/env.ts';
 import { LocalStack, stackOptionsFromEnv } from '../../shared/stack/local-stack.ts';
 import { dockerAnswers, startContainers } from './containers.ts';
 import { deleteRunData } from './run-cleanup.ts';
@@ -30,10 +31,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
     }
   };
 
-  if (process.env.KAFKA_BROKERS && process.env.ELASTICSEARCH_URL) {
-    const brokers = process.env.KAFKA_BROKERS.split(',');
-    provide(brokers, process.env.ELASTICSEARCH_URL, 'from the environment');
-    return () => cleanUp(brokers, process.env.ELASTICSEARCH_URL as string);
+  const servers = serversFromEnv();
+  if (servers) {
+    provide(servers.kafkaBrokers, servers.elasticsearchUrl, 'from the environment');
+    return () => cleanUp(servers.kafkaBrokers, servers.elasticsearchUrl);
   }
   if (await dockerAnswers()) {
     const containers = await startContainers();

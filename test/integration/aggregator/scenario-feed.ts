@@ -47,36 +47,32 @@ export interface DetectionFeed {
   catalogue: CatalogueEmbedding[];
 }
 
-/** The Luma catalogue if present (names and categories may be null), else a small synthetic one. */
+/**
+ * The Luma catalogue (names and categories may be null). Its absence is an error, not a reason to
+ * run on other products: the detection thresholds of the tests and benchmarks were measured on it.
+ */
 export function loadCatalogue(path = DEFAULT_CATALOGUE): ScenarioProduct[] {
-  if (existsSync(path)) {
-    const raw = JSON.parse(readFileSync(path, 'utf8')) as Array<{
-      sku: string;
-      style?: string | null;
-      colour?: string | null;
-      name?: string | null;
-      category?: string | null;
-      price?: number | null;
-      images?: Array<{ view?: string }>;
-    }>;
-    return raw.map((p) => ({
-      sku: p.sku,
-      style: p.style ?? null,
-      colour: p.colour ?? null,
-      name: p.name ?? null,
-      category: p.category ?? null,
-      price: p.price ?? null,
-      views: (p.images ?? []).map((i) => i.view ?? 'main'),
-    }));
-  }
-  const categories = ['shoes', 'bags', 'dresses', 'coats', 'swimwear', 'knitwear'];
-  return Array.from({ length: 300 }, (_, i) => ({
-    sku: `SYN-${String(i).padStart(3, '0')}`,
-    name: `Synthetic product ${i}`,
-    category: categories[i % categories.length]!,
-    colour: ['red', 'black', 'blue'][i % 3]!,
-    style: `SYN-${i}`,
-    price: 100 + i,
+  if (!existsSync(path))
+    throw new Error(
+      `the Luma catalogue is missing at ${path}: the detection feed needs ../shared/datasets/luma-catalogue beside the checkout`,
+    );
+  const raw = JSON.parse(readFileSync(path, 'utf8')) as Array<{
+    sku: string;
+    style?: string | null;
+    colour?: string | null;
+    name?: string | null;
+    category?: string | null;
+    price?: number | null;
+    images?: Array<{ view?: string }>;
+  }>;
+  return raw.map((p) => ({
+    sku: p.sku,
+    style: p.style ?? null,
+    colour: p.colour ?? null,
+    name: p.name ?? null,
+    category: p.category ?? null,
+    price: p.price ?? null,
+    views: (p.images ?? []).map((i) => i.view ?? 'main'),
   }));
 }
 

@@ -12,7 +12,6 @@ import { topicName, topicSpec } from '../../../shared/contracts/topics.ts';
 import { createKafka } from '../../../shared/kafka/client.ts';
 import { applyTopics } from '../../../shared/kafka/topics-admin.ts';
 import { createLogger } from '../../../shared/observability/logger.ts';
-import { canDecodeHeifCoding } from '../../../shared/vision/heif-support.ts';
 import { integrationEnv, uniqueNamespace } from '../../support/env.ts';
 import { heicPhoto } from '../../support/heic.ts';
 import { type Collected, collectUntil, headerText } from '../../support/kafka.ts';
@@ -409,17 +408,16 @@ describe('POST /v1/uploads', () => {
     const tooLarge = await post('/v1/uploads', huge);
     expect(tooLarge.status).toBe(413);
 
-    // An iPhone HEIC: HEVC, which the stock sharp cannot decode (the embedder would dead-letter it).
-    if (canDecodeHeifCoding('hevc') !== true) {
-      const heic = new FormData();
-      heic.append('metadata', JSON.stringify(upload({ images: undefined })));
-      heic.append('image', new Blob([new Uint8Array(await heicPhoto())]), 'IMG_0001.HEIC');
-      const refusedHeic = await post('/v1/uploads', heic);
-      expect(refusedHeic.status).toBe(415);
-      expect(((await refusedHeic.json()) as { reason: string }).reason).toMatch(
-        /HEIC \(HEVC-coded HEIF\) is not supported by this deployment.*JPEG, PNG, WebP or AVIF/,
-      );
-    }
+    // An iPhone HEIC: HEVC, which the pinned sharp cannot decode (test/unit/ingest/heif-support.test.ts
+    // asserts that), so the embedder would dead-letter it.
+    const heic = new FormData();
+    heic.append('metadata', JSON.stringify(upload({ images: undefined })));
+    heic.append('image', new Blob([new Uint8Array(await heicPhoto())]), 'IMG_0001.HEIC');
+    const refusedHeic = await post('/v1/uploads', heic);
+    expect(refusedHeic.status).toBe(415);
+    expect(((await refusedHeic.json()) as { reason: string }).reason).toMatch(
+      /HEIC \(HEVC-coded HEIF\) is not supported by this deployment.*JPEG, PNG, WebP or AVIF/,
+    );
 
     expect(await countBlobs()).toBe(before);
   });

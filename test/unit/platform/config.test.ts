@@ -10,7 +10,7 @@ import { IndexerEnv } from '../../../services/indexer/config.ts';
 import { IngestEnv } from '../../../services/ingest/config.ts';
 import { NotifierEnv } from '../../../services/notifier/config.ts';
 import { SimulatorEnv } from '../../../services/simulator/config.ts';
-import { BaseEnv, ConfigError, loadConfig, StackEnv } from '../../../shared/config/env.ts';
+import { BaseEnv, ConfigError, loadConfig, StackEnv, serversFromEnv } from '../../../shared/config/env.ts';
 
 describe('loadConfig', () => {
   it('applies defaults when nothing is set', () => {
@@ -203,5 +203,28 @@ describe('docs/configuration.md', () => {
     expect(names.size).toBeGreaterThan(50);
     const undocumented = [...names].filter((name) => !docs.includes(`| \`${name}\` |`));
     expect(undocumented).toEqual([]);
+  });
+});
+
+describe('serversFromEnv: servers named by the environment (then nothing local starts)', () => {
+  it('is null unless both servers are named, a blank value counting as unset', () => {
+    expect(serversFromEnv({})).toBeNull();
+    expect(serversFromEnv({ KAFKA_BROKERS: '127.0.0.1:9092' })).toBeNull();
+    expect(serversFromEnv({ KAFKA_BROKERS: ' ', ELASTICSEARCH_URL: 'http://es:9200' })).toBeNull();
+  });
+
+  it('gives the validated servers when both are named', () => {
+    expect(
+      serversFromEnv({ KAFKA_BROKERS: ' k1:9092, k2:9093 ', ELASTICSEARCH_URL: ' http://es:9200 ' }),
+    ).toEqual({
+      kafkaBrokers: ['k1:9092', 'k2:9093'],
+      elasticsearchUrl: 'http://es:9200',
+    });
+  });
+
+  it('refuses a malformed server instead of falling back to a default', () => {
+    expect(() => serversFromEnv({ KAFKA_BROKERS: 'k1', ELASTICSEARCH_URL: 'http://es:9200' })).toThrow(
+      ConfigError,
+    );
   });
 });
