@@ -11,7 +11,6 @@
  */
 import type { FamilyId } from '../../shared/elasticsearch/indices.ts';
 
-export const KIBANA_VERSION = '8.19.0';
 const PREFIX = 'trendradar';
 /**
  * The size of the aggregator's hopping windows (AGGREGATOR_WINDOW_SIZE_MS, default one hour): the

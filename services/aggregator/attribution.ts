@@ -82,10 +82,6 @@ export class Attributor<Ref> {
     return this.pendingCount;
   }
 
-  get knownPosts(): number {
-    return this.posts.size;
-  }
-
   onMention(mention: Mention): AttributionOutput<Ref> {
     const out: AttributionOutput<Ref> = { signals: [], expired: [], unattributed: 0, duplicates: 0 };
     const eventTime = Date.parse(mention.eventTime);

@@ -3,7 +3,8 @@
  * nothing keeps its windows open forever while its neighbours move on. After `idleMs` of wall
  * clock without records, an idle partition's stream time follows the slowest active partition:
  * never past data any active partition has not reached, so nothing that is still in flight
- * elsewhere becomes late. This is the only place where wall-clock time matters.
+ * elsewhere becomes late. One of the two places where wall clock matters (the other: the
+ * aggregator's refusal of signals too far in the future, AGGREGATOR_MAX_FUTURE_SKEW_MS).
  *
  * A partition that is merely slow is not idle: one known to have more records on the broker than
  * it has delivered (catching up on a backlog, its next batch not fetched yet) never moves,

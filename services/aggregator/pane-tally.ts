@@ -13,7 +13,7 @@
  * floating-point operations in the same order (a post's interaction weight is summed pane by pane,
  * uploaders then posts in order of first appearance), so the results are bit-identical; the unit
  * tests check this against the plain merge. The full string tally (countries, photos) is built
- * only when an alert needs it (`toTally`).
+ * only when an alert needs it (`paneToTally`).
  */
 import { SignalKind } from '../../shared/contracts/events.ts';
 import type { TrendSettings } from './config.ts';

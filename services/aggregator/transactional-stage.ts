@@ -15,6 +15,7 @@ import { PermanentError } from '../../shared/kafka/codec.ts';
 import type { InboundRecord } from '../../shared/kafka/consumer-runner.ts';
 import { deadLetterRecord } from '../../shared/kafka/dead-letter.ts';
 import type { Logger } from '../../shared/observability/logger.ts';
+import { produceRequestsOf, sizeOf, takeInEventTimeOrder } from './alignment.ts';
 import { ChangelogReader, ChangelogWriter, PARTS_HEADER } from './changelog-parts.ts';
 import { idleAdvances } from './idle-partitions.ts';
 
@@ -103,7 +104,10 @@ export class TransactionalStage {
   private readonly needsRestore = new Set<number>();
   private readonly lastRecordAt = new Map<number, number>();
   private assigned = new Set<number>();
-  /** Where each input topic-partition stands in event time (see `constraintOf`). */
+  /**
+   * Where each input topic-partition stands in event time: what `slowestWithoutRecords` and
+   * `takeInEventTimeOrder` (alignment.ts) hold the batches in hand back to.
+   */
   private readonly positions = new Map<string, Position>();
   private readonly inHand = new Map<string, InHand>();
   /** The last watermark each task has sent (tasks are replaced when restored: they send again). */
@@ -680,50 +684,6 @@ function caughtUpAfter(h: InHand): boolean {
   return h.fetchedEnd >= h.highWatermark;
 }
 
-/**
- * The records to process next, as indices into `batches` (one per record, in processing order):
- * the oldest event time first across the batches (like Kafka Streams' record choice), never
- * beyond `slackMs` past `heldBackAt` (the slowest partition without records in hand), and a
- * batch used up on the way holds the rest back at its own time + `slackMs` from then on: its
- * partition's next records have not been fetched yet, and taking the others past them would
- * send the repartitioned output out of event-time order. Unreadable times (NaN) never wait.
- * Without `slackMs` (no alignment) the batches are simply taken in turn.
- */
-export function takeInEventTimeOrder(
-  batches: ReadonlyArray<{ times: readonly number[]; next: number; reached: number }>,
-  heldBackAt: number,
-  slackMs: number | undefined,
-  max: number,
-): number[] {
-  const cursor = batches.map((b) => b.next);
-  let limit = slackMs === undefined ? Number.POSITIVE_INFINITY : heldBackAt + slackMs;
-  const picked: number[] = [];
-  while (picked.length < max) {
-    let best = -1;
-    let bestTime = Number.POSITIVE_INFINITY;
-    for (let i = 0; i < batches.length; i++) {
-      const at = cursor[i]!;
-      if (at >= batches[i]!.times.length) continue;
-      const raw = batches[i]!.times[at]!;
-      const time = Number.isNaN(raw) ? Number.NEGATIVE_INFINITY : raw;
-      if (best < 0 || time < bestTime) {
-        best = i;
-        bestTime = time;
-      }
-    }
-    if (best < 0 || bestTime > limit) break;
-    picked.push(best);
-    const at = cursor[best]!;
-    cursor[best] = at + 1;
-    if (slackMs !== undefined && at + 1 === batches[best]!.times.length) {
-      const last = batches[best]!.times[at]!;
-      const reached = Number.isNaN(last) ? batches[best]!.reached : Math.max(batches[best]!.reached, last);
-      limit = Math.min(limit, reached + slackMs);
-    }
-  }
-  return picked;
-}
-
 /** Pause of a batch held back before its fetch round ends (see `start`). */
 const HELD_BACK_PAUSE_MS = 20;
 /**
@@ -731,43 +691,6 @@ const HELD_BACK_PAUSE_MS = 20;
  * others back, unless the stage is given its own `unseenPartitionMs`.
  */
 const ALIGN_UNSEEN_MS = 30_000;
-
-/**
- * The produce requests of one transaction: every topic's messages in order, packed into as few
- * requests as fit under `maxBytes` each (a message bigger than that goes alone). One request per
- * topic and per partial batch cost a round trip each; packed, a transaction is mostly one or two.
- */
-export function produceRequestsOf(
-  messages: ReadonlyMap<string, Message[]>,
-  maxBytes: number,
-): Array<Array<{ topic: string; messages: Message[] }>> {
-  const requests: Array<Array<{ topic: string; messages: Message[] }>> = [];
-  let request: Array<{ topic: string; messages: Message[] }> = [];
-  let bytes = 0;
-  for (const [topic, list] of messages) {
-    let part: Message[] = [];
-    for (const message of list) {
-      const size = sizeOf(message.key) + sizeOf(message.value) + 64;
-      if (bytes + size > maxBytes && bytes > 0) {
-        if (part.length > 0) request.push({ topic, messages: part });
-        requests.push(request);
-        request = [];
-        part = [];
-        bytes = 0;
-      }
-      part.push(message);
-      bytes += size;
-    }
-    if (part.length > 0) request.push({ topic, messages: part });
-  }
-  if (request.length > 0) requests.push(request);
-  return requests;
-}
-
-function sizeOf(data: string | Buffer | null | undefined): number {
-  if (data === null || data === undefined) return 0;
-  return typeof data === 'string' ? Buffer.byteLength(data) : data.length;
-}
 
 function toMessage(o: Produced): Message {
   return { key: o.key, value: o.value, partition: o.partition, headers: o.headers };

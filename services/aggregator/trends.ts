@@ -323,10 +323,6 @@ export class TrendPartition {
     return this.streamTime;
   }
 
-  get skuCount(): number {
-    return this.skus.size;
-  }
-
   /**
    * `advancesStreamTime` false when stream time follows the producers' watermarks instead
    * (`advanceTo`): then the signal is checked against them but does not move them.
@@ -973,7 +969,7 @@ export class TrendPartition {
     this.out.alerts.push(alert);
   }
 
-  /** Cools the episode at the first window end `coolAfter` past its last rising window, if ≤ `upTo`. */
+  /** Cools the episode at the first window end `coolAfterMs` past its last rising window, if ≤ `upTo`. */
   private maybeCool(sku: string, state: SkuState, upTo: number): void {
     const episode = state.episode;
     if (!episode) return;

@@ -5,11 +5,7 @@
  * so a search never sees a half-built index. The service rebuilds on a worker thread
  * (`rebuildInBackground`): the build takes seconds to minutes and must not stop the event loop.
  */
-import {
-  CatalogueIndex,
-  type IndexedProduct,
-  type IndexOptions,
-} from '../../shared/vision/catalogue-index.ts';
+import { CatalogueIndex, type IndexedProduct } from '../../shared/vision/catalogue-index.ts';
 import { buildIndexInBackground } from '../../shared/vision/index-builder.ts';
 import type { CatalogueChange } from '../catalogue/catalogue-topic.ts';
 
@@ -30,7 +26,6 @@ export class CatalogueMemory {
     readonly modelId: string,
     readonly descriptor: string,
     readonly dimension: number,
-    private readonly indexOptions?: Partial<IndexOptions>,
   ) {}
 
   apply(change: CatalogueChange): ApplyResult {
@@ -81,10 +76,7 @@ export class CatalogueMemory {
   /** Rebuilds the index from the current products (when something changed) and returns it. */
   rebuild(): CatalogueIndex {
     if (this.dirty) {
-      this.current = CatalogueIndex.build(
-        this.all().sort((a, b) => a.sku.localeCompare(b.sku)),
-        this.indexOptions,
-      );
+      this.current = CatalogueIndex.build(this.all().sort((a, b) => a.sku.localeCompare(b.sku)));
       this.dirty = false;
     }
     return this.current;
@@ -101,10 +93,7 @@ export class CatalogueMemory {
     const snapshot = this.all();
     this.dirty = false;
     try {
-      this.current = await buildIndexInBackground(snapshot, {
-        ...(this.indexOptions ? { index: this.indexOptions } : {}),
-        ...(signal ? { signal } : {}),
-      });
+      this.current = await buildIndexInBackground(snapshot, signal ? { signal } : {});
     } catch (error) {
       this.dirty = true;
       throw error;

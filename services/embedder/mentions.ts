@@ -1,8 +1,9 @@
 /**
- * From one described photo to its mention records (pure). A photo yields one `mention` per
- * recognised SKU (rank 1 is the best), or one explicit `no-match` carrying the best candidates when
- * nothing clears the threshold and margin, so coverage can be monitored. Ids are deterministic
- * (`${uploadEventId}:${imageIndex}:${sku|'none'}`): re-processing after a crash overwrites, never adds.
+ * From one described photo to its mention record (pure). A photo yields exactly one record: a
+ * `mention` of the recognised SKU (always rank 1), or an explicit `no-match` carrying the best
+ * candidates when nothing clears the threshold and margin, so coverage can be monitored. Ids are
+ * deterministic (`${uploadEventId}:${imageIndex}:${sku|'none'}`): re-processing after a crash
+ * overwrites, never adds.
  */
 import type { Mention, Upload, UploadImage } from '../../shared/contracts/events.ts';
 import type { Candidate } from '../../shared/vision/catalogue-index.ts';

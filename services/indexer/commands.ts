@@ -308,10 +308,11 @@ function registerKibana(program: Command): void {
     .option('--auth <user:password>', 'basic authentication (or set KIBANA_AUTH)')
     .action(async (o: { url: string; space?: string; file?: string; auth?: string }) => {
       const { fileURLToPath } = await import('node:url');
-      const { loadConfig, BaseEnv } = await import('../../shared/config/env.ts');
+      const { loadConfig } = await import('../../shared/config/env.ts');
+      const { KibanaImportEnv } = await import('./config.ts');
       const { importSavedObjects, formatImportReport } = await import('./kibana-import.ts');
-      const { ES_INDEX_PREFIX } = loadConfig(BaseEnv);
-      const auth = o.auth ?? process.env.KIBANA_AUTH;
+      const { ES_INDEX_PREFIX, KIBANA_AUTH } = loadConfig(KibanaImportEnv);
+      const auth = o.auth ?? KIBANA_AUTH;
       const report = await importSavedObjects({
         kibanaUrl: o.url,
         file: o.file ?? fileURLToPath(new URL('../../infra/kibana/trend-radar.ndjson', import.meta.url)),

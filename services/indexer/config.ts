@@ -43,3 +43,22 @@ export type IndexerConfig = z.infer<typeof IndexerEnv>;
 export function indexerGroupId(config: Pick<IndexerConfig, 'INDEXER_GROUP_ID' | 'TOPIC_NAMESPACE'>): string {
   return config.INDEXER_GROUP_ID ?? `${config.TOPIC_NAMESPACE}.indexer`;
 }
+
+/** `user:password`: a user name without a colon, a colon, then the password (which may hold colons). */
+const USER_PASSWORD = /^[^:]+:.+$/;
+
+/** `trend-radar kibana import`: the shared settings (ES_INDEX_PREFIX names the data views) and the Kibana login. */
+export const KibanaImportEnv = BaseEnv.extend({
+  /** Basic authentication for Kibana, `user:password`; the `--auth` flag takes precedence. */
+  KIBANA_AUTH: z.string().optional(),
+}).superRefine((env, ctx) => {
+  // Checked on the whole environment, not on the key, so that the message does not repeat the
+  // value: a malformed one is likely a bare password.
+  if (env.KIBANA_AUTH !== undefined && !USER_PASSWORD.test(env.KIBANA_AUTH))
+    ctx.addIssue({
+      code: 'custom',
+      path: [],
+      message:
+        'KIBANA_AUTH must be user:password (a user name, a colon, then the password) for basic authentication; the value is not shown',
+    });
+});

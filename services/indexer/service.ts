@@ -35,8 +35,6 @@ export interface Indexer {
   groupId: string;
   /** True while the last bulk request reached Elasticsearch (for /readyz). */
   elasticsearchReachable(): boolean;
-  /** Runs the retention job now; returns the deleted indices. */
-  enforceRetention(now?: Date): Promise<string[]>;
 }
 
 export async function applyElasticsearch(
@@ -153,10 +151,9 @@ export async function startIndexer(config: IndexerConfig, deps: IndexerDeps = {}
   await runner.start();
   logger.info({ groupId, topics: config.INDEXER_TOPICS, prefix: config.ES_INDEX_PREFIX }, 'indexer started');
 
-  const enforceRetention = async (now = new Date()) => {
-    const deleted = await deleteExpiredIndices(client, config.ES_INDEX_PREFIX, config.ES_RETENTION_DAYS, now);
+  const enforceRetention = async () => {
+    const deleted = await deleteExpiredIndices(client, config.ES_INDEX_PREFIX, config.ES_RETENTION_DAYS);
     if (deleted.length > 0) logger.info({ deleted }, 'retention: deleted expired monthly indices');
-    return deleted;
   };
   const retentionTask =
     config.ES_RETENTION_JOB === 'on'
@@ -171,7 +168,6 @@ export async function startIndexer(config: IndexerConfig, deps: IndexerDeps = {}
     registry,
     groupId,
     elasticsearchReachable: () => esReachable,
-    enforceRetention,
     async stop() {
       stopping = true;
       await retentionTask?.stop();

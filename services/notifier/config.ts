@@ -10,7 +10,10 @@ export const NotifierEnv = BaseEnv.extend({
   NOTIFIER_PORT: z.coerce.number().int().min(0).max(65535).default(8088),
   /** Base URL buyers reach the inbox at, used for links in e-mails and webhooks. */
   NOTIFIER_PUBLIC_URL: z.url().optional(),
-  /** `smtp://user:pass@host:port` or `smtps://…`; unset disables e-mail (and digests). */
+  /**
+   * `smtp://user:pass@host:port` or `smtps://…`. Required when a buyer has `email` or `digestAt`:
+   * without it the notifier refuses to start rather than drop e-mails.
+   */
   SMTP_URL: z.url().optional(),
   SMTP_FROM: z.string().min(3).default('Trend Radar <trend-radar@localhost>'),
   /** Shared secret that signs webhook bodies (HMAC-SHA256); required when a buyer has a webhook. */

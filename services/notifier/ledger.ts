@@ -58,10 +58,6 @@ export class DeliveryLedger {
     this.delivered.add(key);
   }
 
-  get size(): number {
-    return this.delivered.size;
-  }
-
   async stop(): Promise<void> {
     await this.follower?.stop();
   }

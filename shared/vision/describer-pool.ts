@@ -48,7 +48,7 @@ interface Slot {
   ready: boolean;
 }
 
-const BOOT = new URL('./describe-worker-boot.mjs', import.meta.url);
+const BOOT = new URL('./worker-boot.mjs', import.meta.url);
 const ENTRY = new URL('./describe-worker.ts', import.meta.url).href;
 
 export class DescriberPool implements Describer {

@@ -1,6 +1,7 @@
 /**
  * Retrieval and open-set evaluation of descriptors on a labelled catalogue (pure: vectors in,
- * figures out). Used by the quality test, the docs table and `match` tuning.
+ * figures out). Used by the matching-quality test (test/integration/catalogue), whose figures
+ * are the docs/matching.md tables.
  */
 import { type Candidate, CatalogueIndex, type IndexedProduct, type IndexOptions } from './catalogue-index.ts';
 import { type CalibrationResult, calibrate, decide, type MatchPolicy, share } from './matcher.ts';
@@ -81,33 +82,25 @@ export function openSet(
       minKept,
     ),
   );
-  const judged = samples.map((s) => ({ ...s, policy: folds[1 - s.half]! }));
-  const outside = judged.filter((s) => s.truth === null);
-  const correct = judged.filter((s) => s.truth !== null && s.candidates[0]?.sku === s.truth);
   return {
     removedSkus: removed.size,
     folds,
-    heldOut: {
-      outside: outside.length,
-      rejected: share(outside, (s) => decide(s.candidates, s.policy).decision === 'no-match'),
-      correctTop1: correct.length,
-      kept: share(correct, (s) => decide(s.candidates, s.policy).decision === 'matched'),
-    },
+    heldOut: measure(samples.map((s) => ({ ...s, policy: folds[1 - s.half]! }))),
     overall: calibrate(samples, minKept),
   };
 }
 
-export function measure(
-  samples: ReadonlyArray<{ candidates: readonly Candidate[]; truth: string | null }>,
-  policy: MatchPolicy,
+/** Rejection of out-of-gallery queries and kept correct top-1 answers, each judged by its own policy. */
+function measure(
+  samples: ReadonlyArray<{ candidates: readonly Candidate[]; truth: string | null; policy: MatchPolicy }>,
 ): OpenSetFigures['heldOut'] {
   const outside = samples.filter((s) => s.truth === null);
   const correct = samples.filter((s) => s.truth !== null && s.candidates[0]?.sku === s.truth);
   return {
     outside: outside.length,
-    rejected: share(outside, (s) => decide(s.candidates, policy).decision === 'no-match'),
+    rejected: share(outside, (s) => decide(s.candidates, s.policy).decision === 'no-match'),
     correctTop1: correct.length,
-    kept: share(correct, (s) => decide(s.candidates, policy).decision === 'matched'),
+    kept: share(correct, (s) => decide(s.candidates, s.policy).decision === 'matched'),
   };
 }
 

@@ -19,7 +19,7 @@ export interface BackgroundBuildOptions {
 }
 
 // The worker boots through the same loader shim as the describer workers (TypeScript in workers).
-const BOOT = new URL('./describe-worker-boot.mjs', import.meta.url);
+const BOOT = new URL('./worker-boot.mjs', import.meta.url);
 const ENTRY = new URL('./index-build-worker.ts', import.meta.url).href;
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));

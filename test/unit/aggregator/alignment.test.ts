@@ -5,8 +5,8 @@
  * mentions ran a day ahead of the interactions and the repartitioned signals came out late.
  */
 import { describe, expect, it } from 'vitest';
+import { takeInEventTimeOrder } from '../../../services/aggregator/alignment.ts';
 import { idleAdvances } from '../../../services/aggregator/idle-partitions.ts';
-import { takeInEventTimeOrder } from '../../../services/aggregator/transactional-stage.ts';
 import { HOUR, MIN, T0 } from './fixtures.ts';
 
 const batch = (times: number[], next = 0, reached = Number.NEGATIVE_INFINITY) => ({ times, next, reached });

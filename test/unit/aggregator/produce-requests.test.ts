@@ -5,7 +5,7 @@
  */
 import type { Message } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
-import { produceRequestsOf } from '../../../services/aggregator/transactional-stage.ts';
+import { produceRequestsOf } from '../../../services/aggregator/alignment.ts';
 
 /** A message of `bytes` bytes as the packer counts it (key + value + 64 of overhead). */
 const message = (id: string, bytes: number): Message => ({

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { IndexerEnv, indexerGroupId } from '../../../services/indexer/config.ts';
+import { IndexerEnv, indexerGroupId, KibanaImportEnv } from '../../../services/indexer/config.ts';
 import { actionFor } from '../../../services/indexer/handler.ts';
 import {
   formatImportReport,
@@ -134,5 +134,29 @@ describe('kibana import report', () => {
       .split('\n')
       .map((l) => JSON.parse(l));
     expect(lines.map((l) => l.attributes.title)).toEqual(['shop-mentions', 'trendradar-mentions']);
+  });
+});
+
+describe('kibana import: KIBANA_AUTH', () => {
+  it('is optional, trimmed, and blank means unset', () => {
+    expect(loadConfig(KibanaImportEnv, {}).KIBANA_AUTH).toBeUndefined();
+    expect(loadConfig(KibanaImportEnv, { KIBANA_AUTH: '  ' }).KIBANA_AUTH).toBeUndefined();
+    expect(loadConfig(KibanaImportEnv, { KIBANA_AUTH: ' elastic:s3cr:et ' }).KIBANA_AUTH).toBe(
+      'elastic:s3cr:et',
+    );
+  });
+
+  it('refuses a value that is not user:password without repeating it (it may be a bare password)', () => {
+    for (const value of ['hunter2-secret', ':hunter2-secret', 'elastic:']) {
+      let message = '';
+      try {
+        loadConfig(KibanaImportEnv, { KIBANA_AUTH: value });
+      } catch (error) {
+        expect(error).toBeInstanceOf(ConfigError);
+        message = (error as Error).message;
+      }
+      expect(message).toMatch(/KIBANA_AUTH must be user:password/);
+      expect(message).not.toContain('hunter2');
+    }
   });
 });

@@ -1,3 +1,0 @@
-export * from './events.ts';
-export * from './primitives.ts';
-export * from './topics.ts';
