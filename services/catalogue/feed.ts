@@ -5,8 +5,8 @@
  * where `image` is a file path or an https URL. Relative files resolve against the feed's folder.
  * Every product is validated on its own: a bad row is reported and skipped, never fatal for the rest.
  */
-import { readFile } from 'node:fs/promises';
-import { dirname, extname, isAbsolute, resolve } from 'node:path';
+import { access, readFile, stat } from 'node:fs/promises';
+import { dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { z } from 'zod';
 import { Sku } from '../../shared/contracts/primitives.ts';
@@ -147,9 +147,27 @@ function validateProducts(list: unknown[], baseDir: string): ParsedFeed {
   return { products, problems };
 }
 
-/** Reads a feed file; the format follows the extension (.csv, otherwise JSON). */
-export async function readFeed(path: string): Promise<ParsedFeed> {
+/**
+ * Reads a feed file; the format follows the extension (.csv, otherwise JSON). A folder stands for
+ * the feed in it (`catalogue.json`, else `catalogue.csv`), as the simulator and the demo take one.
+ */
+export async function readFeed(given: string): Promise<ParsedFeed> {
+  const path = (await stat(given)).isDirectory() ? await feedFileIn(given) : given;
   const text = await readFile(path, 'utf8');
   const baseDir = dirname(resolve(path));
   return extname(path).toLowerCase() === '.csv' ? parseCsvFeed(text, baseDir) : parseJsonFeed(text, baseDir);
+}
+
+async function feedFileIn(folder: string): Promise<string> {
+  for (const name of ['catalogue.json', 'catalogue.csv']) {
+    const file = join(folder, name);
+    if (
+      await access(file).then(
+        () => true,
+        () => false,
+      )
+    )
+      return file;
+  }
+  throw new Error(`${folder} is a folder without catalogue.json or catalogue.csv: give the feed file`);
 }

@@ -40,7 +40,12 @@ export async function startIngest(
     deps.kafka ?? createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID }, logger);
   const apiKeys =
     deps.apiKeys ??
-    (await loadApiKeys({ file: config.INGEST_API_KEYS_FILE, inline: config.INGEST_API_KEYS }));
+    (await loadApiKeys({
+      file: config.INGEST_API_KEYS_FILE,
+      inline: config.INGEST_API_KEYS,
+      onReloadError: (error) =>
+        logger.error({ err: error }, 'the API keys file changed but cannot be read: the keys in use stay'),
+    }));
   if (apiKeys.size === 0) logger.warn('no API keys configured: every /v1 request will be refused (401)');
   const producer = deps.producer ?? (await connectProducer(kafka));
   const admin = kafka.admin();

@@ -85,7 +85,7 @@ export function register(program: Command): void {
       });
       if (flags.via === 'http' && !config.SIMULATOR_API_KEY)
         throw new Error(
-          'SIMULATOR_API_KEY is not set (mint one with `trend-radar ingest mint-key --name simulator`)',
+          'SIMULATOR_API_KEY is not set (mint one with `trend-radar ingest mint-key --name simulator --file <the INGEST_API_KEYS_FILE of ingest>`)',
         );
       const bar = new progress.SingleBar(
         {

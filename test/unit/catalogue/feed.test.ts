@@ -1,5 +1,10 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { parseCsvFeed, parseJsonFeed } from '../../../services/catalogue/feed.ts';
+import { parseCsvFeed, parseJsonFeed, readFeed } from '../../../services/catalogue/feed.ts';
+import { ensureCatalogue } from '../../../services/simulator/catalogue-files.ts';
 
 describe('JSON catalogue feed', () => {
   it('reads the luma format, resolving relative files against the feed folder', () => {
@@ -115,5 +120,38 @@ describe('CSV catalogue feed', () => {
     const feed = parseCsvFeed(csv, '/f');
     expect(feed.products.map((p) => p.sku)).toEqual(['C-3']);
     expect(feed.problems.map((p) => p.sku)).toEqual(['A-1', 'B-2']);
+  });
+});
+
+describe('readFeed: a file or the folder holding it', () => {
+  const luma = fileURLToPath(new URL('../../../../shared/datasets/luma-catalogue', import.meta.url));
+
+  it('reads the catalogue.json of a folder, as the simulator and the demo are given one', async () => {
+    const fromFolder = await readFeed(luma);
+    const fromFile = await readFeed(join(luma, 'catalogue.json'));
+    expect(fromFolder.products.length).toBe(450);
+    expect(fromFolder).toEqual(fromFile);
+  });
+
+  it('names what a folder lacks instead of failing on reading a directory', async () => {
+    const empty = await mkdtemp(join(tmpdir(), 'feed-'));
+    try {
+      await expect(readFeed(empty)).rejects.toThrow(
+        `${empty} is a folder without catalogue.json or catalogue.csv`,
+      );
+    } finally {
+      await rm(empty, { recursive: true });
+    }
+  });
+});
+
+describe('ensureCatalogue: the simulator takes the feed folder', () => {
+  it('points a catalogue.json path to its folder', async () => {
+    const file = fileURLToPath(
+      new URL('../../../../shared/datasets/luma-catalogue/catalogue.json', import.meta.url),
+    );
+    await expect(ensureCatalogue(file, false, () => {})).rejects.toThrow(
+      `${file} is a file: a catalogue here is the feed's folder (the one holding catalogue.json and its images), e.g. ${dirname(file)}`,
+    );
   });
 });

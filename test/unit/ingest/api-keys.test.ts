@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -47,6 +47,48 @@ describe('API keys', () => {
       expect(store.authenticate(a.key)).toBe('phone-app');
       expect(store.authenticate(b.key)).toBe('partner');
       await expect(loadApiKeys({ inline: 'partner:nothex' })).rejects.toThrow();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('follows the keys file: a minted key works and a removed one stops, without a restart', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'keys-'));
+    try {
+      const file = join(dir, 'keys.json');
+      const app = mintApiKey('phone-app');
+      const simulator = mintApiKey('simulator');
+      const inline = mintApiKey('partner');
+      await appendKeyEntry(file, app.entry);
+      let now = 0;
+      const errors: string[] = [];
+      const store = await loadApiKeys({
+        file,
+        inline: `partner:${inline.entry.sha256}`,
+        now: () => now,
+        onReloadError: (error) => errors.push(error.message),
+      });
+      expect(store.authenticate(simulator.key)).toBeUndefined();
+
+      await appendKeyEntry(file, simulator.entry);
+      now += 1_000;
+      expect(store.authenticate(simulator.key)).toBe('simulator');
+      expect(store.authenticate(inline.key)).toBe('partner');
+
+      await writeFile(file, JSON.stringify([simulator.entry]));
+      now += 500; // the file is looked at no more than once a second
+      expect(store.authenticate(app.key)).toBe('phone-app');
+      now += 500;
+      expect(store.authenticate(app.key)).toBeUndefined();
+      expect(store.authenticate(simulator.key)).toBe('simulator');
+
+      // A broken file (half written, a typo) keeps the keys in use and says why.
+      await writeFile(file, '[{"name": "simulator"');
+      now += 1_000;
+      expect(store.authenticate(simulator.key)).toBe('simulator');
+      expect(store.authenticate(inline.key)).toBe('partner');
+      expect(errors).toHaveLength(1);
+      expect(errors[0]).toMatch(/JSON/);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
