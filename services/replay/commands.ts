@@ -121,7 +121,11 @@ export function register(program: Command): void {
               : `skips ${-p.delta}`;
         console.log(`  partition ${p.partition}: ${p.current ?? '—'} → ${p.target}  ${change}`);
       }
-      if (plan.refusal) throw new Error(plan.refusal);
+      if (plan.refusal) {
+        // A dry run shows what would block the real run, and is not itself refused.
+        if (!flags.dryRun) throw new Error(plan.refusal);
+        console.log(`note: without --dry-run this would be refused now: ${plan.refusal}`);
+      }
       if (!plan.live) {
         // No committed offset on this topic: a group that never ran (a typo?) or one new to it.
         const use = await groupUse(kafka, plan.group);
@@ -131,7 +135,8 @@ export function register(program: Command): void {
           console.log(
             `note: ${plan.group} has no committed offsets on ${topic} yet (it has on ${use.committedTopics.join(', ')}); this sets its first position there`,
           );
-        else console.log(`note: ${plan.group} is a new group (--create); this sets its first position`);
+        else if (use.members === 0)
+          console.log(`note: ${plan.group} is a new group (--create); this sets its first position`);
       }
       if (flags.dryRun) {
         console.log('dry run: nothing changed');

@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Admin, Batch, IHeaders, Kafka, Message } from 'kafkajs';
 import { connectProducer, onFetchWithoutRecords } from '../../shared/kafka/client.ts';
+import { encodedRecordSize, RECORD_BATCH_OVERHEAD } from '../ingest/produce-batcher.ts';
 import {
   type Bound,
   copyRefusal,
@@ -118,6 +119,14 @@ export async function planCopy(kafka: Kafka, options: CopyOptions) {
 
 /** Records per produce request. With a rate limit, at most about a second's worth. */
 const COPY_CHUNK = 500;
+/**
+ * Encoded bytes (headers, key and value) per produce request at most, as ingest's
+ * INGEST_PRODUCER_BATCH_MAX_BYTES: a partition's record batch is at most its request, and the broker
+ * refuses a batch over the topic's max.message.bytes (1 MiB by default) — for good: a re-send is
+ * the same batch. A full fetch (1 MiB a partition) plus the replay.* headers of every record is
+ * over it, so a request is cut by size as well as by count. A larger record goes alone.
+ */
+export const COPY_REQUEST_MAX_BYTES = 900_000;
 /** Longest single sleep: heartbeats and the stop check happen at least this often. */
 const SLEEP_SLICE_MS = 1_000;
 
@@ -135,6 +144,42 @@ function passedBy(batch: Batch, position: bigint): bigint | undefined {
   const first = fetched ?? batch.firstOffset();
   if (first === null || BigInt(first) > position) return undefined;
   return BigInt(batch.lastOffset()) + 1n;
+}
+
+/**
+ * A batch's records cut into produce requests, in order: at most `maxRecords` each and at most
+ * `maxBytes` encoded (batch overhead included; a record larger than that goes alone).
+ */
+export function produceChunks<T extends { message: Message }>(
+  items: readonly T[],
+  maxRecords: number,
+  maxBytes: number = COPY_REQUEST_MAX_BYTES,
+): T[][] {
+  const chunks: T[][] = [];
+  let chunk: T[] = [];
+  let bytes = RECORD_BATCH_OVERHEAD;
+  for (const item of items) {
+    const size = encodedRecordSize(item.message);
+    if (chunk.length > 0 && (chunk.length >= maxRecords || bytes + size > maxBytes)) {
+      chunks.push(chunk);
+      chunk = [];
+      bytes = RECORD_BATCH_OVERHEAD;
+    }
+    chunk.push(item);
+    bytes += size;
+  }
+  if (chunk.length > 0) chunks.push(chunk);
+  return chunks;
+}
+
+/**
+ * The message of the innermost error of a kafkajs error chain: the broker's reason, where the
+ * consumer's wrapper only says that it gave up. (The CLI adds the broker's error code from the chain.)
+ */
+function rootCause(error: unknown): string {
+  let root = error as { message?: string; cause?: unknown; name?: string } | undefined;
+  for (let depth = 0; root?.cause && depth < 10; depth++) root = root.cause as typeof root;
+  return root?.message?.trim() || root?.name || String(error);
 }
 
 const DLQ_ORIGINAL_TOPIC = 'dlq.original.topic';
@@ -188,11 +233,17 @@ export async function copyRange(kafka: Kafka, options: CopyOptions): Promise<Cop
     fail = reject;
   });
   let lastProgressAt = Date.now();
+  /** The last crash kafkajs restarted the consumer after, named if the copy then stalls. */
+  let lastCrash: unknown;
   const idleTimeoutMs = options.idleTimeoutMs ?? 60_000;
   const watchdog = setInterval(() => {
     if (Date.now() - lastProgressAt > idleTimeoutMs)
       fail(
-        new Error(`replay made no progress for ${idleTimeoutMs} ms (at ${progress()} of ${planned} offsets)`),
+        new Error(
+          `replay made no progress for ${idleTimeoutMs} ms (at ${progress()} of ${planned} offsets)` +
+            (lastCrash === undefined ? '' : `; the consumer last crashed with: ${rootCause(lastCrash)}`),
+          lastCrash === undefined ? undefined : { cause: lastCrash },
+        ),
       );
   }, 1_000);
 
@@ -224,6 +275,24 @@ export async function copyRange(kafka: Kafka, options: CopyOptions): Promise<Cop
   };
 
   try {
+    // An error that is not retried (a record the broker refuses, a missing topic, …) stops the
+    // consumer for good: fail now with it, not a minute later with "no progress". After a retried
+    // one, kafkajs restarts the consumer, which reads from the beginning again and skips what was
+    // already copied (positions are kept here, not in the group).
+    consumer.on(consumer.events.CRASH, (event) => {
+      const { error, restart } = event.payload as { error: unknown; restart: boolean };
+      if (restart) {
+        lastCrash = error;
+        return;
+      }
+      fail(
+        new Error(
+          `replay copy failed at ${progress()} of ${planned} offsets (${result.copied} records copied into ` +
+            `${options.target}): ${rootCause(error)}`,
+          { cause: error },
+        ),
+      );
+    });
     // A fetch holding only transaction markers (or aborted records) never reaches eachBatch, but
     // it moves the partition on: the end of a range written in transactions is a commit marker.
     onFetchWithoutRecords(consumer, ({ topic, partition, next }) => {
@@ -275,9 +344,8 @@ export async function copyRange(kafka: Kafka, options: CopyOptions): Promise<Cop
         // Compaction gaps, transaction markers and aborted records after the last record.
         const through = passedBy(batch, start);
         if (through !== undefined && through > passed) passed = through;
-        for (let i = 0; i < pending.length; i += chunkSize) {
+        for (const chunk of produceChunks(pending, chunkSize)) {
           if (!isRunning()) return;
-          const chunk = pending.slice(i, i + chunkSize);
           if (limiter) await throttle(chunk.length, heartbeat, isRunning);
           if (!isRunning()) return;
           await producer.send({ topic: options.target, acks: -1, messages: chunk.map((c) => c.message) });

@@ -1,4 +1,5 @@
 import { type Command, InvalidArgumentError } from 'commander';
+import type { Kafka } from 'kafkajs';
 import type { TopicChange } from '../kafka/topics-admin.ts';
 
 /** `--replication-factor`: a whole number of replicas, 1 to 32767 (Kafka's INT16). */
@@ -22,6 +23,68 @@ const DRY_RUN_ACTIONS: Record<TopicChange['action'], string> = {
 export function describeTopicChange(change: TopicChange, dryRun: boolean): string {
   const action = dryRun ? DRY_RUN_ACTIONS[change.action] : change.action;
   return `${action.padEnd(21)} ${change.topic}${change.detail ? `  (${change.detail})` : ''}`;
+}
+
+const DURATION_UNITS: Array<[ms: number, unit: string]> = [
+  [86_400_000, 'd'],
+  [3_600_000, 'h'],
+  [60_000, 'min'],
+  [1_000, 's'],
+];
+
+/** A `retention.ms` as people read it: "400 d", "36 h", "90 s"; -1 (no time limit) is "forever". */
+export function formatRetentionMs(value: string): string {
+  const ms = Number(value);
+  if (!Number.isFinite(ms)) return `${value} ms`;
+  if (ms < 0) return 'forever';
+  for (const [size, unit] of DURATION_UNITS) if (ms >= size && ms % size === 0) return `${ms / size} ${unit}`;
+  return `${ms} ms`;
+}
+
+/**
+ * How long a topic keeps its records, from its configs: "400 d" (deleted by time), "compact"
+ * (the latest record of each key is kept), "compact + 7 d" (compact,delete); a size limit
+ * (retention.bytes) is added as "400 d or 1073741824 B a partition". Kafka's defaults apply to
+ * what is not set (delete, 7 d).
+ */
+export function describeRetention(config: Readonly<Record<string, string | undefined>>): string {
+  const policies = (config['cleanup.policy'] ?? 'delete').split(',').map((p) => p.trim());
+  if (!policies.includes('delete')) return 'compact';
+  const bytes = Number(config['retention.bytes'] ?? -1);
+  const time =
+    formatRetentionMs(config['retention.ms'] ?? String(7 * 86_400_000)) +
+    (bytes >= 0 ? ` or ${bytes} B a partition` : '');
+  return policies.includes('compact') ? `compact + ${time}` : time;
+}
+
+const RETENTION_CONFIGS = ['cleanup.policy', 'retention.ms', 'retention.bytes'];
+
+/** The retention configs of those of `names` that exist on the broker. */
+async function retentionConfigs(kafka: Kafka, names: string[]): Promise<Map<string, Map<string, string>>> {
+  const { default: kafkajs } = await import('kafkajs');
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const present = names.filter((name) => existing.has(name));
+    if (present.length === 0) return new Map();
+    const { resources } = await admin.describeConfigs({
+      includeSynonyms: false,
+      resources: present.map((name) => ({
+        type: kafkajs.ConfigResourceTypes.TOPIC,
+        name,
+        configNames: RETENTION_CONFIGS,
+      })),
+    });
+    return new Map(
+      resources.map((r) => [
+        r.resourceName,
+        new Map(r.configEntries.map((e) => [e.configName, e.configValue])),
+      ]),
+    );
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 /** `stack`, `topics` and `contracts`: the platform the services run on. */
@@ -113,16 +176,41 @@ export function register(program: Command): void {
     });
   topics
     .command('list')
-    .description('the declared topics with their partitions, policy and contract')
+    .description(
+      "the declared topics with their partitions, retention (the broker's, from its topic configs) and contract",
+    )
     .action(async () => {
       const { BaseEnv, loadConfig } = await import('../config/env.ts');
       const { TOPICS, topicName } = await import('../contracts/topics.ts');
-      const { TOPIC_NAMESPACE } = loadConfig(BaseEnv);
-      for (const spec of TOPICS) {
-        console.log(
-          `${topicName(spec.id, TOPIC_NAMESPACE).padEnd(42)} partitions=${spec.partitions} ${spec.config['cleanup.policy']}  key=${spec.keyDescription}  ${spec.description}`,
-        );
+      const { createKafka } = await import('../kafka/client.ts');
+      const { assertBrokersReachable, explainError } = await import('./errors.ts');
+      const config = loadConfig(BaseEnv);
+      const names = TOPICS.map((spec) => topicName(spec.id, config.TOPIC_NAMESPACE));
+      let onBroker: Map<string, Map<string, string>> | undefined;
+      try {
+        await assertBrokersReachable(config.KAFKA_BROKERS);
+        const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID });
+        onBroker = await retentionConfigs(kafka, names);
+      } catch (error) {
+        console.error(`warning: ${explainError(error)}
+  the retention shown is the declared one`);
       }
+      TOPICS.forEach((spec, i) => {
+        const name = names[i]!;
+        const declared = describeRetention(spec.config);
+        const current = onBroker?.get(name);
+        const retention =
+          onBroker === undefined
+            ? `${declared} (declared)`
+            : current === undefined
+              ? `${declared} (declared; not on the broker: trend-radar topics apply)`
+              : describeRetention(Object.fromEntries(current)) === declared
+                ? declared
+                : `${describeRetention(Object.fromEntries(current))} (declared ${declared}: trend-radar topics apply)`;
+        console.log(
+          `${name.padEnd(42)} partitions=${spec.partitions} retention=${retention}  key=${spec.keyDescription}  ${spec.description}`,
+        );
+      });
     });
 
   program

@@ -5,6 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import kafkajs from 'kafkajs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { TOPICS } from '../../../shared/contracts/topics.ts';
 import { createKafka } from '../../../shared/kafka/client.ts';
@@ -114,6 +115,84 @@ describe('replay reset-group: a group that never ran', () => {
     ]);
     expect(created.stderr).toBe('');
     expect(created.stdout).toContain(`note: ${live}.new is a new group (--create)`);
+  });
+});
+
+describe('replay reset-group: a group with running members', () => {
+  it('is refused, but a dry run prints the refusal as a note and succeeds', async () => {
+    const group = `${live}.running`;
+    const consumer = kafka.consumer({ groupId: group });
+    await consumer.connect();
+    try {
+      const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
+      await consumer.subscribe({ topic: `${live}.uploads.v1`, fromBeginning: true });
+      await consumer.run({ eachMessage: async () => {} });
+      await joined;
+      const args = ['replay', 'reset-group', '--group', group, '--topic', 'uploads', '--to', 'earliest'];
+      const dry = await cli([...args, '--dry-run']);
+      expect(dry.stderr).toBe('');
+      expect(dry.code).toBe(0);
+      expect(dry.stdout).toContain(`reset group ${group} on ${live}.uploads.v1 to earliest`);
+      expect(dry.stdout).toContain(
+        `note: without --dry-run this would be refused now: group ${group} has 1 running member(s)`,
+      );
+      expect(dry.stdout).toContain('dry run: nothing changed');
+      const real = await cli([...args, '--yes']);
+      expect(real.code).toBe(1);
+      expect(real.stderr).toContain(`group ${group} has 1 running member(s)`);
+      expect(real.stderr).toContain('stop the service first');
+    } finally {
+      await consumer.disconnect();
+    }
+  });
+});
+
+describe('topics list', () => {
+  const listed = `${live}-list`;
+
+  it("shows each topic's retention as the broker has it, and what is missing or drifted", async () => {
+    await applyTopics(kafka, {
+      namespace: listed,
+      specs: TOPICS.filter((t) => ['uploads', 'catalogue-embeddings', 'dead-letters'].includes(t.id)),
+    });
+    // dead-letters drifted from its contract (30 days) to 2 days.
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      await admin.alterConfigs({
+        validateOnly: false,
+        resources: [
+          {
+            type: kafkajs.ConfigResourceTypes.TOPIC,
+            name: `${listed}.dead-letters.v1`,
+            configEntries: [
+              { name: 'cleanup.policy', value: 'delete' },
+              { name: 'retention.ms', value: String(2 * 86_400_000) },
+            ],
+          },
+        ],
+      });
+    } finally {
+      await admin.disconnect();
+    }
+    const run = await cli(['topics', 'list'], { TOPIC_NAMESPACE: listed });
+    expect(run.stderr).toBe('');
+    const line = (id: string) => run.stdout.split('\n').find((l) => l.startsWith(`${listed}.${id}.v1 `));
+    expect(line('uploads')).toMatch(/ partitions=6 retention=400 d {2}key=/);
+    expect(line('catalogue-embeddings')).toMatch(/ partitions=3 retention=compact {2}key=/);
+    expect(line('dead-letters')).toContain('retention=2 d (declared 30 d: trend-radar topics apply)  key=');
+    expect(line('interactions')).toContain(
+      'retention=400 d (declared; not on the broker: trend-radar topics apply)  key=',
+    );
+  });
+
+  it('shows the declared retention, with a warning, when the broker cannot be reached', async () => {
+    const run = await cli(['topics', 'list'], { KAFKA_BROKERS: '127.0.0.1:1' });
+    expect(run.code).toBe(0);
+    expect(run.stderr).toContain('warning: cannot reach the Kafka brokers KAFKA_BROKERS=127.0.0.1:1');
+    expect(run.stderr).toContain('the retention shown is the declared one');
+    expect(run.stdout).toContain(`${live}.uploads.v1`);
+    expect(run.stdout).toMatch(/ retention=400 d \(declared\) {2}key=/);
   });
 });
 

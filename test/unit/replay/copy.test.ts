@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import type { Kafka, Message } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { parseBound } from '../../../services/replay/plan.ts';
-import { copyRange } from '../../../services/replay/replay.ts';
+import { COPY_REQUEST_MAX_BYTES, copyRange } from '../../../services/replay/replay.ts';
 
 const require = createRequire(import.meta.url);
 const Batch = require('kafkajs/src/consumer/batch.js') as new (
@@ -36,11 +36,11 @@ interface Raw {
   attributes: number;
 }
 
-const record = (offset: number, control = false): Raw => ({
+const record = (offset: number, control = false, valueBytes = 0): Raw => ({
   offset: String(offset),
   timestamp: String(1_700_000_000_000 + offset),
   key: Buffer.from(`k${offset}`),
-  value: control ? null : Buffer.from(`v${offset}`),
+  value: control ? null : Buffer.from(`v${offset}`.padEnd(valueBytes, '.')),
   headers: {},
   isControlRecord: control,
   attributes: 0,
@@ -48,9 +48,11 @@ const record = (offset: number, control = false): Raw => ({
 
 /**
  * One partition holding `log`; each fetch returns the raw records of the next slice of `fetches`
- * (offsets [from, to)), from the position the previous batch left (as kafkajs does).
+ * (offsets [from, to)), from the position the previous batch left (as kafkajs does). With `crash`,
+ * the consumer crashes instead of handing out the first batch (kafkajs emits CRASH, having
+ * stopped the consumer; with `restart` it would start it again).
  */
-function fakeKafka(log: Raw[], fetches: Array<[number, number]>) {
+function fakeKafka(log: Raw[], fetches: Array<[number, number]>, crash?: { error: Error; restart: boolean }) {
   const high = String(log.length);
   const sent: Message[][] = [];
   const heartbeats = { count: 0 };
@@ -101,6 +103,11 @@ function fakeKafka(log: Raw[], fetches: Array<[number, number]>) {
             continue;
           }
           if (batch.isEmpty()) continue;
+          if (crash) {
+            running = false;
+            emitter.emit('consumer.crash', { payload: { ...crash, groupId: 'replay' } });
+            return;
+          }
           emitter.emit('consumer.start_batch_process', { payload });
           await eachBatch({
             batch,
@@ -113,7 +120,7 @@ function fakeKafka(log: Raw[], fetches: Array<[number, number]>) {
         }
       };
       return {
-        events: { START_BATCH_PROCESS: 'consumer.start_batch_process' },
+        events: { START_BATCH_PROCESS: 'consumer.start_batch_process', CRASH: 'consumer.crash' },
         on: (event: string, listener: (e: unknown) => void) => emitter.on(event, listener),
         connect: async () => {},
         disconnect: async () => {
@@ -203,5 +210,62 @@ describe('copyRange with a low rate', () => {
     expect(progress.length).toBeGreaterThanOrEqual(3);
     expect(progress.at(-1)).toBe(N);
     expect(heartbeats.count).toBeGreaterThanOrEqual(3);
+  });
+});
+
+describe('copyRange with large records', () => {
+  it('cuts a fetch into produce requests under the size limit, records in order', async () => {
+    // 300 records of 20 KB in one fetch (as from a source whose batches are larger than 1 MiB): one
+    // request by count (500) would be 6 MB, which a topic with the default max.message.bytes refuses.
+    const N = 300;
+    const log = Array.from({ length: N }, (_, o) => record(o, false, 20_000));
+    const { kafka, sent } = fakeKafka(log, [[0, N]]);
+    const result = await copyRange(kafka, { ...all, idleTimeoutMs: 2_000 });
+    expect(result.copied).toBe(N);
+    expect(sent.length).toBeGreaterThanOrEqual(7);
+    for (const request of sent) {
+      const bytes = request.reduce(
+        (sum, m) =>
+          sum +
+          String(m.key).length +
+          (m.value as Buffer).length +
+          Object.entries(m.headers ?? {}).reduce((h, [k, v]) => h + k.length + String(v).length, 0),
+        0,
+      );
+      expect(bytes).toBeLessThanOrEqual(COPY_REQUEST_MAX_BYTES);
+    }
+    expect(sent.flat().map((m) => String(m.key))).toEqual(log.map((r) => String(r.key)));
+  });
+});
+
+describe('copyRange when the consumer crashes', () => {
+  const log = Array.from({ length: 10 }, (_, o) => record(o));
+  const tooLarge = () => {
+    const cause = Object.assign(
+      new Error('The request included a message larger than the max message size the server will accept'),
+      { name: 'KafkaJSProtocolError', type: 'MESSAGE_TOO_LARGE', retriable: false },
+    );
+    return Object.assign(new Error(cause.message, { cause }), { name: 'KafkaJSNonRetriableError' });
+  };
+
+  it('fails at once with the underlying error when kafkajs does not restart the consumer', async () => {
+    const error = tooLarge();
+    const { kafka } = fakeKafka(log, [[0, 10]], { error, restart: false });
+    const started = Date.now();
+    const failure = await copyRange(kafka, { ...all, idleTimeoutMs: 30_000 }).catch((e: Error) => e);
+    expect(failure).toBeInstanceOf(Error);
+    expect((failure as Error).message).toBe(
+      'replay copy failed at 0 of 10 offsets (0 records copied into dst): ' +
+        'The request included a message larger than the max message size the server will accept',
+    );
+    expect((failure as Error).cause).toBe(error);
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  it('names the last crash when a restarted consumer then makes no progress', async () => {
+    const { kafka } = fakeKafka(log, [[0, 10]], { error: tooLarge(), restart: true });
+    await expect(copyRange(kafka, { ...all, idleTimeoutMs: 1_500 })).rejects.toThrow(
+      /^replay made no progress for 1500 ms \(at 0 of 10 offsets\); the consumer last crashed with: The request included a message larger/,
+    );
   });
 });
