@@ -20,6 +20,7 @@ import { createKafka } from '../../shared/kafka/client.ts';
 import { decode, encode, headerString, PermanentError } from '../../shared/kafka/codec.ts';
 import type { InboundRecord } from '../../shared/kafka/consumer-runner.ts';
 import { deadLetterRecord } from '../../shared/kafka/dead-letter.ts';
+import { requireTopics } from '../../shared/kafka/required-topics.ts';
 import { createLogger, type Logger } from '../../shared/observability/logger.ts';
 import { Counter, createRegistry, Gauge, type Registry } from '../../shared/observability/metrics.ts';
 import { Attributor } from './attribution.ts';
@@ -28,6 +29,21 @@ import { ReferenceTables } from './tables.ts';
 import { type PartitionTask, type Produced, TransactionalStage } from './transactional-stage.ts';
 import { TrendPartition } from './trends.ts';
 import { SourceWatermarks, WATERMARKS_KEY } from './watermarks.ts';
+
+/** Every topic the two stages and the reference tables read or write. */
+const AGGREGATOR_TOPICS = [
+  'mentions',
+  'interactions',
+  'catalogue-embeddings',
+  'inventory',
+  'signals-by-sku',
+  'trend-windows',
+  'reorder-alerts',
+  'late-signals',
+  'aggregator-attribution-changelog',
+  'aggregator-trend-changelog',
+  'dead-letters',
+] as const;
 
 export interface AggregatorDeps {
   logger?: Logger;
@@ -68,6 +84,7 @@ export async function startAggregator(
   const service = 'aggregator';
   const prefix = `${config.TOPIC_NAMESPACE}.${config.AGGREGATOR_GROUP_ID}`;
   const txPrefix = `${config.TOPIC_NAMESPACE}.${config.AGGREGATOR_INSTANCE_ID}`;
+  await requireTopics(kafka, service, config.TOPIC_NAMESPACE, AGGREGATOR_TOPICS);
 
   const tables = new ReferenceTables(
     kafka,

@@ -20,8 +20,14 @@ export function register(program: Command): void {
       const feedPath = options.feed ?? config.CATALOGUE_FEED;
       if (!feedPath) throw new Error('no feed: pass --feed FILE or set CATALOGUE_FEED');
       const logger = createLogger('catalogue', config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL);
+      const { createKafka } = await import('../../shared/kafka/client.ts');
+      const { requireTopics } = await import('../../shared/kafka/required-topics.ts');
+      const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID }, logger);
+      // Before the model loads and the images are embedded: the topic must be there to publish to.
+      await requireTopics(kafka, 'catalogue sync', config.TOPIC_NAMESPACE, ['catalogue-embeddings']);
       const report = await syncCatalogue(config, {
         feedPath,
+        kafka,
         logger,
         ...(options.force ? { force: true } : {}),
         onProgress: (done, total) => process.stderr.write(`\rimages ${done}/${total}`),

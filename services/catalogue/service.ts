@@ -6,6 +6,7 @@
 import type { Kafka } from 'kafkajs';
 import cron from 'node-cron';
 import { createKafka } from '../../shared/kafka/client.ts';
+import { requireTopics } from '../../shared/kafka/required-topics.ts';
 import { createLogger, type Logger } from '../../shared/observability/logger.ts';
 import { Counter, createRegistry, Gauge, type Registry } from '../../shared/observability/metrics.ts';
 import type { CatalogueConfig } from './config.ts';
@@ -35,6 +36,7 @@ export async function startCatalogueSync(
   const registry = deps.registry ?? createRegistry('catalogue');
   const kafka =
     deps.kafka ?? createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID }, logger);
+  await requireTopics(kafka, 'catalogue', config.TOPIC_NAMESPACE, ['catalogue-embeddings']);
   const describer = await loadModel(config);
   const runs = new Counter({
     name: 'trendradar_catalogue_syncs_total',

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { loadConfig } from '../../shared/config/env.ts';
 import { TOPICS, topicName } from '../../shared/contracts/topics.ts';
 import type { Logger } from '../../shared/observability/logger.ts';
+import { demoBuyers } from './buyers.ts';
 import type { GroupTopics } from './lag.ts';
 
 export interface DemoServices {
@@ -25,31 +26,6 @@ export interface DemoServiceContext {
   print: (line?: string) => void;
 }
 
-/** Buyers of the demo: one per category family and one who follows everything. */
-const DEMO_BUYERS = {
-  buyers: [
-    {
-      id: 'all-buyer',
-      name: 'Head of Buying',
-      follows: {
-        categories: ['shoes', 'bags', 'dresses', 'bikinis', 'coats', 'tops', 'trousers', 'skirts', 'hats'],
-      },
-    },
-    {
-      id: 'shoes-buyer',
-      name: 'Anna Rossi (shoes & bags)',
-      timeZone: 'Europe/Rome',
-      follows: { categories: ['shoes', 'bags'] },
-    },
-    {
-      id: 'rtw-buyer',
-      name: 'Ben Ito (ready-to-wear)',
-      timeZone: 'Asia/Tokyo',
-      follows: { categories: ['dresses', 'bikinis', 'coats', 'tops', 'trousers', 'skirts'] },
-    },
-  ],
-};
-
 export async function startDemoServices(context: DemoServiceContext): Promise<DemoServices> {
   const { env, logFor, step } = context;
   const namespace = env.TOPIC_NAMESPACE!;
@@ -69,6 +45,9 @@ export async function startDemoServices(context: DemoServiceContext): Promise<De
   const { IngestEnv } = await import('../ingest/config.ts');
   const { startIngest } = await import('../ingest/service.ts');
   const { hashApiKey } = await import('../ingest/api-keys.ts');
+  const { readFeed } = await import('../catalogue/feed.ts');
+  // The catch-all demo buyer follows the categories and brands of the catalogue in use.
+  const { products } = await readFeed(feedPath(context.catalogueDir));
 
   const services = await step('Aggregator, indexer, notifier and ingest', async () => {
     const aggregator = await startAggregator(loadConfig(AggregatorEnv, env), {
@@ -79,7 +58,7 @@ export async function startDemoServices(context: DemoServiceContext): Promise<De
     stops.unshift(indexer.stop);
     const notifier = await startNotifier(loadConfig(NotifierEnv, { ...env, NOTIFIER_PORT: '0' }), {
       logger: logFor('notifier'),
-      subscriptions: parseSubscriptions(DEMO_BUYERS, 'demo buyers'),
+      subscriptions: parseSubscriptions(demoBuyers(products), 'demo buyers'),
     });
     stops.unshift(notifier.stop);
     const apiKey = `demo-${randomBytes(24).toString('hex')}`;
@@ -121,6 +100,8 @@ export async function startDemoServices(context: DemoServiceContext): Promise<De
   };
 }
 
+const feedPath = (catalogueDir: string) => `${catalogueDir}/catalogue.json`;
+
 /** Catalogue sync (embeds every view once, incrementally after that) and the embedding worker. */
 async function startVision(
   context: DemoServiceContext,
@@ -133,7 +114,7 @@ async function startVision(
   const { startEmbedder } = await import('../embedder/service.ts');
   await step('Catalogue sync: embed every product view and publish it', async () => {
     const report = await syncCatalogue(loadConfig(CatalogueEnv, env), {
-      feedPath: `${catalogueDir}/catalogue.json`,
+      feedPath: feedPath(catalogueDir),
       logger: logFor('catalogue'),
     });
     print(`      ${JSON.stringify(report).slice(0, 200)}`);

@@ -11,6 +11,7 @@ import { type BlobStore, FilesystemBlobStore } from '../../shared/blobstore/blob
 import { topicName } from '../../shared/contracts/topics.ts';
 import { createKafka } from '../../shared/kafka/client.ts';
 import { ConsumerRunner, type InboundRecord } from '../../shared/kafka/consumer-runner.ts';
+import { requireTopics } from '../../shared/kafka/required-topics.ts';
 import { followTopics } from '../../shared/kafka/topic-follower.ts';
 import type { ImageFetcher } from '../../shared/net/image-fetcher.ts';
 import { createLogger, type Logger } from '../../shared/observability/logger.ts';
@@ -51,6 +52,13 @@ export async function startEmbedder(config: EmbedderConfig, deps: EmbedderDeps =
   const kafka =
     deps.kafka ?? createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID }, logger);
   const groupId = embedderGroupId(config);
+  // Before the model loads (seconds to minutes): a namespace without topics fails at once.
+  await requireTopics(kafka, 'embedder', config.TOPIC_NAMESPACE, [
+    'catalogue-embeddings',
+    'uploads',
+    'mentions',
+    'dead-letters',
+  ]);
   const decodeLimits = { maxPixels: config.EMBEDDER_MAX_PIXELS };
   const describer: Describer =
     deps.describer ??

@@ -174,10 +174,16 @@ export function register(program: Command): void {
       }
       const { reindex } = await import('./reindex.ts');
       const { createKafka } = await import('../../shared/kafka/client.ts');
+      const { requireTopics } = await import('../../shared/kafka/required-topics.ts');
       const { createElasticsearch } = await import('../../shared/elasticsearch/client.ts');
       const { createLogger } = await import('../../shared/observability/logger.ts');
       const logger = createLogger('reindex', config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL);
       const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID }, logger);
+      // Before any index is deleted: without its topics nothing could be rebuilt.
+      await requireTopics(kafka, 'reindex', config.TOPIC_NAMESPACE, [
+        ...config.INDEXER_TOPICS,
+        'dead-letters',
+      ]);
       const client = createElasticsearch(config.ELASTICSEARCH_URL);
       try {
         let last = -1;

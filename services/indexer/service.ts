@@ -13,6 +13,7 @@ import { createElasticsearch } from '../../shared/elasticsearch/client.ts';
 import { deleteExpiredIndices } from '../../shared/elasticsearch/retention.ts';
 import { createKafka } from '../../shared/kafka/client.ts';
 import { ConsumerRunner, type InboundRecord } from '../../shared/kafka/consumer-runner.ts';
+import { requireTopics } from '../../shared/kafka/required-topics.ts';
 import { createLogger, type Logger } from '../../shared/observability/logger.ts';
 import { Counter, createRegistry, Gauge, type Registry } from '../../shared/observability/metrics.ts';
 import { type IndexerConfig, indexerGroupId } from './config.ts';
@@ -59,6 +60,7 @@ export async function startIndexer(config: IndexerConfig, deps: IndexerDeps = {}
   const registry = deps.registry ?? createRegistry('indexer');
   const kafka =
     deps.kafka ?? createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID }, logger);
+  await requireTopics(kafka, 'indexer', config.TOPIC_NAMESPACE, [...config.INDEXER_TOPICS, 'dead-letters']);
   const client = deps.elasticsearch ?? createElasticsearch(config.ELASTICSEARCH_URL);
   const groupId = indexerGroupId(config);
 

@@ -6,11 +6,15 @@
 import type { Kafka, Producer } from 'kafkajs';
 import { type BlobStore, FilesystemBlobStore } from '../../shared/blobstore/blob-store.ts';
 import { connectProducer, createKafka } from '../../shared/kafka/client.ts';
+import { applyTopicsCommand, missingTopics, requireTopics } from '../../shared/kafka/required-topics.ts';
 import { createLogger, type Logger } from '../../shared/observability/logger.ts';
 import { createRegistry, type Registry } from '../../shared/observability/metrics.ts';
 import { type ApiKeyStore, loadApiKeys } from './api-keys.ts';
 import type { IngestConfig } from './config.ts';
 import { buildIngestServer } from './server.ts';
+
+/** The topics ingest writes. */
+const INGEST_TOPICS = ['uploads', 'interactions'] as const;
 
 export interface IngestServiceDeps {
   kafka?: Kafka;
@@ -47,9 +51,18 @@ export async function startIngest(
         logger.error({ err: error }, 'the API keys file changed but cannot be read: the keys in use stay'),
     }));
   if (apiKeys.size === 0) logger.warn('no API keys configured: every /v1 request will be refused (401)');
-  const producer = deps.producer ?? (await connectProducer(kafka));
   const admin = kafka.admin();
   await admin.connect();
+  // Without its topics every request would wait out the producer's retries and answer 503 "retry":
+  // a retry that can never succeed. Refuse to start instead, naming the topics and the fix.
+  try {
+    await requireTopics(admin, 'ingest', config.TOPIC_NAMESPACE, INGEST_TOPICS);
+  } catch (error) {
+    await admin.disconnect();
+    throw error;
+  }
+  const producer = deps.producer ?? (await connectProducer(kafka));
+  let topicsMissing = false;
 
   const server = buildIngestServer(config, {
     producer,
@@ -58,12 +71,21 @@ export async function startIngest(
     registry,
     logger,
     resolveHost: deps.resolveHost,
+    // Ready while the broker answers and still has both topics (the same metadata request as
+    // describeCluster: kafkajs asks for every topic either way).
     brokerReachable: async () => {
       const timeout = new Promise<never>((_, reject) =>
         setTimeout(() => reject(new Error('timeout')), 2_000),
       );
-      const cluster = await Promise.race([admin.describeCluster(), timeout]);
-      return cluster.brokers.length > 0;
+      const topics = await Promise.race([admin.listTopics(), timeout]);
+      const missing = missingTopics(INGEST_TOPICS, config.TOPIC_NAMESPACE, topics);
+      if (missing.length > 0 && !topicsMissing)
+        logger.error(
+          { missing, fix: applyTopicsCommand(config.TOPIC_NAMESPACE) },
+          'not ready: topics missing on the broker',
+        );
+      topicsMissing = missing.length > 0;
+      return !topicsMissing;
     },
   });
   const address = await server.app.listen({ host: config.INGEST_HOST, port: config.INGEST_PORT });

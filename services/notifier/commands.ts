@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 
-/** `trend-radar notifier run` and `trend-radar notifier digest`. */
+/** `trend-radar notifier run` and `trend-radar notifier check`. */
 export function register(program: Command): void {
   const notifier = program
     .command('notifier')
@@ -31,11 +31,14 @@ export function register(program: Command): void {
 
   notifier
     .command('check')
-    .description('validate the subscriptions file and print who follows what')
+    .description(
+      'validate the subscriptions file, print who follows what, and fail if a setting `run` needs is missing',
+    )
     .action(async () => {
       const { loadConfig } = await import('../../shared/config/env.ts');
       const { NotifierEnv } = await import('./config.ts');
       const { loadSubscriptions } = await import('./subscriptions.ts');
+      const { requireSettings } = await import('./requirements.ts');
       const config = loadConfig(NotifierEnv);
       const subscriptions = await loadSubscriptions(config.NOTIFIER_SUBSCRIPTIONS_FILE);
       for (const b of subscriptions.buyers) {
@@ -51,5 +54,7 @@ export function register(program: Command): void {
         ].filter(Boolean);
         console.log(`${b.id.padEnd(16)} ${follows.join(', ')}  →  ${channels.join(', ') || 'inbox only'}`);
       }
+      // The same start-up requirements as `notifier run`: a file that passes here also starts.
+      requireSettings(config, subscriptions);
     });
 }

@@ -14,15 +14,18 @@ import { topicName } from '../../shared/contracts/topics.ts';
 import { connectProducer, createKafka } from '../../shared/kafka/client.ts';
 import { decode, describeIssues, encode } from '../../shared/kafka/codec.ts';
 import { ConsumerRunner, type Outcome, outcomeOf } from '../../shared/kafka/consumer-runner.ts';
+import { requireTopics } from '../../shared/kafka/required-topics.ts';
 import { followTopics } from '../../shared/kafka/topic-follower.ts';
 import { createLogger, type Logger } from '../../shared/observability/logger.ts';
 import { createRegistry, type Registry } from '../../shared/observability/metrics.ts';
+import { cardJson } from './card-json.ts';
 import type { NotifierConfig } from './config.ts';
 import { Deliverer, dailyCron } from './deliverer.ts';
 import { createMailer, type Mailer } from './email.ts';
 import { INBOX_CSS, INBOX_JS, renderInboxPage } from './inbox-page.ts';
 import { InboxState } from './inbox-state.ts';
 import { DeliveryLedger } from './ledger.ts';
+import { requireSettings } from './requirements.ts';
 import { followers, loadSubscriptions, type Subscriptions, SubscriptionsError } from './subscriptions.ts';
 
 export interface NotifierDeps {
@@ -71,16 +74,7 @@ export async function startNotifier(config: NotifierConfig, deps: NotifierDeps =
   const registry = deps.registry ?? createRegistry('notifier');
   const now = deps.now ?? (() => new Date());
   const subscriptions = deps.subscriptions ?? (await loadSubscriptions(config.NOTIFIER_SUBSCRIPTIONS_FILE));
-  const needsWebhookSecret = subscriptions.buyers.filter((b) => b.channels.webhook).map((b) => b.id);
-  if (needsWebhookSecret.length > 0 && !config.NOTIFIER_WEBHOOK_SECRET)
-    throw new SubscriptionsError(
-      `NOTIFIER_WEBHOOK_SECRET is required: buyers ${needsWebhookSecret.join(', ')} have a webhook`,
-    );
-  const needsSmtp = subscriptions.buyers
-    .filter((b) => b.channels.email || b.channels.digestAt)
-    .map((b) => b.id);
-  if (needsSmtp.length > 0 && !config.SMTP_URL && !deps.mailer)
-    throw new SubscriptionsError(`SMTP_URL is required: buyers ${needsSmtp.join(', ')} get e-mail`);
+  requireSettings(config, subscriptions, { hasMailer: deps.mailer !== undefined });
 
   const kafka =
     deps.kafka ?? createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID }, logger);
@@ -93,6 +87,12 @@ export async function startNotifier(config: NotifierConfig, deps: NotifierDeps =
     ledger: topicName('notifier-deliveries', config.TOPIC_NAMESPACE),
     deadLetters: topicName('dead-letters', config.TOPIC_NAMESPACE),
   };
+  await requireTopics(kafka, 'notifier', config.TOPIC_NAMESPACE, [
+    'reorder-alerts',
+    'alert-actions',
+    'notifier-deliveries',
+    'dead-letters',
+  ]);
   const producer = await connectProducer(kafka);
   const closers: Array<() => Promise<void>> = [async () => producer.disconnect()];
   // Consumers leave their groups in parallel (each waits out its current long poll), before the
@@ -272,15 +272,17 @@ async function startInbox(context: InboxContext): Promise<FastifyInstance> {
     reply.type('text/javascript; charset=utf-8').send(INBOX_JS),
   );
 
-  app.get('/api/alerts', async (request) => {
-    const buyer = (request.query as { buyer?: string }).buyer || undefined;
-    return state.cards(now(), forBuyer(buyer)).map((card) => ({
-      alertId: card.alert.alertId,
-      episodeId: card.alert.episodeId,
-      sku: card.alert.sku,
-      state: card.state,
-      actions: card.actions,
-    }));
+  // The inbox's cards as JSON: a buyer's (?buyer=<id>), or everyone's without the parameter, like
+  // the page's "All buyers". An unknown id is an error, not everyone's alerts.
+  app.get('/api/alerts', async (request, reply) => {
+    const buyer = (request.query as { buyer?: unknown }).buyer;
+    if (buyer !== undefined && buyer !== '' && !subscriptions.buyers.some((b) => b.id === buyer))
+      return reply.code(400).send({
+        error:
+          'unknown buyer id: use the id of a buyer in the subscriptions file (NOTIFIER_SUBSCRIPTIONS_FILE), or leave buyer out for every alert',
+      });
+    const cards = state.cards(now(), forBuyer(typeof buyer === 'string' && buyer ? buyer : undefined));
+    return cards.map((card) => cardJson(card, config.NOTIFIER_PUBLIC_URL));
   });
 
   app.post('/api/actions', async (request, reply) => {

@@ -11,6 +11,8 @@ import { BaseEnv } from '../config/env.ts';
 export interface Endpoints {
   kafkaBrokers: string;
   elasticsearchUrl: string;
+  /** TOPIC_NAMESPACE, for the hint about topics that do not exist. */
+  topicNamespace?: string;
 }
 
 /** The endpoints from the environment, as loadConfig reads them (blank = unset = default). */
@@ -19,6 +21,7 @@ export function endpointsFromEnv(env: NodeJS.ProcessEnv = process.env): Endpoint
   return {
     kafkaBrokers: value('KAFKA_BROKERS', BaseEnv.shape.KAFKA_BROKERS.parse(undefined).join(',')),
     elasticsearchUrl: value('ELASTICSEARCH_URL', BaseEnv.shape.ELASTICSEARCH_URL.parse(undefined)),
+    topicNamespace: value('TOPIC_NAMESPACE', BaseEnv.shape.TOPIC_NAMESPACE.parse(undefined)),
   };
 }
 
@@ -73,6 +76,15 @@ const KAFKA_TYPE_HINTS: Record<string, string> = {
   CLUSTER_AUTHORIZATION_FAILED: 'the client may not administer the cluster',
 };
 
+function kafkaTypeHint(type: string, endpoints: Endpoints): string | undefined {
+  if (type === 'UNKNOWN_TOPIC_OR_PARTITION')
+    return (
+      'a topic does not exist on the broker: create the topics of the namespace with ' +
+      `\`TOPIC_NAMESPACE=${endpoints.topicNamespace ?? '<namespace>'} trend-radar topics apply\``
+    );
+  return KAFKA_TYPE_HINTS[type];
+}
+
 export function explainError(error: unknown, endpoints: Endpoints = endpointsFromEnv()): string {
   const links = chain(error);
   const top = links[0]!;
@@ -81,7 +93,7 @@ export function explainError(error: unknown, endpoints: Endpoints = endpointsFro
   if (name === 'ConfigError') return top.message ?? 'invalid configuration';
 
   // kafkajs: "Topic creation errors" and friends keep their causes in `errors`.
-  if (Array.isArray(top.errors) && top.errors.length > 0) return withSubErrors(top);
+  if (Array.isArray(top.errors) && top.errors.length > 0) return withSubErrors(top, endpoints);
 
   // Elasticsearch client errors carry the request's metadata.
   if (top.meta && typeof top.meta === 'object') {
@@ -101,9 +113,12 @@ export function explainError(error: unknown, endpoints: Endpoints = endpointsFro
     );
   }
 
-  if (top.type && kafka) {
-    const hint = KAFKA_TYPE_HINTS[top.type];
-    return `${oneLine(top.message)} (${top.type}${top.topic ? ` on ${top.topic}` : ''})${hint ? `\n  ${hint}` : ''}`;
+  // The broker's answer, on the error itself or on the one kafkajs gave up retrying.
+  const typed = links.find((l) => l.type);
+  if (typed?.type && kafka) {
+    const hint = kafkaTypeHint(typed.type, endpoints);
+    const topic = typed.topic ?? top.topic;
+    return `${oneLine(top.message) || oneLine(typed.message)} (${typed.type}${topic ? ` on ${topic}` : ''})${hint ? `\n  ${hint}` : ''}`;
   }
 
   const message = top.message?.trim();
@@ -117,7 +132,7 @@ function root(links: ErrorLike[]): string {
 }
 
 /** "Topic creation errors: INVALID_REPLICATION_FACTOR (Replication-factor is invalid) on 14 topics: a, b, …". */
-function withSubErrors(top: ErrorLike): string {
+function withSubErrors(top: ErrorLike, endpoints: Endpoints): string {
   const groups = new Map<string, string[]>();
   for (const sub of top.errors!.map(asErrorLike)) {
     const what = sub.type ? `${sub.type} (${oneLine(sub.message)})` : oneLine(sub.message) || sub.name || '?';
@@ -130,7 +145,9 @@ function withSubErrors(top: ErrorLike): string {
   });
   const hints = [
     ...new Set(
-      top.errors!.map((e) => KAFKA_TYPE_HINTS[asErrorLike(e).type ?? '']).filter((h): h is string => !!h),
+      top
+        .errors!.map((e) => kafkaTypeHint(asErrorLike(e).type ?? '', endpoints))
+        .filter((h): h is string => !!h),
     ),
   ];
   return `${oneLine(top.message) || top.name}: ${parts.join('; ')}${hints.length ? `\n  ${hints.join('; ')}` : ''}`;

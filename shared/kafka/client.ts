@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { type Consumer, Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
 import type { Logger } from '../observability/logger.ts';
 
@@ -13,20 +14,41 @@ const LEVEL_NAMES: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.DEBUG]: 'debug',
 };
 
+// kafkajs' table of broker error codes (not in its public types; the version is pinned).
+const { errorCodes } = createRequire(import.meta.url)('kafkajs/src/protocol/error.js') as {
+  errorCodes: Array<{ type: string; message: string; retriable: boolean }>;
+};
+/** The messages of the broker errors kafkajs retries (CONCURRENT_TRANSACTIONS, NOT_LEADER_FOR_PARTITION, …). */
+const RETRIABLE_BROKER_ERRORS = new Set(errorCodes.filter((e) => e.retriable).map((e) => e.message));
+/** How kafkajs' producer prefixes a retriable error of a send it retries. */
+const RETRIED_SEND = 'Failed to send messages: ';
+
 /**
- * The level a kafkajs log line is written at. A broker's error answer is logged by kafkajs'
- * connection at error level even when it is retried and then succeeds (CONCURRENT_TRANSACTIONS
- * after a restart, a leader moving): the caller receives the same error and reports what it could
- * not recover from, so here it is a warning.
+ * The level a kafkajs log line is written at. kafkajs logs a broker's error answer at error level
+ * even when it retries it and then succeeds (CONCURRENT_TRANSACTIONS while a transaction commits,
+ * a leader moving): once by the connection ("Response …"), and again by the retrying caller (the
+ * producer's "Failed to send messages: …", with retryCount). The caller receives the error if
+ * the retries do not recover, and reports it itself, so these are warnings. Anything else at error
+ * level — a broker that cannot be reached, a crash, an error kafkajs does not retry — stays an error.
  */
 export function kafkaLogLevel(
   level: number,
   namespace: string,
   message: string,
+  extra: Record<string, unknown> = {},
 ): 'error' | 'warn' | 'info' | 'debug' {
-  if (level === logLevel.ERROR && namespace === 'Connection' && message.startsWith('Response '))
-    return 'warn';
+  if (level === logLevel.ERROR) {
+    if (namespace === 'Connection' && message.startsWith('Response ')) return 'warn';
+    if (isRetriedBrokerError(message, extra)) return 'warn';
+  }
   return LEVEL_NAMES[level] ?? 'info';
+}
+
+/** A retry loop's entry (it carries retryCount) about a broker error kafkajs retries. */
+function isRetriedBrokerError(message: string, extra: Record<string, unknown>): boolean {
+  if (typeof extra.retryCount !== 'number') return false;
+  const error = message.startsWith(RETRIED_SEND) ? message.slice(RETRIED_SEND.length) : message;
+  return RETRIABLE_BROKER_ERRORS.has(error);
 }
 
 /** A kafkajs client whose own log lines go through pino (warnings and errors only by default). */
@@ -41,7 +63,7 @@ export function createKafka({ brokers, clientId }: KafkaConnection, logger?: Log
     logCreator: () => (entry) => {
       if (!logger) return;
       const { message, ...rest } = entry.log;
-      logger[kafkaLogLevel(entry.level, entry.namespace, message)](
+      logger[kafkaLogLevel(entry.level, entry.namespace, message, rest)](
         { kafka: entry.namespace, ...rest },
         message,
       );

@@ -19,6 +19,7 @@ import type { Signal } from '../../shared/contracts/events.ts';
 import { createKafka } from '../../shared/kafka/client.ts';
 import { produceFeed, runDetection } from '../integration/aggregator/pipeline.ts';
 import { detectionFeed, median, runCore } from '../integration/aggregator/scenario-feed.ts';
+import { benchServers } from './lib/servers.ts';
 import { communitySignals, independentSignals } from './lib/signal-streams.ts';
 
 function option(args: string[], name: string, fallback: number): number {
@@ -147,6 +148,8 @@ export default async function aggregator(args: string[]): Promise<void> {
   const days = option(args, 'days', 2);
   const rounds = option(args, 'rounds', 3);
 
+  // Checked before the in-memory phases (minutes) that come before the Kafka ones.
+  const { kafkaBrokers: brokers } = await benchServers();
   const loadAtStart = loadavg().map(round3);
   const live = measureCore(
     'live',
@@ -173,7 +176,6 @@ export default async function aggregator(args: string[]): Promise<void> {
   const sparseSeconds = (performance.now() - sparseStarted) / 1000;
   process.stderr.write(`core sparse (simulator): ${Math.round(sparse.signals / sparseSeconds)} signals/s\n`);
 
-  const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
   const kafka = createKafka({ brokers, clientId: 'bench-aggregator' });
   const readerNamespace = `bench-aggregator-read-${randomBytes(4).toString('hex')}`;
   await produceFeed(kafka, readerNamespace, feed);

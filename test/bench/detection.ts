@@ -16,6 +16,7 @@ import { createKafka } from '../../shared/kafka/client.ts';
 import { runDetection } from '../integration/aggregator/pipeline.ts';
 import { detectionFeed, median, runCore, scoreAlerts } from '../integration/aggregator/scenario-feed.ts';
 import { oracleDelays } from './lib/detection-oracle.ts';
+import { benchServers } from './lib/servers.ts';
 
 function option(args: string[], name: string, fallback: number): number {
   const at = args.indexOf(`--${name}`);
@@ -28,8 +29,12 @@ export default async function detection(args: string[]): Promise<void> {
   const baselinePerHour = option(args, 'base', 4);
   const seed = option(args, 'seed', 1);
   const coreOnly = args.includes('--core-only');
-  const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
-  const settings = { KAFKA_BROKERS: brokers.join(','), AGGREGATOR_IDLE_PARTITION_MS: String(3_600_000) };
+  // Checked before the core runs (minutes): --core-only needs no broker.
+  const brokers = coreOnly ? [] : (await benchServers()).kafkaBrokers;
+  const settings = {
+    ...(coreOnly ? {} : { KAFKA_BROKERS: brokers.join(',') }),
+    AGGREGATOR_IDLE_PARTITION_MS: String(3_600_000),
+  };
   const config = defaultAggregatorConfig(settings);
   const advanceMin = config.AGGREGATOR_WINDOW_ADVANCE_MS / 60_000;
 

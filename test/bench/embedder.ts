@@ -34,9 +34,11 @@ import { encode } from '../../shared/kafka/codec.ts';
 import { applyTopics } from '../../shared/kafka/topics-admin.ts';
 import { createLogger } from '../../shared/observability/logger.ts';
 import { lumaProducts, writeJsonFeed } from '../integration/catalogue/luma-feed.ts';
+import { benchServers } from './lib/servers.ts';
 
 export default async function bench(args: string[]): Promise<void> {
   const total = Number(args[0] ?? 1000);
+  await benchServers();
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const namespace = `bench-embedder-${randomBytes(3).toString('hex')}`;
   const dir = await mkdtemp(join(tmpdir(), 'bench-embedder-'));

@@ -23,9 +23,11 @@ import { connectProducer, createKafka } from '../../shared/kafka/client.ts';
 import { encode } from '../../shared/kafka/codec.ts';
 import { applyTopics } from '../../shared/kafka/topics-admin.ts';
 import { createLogger } from '../../shared/observability/logger.ts';
+import { benchServers } from './lib/servers.ts';
 
 export default async function bench(args: string[]): Promise<void> {
   const total = Number(args[0] ?? 30_000);
+  await benchServers({ elasticsearch: true });
   const dimension = Number(args[1] ?? 64);
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const id = randomBytes(3).toString('hex');

@@ -24,13 +24,14 @@ import { mintApiKey } from '../../services/ingest/api-keys.ts';
 import { topicName, topicSpec } from '../../shared/contracts/topics.ts';
 import { connectProducer, createKafka } from '../../shared/kafka/client.ts';
 import { applyTopics } from '../../shared/kafka/topics-admin.ts';
+import { benchServers } from './lib/servers.ts';
 
 const HOST = '127.0.0.1';
 const BATCH = 500;
 
 export default async function bench(args: string[]): Promise<void> {
   const phaseSeconds = Number(args[0] ?? 8);
-  const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
+  const { kafkaBrokers: brokers } = await benchServers();
   const namespace = `bench-ingest-${randomBytes(3).toString('hex')}`;
   const kafka = createKafka({ brokers, clientId: 'bench-ingest' });
   await applyTopics(kafka, { namespace, specs: [topicSpec('uploads'), topicSpec('interactions')] });

@@ -5,6 +5,7 @@
 import { readdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BenchServersError } from './lib/servers.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const available = readdirSync(here)
@@ -17,4 +18,11 @@ if (!name || !available.includes(name)) {
   process.exit(2);
 }
 const bench = (await import(`./${name}.ts`)) as { default: (args: string[]) => Promise<void> };
-await bench.default(args);
+try {
+  await bench.default(args);
+} catch (error) {
+  // No servers (or misnamed ones): say what to do, without a stack trace. Anything else is a bug.
+  if (!(error instanceof BenchServersError)) throw error;
+  process.stderr.write(`bench ${name}: ${error.message}\n`);
+  process.exit(1);
+}

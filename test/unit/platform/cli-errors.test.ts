@@ -7,7 +7,12 @@ import { assertBrokersReachable, endpointsFromEnv, explainError } from '../../..
 import { describeTopicChange, parseReplicationFactor } from '../../../shared/cli/platform-commands.ts';
 import { ConfigError } from '../../../shared/config/env.ts';
 
-const { KafkaJSAggregateError, KafkaJSConnectionError, KafkaJSNumberOfRetriesExceeded } = kafkajs;
+const {
+  KafkaJSAggregateError,
+  KafkaJSConnectionError,
+  KafkaJSNumberOfRetriesExceeded,
+  KafkaJSProtocolError,
+} = kafkajs;
 // Exported at run time, missing from kafkajs' types.
 const { KafkaJSCreateTopicError } = kafkajs as unknown as {
   KafkaJSCreateTopicError: new (e: { message: string; type: string; code: number }, topic: string) => Error;
@@ -38,6 +43,25 @@ describe('explainError: Kafka', () => {
     );
     expect(explainError(new Error('Broker not connected'), endpoints)).toMatch(
       /^cannot reach the Kafka brokers KAFKA_BROKERS=127\.0\.0\.1:9092 \(Broker not connected\)/,
+    );
+  });
+
+  it('says how to create the topics when a topic does not exist, also after kafkajs gave up retrying', () => {
+    const unknown = new KafkaJSProtocolError('This server does not host this topic-partition');
+    Object.assign(unknown, { type: 'UNKNOWN_TOPIC_OR_PARTITION', code: 3 });
+    const hint =
+      '  a topic does not exist on the broker: create the topics of the namespace with ' +
+      '`TOPIC_NAMESPACE=fresh trend-radar topics apply`';
+    const withNamespace = { ...endpoints, topicNamespace: 'fresh' };
+    expect(explainError(unknown, withNamespace)).toBe(
+      `This server does not host this topic-partition (UNKNOWN_TOPIC_OR_PARTITION)\n${hint}`,
+    );
+    const exhausted = new KafkaJSNumberOfRetriesExceeded(unknown, { retryCount: 8, retryTime: 10_000 });
+    expect(explainError(exhausted, withNamespace)).toBe(
+      `This server does not host this topic-partition (UNKNOWN_TOPIC_OR_PARTITION)\n${hint}`,
+    );
+    expect(explainError(exhausted, endpoints)).toMatch(
+      /`TOPIC_NAMESPACE=<namespace> trend-radar topics apply`$/,
     );
   });
 
@@ -149,7 +173,9 @@ describe('explainError: everything else', () => {
     expect(endpointsFromEnv({ KAFKA_BROKERS: ' ', ELASTICSEARCH_URL: 'http://es:9200' })).toEqual({
       kafkaBrokers: '127.0.0.1:9092',
       elasticsearchUrl: 'http://es:9200',
+      topicNamespace: 'trendradar',
     });
+    expect(endpointsFromEnv({ TOPIC_NAMESPACE: ' fresh ' }).topicNamespace).toBe('fresh');
   });
 });
 
