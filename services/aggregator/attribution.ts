@@ -6,7 +6,10 @@
  *
  * An interaction may overtake its post's mention (the embedder takes time): it waits, bounded by
  * count and by event time. What expires is handed back to the caller, who keeps it (dead-letter
- * topic, re-drivable), never dropped silently.
+ * topic, re-drivable), never dropped silently. The wait is measured on both streams: an
+ * interaction expires once the interactions AND the mentions have moved past its time by the
+ * limit, so an embedder that falls behind (a backlog after an outage) holds the waits rather than
+ * sending interactions whose mentions are still coming to the dead-letter topic.
  */
 import type { Interaction, Mention, Signal } from '../../shared/contracts/events.ts';
 import type { AttributionSettings } from './config.ts';
@@ -68,7 +71,11 @@ export class Attributor<Ref> {
    */
   private readonly seen = new Map<string, number>();
   private streamTime = Number.NEGATIVE_INFINITY;
+  /** The largest event time of a mention: how far the embedder's output has come. */
+  private mentionTime = Number.NEGATIVE_INFINITY;
   private lastSweep = Number.NEGATIVE_INFINITY;
+  /** The wait horizon at the last sweep of the waiting interactions. */
+  private lastWaitSweep = Number.NEGATIVE_INFINITY;
   private readonly dirty = new Set<AttributionKey>();
 
   constructor(private readonly settings: AttributionSettings) {}
@@ -85,6 +92,10 @@ export class Attributor<Ref> {
   onMention(mention: Mention): AttributionOutput<Ref> {
     const out: AttributionOutput<Ref> = { signals: [], expired: [], unattributed: 0, duplicates: 0 };
     const eventTime = Date.parse(mention.eventTime);
+    if (eventTime > this.mentionTime) {
+      this.mentionTime = eventTime;
+      this.dirty.add('meta');
+    }
     let post = this.posts.get(mention.postId);
     if (!post) {
       post = {
@@ -127,6 +138,8 @@ export class Attributor<Ref> {
       for (const w of waiting) this.attribute(w.interaction, w.eventTime, post, out);
     }
     this.advance(eventTime, out);
+    // The embedder catching up moves the wait horizon while the interactions' time stands still.
+    if (this.waitHorizon() - this.lastWaitSweep >= this.sweepEvery()) this.sweepWaits(out);
     return out;
   }
 
@@ -207,23 +220,9 @@ export class Attributor<Ref> {
     if (eventTime <= this.streamTime) return;
     this.streamTime = eventTime;
     this.dirty.add('meta');
-    const sweepEvery = Math.min(this.settings.pendingMaxWaitMs, this.settings.postTtlMs) / 8;
-    if (this.streamTime - this.lastSweep < sweepEvery) return;
+    if (this.streamTime - this.lastSweep < this.sweepEvery()) return;
     this.lastSweep = this.streamTime;
-    const waitLimit = this.streamTime - this.settings.pendingMaxWaitMs;
-    for (const [postId, list] of this.pending) {
-      const keep = list.filter((p) => p.eventTime >= waitLimit);
-      if (keep.length === list.length) continue;
-      for (const p of list) {
-        if (p.eventTime >= waitLimit) continue;
-        this.forget(p);
-        out.expired.push({ pending: p, reason: 'no mention for the post within the wait limit' });
-      }
-      this.pendingCount -= list.length - keep.length;
-      if (keep.length === 0) this.pending.delete(postId);
-      else this.pending.set(postId, keep);
-      this.dirty.add(`pending|${postId}`);
-    }
+    this.sweepWaits(out);
     // In arrival order, which is about event-time order: the first one still in the horizon stops
     // the sweep, and an older one behind it goes at a later sweep.
     const seenLimit = this.streamTime - this.settings.dedupeHorizonMs;
@@ -238,6 +237,34 @@ export class Attributor<Ref> {
         this.posts.delete(postId);
         this.dirty.add(`post|${postId}`);
       }
+    }
+  }
+
+  private sweepEvery(): number {
+    return Math.min(this.settings.pendingMaxWaitMs, this.settings.postTtlMs) / 8;
+  }
+
+  /** How far both streams have come: a post's mention from before this would have arrived. */
+  private waitHorizon(): number {
+    return Math.min(this.streamTime, this.mentionTime);
+  }
+
+  private sweepWaits(out: AttributionOutput<Ref>): void {
+    this.lastWaitSweep = this.waitHorizon();
+    this.dirty.add('meta');
+    const waitLimit = this.lastWaitSweep - this.settings.pendingMaxWaitMs;
+    for (const [postId, list] of this.pending) {
+      const keep = list.filter((p) => p.eventTime >= waitLimit);
+      if (keep.length === list.length) continue;
+      for (const p of list) {
+        if (p.eventTime >= waitLimit) continue;
+        this.forget(p);
+        out.expired.push({ pending: p, reason: 'no mention for the post within the wait limit' });
+      }
+      this.pendingCount -= list.length - keep.length;
+      if (keep.length === 0) this.pending.delete(postId);
+      else this.pending.set(postId, keep);
+      this.dirty.add(`pending|${postId}`);
     }
   }
 
@@ -258,7 +285,13 @@ export class Attributor<Ref> {
   }
 
   private read(key: AttributionKey): unknown {
-    if (key === 'meta') return { streamTime: this.streamTime, lastSweep: this.lastSweep };
+    if (key === 'meta')
+      return {
+        streamTime: this.streamTime,
+        mentionTime: this.mentionTime,
+        lastSweep: this.lastSweep,
+        lastWaitSweep: this.lastWaitSweep,
+      };
     const [kind, id] = splitKey(key);
     if (kind === 'post') return this.posts.get(id) ?? null;
     if (kind === 'seen') return this.seen.get(id) ?? null;
@@ -267,9 +300,17 @@ export class Attributor<Ref> {
 
   restore(key: AttributionKey, value: unknown): void {
     if (key === 'meta') {
-      const meta = value as { streamTime: number | null; lastSweep: number | null };
-      // JSON turns -Infinity into null.
+      const meta = value as {
+        streamTime: number | null;
+        mentionTime?: number | null;
+        lastSweep: number | null;
+        lastWaitSweep?: number | null;
+      };
+      // JSON turns -Infinity into null; state written before mentionTime existed has none (the next
+      // mention sets it).
       this.streamTime = meta.streamTime ?? Number.NEGATIVE_INFINITY;
+      this.mentionTime = meta.mentionTime ?? Number.NEGATIVE_INFINITY;
+      this.lastWaitSweep = meta.lastWaitSweep ?? Number.NEGATIVE_INFINITY;
       this.lastSweep = meta.lastSweep ?? Number.NEGATIVE_INFINITY;
       return;
     }

@@ -98,6 +98,39 @@ describe('attribution', () => {
     expect(a.waiting).toBe(0);
   });
 
+  it('keeps waiting while the embedder is behind: the mentions, not only the interactions, must pass the limit', () => {
+    const a = new Attributor<string>(limits);
+    a.onMention(mention('known', 'BAG', T0));
+    a.onInteraction(interaction('early', 'late-upload', T0 + MIN), 'ref-early');
+    // Interactions on a known post carry the stream three hours on; no mention after T0 yet.
+    const ahead = a.onInteraction(interaction('busy', 'known', T0 + 3 * HOUR), 'ref-busy');
+    expect(ahead.expired).toEqual([]);
+    expect(a.waiting).toBe(1);
+    // The embedder catches up: the post's mention comes, and the interaction is attributed.
+    const caughtUp = a.onMention(mention('late-upload', 'RED-SHOE', T0 + MIN / 2));
+    expect(caughtUp.signals.map((s) => s.signalId)).toEqual([
+      'up-late-upload|RED-SHOE|upload',
+      'early|RED-SHOE',
+    ]);
+    expect(a.waiting).toBe(0);
+  });
+
+  it('restores how far the mentions have come, and reads state written before it was kept', () => {
+    const a = new Attributor<string>(limits);
+    a.onMention(mention('known', 'BAG', T0));
+    a.onInteraction(interaction('early', 'never-matched', T0 + MIN), 'ref-early');
+    const restored = new Attributor<string>(limits);
+    for (const [key, value] of a.takeChanges()) restored.restore(key, JSON.parse(JSON.stringify(value)));
+    expect(restored.onInteraction(interaction('busy', 'known', T0 + 3 * HOUR), 'ref').expired).toEqual([]);
+    const expired = restored.onMention(mention('p3', 'BAG', T0 + 3 * HOUR)).expired;
+    expect(expired.map((e) => e.pending.ref)).toEqual(['ref-early']);
+
+    const older = new Attributor<string>(limits);
+    older.restore('meta', { streamTime: T0, lastSweep: null });
+    older.onInteraction(interaction('waits', 'nobody', T0 + MIN), 'ref-waits');
+    expect(older.onInteraction(interaction('busy2', 'nobody-else', T0 + 3 * HOUR), 'r').expired).toEqual([]);
+  });
+
   it('bounds the number waiting and hands back the oldest', () => {
     const a = new Attributor<string>({ ...limits, pendingMax: 3 });
     const outs = ['a', 'b', 'c', 'd', 'e'].map((id, i) =>
