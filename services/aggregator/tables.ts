@@ -14,6 +14,7 @@ export class ReferenceTables implements TrendTables {
   private readonly products = new Map<string, ProductFacts>();
   private readonly stock = new Map<string, InventoryLevel>();
   private consumer: Consumer | undefined;
+  private groupId = '';
   rejected = 0;
 
   constructor(
@@ -49,11 +50,14 @@ export class ReferenceTables implements TrendTables {
       caughtUp = resolve;
     });
     if (targets.size === 0) caughtUp();
-    // A throwaway group: every instance reads the whole table, nobody commits.
-    this.consumer = this.kafka.consumer({ groupId: `aggregator-tables-${randomUUID()}` });
+    // A throwaway group (kafkajs cannot read without one): every instance reads the whole table.
+    // It commits nothing, so it never shows as lag, and stop() deletes it.
+    this.groupId = `aggregator-tables-${randomUUID()}`;
+    this.consumer = this.kafka.consumer({ groupId: this.groupId });
     await this.consumer.connect();
     await this.consumer.subscribe({ topics: Object.values(this.topics), fromBeginning: true });
     await this.consumer.run({
+      autoCommit: false,
       eachMessage: async ({ topic, partition, message }) => {
         this.apply(topic, message.key?.toString() ?? '', message.value);
         const target = targets.get(`${topic}/${partition}`);
@@ -73,7 +77,18 @@ export class ReferenceTables implements TrendTables {
   }
 
   async stop(): Promise<void> {
-    await this.consumer?.disconnect();
+    if (!this.consumer) return;
+    await this.consumer.disconnect();
+    const admin = this.kafka.admin();
+    try {
+      await admin.connect();
+      await admin.deleteGroups([this.groupId]);
+    } catch (error) {
+      // Best effort: without offsets the broker drops an empty group by itself.
+      this.logger.warn({ group: this.groupId, error: String(error) }, 'could not delete the tables group');
+    } finally {
+      await admin.disconnect().catch(() => {});
+    }
   }
 
   private apply(topic: string, key: string, value: Buffer | null): void {

@@ -9,7 +9,7 @@
  * predecessor with the same transactional id): no guessing where the end of a transactional log is.
  */
 import { randomUUID } from 'node:crypto';
-import type { Consumer, IHeaders, Kafka, Message, Producer } from 'kafkajs';
+import type { Consumer, IHeaders, Kafka, Message, Offsets, Producer, Transaction } from 'kafkajs';
 import { onFetchWithoutRecords } from '../../shared/kafka/client.ts';
 import { PermanentError } from '../../shared/kafka/codec.ts';
 import type { InboundRecord } from '../../shared/kafka/consumer-runner.ts';
@@ -140,6 +140,7 @@ export class TransactionalStage {
     });
     // Connecting a transactional producer fences any predecessor and aborts its open transaction.
     await this.producer.connect();
+    await this.deleteRestoreGroups();
     this.consumer = kafka.consumer({
       groupId,
       readUncommitted: false,
@@ -482,10 +483,15 @@ export class TransactionalStage {
               ...(byTopic.get(o.topic) ?? []),
               { partition: o.partition, offset: o.offset },
             ]);
-          await transaction.sendOffsets({
-            consumerGroupId: this.options.groupId,
-            topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })),
-          });
+          // Retried here: kafkajs sends AddOffsetsToTxn once (see `sendOffsetsRetrying`).
+          await sendOffsetsRetrying(
+            transaction,
+            {
+              consumerGroupId: this.options.groupId,
+              topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })),
+            },
+            this.options.logger,
+          );
         }
         // Still a member of the group (a heartbeat is sent if one is due): if not, this throws
         // (unknown member, rebalance) and the transaction is aborted, not committed as a zombie.
@@ -520,8 +526,8 @@ export class TransactionalStage {
    * stay one offset short of the partition's end.
    */
   private async commitPastMarkers(topic: string, partition: number, next: bigint): Promise<void> {
-    // Right after the previous commit the broker may still be completing it and answer "concurrent
-    // transactions", which kafkajs does not retry for an offsets-only transaction: try again.
+    // Whatever still fails after `sendOffsetsRetrying`'s retries (a broker restarting, say): try
+    // again a few times, later. Nothing is restored for an offsets-only transaction.
     for (let attempt = 1; ; attempt++) {
       try {
         await this.exclusive(async () => {
@@ -576,6 +582,35 @@ export class TransactionalStage {
     });
   }
 
+  /**
+   * Deletes restore groups (see `restorePending`): the given ones, or else every one of this
+   * stage's that is left on the broker (a crash mid-restore; before, each restore committed its
+   * offsets and its group stayed, with the whole changelog as lag). The broker deletes only an
+   * empty group: one another instance is restoring with right now is refused, and left to it.
+   * Best effort: a group left over has no offsets and the broker drops it by itself.
+   */
+  private async deleteRestoreGroups(groupIds?: string[]): Promise<void> {
+    const { kafka, groupId, logger } = this.options;
+    const admin = kafka.admin();
+    try {
+      await admin.connect();
+      const ids =
+        groupIds ??
+        (await admin.listGroups()).groups.map((g) => g.groupId).filter((id) => isRestoreGroupOf(groupId, id));
+      if (ids.length > 0) await admin.deleteGroups(ids);
+    } catch (error) {
+      const groups = (error as { groups?: Array<{ groupId: string; error?: { type?: string } }> }).groups;
+      const failed = groups?.filter((g) => !IN_USE_OR_GONE.has(g.error?.type ?? ''));
+      if (failed?.length === 0) return;
+      logger.warn(
+        { groups: failed?.map((g) => g.groupId), error: String(error) },
+        'could not delete restore groups',
+      );
+    } finally {
+      await admin.disconnect().catch(() => {});
+    }
+  }
+
   /** Restores every newly assigned partition from the changelog, up to a marker written now. */
   private async restorePending(): Promise<void> {
     // Only what is still assigned: a partition revoked before its restore belongs to another instance.
@@ -601,10 +636,14 @@ export class TransactionalStage {
     const readers = new Map(partitions.map((p) => [p, new ChangelogReader()]));
     const writers = new Map(partitions.map((p) => [p, new ChangelogWriter(MAX_CHANGELOG_VALUE_BYTES)]));
     const waiting = new Set(partitions);
-    const reader = kafka.consumer({
-      groupId: `${this.options.groupId}-restore-${nonce}`,
-      readUncommitted: false,
-    });
+    // kafkajs (2.2.4) has no consumer without a group and no assign(): reading the changelog takes
+    // a consumer group of its own, one per restore (it reads every partition from the beginning,
+    // whatever any earlier restore read). It commits nothing (autoCommit off): a restore cut short
+    // by a crash leaves an empty group without offsets, so no lag to report, which the broker drops
+    // by itself (offsets.retention.check.interval.ms). And the restore deletes its group once it
+    // has left it, so that none is left to list; `start` sweeps those of earlier runs.
+    const restoreGroup = restoreGroupOf(this.options.groupId, nonce);
+    const reader = kafka.consumer({ groupId: restoreGroup, readUncommitted: false });
     let restored = 0;
     await reader.connect();
     try {
@@ -612,6 +651,7 @@ export class TransactionalStage {
       await new Promise<void>((resolve, reject) => {
         reader
           .run({
+            autoCommit: false,
             eachBatch: async ({ batch }) => {
               const task = tasks.get(batch.partition);
               if (!task || !waiting.has(batch.partition)) return;
@@ -640,6 +680,7 @@ export class TransactionalStage {
       });
     } finally {
       await reader.disconnect();
+      await this.deleteRestoreGroups([restoreGroup]);
     }
     for (const [p, task] of tasks) {
       task.takeChanges(); // restoring is not a change
@@ -649,6 +690,97 @@ export class TransactionalStage {
     // Restoring takes a while: partitions that have not delivered yet get their full chance.
     this.joinedAt = Date.now();
     logger.info({ partitions, records: restored, changelog: changelogTopic }, 'state restored');
+  }
+}
+
+/** DeleteGroups answers that are no failure: another instance is restoring with it, or it is gone. */
+const IN_USE_OR_GONE = new Set(['NON_EMPTY_GROUP', 'GROUP_ID_NOT_FOUND']);
+
+/** The consumer group of one restore of the stage whose group is `groupId`. */
+export function restoreGroupOf(groupId: string, nonce: string): string {
+  return `${groupId}-restore-${nonce}`;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+export function isRestoreGroupOf(groupId: string, candidate: string): boolean {
+  const prefix = restoreGroupOf(groupId, '');
+  return candidate.startsWith(prefix) && UUID.test(candidate.slice(prefix.length));
+}
+
+/**
+ * Broker errors on AddOffsetsToTxn and TxnOffsetCommit after which the transaction is still open
+ * and the request can be sent again, as the Java client's TransactionManager does:
+ * CONCURRENT_TRANSACTIONS while the coordinator is still completing the previous transaction (it
+ * writes that one's markers after answering its EndTxn), the others while a coordinator loads or
+ * moves (kafkajs' names of COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR).
+ */
+const RETRIABLE_IN_TRANSACTION = new Set([
+  'CONCURRENT_TRANSACTIONS',
+  'GROUP_LOAD_IN_PROGRESS',
+  'GROUP_COORDINATOR_NOT_AVAILABLE',
+  'NOT_COORDINATOR_FOR_GROUP',
+]);
+
+/** The type of a broker error worth sending the transaction's offsets again for, if it is one. */
+export function retriableInTransaction(error: unknown): string | undefined {
+  // By name: kafkajs' error classes are not named exports Node's ESM loader can see (`...errors`).
+  let e: unknown = error;
+  for (let depth = 0; e instanceof Error && depth < 3; depth++, e = e.cause) {
+    // kafkajs has retried this one already, as long as its retry settings allow.
+    if (e.name === 'KafkaJSNumberOfRetriesExceeded') return undefined;
+    if (e.name === 'KafkaJSProtocolError') {
+      const type = (e as { type?: unknown }).type;
+      return typeof type === 'string' && RETRIABLE_IN_TRANSACTION.has(type) ? type : undefined;
+    }
+  }
+  return undefined;
+}
+
+export interface RetrySettings {
+  attempts: number;
+  firstBackoffMs: number;
+  maxBackoffMs: number;
+}
+
+/** 8 attempts, 20 ms to 500 ms apart: 1.6 s at most, against a transaction timeout of 60 s. */
+export const SEND_OFFSETS_RETRY: RetrySettings = { attempts: 8, firstBackoffMs: 20, maxBackoffMs: 500 };
+
+/**
+ * `transaction.sendOffsets`, sent again on a retriable broker error. kafkajs 2.2.4 sends
+ * AddOffsetsToTxn once, outside its retrier (producer/eosManager `sendOffsets`), and its
+ * TxnOffsetCommit retrier looks for coordinator errors under names it never gives them; whereas
+ * AddPartitionsToTxn (in `send`/`sendBatch`) is retried. The first AddOffsetsToTxn after a commit,
+ * in a transaction with no records, often meets CONCURRENT_TRANSACTIONS: the broker is still
+ * writing the previous transaction's markers for a few milliseconds. Aborting for that made the
+ * stage restore every partition it touched from the changelog.
+ *
+ * Sending again is safe within the same transaction, as the Java client does: it is still open
+ * (kafkajs leaves its state as it was), adding the group's offsets partition to it again changes
+ * nothing, and a TxnOffsetCommit sent again replaces the transaction's pending offsets with the
+ * same ones; they still commit or abort with its records, in the one EndTxn. A fenced producer
+ * (INVALID_PRODUCER_EPOCH) or any other error fails at once, as before.
+ */
+export async function sendOffsetsRetrying(
+  transaction: Pick<Transaction, 'sendOffsets'>,
+  offsets: Offsets & { consumerGroupId: string },
+  logger: Pick<Logger, 'debug'>,
+  retry: RetrySettings = SEND_OFFSETS_RETRY,
+): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await transaction.sendOffsets(offsets);
+      return;
+    } catch (error) {
+      const type = retriableInTransaction(error);
+      if (type === undefined || attempt >= retry.attempts) throw error;
+      const backoffMs = Math.min(retry.maxBackoffMs, retry.firstBackoffMs * 2 ** (attempt - 1));
+      logger.debug(
+        { groupId: offsets.consumerGroupId, error: type, attempt, backoffMs },
+        'sending offsets to the transaction: retrying',
+      );
+      await new Promise((resolve) => setTimeout(resolve, backoffMs));
+    }
   }
 }
 

@@ -54,4 +54,26 @@ describe('reference tables', () => {
     expect(tables.inventory('GREEN')?.onHand).toBe(5);
     expect(tables.rejected).toBe(1);
   });
+
+  it('leaves no consumer group behind once stopped (it commits nothing and deletes its group)', async () => {
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      const tablesGroups = async () =>
+        new Set(
+          (await admin.listGroups()).groups
+            .map((g) => g.groupId)
+            .filter((g) => g.startsWith('aggregator-tables-')),
+        );
+      const before = await tablesGroups();
+      const other = new ReferenceTables(kafka, topics, createLogger('reference-tables-test', 'silent'));
+      await other.start();
+      const own = [...(await tablesGroups())].filter((g) => !before.has(g));
+      expect(own).toHaveLength(1);
+      await other.stop();
+      expect([...(await tablesGroups())]).not.toContain(own[0]);
+    } finally {
+      await admin.disconnect();
+    }
+  });
 });
