@@ -16,16 +16,22 @@ export function register(program: Command): void {
       const { stopOnSignals } = await import('../../shared/kafka/consumer-runner.ts');
       const config = loadConfig(EmbedderEnv);
       const logger = createLogger('embedder', config.LOG_LEVEL);
-      let ready = false;
+      let failed = false;
       const embedder = await startEmbedder(config, {
         logger,
         // The model cannot describe anything: exit non-zero so the deployment shows it.
         onFatal: () => {
-          ready = false;
+          failed = true;
           void embedder.stop().finally(() => process.exit(1));
         },
       });
-      const health = await serveHealth(embedder.registry, config.METRICS_PORT, () => ready);
+      // Ready once the catalogue index is built and while both consumers run (joined, not crashed,
+      // not stuck); a consumer kafkajs will not restart stops the process (stopOnSignals), exit 1.
+      const health = await serveHealth(
+        embedder.registry,
+        config.METRICS_PORT,
+        () => !failed && embedder.health().ready,
+      );
       logger.info({ port: health.port }, 'metrics and health endpoint listening');
       stopOnSignals(
         logger,
@@ -33,6 +39,5 @@ export function register(program: Command): void {
         () => health.close(),
       );
       await embedder.ready();
-      ready = true;
     });
 }

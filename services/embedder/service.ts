@@ -10,7 +10,12 @@ import type { Kafka } from 'kafkajs';
 import { type BlobStore, FilesystemBlobStore } from '../../shared/blobstore/blob-store.ts';
 import { topicName } from '../../shared/contracts/topics.ts';
 import { createKafka } from '../../shared/kafka/client.ts';
-import { ConsumerRunner, type InboundRecord } from '../../shared/kafka/consumer-runner.ts';
+import {
+  type ConsumerHealth,
+  ConsumerRunner,
+  combinedHealth,
+  type InboundRecord,
+} from '../../shared/kafka/consumer-runner.ts';
 import { requireTopics } from '../../shared/kafka/required-topics.ts';
 import { followTopics } from '../../shared/kafka/topic-follower.ts';
 import type { ImageFetcher } from '../../shared/net/image-fetcher.ts';
@@ -42,6 +47,11 @@ export interface Embedder {
   groupId: string;
   /** Resolves once the catalogue index is built and the uploads consumer is running. */
   ready(): Promise<void>;
+  /**
+   * For /readyz: started (`ready()` resolved), and both consumers run — the catalogue follower and
+   * the uploads consumer (joined, not crashed, not stuck; see ConsumerRunner.health).
+   */
+  health(): ConsumerHealth;
   /** SKUs in the index now. */
   catalogueSize(): number;
 }
@@ -148,6 +158,7 @@ export async function startEmbedder(config: EmbedderConfig, deps: EmbedderDeps =
         }
         if (!initialLoad && memory.pending) scheduleRebuild();
       },
+      { registry, logger },
     );
   } catch (error) {
     // The worker threads would keep the process alive.
@@ -197,6 +208,7 @@ export async function startEmbedder(config: EmbedderConfig, deps: EmbedderDeps =
 
   let stopped = false;
   let runnerStarting = false;
+  let consuming = false;
   const started = (async () => {
     await follower.caughtUp;
     initialLoad = false;
@@ -208,6 +220,7 @@ export async function startEmbedder(config: EmbedderConfig, deps: EmbedderDeps =
     if (stopped) return;
     runnerStarting = true;
     await runner.start();
+    consuming = true;
     logger.info({ groupId, modelId, skus: memory.skuCount }, 'embedder consuming uploads');
   })();
   // Keeps an early failure visible to ready() without an unhandled rejection in between.
@@ -217,6 +230,13 @@ export async function startEmbedder(config: EmbedderConfig, deps: EmbedderDeps =
     registry,
     groupId,
     ready: () => started,
+    health: () =>
+      consuming
+        ? combinedHealth([
+            ['catalogue', follower.health()],
+            ['uploads', runner.health()],
+          ])
+        : { ready: false, reason: stopped ? 'stopped' : 'loading the catalogue and building its index' },
     catalogueSize: () => memory.index.productCount,
     async stop() {
       stopped = true;
@@ -230,6 +250,7 @@ export async function startEmbedder(config: EmbedderConfig, deps: EmbedderDeps =
       await runner.stop();
       if (!deps.fetcher) await fetcher.close();
       if (!deps.describer) await describer.close();
+      logger.info({ groupId }, 'embedder stopped');
     },
   };
 }

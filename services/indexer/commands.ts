@@ -127,9 +127,8 @@ export function register(program: Command): void {
       const config = loadConfig(IndexerEnv);
       const logger = createLogger('indexer', config.LOG_LEVEL);
       const indexer = await startIndexer(config, { logger });
-      const health = await serveHealth(indexer.registry, config.METRICS_PORT, () =>
-        indexer.elasticsearchReachable(),
-      );
+      // Ready while the consumer runs (joined, not crashed, not stuck) and Elasticsearch answers.
+      const health = await serveHealth(indexer.registry, config.METRICS_PORT, () => indexer.health().ready);
       logger.info({ port: health.port }, 'metrics and health endpoint listening');
       stopOnSignals(
         logger,

@@ -7,6 +7,9 @@
  *   - Elasticsearch unavailable, 429 or 5xx → the handler waits here, heartbeating, until the
  *     node answers: the runner's `maxAttempts` is for records that fail, not for an outage,
  *     which must stall the partition rather than send everything to the dead-letter topic;
+ *   - the chunk given back (the runner stopping, the group rebalancing: `context.signal`, or a
+ *     heartbeat refused) → the request in flight is aborted and what is not indexed yet is `retry`,
+ *     left uncommitted for whoever owns the partition next;
  *   - everything else → done, and the runner commits the offsets after this returns.
  */
 import type { Client } from '@elastic/elasticsearch';
@@ -20,7 +23,7 @@ import {
   Upload,
 } from '../../shared/contracts/events.ts';
 import { topicName, topicSpec } from '../../shared/contracts/topics.ts';
-import { type ItemResult, indexUntilSettled } from '../../shared/elasticsearch/bulk.ts';
+import { type ItemResult, indexUntilSettled, NOT_SENT } from '../../shared/elasticsearch/bulk.ts';
 import {
   alertActionAction,
   catalogueAction,
@@ -76,6 +79,8 @@ export interface IndexerHandlerOptions {
   isStopping: () => boolean;
   /** Told how long the handler waited for Elasticsearch, and how each document ended. */
   onWait?: (info: { attempt: number; delayMs: number; reason: string }) => void;
+  /** Elasticsearch answered a bulk request (it is reachable). */
+  onAnswered?: () => void;
   onResults?: (family: string, results: ItemResult[]) => void;
 }
 
@@ -110,6 +115,8 @@ export function indexerHandler(options: IndexerHandlerOptions): BatchHandler {
     const results = await indexUntilSettled(options.client, actions, {
       backoff: options.backoff,
       shouldStop: () => heartbeatFailed || options.isStopping(),
+      ...(context.signal ? { signal: context.signal } : {}),
+      ...(options.onAnswered ? { onAnswered: options.onAnswered } : {}),
       onWait: async (info) => {
         options.onWait?.(info);
         await context.heartbeat().catch(() => {
@@ -125,10 +132,32 @@ export function indexerHandler(options: IndexerHandlerOptions): BatchHandler {
           kind: 'dead',
           error: new DocumentRejectedError(`Elasticsearch rejected the document: ${result.reason}`),
         };
-      // Only when stopping or rebalancing: the runner does not commit, the next owner of the partition re-delivers.
-      else outcomes[i] = { kind: 'retry', error: new Error(`not indexed before shutdown: ${result.reason}`) };
+      // Only when the chunk is given back: the runner does not commit it, the partition's next
+      // owner (this indexer after a rebalance or a restart) gets it again.
+      else
+        outcomes[i] = {
+          kind: 'retry',
+          error: new Error(
+            `not indexed, the chunk is given back uncommitted (${givenBackBecause(context.signal, heartbeatFailed, options.isStopping())}); ` +
+              `Elasticsearch: ${result.reason === NOT_SENT ? 'no answer' : result.reason}`,
+          ),
+        };
     });
     if (actions.length > 0) options.onResults?.(actions[0]!.family, results);
     return outcomes;
   };
+}
+
+/** Why the handler let go of a chunk before every record was indexed or rejected. */
+function givenBackBecause(
+  signal: AbortSignal | undefined,
+  heartbeatFailed: boolean,
+  stopping: boolean,
+): string {
+  if (signal?.aborted)
+    return signal.reason instanceof Error ? signal.reason.message : 'the runner gave it back';
+  if (stopping) return 'the indexer is stopping';
+  if (heartbeatFailed)
+    return 'a heartbeat failed: the group is rebalancing, the partition may have been revoked';
+  return 'given up';
 }

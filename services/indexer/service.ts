@@ -12,7 +12,12 @@ import { type ApplyEsOptions, applyIndices, type EsChange } from '../../shared/e
 import { createElasticsearch } from '../../shared/elasticsearch/client.ts';
 import { deleteExpiredIndices } from '../../shared/elasticsearch/retention.ts';
 import { createKafka } from '../../shared/kafka/client.ts';
-import { ConsumerRunner, type InboundRecord } from '../../shared/kafka/consumer-runner.ts';
+import {
+  type ConsumerHealth,
+  ConsumerRunner,
+  combinedHealth,
+  type InboundRecord,
+} from '../../shared/kafka/consumer-runner.ts';
 import { requireTopics } from '../../shared/kafka/required-topics.ts';
 import { createLogger, type Logger } from '../../shared/observability/logger.ts';
 import { Counter, createRegistry, Gauge, type Registry } from '../../shared/observability/metrics.ts';
@@ -34,8 +39,10 @@ export interface Indexer {
   stop(): Promise<void>;
   registry: Registry;
   groupId: string;
-  /** True while the last bulk request reached Elasticsearch (for /readyz). */
+  /** True while the last bulk request reached Elasticsearch (it answered). */
   elasticsearchReachable(): boolean;
+  /** For /readyz: the consumer runs (see ConsumerRunner.health) and Elasticsearch answers. */
+  health(): ConsumerHealth;
 }
 
 export async function applyElasticsearch(
@@ -127,9 +134,13 @@ export async function startIndexer(config: IndexerConfig, deps: IndexerDeps = {}
         esReachable = false;
         logger.warn(info, 'Elasticsearch unavailable or overloaded; waiting, offsets not committed');
       },
-      onResults: (family, results) => {
+      // Only an answer says Elasticsearch is back: a chunk given back unanswered (a rebalance, a
+      // stop) says nothing about it.
+      onAnswered: () => {
         reachable.set(1);
         esReachable = true;
+      },
+      onResults: (family, results) => {
         let stripped = 0;
         let reason: string | undefined;
         for (const result of results) {
@@ -170,11 +181,23 @@ export async function startIndexer(config: IndexerConfig, deps: IndexerDeps = {}
     registry,
     groupId,
     elasticsearchReachable: () => esReachable,
+    health: () =>
+      combinedHealth([
+        ['consumer', runner.health()],
+        [
+          'elasticsearch',
+          esReachable
+            ? { ready: true, reason: 'answering' }
+            : { ready: false, reason: 'unavailable or overloaded, waiting for it' },
+        ],
+      ]),
     async stop() {
       stopping = true;
       await retentionTask?.stop();
+      // Aborts a bulk request in flight: the chunk goes back uncommitted.
       await runner.stop();
       if (!deps.elasticsearch) await client.close();
+      logger.info({ groupId }, 'indexer stopped');
     },
   };
 }

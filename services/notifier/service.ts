@@ -13,7 +13,13 @@ import { AlertAction, ReorderAlert } from '../../shared/contracts/events.ts';
 import { topicName } from '../../shared/contracts/topics.ts';
 import { connectProducer, createKafka } from '../../shared/kafka/client.ts';
 import { decode, describeIssues, encode } from '../../shared/kafka/codec.ts';
-import { ConsumerRunner, type Outcome, outcomeOf } from '../../shared/kafka/consumer-runner.ts';
+import {
+  type ConsumerHealth,
+  ConsumerRunner,
+  combinedHealth,
+  type Outcome,
+  outcomeOf,
+} from '../../shared/kafka/consumer-runner.ts';
 import { requireTopics } from '../../shared/kafka/required-topics.ts';
 import { followTopics } from '../../shared/kafka/topic-follower.ts';
 import { createLogger, type Logger } from '../../shared/observability/logger.ts';
@@ -105,7 +111,10 @@ export async function startNotifier(config: NotifierConfig, deps: NotifierDeps =
   const closeAll = async () => {
     await Promise.all(consumers.map((close) => close().catch(report)));
     for (const close of [...closers].reverse()) await close().catch(report);
+    logger.info('notifier stopped');
   };
+  // For /readyz: set once the consumers run.
+  let health = (): ConsumerHealth => ({ ready: false, reason: 'starting' });
 
   try {
     const ledger = new DeliveryLedger(kafka, topics.ledger, producer, logger);
@@ -133,6 +142,7 @@ export async function startNotifier(config: NotifierConfig, deps: NotifierDeps =
     consumers.push(() => view.stop());
 
     const server = await startInbox({
+      health: () => health(),
       config,
       state,
       subscriptions,
@@ -203,6 +213,13 @@ export async function startNotifier(config: NotifierConfig, deps: NotifierDeps =
     });
     await runner.start();
     consumers.push(() => runner.stop());
+    // The delivery ledger's follower is not in it (DeliveryLedger does not expose it); like every
+    // consumer here, it stops the process if kafkajs crashes it for good (stopOnSignals).
+    health = () =>
+      combinedHealth([
+        ['alerts', runner.health()],
+        ['inbox', view.health()],
+      ]);
 
     const tasks: ScheduledTask[] = subscriptions.buyers
       .filter((b) => b.channels.digestAt && b.email)
@@ -233,6 +250,8 @@ export async function startNotifier(config: NotifierConfig, deps: NotifierDeps =
 }
 
 interface InboxContext {
+  /** /readyz: the consumers run (joined their groups, not crashed, not stuck). */
+  health: () => ConsumerHealth;
   config: NotifierConfig;
   state: InboxState;
   subscriptions: Subscriptions;
@@ -245,7 +264,7 @@ interface InboxContext {
 }
 
 async function startInbox(context: InboxContext): Promise<FastifyInstance> {
-  const { config, state, subscriptions, blobs, registry, producer, topics, now, logger } = context;
+  const { config, state, subscriptions, blobs, registry, producer, topics, now, logger, health } = context;
   const app = fastify({ bodyLimit: 16 * 1024 });
   const buyers = subscriptions.buyers.map((b) => ({ id: b.id, name: b.name }));
   const forBuyer = (buyerId: string | undefined) => {
@@ -337,7 +356,12 @@ async function startInbox(context: InboxContext): Promise<FastifyInstance> {
     reply.type(registry.contentType).send(await registry.metrics()),
   );
   app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async () => ({ status: 'ready', alerts: state.size }));
+  app.get('/readyz', async (_request, reply) => {
+    const { ready, reason } = health();
+    return reply
+      .code(ready ? 200 : 503)
+      .send({ status: ready ? 'ready' : 'not ready', reason, alerts: state.size });
+  });
 
   await app.listen({ host: config.NOTIFIER_HOST, port: config.NOTIFIER_PORT });
   return app;

@@ -10,7 +10,8 @@
  *   a document rejected because of one of its vector fields (another dimension than the index's,
  *     zero magnitude) → indexed again without its vectors (`indexed`, note `without-vector`), so
  *     its SKU, score, location… stay searchable.
- * `indexUntilSettled` returns only when every action is indexed or rejected, or when asked to stop.
+ * `indexUntilSettled` returns only when every action is indexed or rejected, or when asked to stop
+ * (`shouldStop`, or `signal`, which also aborts the request in flight).
  */
 import { type Client, errors } from '@elastic/elasticsearch';
 import { type IndexAction, withoutVectors } from './documents.ts';
@@ -100,10 +101,14 @@ export function bulkOperations(actions: IndexAction[]): unknown[] {
   return operations;
 }
 
-/** One bulk request; throws when the request itself fails (see `isUnavailable`). */
-export async function bulkOnce(client: Client, actions: IndexAction[]): Promise<ItemResult[]> {
+/** One bulk request; throws when the request itself fails (see `isUnavailable`) or is aborted. */
+export async function bulkOnce(
+  client: Client,
+  actions: IndexAction[],
+  signal?: AbortSignal,
+): Promise<ItemResult[]> {
   if (actions.length === 0) return [];
-  const response = await client.bulk({ operations: bulkOperations(actions) });
+  const response = await client.bulk({ operations: bulkOperations(actions) }, signal ? { signal } : {});
   return response.items.map((entry, i) => {
     const item = Object.values(entry)[0] as BulkItemResponse;
     return classifyItem(actions[i]!.op, item);
@@ -116,29 +121,52 @@ export interface SettleOptions {
   onWait?: (info: { attempt: number; delayMs: number; reason: string }) => Promise<void>;
   /** Checked between attempts: when true, the remaining actions come back as `retry`. */
   shouldStop?: () => boolean;
+  /** Aborting it aborts the request in flight, and the remaining actions come back as `retry`. */
+  signal?: AbortSignal;
+  /** Called each time Elasticsearch answered a bulk request (item results came back). */
+  onAnswered?: () => void;
   sleep?: (ms: number) => Promise<void>;
 }
 
-const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+/** The reason of an action no bulk request answered for yet. */
+export const NOT_SENT = 'not sent yet';
+
+/** Waits `ms`, or less if `signal` aborts meanwhile. */
+function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
 
 export async function indexUntilSettled(
   client: Client,
   actions: IndexAction[],
   options: SettleOptions,
 ): Promise<ItemResult[]> {
-  const results: ItemResult[] = actions.map(() => ({ status: 'retry', reason: 'not sent yet' }));
+  const results: ItemResult[] = actions.map(() => ({ status: 'retry', reason: NOT_SENT }));
+  const { signal } = options;
+  const stop = () => signal?.aborted === true || options.shouldStop?.() === true;
   // What is sent: an action Elasticsearch refused for its vectors is replaced by the same without them.
   const sending = [...actions];
   const droppedVectors = new Map<number, string>();
   let pending = actions.map((_, i) => i);
-  const sleep = options.sleep ?? defaultSleep;
+  const sleep = options.sleep ?? ((ms: number) => defaultSleep(ms, signal));
   for (let attempt = 1; pending.length > 0; attempt++) {
+    if (signal?.aborted) break;
     let reason: string;
     try {
       const itemResults = await bulkOnce(
         client,
         pending.map((i) => sending[i]!),
+        signal,
       );
+      options.onAnswered?.();
       const again: number[] = [];
       const stripped: number[] = [];
       itemResults.forEach((result, j) => {
@@ -171,17 +199,20 @@ export async function indexUntilSettled(
       if (pending.length === 0) break;
       reason = (results[pending[0]!] as { reason: string }).reason;
     } catch (error) {
+      // Aborted on purpose: what is left is given back, unanswered.
+      if (signal?.aborted) break;
       if (!isUnavailable(error)) throw error;
       reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
     }
-    if (options.shouldStop?.()) break;
+    if (stop()) break;
     const delayMs = Math.min(
       options.backoff.maxMs,
       options.backoff.initialMs * 2 ** Math.min(attempt - 1, 20),
     );
     await options.onWait?.({ attempt, delayMs, reason });
+    if (stop()) break;
     await sleep(delayMs);
-    if (options.shouldStop?.()) break;
+    if (stop()) break;
   }
   return results;
 }

@@ -8,13 +8,19 @@
  * re-delivers (at least once) and never loses; consumers downstream de-duplicate by event id.
  * If a whole batch throws, its records are re-tried one by one so a poison record cannot take its
  * neighbours to the dead-letter topic with it.
+ *
+ * While a chunk is in hand the runner heartbeats every few seconds (a slow handler — an
+ * Elasticsearch that hangs — must not get the member evicted from its group), and it gives the
+ * chunk back uncommitted when it stops or the group rebalances (`BatchContext.signal` aborts).
+ * `health()` says whether the consumer runs (for /readyz); a consumer kafkajs crashed and will
+ * not restart fails the service (`onFatal`, by default `stopOnSignals`: exit non-zero).
  */
 import type { Consumer, IHeaders, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
 import type { Logger } from '../observability/logger.ts';
-import { Counter, Histogram, type Registry } from '../observability/metrics.ts';
+import { Counter, Gauge, Histogram, type Registry } from '../observability/metrics.ts';
 import { connectProducer, onFetchWithoutRecords } from './client.ts';
 import { PermanentError } from './codec.ts';
-import { deadLetterRecord } from './dead-letter.ts';
+import { deadLetterRecord, recordBytes } from './dead-letter.ts';
 
 export interface InboundRecord {
   topic: string;
@@ -47,6 +53,12 @@ export interface BatchContext {
   attempt: number;
   /** The runner's `maxAttempts`: a `retry` on this attempt is dead-lettered. */
   maxAttempts: number;
+  /**
+   * Aborted when the chunk is given back uncommitted: the runner is stopping, or the group is
+   * rebalancing (the partition may be another member's by now). Pass it to slow requests; records
+   * not finished then are `retry` (neither committed nor dead-lettered).
+   */
+  signal?: AbortSignal;
 }
 
 export type BatchHandler = (records: InboundRecord[], context: BatchContext) => Promise<Outcome[]>;
@@ -75,6 +87,14 @@ export interface ConsumerRunnerOptions {
    * dead-lettered): it is logged and counted as dead, not sent again.
    */
   alreadyDeadLettered?: (record: InboundRecord) => boolean;
+  /**
+   * kafkajs crashed the consumer and will not restart it (a non-retriable error): the service
+   * cannot go on and should exit so that its supervisor restarts it. Default: `failService`, which
+   * `stopOnSignals` turns into a stop and a non-zero exit.
+   */
+  onFatal?: (error: Error) => void;
+  /** No fetch nor heartbeat for this long: not ready (default `STALLED_AFTER_MS`). */
+  stalledAfterMs?: number;
 }
 
 /** Adapter for handlers that take one record at a time. PermanentError → dead, anything else → retry. */
@@ -96,15 +116,28 @@ export async function outcomeOf(work: () => Promise<OutboundRecord[] | undefined
   }
 }
 
-class ShutdownRequested extends Error {}
+/** The chunk goes back uncommitted (stopping, or the group rebalancing): it is fetched again. */
+class ChunkGivenBack extends Error {}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** How often the runner heartbeats while a chunk is in hand (kafkajs sends one at most every 3 s). */
+export const HEARTBEAT_EVERY_MS = 3_000;
+/**
+ * Encoded bytes per produce request at most: the broker refuses a partition's record batch over the
+ * topic's max.message.bytes (1 MiB by default), for good, and kafkajs puts everything a request
+ * holds for one partition in one batch. A record larger than this goes alone.
+ */
+export const MAX_REQUEST_BYTES = 900_000;
 
 export class ConsumerRunner {
   private consumer: Consumer | undefined;
   private producer: Producer | undefined;
   private ownsProducer = false;
   private stopping = false;
+  private watch: ConsumerWatch | undefined;
+  /** One per chunk in hand: aborted when the runner stops. */
+  private readonly inHand = new Set<AbortController>();
   private readonly processed: Counter<'topic' | 'outcome'> | undefined;
   private readonly retries: Counter<'topic'> | undefined;
   private readonly chunkSeconds: Histogram<'topic'> | undefined;
@@ -130,17 +163,39 @@ export class ConsumerRunner {
         labelNames: ['topic'],
         registers: [registry],
       });
+      reportConsumerUp(registry, options.groupId, () => this.health().ready);
     }
   }
 
+  /** Whether the consumer runs: joined its group, not crashed nor stopped, fetching or heartbeating. */
+  health(): ConsumerHealth {
+    return this.watch?.health() ?? { ready: false, reason: 'not started' };
+  }
+
   async start(): Promise<void> {
-    const { kafka, groupId, topics, fromBeginning = true } = this.options;
+    const { kafka, groupId, topics, fromBeginning = true, logger } = this.options;
     this.producer = this.options.producer;
     if (!this.producer) {
       this.producer = await connectProducer(kafka);
       this.ownsProducer = true;
     }
+    // The session outlasts a slow chunk only because the runner heartbeats meanwhile (below).
     this.consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false, sessionTimeout: 30_000 });
+    this.watch = new ConsumerWatch(this.consumer, {
+      ...(this.options.stalledAfterMs !== undefined ? { stalledAfterMs: this.options.stalledAfterMs } : {}),
+      isStopping: () => this.stopping,
+      onCrash: (error, restart) => {
+        if (restart) {
+          logger.warn({ groupId, error: errorMessage(error) }, 'consumer crashed; kafkajs restarts it');
+          return;
+        }
+        logger.error(
+          { groupId, error: errorMessage(error) },
+          'consumer crashed and kafkajs does not restart it: the service cannot go on',
+        );
+        (this.options.onFatal ?? failService)(error);
+      },
+    });
     // Without this the group would stay one marker short of the end of a transactional topic
     // forever (a reindex or a lag check waiting for it never ends). Such a fetch comes after every
     // earlier batch of its partition was processed, so its end can be committed.
@@ -149,8 +204,8 @@ export class ConsumerRunner {
       this.consumer
         ?.commitOffsets([{ topic, partition, offset: next.toString() }])
         .catch((error: unknown) => {
-          this.options.logger.warn(
-            { service: this.options.service, topic, partition, error: errorMessage(error) },
+          logger.warn(
+            { topic, partition, error: errorMessage(error) },
             'could not commit past transaction markers; the next batch will',
           );
         });
@@ -176,11 +231,24 @@ export class ConsumerRunner {
             message,
           }));
           const timer = this.chunkSeconds?.startTimer({ topic: batch.topic });
+          const chunk = this.keepAlive(heartbeat);
           try {
-            await this.processChunk(records, heartbeat);
+            await this.processChunk(records, heartbeat, chunk.signal);
           } catch (error) {
-            if (error instanceof ShutdownRequested) return;
-            throw error;
+            if (!(error instanceof ChunkGivenBack)) throw error;
+            if (!this.stopping)
+              logger.warn(
+                {
+                  topic: batch.topic,
+                  partition: batch.partition,
+                  records: records.length,
+                  reason: error.message,
+                },
+                'chunk given back uncommitted; it is fetched again',
+              );
+            return;
+          } finally {
+            chunk.end();
           }
           const last = records[records.length - 1]!;
           resolveOffset(last.offset);
@@ -199,26 +267,59 @@ export class ConsumerRunner {
     });
   }
 
-  /** Finish the chunk in hand, commit it, leave the group. Safe to call twice. */
+  /**
+   * Give the chunk in hand back uncommitted (its handler is told through `BatchContext.signal`),
+   * leave the group. Safe to call twice.
+   */
   async stop(): Promise<void> {
     this.stopping = true;
+    for (const chunk of this.inHand) chunk.abort(new Error('the consumer is stopping'));
     await this.consumer?.disconnect();
     if (this.ownsProducer) await this.producer?.disconnect();
     this.consumer = undefined;
   }
 
-  private async processChunk(records: InboundRecord[], heartbeat: () => Promise<void>): Promise<void> {
+  /**
+   * Heartbeats every HEARTBEAT_EVERY_MS while a chunk is in hand, whatever the handler does: a
+   * handler blocked on a slow request would otherwise outlast the session and be evicted. A
+   * heartbeat refused because the group is rebalancing (or this member is no longer in it) aborts
+   * the chunk's signal: it goes back uncommitted.
+   */
+  private keepAlive(heartbeat: () => Promise<void>): { signal: AbortSignal; end(): void } {
+    const controller = new AbortController();
+    this.inHand.add(controller);
+    if (this.stopping) controller.abort(new Error('the consumer is stopping'));
+    const timer = setInterval(() => {
+      heartbeat().catch((error: unknown) => {
+        if (isMembershipError(error) && !controller.signal.aborted)
+          controller.abort(new Error(`the group is rebalancing: ${errorMessage(error)}`));
+      });
+    }, HEARTBEAT_EVERY_MS);
+    return {
+      signal: controller.signal,
+      end: () => {
+        clearInterval(timer);
+        this.inHand.delete(controller);
+      },
+    };
+  }
+
+  private async processChunk(
+    records: InboundRecord[],
+    heartbeat: () => Promise<void>,
+    signal: AbortSignal,
+  ): Promise<void> {
     const { maxAttempts = 5, backoff = { initialMs: 200, maxMs: 10_000 }, logger, service } = this.options;
     const final = new Map<InboundRecord, Outcome>();
     /** Attempts actually made per record: a permanent error on the first one dead-letters at 1. */
     const attempts = new Map<InboundRecord, number>();
     let pending = records;
     for (let attempt = 1; pending.length > 0; attempt++) {
-      const outcomes = await this.runHandler(pending, { heartbeat, attempt, maxAttempts });
-      // Stopping (a signal, or the handler found a fault no record is to blame for): a retry waits,
-      // uncommitted, for the next start instead of being dead-lettered on the last attempt.
-      if (this.stopping && outcomes.some((outcome) => outcome.kind === 'retry'))
-        throw new ShutdownRequested();
+      const outcomes = await this.runHandler(pending, { heartbeat, attempt, maxAttempts, signal });
+      // Given back (a signal, the handler found a fault no record is to blame for, a rebalance):
+      // a retry waits, uncommitted, for the next fetch instead of being dead-lettered on the last attempt.
+      if ((this.stopping || signal.aborted) && outcomes.some((outcome) => outcome.kind === 'retry'))
+        throw new ChunkGivenBack(givenBackReason(signal, this.stopping));
       const again: InboundRecord[] = [];
       pending.forEach((record, i) => {
         const outcome = outcomes[i]!;
@@ -232,7 +333,6 @@ export class ConsumerRunner {
         const delay = Math.min(backoff.maxMs, backoff.initialMs * 2 ** (attempt - 1));
         logger.warn(
           {
-            service,
             records: again.length,
             attempt,
             delayMs: delay,
@@ -240,52 +340,60 @@ export class ConsumerRunner {
           },
           'transient failure, retrying',
         );
-        await this.sleepWithHeartbeat(delay, heartbeat);
+        await this.sleepWithHeartbeat(delay, heartbeat, signal);
       }
       pending = again;
     }
 
-    const messages = new Map<string, Message[]>();
-    const push = (topic: string, message: Message) => {
-      const list = messages.get(topic) ?? [];
-      list.push(message);
-      messages.set(topic, list);
-    };
+    const outputs: Array<[string, Message]> = [];
+    const deadLetters: Array<{ record: InboundRecord; error: unknown }> = [];
+    const alreadyDead: InboundRecord[] = [];
     for (const record of records) {
       const outcome = final.get(record)!;
       if (outcome.kind === 'done') {
         for (const out of outcome.outputs ?? []) {
-          push(out.topic, { key: out.key, value: out.value, headers: out.headers, timestamp: out.timestamp });
+          outputs.push([
+            out.topic,
+            { key: out.key, value: out.value, headers: out.headers, timestamp: out.timestamp },
+          ]);
         }
       } else if (outcome.kind === 'dead' && this.options.alreadyDeadLettered?.(record)) {
-        logger.warn(
-          { service, topic: record.topic, partition: record.partition, offset: record.offset },
-          'record already on the dead-letter topic; not sent again',
-        );
+        alreadyDead.push(record);
       } else if (outcome.kind === 'dead') {
-        logger.error(
-          {
-            service,
-            topic: record.topic,
-            partition: record.partition,
-            offset: record.offset,
-            error: errorMessage(outcome.error),
-          },
-          'record sent to the dead-letter topic',
-        );
-        push(
+        deadLetters.push({ record, error: outcome.error });
+        outputs.push([
           this.options.deadLetterTopic,
           deadLetterRecord(record, outcome.error, service, attempts.get(record)!),
-        );
+        ]);
       }
-      this.processed?.inc({ topic: record.topic, outcome: outcome.kind });
     }
-    if (messages.size > 0) {
+    for (const request of produceRequests(outputs)) {
       await this.producer!.sendBatch({
         acks: -1,
-        topicMessages: [...messages].map(([topic, list]) => ({ topic, messages: list })),
+        topicMessages: [...request].map(([topic, messages]) => ({ topic, messages })),
       });
     }
+
+    // Only now, acknowledged, is a dead letter on the dead-letter topic (and a record done).
+    for (const record of alreadyDead) {
+      logger.warn(
+        { topic: record.topic, partition: record.partition, offset: record.offset },
+        'record already on the dead-letter topic; not sent again',
+      );
+    }
+    for (const { record, error } of deadLetters) {
+      logger.error(
+        {
+          topic: record.topic,
+          partition: record.partition,
+          offset: record.offset,
+          error: errorMessage(error),
+        },
+        'record sent to the dead-letter topic',
+      );
+    }
+    for (const record of records)
+      this.processed?.inc({ topic: record.topic, outcome: final.get(record)!.kind });
   }
 
   private async runHandler(records: InboundRecord[], context: BatchContext): Promise<Outcome[]> {
@@ -306,14 +414,63 @@ export class ConsumerRunner {
     }
   }
 
-  private async sleepWithHeartbeat(ms: number, heartbeat: () => Promise<void>): Promise<void> {
+  private async sleepWithHeartbeat(
+    ms: number,
+    heartbeat: () => Promise<void>,
+    signal: AbortSignal,
+  ): Promise<void> {
     const until = Date.now() + ms;
     while (Date.now() < until) {
-      if (this.stopping) throw new ShutdownRequested();
+      if (this.stopping || signal.aborted) throw new ChunkGivenBack(givenBackReason(signal, this.stopping));
       await sleep(Math.min(1_000, until - Date.now()));
       await heartbeat();
     }
   }
+}
+
+function givenBackReason(signal: AbortSignal, stopping: boolean): string {
+  if (signal.aborted && signal.reason instanceof Error) return signal.reason.message;
+  return stopping ? 'the consumer is stopping' : 'the chunk was abandoned';
+}
+
+/**
+ * `outputs` in order, cut into produce requests of at most MAX_REQUEST_BYTES (a larger record
+ * alone), each grouped by topic. Sent one after another, they keep the order of each partition.
+ */
+export function produceRequests(
+  outputs: Array<[string, Message]>,
+  maxBytes = MAX_REQUEST_BYTES,
+): Array<Map<string, Message[]>> {
+  const requests: Array<Map<string, Message[]>> = [];
+  let current = new Map<string, Message[]>();
+  let bytes = 0;
+  for (const [topic, message] of outputs) {
+    // Key, value, headers and the record's own framing, near enough.
+    const size = 32 + recordBytes(message);
+    if (current.size > 0 && bytes + size > maxBytes) {
+      requests.push(current);
+      current = new Map();
+      bytes = 0;
+    }
+    const list = current.get(topic) ?? [];
+    list.push(message);
+    current.set(topic, list);
+    bytes += size;
+  }
+  if (current.size > 0) requests.push(current);
+  return requests;
+}
+
+/** Heartbeat answers that mean the member must re-join: what it holds may be another member's. */
+const MEMBERSHIP_ERRORS = new Set([
+  'REBALANCE_IN_PROGRESS',
+  'UNKNOWN_MEMBER_ID',
+  'ILLEGAL_GENERATION',
+  'FENCED_INSTANCE_ID',
+]);
+
+function isMembershipError(error: unknown): boolean {
+  return MEMBERSHIP_ERRORS.has((error as { type?: string } | undefined)?.type ?? '');
 }
 
 function outcomeError(outcomes: Outcome[], pending: InboundRecord[], record: InboundRecord): unknown {
@@ -325,18 +482,191 @@ function errorMessage(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
 
-/** Stops the runners on SIGTERM/SIGINT: finish the batch, commit, leave the group, then exit. */
+/** Whether a consumer does its job, for /readyz; `reason` says what it is doing, or why it is not ready. */
+export interface ConsumerHealth {
+  ready: boolean;
+  reason: string;
+}
+
+/** Ready when every part is; otherwise the first part that is not, and why. */
+export function combinedHealth(parts: Array<[string, ConsumerHealth]>): ConsumerHealth {
+  const down = parts.find(([, health]) => !health.ready);
+  if (down) return { ready: false, reason: `${down[0]}: ${down[1].reason}` };
+  return { ready: true, reason: parts.map(([name, health]) => `${name}: ${health.reason}`).join('; ') };
+}
+
+/**
+ * The group's session timeout: a consumer without a fetch or a heartbeat for this long would have
+ * been evicted by now; it is stuck (a broker that cannot be reached), not ready.
+ */
+export const STALLED_AFTER_MS = 30_000;
+
+export interface ConsumerWatchOptions {
+  stalledAfterMs?: number;
+  /** True once its owner stops the consumer: a crash then is no failure of the service. */
+  isStopping?: () => boolean;
+  /** kafkajs crashed the consumer; `restart` says whether it starts it again. Not called while stopping. */
+  onCrash?: (error: Error, restart: boolean) => void;
+  now?: () => number;
+}
+
+type WatchedConsumer = Pick<Consumer, 'on' | 'events'>;
+
+/**
+ * Follows one kafkajs consumer through its instrumentation events: ready once it has joined its
+ * group (GROUP_JOIN), for as long as it fetches or heartbeats (a consumer idle on an empty topic
+ * still fetches every few seconds); not ready while it has not joined, once it stopped, crashed
+ * (restarting or not), or when it has neither fetched nor heartbeated for `stalledAfterMs` (a broker
+ * that cannot be reached: kafkajs retries for a while before it crashes the consumer).
+ */
+export class ConsumerWatch {
+  private state: 'joining' | 'running' | 'restarting' | 'crashed' | 'stopped' = 'joining';
+  private lastSign: number;
+  private lastProblem: string | undefined;
+  private readonly now: () => number;
+  private readonly stalledAfterMs: number;
+
+  constructor(
+    consumer: WatchedConsumer,
+    private readonly options: ConsumerWatchOptions = {},
+  ) {
+    this.now = options.now ?? Date.now;
+    this.stalledAfterMs = options.stalledAfterMs ?? STALLED_AFTER_MS;
+    this.lastSign = this.now();
+    const { events } = consumer;
+    consumer.on(events.GROUP_JOIN, () => {
+      this.state = 'running';
+      this.lastProblem = undefined;
+      this.lastSign = this.now();
+    });
+    const sign = () => {
+      this.lastSign = this.now();
+    };
+    consumer.on(events.FETCH, sign);
+    consumer.on(events.HEARTBEAT, sign);
+    consumer.on(events.REQUEST_TIMEOUT, (event) => {
+      const { apiName, broker } = event.payload;
+      this.lastProblem = `${apiName} request to ${broker} timed out`;
+    });
+    // kafkajs stops and disconnects a consumer before it reports the crash (below).
+    const stopped = () => {
+      if (this.state !== 'crashed') this.state = 'stopped';
+    };
+    consumer.on(events.STOP, stopped);
+    consumer.on(events.DISCONNECT, stopped);
+    consumer.on(events.CRASH, (event) => {
+      const { error, restart } = event.payload as { error: Error; restart: boolean };
+      this.lastProblem = errorMessage(error);
+      this.state = restart ? 'restarting' : 'crashed';
+      if (!this.options.isStopping?.()) this.options.onCrash?.(error, restart);
+    });
+  }
+
+  health(): ConsumerHealth {
+    switch (this.state) {
+      case 'joining':
+        return { ready: false, reason: 'joining its group' };
+      case 'stopped':
+        return { ready: false, reason: 'stopped' };
+      case 'restarting':
+        return { ready: false, reason: `crashed, kafkajs restarts it: ${this.lastProblem}` };
+      case 'crashed':
+        return { ready: false, reason: `crashed for good: ${this.lastProblem}` };
+      case 'running': {
+        const silentMs = this.now() - this.lastSign;
+        if (silentMs <= this.stalledAfterMs) return { ready: true, reason: 'consuming' };
+        const last = this.lastProblem ? ` (last: ${this.lastProblem})` : '';
+        return {
+          ready: false,
+          reason: `no fetch nor heartbeat for ${Math.round(silentMs / 1000)} s${last}`,
+        };
+      }
+    }
+  }
+}
+
+/** Per registry: each consumer group's readiness, reported by one `trendradar_consumer_up` gauge. */
+const consumersUp = new WeakMap<Registry, Map<string, () => boolean>>();
+
+/**
+ * `trendradar_consumer_up{group}`: 1 while the consumer runs (joined, not crashed, not stuck), 0
+ * otherwise; read at each scrape. `group` is the group id of a committing consumer, the label of a
+ * follower (whose group id changes with each process): one series per consumer of the service.
+ */
+export function reportConsumerUp(registry: Registry, group: string, up: () => boolean): void {
+  let groups = consumersUp.get(registry);
+  if (!groups) {
+    const known = new Map<string, () => boolean>();
+    groups = known;
+    consumersUp.set(registry, known);
+    new Gauge({
+      name: 'trendradar_consumer_up',
+      help: '1 while the consumer group member runs (joined, fetching or heartbeating), 0 when it is not (joining, stopped, crashed, stuck).',
+      labelNames: ['group'],
+      registers: [registry],
+      collect() {
+        for (const [name, isUp] of known) this.set({ group: name }, isUp() ? 1 : 0);
+      },
+    });
+  }
+  groups.set(group, up);
+}
+
+type FailureListener = (error: Error) => void;
+const failureListeners = new Set<FailureListener>();
+let unheardFailure: Error | undefined;
+
+/**
+ * A part of the service (a consumer kafkajs will not restart) failed for good and its owner gave no
+ * `onFatal`: whoever runs the service stops it, non-zero (`stopOnSignals`), so that it is restarted.
+ * Kept until somebody listens if nobody does yet (a crash between the start and `stopOnSignals`).
+ */
+export function failService(error: Error): void {
+  if (failureListeners.size === 0) {
+    unheardFailure ??= error;
+    return;
+  }
+  for (const listener of failureListeners) listener(error);
+}
+
+/** Calls `listener` on `failService` (at once for a failure nobody heard yet). Returns the unsubscribe. */
+export function onServiceFailure(listener: FailureListener): () => void {
+  failureListeners.add(listener);
+  if (unheardFailure) {
+    const error = unheardFailure;
+    unheardFailure = undefined;
+    listener(error);
+  }
+  return () => failureListeners.delete(listener);
+}
+
+/** A stop after a failure that hangs still ends the process. */
+const FAILURE_EXIT_AFTER_MS = 30_000;
+
+/**
+ * Stops the service on SIGTERM/SIGINT (finish the batch, commit, leave the group, then exit 0), and
+ * on a failure of one of its parts (`failService`: a consumer kafkajs crashed for good) the same
+ * way, but exiting 1, so that a supervisor restarts it.
+ */
 export function stopOnSignals(logger: Logger, ...closers: Array<() => Promise<void>>): void {
   let closing = false;
-  const shutdown = async (signal: string) => {
+  const shutdown = async (why: Record<string, string>, code: number) => {
     if (closing) return;
     closing = true;
-    logger.info({ signal }, 'shutting down');
+    logger.info(why, 'shutting down');
+    if (code !== 0) setTimeout(() => process.exit(code), FAILURE_EXIT_AFTER_MS).unref();
     for (const close of closers) {
       await close().catch((error) => logger.error({ error: errorMessage(error) }, 'error during shutdown'));
     }
-    process.exit(0);
+    process.exit(code);
   };
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
-  process.once('SIGINT', () => void shutdown('SIGINT'));
+  process.once('SIGTERM', () => void shutdown({ signal: 'SIGTERM' }, 0));
+  process.once('SIGINT', () => void shutdown({ signal: 'SIGINT' }, 0));
+  onServiceFailure((error) => {
+    logger.error(
+      { error: errorMessage(error) },
+      'a part of the service failed for good: stopping, to be restarted',
+    );
+    void shutdown({ failure: errorMessage(error) }, 1);
+  });
 }
