@@ -19,9 +19,15 @@ export function register(program: Command): void {
       const logger = createLogger('aggregator', config.LOG_LEVEL);
       const registry = createRegistry('aggregator');
       let ready = false;
-      const health = await serveHealth(registry, config.METRICS_PORT, () => ready);
+      let running: Awaited<ReturnType<typeof startAggregator>> | undefined;
+      // Ready once started, and while its consumers run (a broker out of reach, a crash).
+      const health = await serveHealth(
+        registry,
+        config.METRICS_PORT,
+        () => ready && running?.health().ready === true,
+      );
       logger.info({ port: health.port }, 'health endpoint listening');
-      const running = await startAggregator(config, {
+      running = await startAggregator(config, {
         logger,
         registry,
         // State and offsets are in Kafka: exiting loses nothing, and the supervisor restarts us.

@@ -18,7 +18,12 @@ import {
 import { topicNames } from '../../shared/contracts/topics.ts';
 import { createKafka } from '../../shared/kafka/client.ts';
 import { decode, encode, headerString, PermanentError } from '../../shared/kafka/codec.ts';
-import type { InboundRecord } from '../../shared/kafka/consumer-runner.ts';
+import {
+  type ConsumerHealth,
+  combinedHealth,
+  type InboundRecord,
+  reportConsumerUp,
+} from '../../shared/kafka/consumer-runner.ts';
 import { deadLetterRecord } from '../../shared/kafka/dead-letter.ts';
 import { requireTopics } from '../../shared/kafka/required-topics.ts';
 import { createLogger, type Logger } from '../../shared/observability/logger.ts';
@@ -57,6 +62,8 @@ export interface RunningAggregator {
   registry: Registry;
   /** Stream time per owned partition of the windowing stage. */
   streamTimes(): Map<number, number>;
+  /** Ready while both stages' consumers and the reference tables run: /readyz. */
+  health(): ConsumerHealth;
 }
 
 /** What the attribution stage keeps of an interaction that waits, to dead-letter it if it expires. */
@@ -264,10 +271,19 @@ export async function startAggregator(
 
   await attribution.start();
   await trends.start();
+  reportConsumerUp(registry, `${prefix}.attribution`, () => attribution.health().ready);
+  reportConsumerUp(registry, `${prefix}.trends`, () => trends.health().ready);
+  reportConsumerUp(registry, 'reference-tables', () => tables.health().ready);
   logger.info({ namespace: config.TOPIC_NAMESPACE }, 'aggregator started');
   return {
     registry,
     streamTimes: () => trends.streamTimes(),
+    health: () =>
+      combinedHealth([
+        ['attribution', attribution.health()],
+        ['trends', trends.health()],
+        ['reference tables', tables.health()],
+      ]),
     stop: async () => {
       await attribution.stop();
       await trends.stop();

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { Consumer, Kafka } from 'kafkajs';
 import { CatalogueEmbedding, InventoryLevel } from '../../shared/contracts/events.ts';
 import { decode } from '../../shared/kafka/codec.ts';
+import { type ConsumerHealth, ConsumerWatch, failService } from '../../shared/kafka/consumer-runner.ts';
 import type { Logger } from '../../shared/observability/logger.ts';
 import type { ProductFacts, TrendTables } from './trends.ts';
 
@@ -15,6 +16,8 @@ export class ReferenceTables implements TrendTables {
   private readonly stock = new Map<string, InventoryLevel>();
   private consumer: Consumer | undefined;
   private groupId = '';
+  private watch: ConsumerWatch | undefined;
+  private stopping = false;
   rejected = 0;
 
   constructor(
@@ -22,6 +25,11 @@ export class ReferenceTables implements TrendTables {
     private readonly topics: { catalogue: string; inventory: string },
     private readonly logger: Logger,
   ) {}
+
+  /** Whether the tables are followed (stale stock would go into every alert otherwise): /readyz. */
+  health(): ConsumerHealth {
+    return this.watch?.health() ?? { ready: false, reason: 'not started' };
+  }
 
   product(sku: string): ProductFacts | undefined {
     return this.products.get(sku);
@@ -54,6 +62,15 @@ export class ReferenceTables implements TrendTables {
     // It commits nothing, so it never shows as lag, and stop() deletes it.
     this.groupId = `aggregator-tables-${randomUUID()}`;
     this.consumer = this.kafka.consumer({ groupId: this.groupId });
+    // A crash kafkajs will not restart ends the service (a supervisor restarts it) rather than let
+    // alerts quote stock the ERP has since changed.
+    this.watch = new ConsumerWatch(this.consumer, {
+      isStopping: () => this.stopping,
+      onCrash: (error, restart) => {
+        this.logger.error({ error: String(error), restart }, 'reference tables consumer crashed');
+        if (!restart) failService(error);
+      },
+    });
     await this.consumer.connect();
     await this.consumer.subscribe({ topics: Object.values(this.topics), fromBeginning: true });
     await this.consumer.run({
@@ -78,6 +95,7 @@ export class ReferenceTables implements TrendTables {
 
   async stop(): Promise<void> {
     if (!this.consumer) return;
+    this.stopping = true;
     await this.consumer.disconnect();
     const admin = this.kafka.admin();
     try {

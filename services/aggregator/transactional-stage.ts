@@ -12,7 +12,11 @@ import { randomUUID } from 'node:crypto';
 import type { Consumer, IHeaders, Kafka, Message, Offsets, Producer, Transaction } from 'kafkajs';
 import { onFetchWithoutRecords } from '../../shared/kafka/client.ts';
 import { PermanentError } from '../../shared/kafka/codec.ts';
-import type { InboundRecord } from '../../shared/kafka/consumer-runner.ts';
+import {
+  type ConsumerHealth,
+  ConsumerWatch,
+  type InboundRecord,
+} from '../../shared/kafka/consumer-runner.ts';
 import { deadLetterRecord } from '../../shared/kafka/dead-letter.ts';
 import type { Logger } from '../../shared/observability/logger.ts';
 import { produceRequestsOf, sizeOf, takeInEventTimeOrder } from './alignment.ts';
@@ -126,8 +130,14 @@ export class TransactionalStage {
   private lock: Promise<void> = Promise.resolve();
   private idleTimer: NodeJS.Timeout | undefined;
   private stopping = false;
+  private watch: ConsumerWatch | undefined;
 
   constructor(private readonly options: TransactionalStageOptions) {}
+
+  /** Whether the stage's consumer runs (joined, fetching or heartbeating, not crashed): /readyz. */
+  health(): ConsumerHealth {
+    return this.watch?.health() ?? { ready: false, reason: 'not started' };
+  }
 
   async start(): Promise<void> {
     const { kafka, groupId, transactionalId, inputTopics } = this.options;
@@ -151,6 +161,7 @@ export class TransactionalStage {
       maxBytesPerPartition: 512 * 1024,
       maxBytes: 128 * 1024 * 1024,
     });
+    this.watch = new ConsumerWatch(this.consumer, { isStopping: () => this.stopping });
     this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => {
       const join = ++this.joins;
       const assignment = event.payload.memberAssignment as Record<string, number[]>;

@@ -161,6 +161,11 @@ export interface DetectionRun {
   windows: number;
   /** Re-delivered interactions the attribution stage dropped. */
   duplicateInteractions: number;
+  /** Its /readyz once drained, and its consumers' `trendradar_consumer_up` series then. */
+  readyWhenDrained: boolean;
+  consumersUp: Record<string, number>;
+  /** Its /readyz once stopped. */
+  readyWhenStopped: boolean;
 }
 
 /** Writes the feed to a fresh namespace, runs the real aggregator on it, returns its alerts. */
@@ -193,7 +198,22 @@ export async function runDetection(
   const lateSignals = await metric('trendradar_aggregator_late_signals_total');
   const windows = await metric('trendradar_aggregator_windows_total');
   const duplicateInteractions = await metric('trendradar_aggregator_duplicate_interactions_total');
+  const readyWhenDrained = running.health().ready;
+  const up = (await running.registry.getSingleMetric('trendradar_consumer_up')?.get())?.values ?? [];
+  const consumersUp = Object.fromEntries(up.map((v) => [String(v.labels.group), v.value]));
   await running.stop();
+  const readyWhenStopped = running.health().ready;
   const alerts = await readAlerts(kafka, topicNames(namespace)['reorder-alerts']);
-  return { alerts, drained, processingMs, signals, lateSignals, windows, duplicateInteractions };
+  return {
+    alerts,
+    drained,
+    processingMs,
+    signals,
+    lateSignals,
+    windows,
+    duplicateInteractions,
+    readyWhenDrained,
+    consumersUp,
+    readyWhenStopped,
+  };
 }

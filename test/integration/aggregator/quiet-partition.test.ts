@@ -47,5 +47,9 @@ describe('aggregator with a quiet input partition', () => {
     expect(run.drained).toBe(true);
     expect(run.signals).toBeGreaterThan(5_000);
     expect(run.lateSignals).toBe(0);
+    // Ready while both stages and the reference tables run, and not once stopped.
+    expect(run.readyWhenDrained).toBe(true);
+    expect(Object.values(run.consumersUp)).toEqual([1, 1, 1]);
+    expect(run.readyWhenStopped).toBe(false);
   });
 });
