@@ -89,6 +89,12 @@ export function register(program: Command): void {
         `copied ${result.copied} records (${result.skipped} outside the time window` +
           `${originalTopic ? `, ${result.filtered} dead letters of other topics` : ''}) with replay.id=${result.replayId}`,
       );
+      if (result.incomplete > 0)
+        console.log(
+          `left ${result.incomplete} dead letters on ${source}: they were cut to fit the broker's limit ` +
+            '(dlq.value.truncated or dlq.key.dropped), so they are not the original records; ' +
+            'their dlq.original.* headers say where the originals are while the topic retains them',
+        );
     });
 
   replay

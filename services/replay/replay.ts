@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Admin, Batch, IHeaders, Kafka, Message } from 'kafkajs';
 import { connectProducer, onFetchWithoutRecords } from '../../shared/kafka/client.ts';
+import { KEY_DROPPED_HEADER, VALUE_TRUNCATED_HEADER } from '../../shared/kafka/dead-letter.ts';
 import { encodedRecordSize, RECORD_BATCH_OVERHEAD } from '../ingest/produce-batcher.ts';
 import {
   type Bound,
@@ -61,6 +62,11 @@ export interface CopyResult {
   skipped: number;
   /** Records left out by `originalTopic` (dead letters of other topics). */
   filtered: number;
+  /**
+   * Dead letters left out of a re-drive because they do not carry the original record whole (cut
+   * to fit the broker's limit: `dlq.value.truncated`, `dlq.key.dropped`).
+   */
+  incomplete: number;
   dryRun: boolean;
 }
 
@@ -183,6 +189,8 @@ function rootCause(error: unknown): string {
 }
 
 const DLQ_ORIGINAL_TOPIC = 'dlq.original.topic';
+/** A dead letter with one of these is not the original record: re-driven it would only fail again. */
+const INCOMPLETE_DEAD_LETTER_HEADERS = [VALUE_TRUNCATED_HEADER, KEY_DROPPED_HEADER];
 
 function headerText(headers: IHeaders | undefined, name: string): string | undefined {
   const value = headers?.[name];
@@ -201,6 +209,7 @@ export async function copyRange(kafka: Kafka, options: CopyOptions): Promise<Cop
     copied: 0,
     skipped: 0,
     filtered: 0,
+    incomplete: 0,
     dryRun: options.dryRun ?? false,
   };
   if (options.dryRun || planned === 0) return result;
@@ -323,6 +332,13 @@ export async function copyRange(kafka: Kafka, options: CopyOptions): Promise<Cop
             headerText(message.headers, DLQ_ORIGINAL_TOPIC) !== options.originalTopic
           ) {
             result.filtered++;
+            continue;
+          }
+          if (
+            options.originalTopic !== undefined &&
+            INCOMPLETE_DEAD_LETTER_HEADERS.some((name) => headerText(message.headers, name) !== undefined)
+          ) {
+            result.incomplete++;
             continue;
           }
           pending.push({

@@ -279,7 +279,10 @@ export type NotificationDelivery = z.infer<typeof NotificationDelivery>;
 
 /**
  * The dead-letter value is the original record's bytes, untouched; what went wrong travels in
- * headers (all strings), so any consumer can re-drive the record to its original topic.
+ * headers (all strings), so any consumer can re-drive the record to its original topic. Only a
+ * record too large for the broker's limit is cut to fit, and says so (`dlq.value.truncated`: the
+ * original value's size; then `dlq.headers.dropped`, `dlq.key.dropped`): `replay copy` does not
+ * re-drive those.
  */
 export const DeadLetterHeaders = z.object({
   'dlq.error': z.string(),
@@ -291,5 +294,8 @@ export const DeadLetterHeaders = z.object({
   'dlq.original.timestamp': z.string(),
   'dlq.failed.at': Instant,
   'dlq.attempts': z.string().regex(/^\d+$/),
+  'dlq.value.truncated': z.string().regex(/^\d+$/).optional(),
+  'dlq.headers.dropped': z.string().regex(/^\d+$/).optional(),
+  'dlq.key.dropped': z.string().regex(/^\d+$/).optional(),
 });
 export type DeadLetterHeaders = z.infer<typeof DeadLetterHeaders>;

@@ -1,7 +1,7 @@
 /**
  * Re-driving dead letters on the real broker: `dead-letters` holds the failures of every topic, and
  * a copy with `originalTopic` puts back only those of one (the audited case: an alert action's dead
- * letter landed on uploads).
+ * letter landed on uploads), and never one cut to fit the broker's limit (not the original record).
  */
 import { describe, expect, it } from 'vitest';
 import { parseBound } from '../../../services/replay/plan.ts';
@@ -22,14 +22,18 @@ describe('replay copy of dead letters, filtered by dlq.original.topic', () => {
       [topic('dead-letters'), 3],
       [topic('uploads'), 3],
     ]);
-    const failed = (original: string, i: number) =>
+    const failed = (
+      original: string,
+      i: number,
+      value = Buffer.from(JSON.stringify({ i, from: original })),
+    ) =>
       deadLetterRecord(
         {
           topic: original,
           partition: 0,
           message: {
             key: Buffer.from(`k-${i}`),
-            value: Buffer.from(JSON.stringify({ i, from: original })),
+            value,
             timestamp: String(Date.now() - 60_000),
             offset: String(i),
             attributes: 0,
@@ -50,6 +54,8 @@ describe('replay copy of dead letters, filtered by dlq.original.topic', () => {
         failed(topic('uploads'), 2),
         failed(topic('mentions'), 3),
         failed('other-namespace.uploads.v1', 4),
+        // Too large for the broker as it was: its dead letter holds the value cut, not the record.
+        failed(topic('uploads'), 5, Buffer.alloc(1_200_000, 'x')),
       ],
     });
     await producer.disconnect();
@@ -61,7 +67,7 @@ describe('replay copy of dead letters, filtered by dlq.original.topic', () => {
       until: parseBound('latest'),
       originalTopic: topic('uploads'),
     });
-    expect(result).toMatchObject({ copied: 2, filtered: 3, skipped: 0 });
+    expect(result).toMatchObject({ copied: 2, filtered: 3, skipped: 0, incomplete: 1 });
 
     const copied = await collectUntil(kafka, topic('uploads'), (r) => r.length >= 2, 15_000);
     // Wait a moment longer for anything that should not be there.
