@@ -100,6 +100,12 @@ export async function reindex(config: IndexerConfig, deps: ReindexDeps): Promise
     await rewindGroup(deps.kafka, groupId, topics, targets);
 
     const deadLettered = await deadLetteredByIndexer(deps.kafka, config, topics);
+    // A consumer that crashes for good would otherwise leave the wait below waiting forever.
+    let crashed!: (error: Error) => void;
+    const crash = new Promise<never>((_, reject) => {
+      crashed = reject;
+    });
+    crash.catch(() => {});
     const indexer = await startIndexer(
       { ...config, ES_RETENTION_JOB: 'off' },
       {
@@ -108,10 +114,14 @@ export async function reindex(config: IndexerConfig, deps: ReindexDeps): Promise
         logger: deps.logger,
         alreadyDeadLettered: (record) =>
           deadLettered.has(sourceKey(record.topic, record.partition, record.offset)),
+        onFatal: (error) =>
+          crashed(
+            new Error(`reindex stopped: the indexer's consumer crashed (${error.message})`, { cause: error }),
+          ),
       },
     );
     try {
-      await waitUntilCaughtUp(deps, groupId, topics, targets, total, admin);
+      await Promise.race([waitUntilCaughtUp(deps, groupId, topics, targets, total, admin), crash]);
     } finally {
       await indexer.stop();
     }

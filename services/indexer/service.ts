@@ -33,6 +33,8 @@ export interface IndexerDeps {
   onCommitted?: (records: InboundRecord[]) => void;
   /** See ConsumerRunnerOptions: set by reindex. */
   alreadyDeadLettered?: (record: InboundRecord) => boolean;
+  /** Its consumer crashed for good (default: the service fails, see ConsumerRunnerOptions). */
+  onFatal?: (error: Error) => void;
 }
 
 export interface Indexer {
@@ -121,6 +123,7 @@ export async function startIndexer(config: IndexerConfig, deps: IndexerDeps = {}
     backoff: { initialMs: config.INDEXER_BACKOFF_INITIAL_MS, maxMs: config.INDEXER_BACKOFF_MAX_MS },
     ...(deps.onCommitted ? { onCommitted: deps.onCommitted } : {}),
     ...(deps.alreadyDeadLettered ? { alreadyDeadLettered: deps.alreadyDeadLettered } : {}),
+    ...(deps.onFatal ? { onFatal: deps.onFatal } : {}),
     handleBatch: indexerHandler({
       client,
       namespace: config.TOPIC_NAMESPACE,
