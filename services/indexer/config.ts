@@ -16,7 +16,7 @@ export const RetentionEnv = z.object({
   ES_RETENTION_JOB: z.enum(['on', 'off']).default('on'),
 });
 
-export const IndexerEnv = BaseEnv.extend(RetentionEnv.shape).extend({
+const IndexerSettings = BaseEnv.extend(RetentionEnv.shape).extend({
   /** Consumer group; defaults to `${TOPIC_NAMESPACE}.indexer`. */
   INDEXER_GROUP_ID: z.string().min(1).optional(),
   /** Records per bulk request (one Kafka partition's chunk). */
@@ -37,6 +37,15 @@ export const IndexerEnv = BaseEnv.extend(RetentionEnv.shape).extend({
     )
     .pipe(z.array(z.enum(INDEXED_TOPICS)).min(1))
     .default([...INDEXED_TOPICS]),
+});
+export const IndexerEnv = IndexerSettings.superRefine((env, ctx) => {
+  // A first wait over the cap would be cut to the cap at once: a setting that says nothing.
+  if (env.INDEXER_BACKOFF_INITIAL_MS > env.INDEXER_BACKOFF_MAX_MS)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['INDEXER_BACKOFF_INITIAL_MS'],
+      message: `must be at most INDEXER_BACKOFF_MAX_MS (${env.INDEXER_BACKOFF_MAX_MS}), the longest wait between attempts`,
+    });
 });
 export type IndexerConfig = z.infer<typeof IndexerEnv>;
 

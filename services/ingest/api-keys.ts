@@ -8,6 +8,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
+import { ConfigError } from '../../shared/config/env.ts';
 
 export const ApiKeyEntry = z.object({
   /** Becomes `source` on every event the key sends. */
@@ -76,7 +77,12 @@ export class ApiKeyStore {
 
   private replace(entries: readonly ApiKeyEntry[]): void {
     const names = new Set(entries.map((e) => e.name));
-    if (names.size !== entries.length) throw new Error('API key names must be unique');
+    if (names.size !== entries.length) {
+      const repeated = [
+        ...new Set(entries.map((e) => e.name).filter((name, i, all) => all.indexOf(name) !== i)),
+      ];
+      throw new Error(`API key names must be unique: ${repeated.join(', ')} more than once`);
+    }
     this.entries = entries.map((e) => ({ name: e.name, digest: Buffer.from(e.sha256, 'hex') }));
   }
 
@@ -111,9 +117,50 @@ function versionOf(file: string): string {
 }
 
 function readKeyFile(file: string, text: string): ApiKeyEntry[] {
-  const parsed = ApiKeyFile.safeParse(JSON.parse(text));
-  if (!parsed.success) throw new Error(`${file}: ${parsed.error.issues[0]?.message}`);
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`${file} is not JSON (${(error as Error).message})`);
+  }
+  const parsed = ApiKeyFile.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue?.path.length ? ` at ${issue.path.join('.')}` : '';
+    throw new Error(
+      `${file}${where}: ${issue?.message} (a JSON array of { "name", "sha256" } entries, as \`trend-radar ingest mint-key --file\` writes)`,
+    );
+  }
   return parsed.data;
+}
+
+/**
+ * `name:sha256hex,…`. A bad entry is named by its position, not shown: it may be a key itself,
+ * pasted where its hash belongs.
+ */
+function parseInlineKeys(inline: string): ApiKeyEntry[] {
+  const entries: ApiKeyEntry[] = [];
+  const problems: string[] = [];
+  const pairs = inline.split(',').map((pair) => pair.trim());
+  pairs.forEach((pair, i) => {
+    const which = `entry ${i + 1} of ${pairs.length}`;
+    const colon = pair.indexOf(':');
+    if (colon < 0) {
+      problems.push(`${which} is not name:sha256hex (no colon; the value is not shown)`);
+      return;
+    }
+    const parsed = ApiKeyEntry.safeParse({ name: pair.slice(0, colon), sha256: pair.slice(colon + 1) });
+    if (parsed.success) entries.push(parsed.data);
+    else
+      problems.push(
+        `${which}: ${parsed.error.issues.map((issue) => issue.message).join('; ')} (the key's SHA-256 as \`trend-radar ingest mint-key\` prints it, not the key)`,
+      );
+  });
+  if (problems.length > 0)
+    throw new ConfigError(
+      `invalid configuration:\n${problems.map((problem) => `  INGEST_API_KEYS: ${problem}`).join('\n')}`,
+    );
+  return entries;
 }
 
 /** Keys from INGEST_API_KEYS_FILE (followed as it changes) and/or INGEST_API_KEYS (`name:sha256,…`). */
@@ -123,19 +170,31 @@ export async function loadApiKeys(options: {
   onReloadError?: (error: Error) => void;
   now?: () => number;
 }): Promise<ApiKeyStore> {
-  const inline: ApiKeyEntry[] = [];
-  if (options.inline) {
-    for (const pair of options.inline.split(',')) {
-      const [name, sha256] = pair.trim().split(':');
-      inline.push(ApiKeyEntry.parse({ name, sha256 }));
+  const inline = options.inline ? parseInlineKeys(options.inline) : [];
+  const variables = options.file ? 'INGEST_API_KEYS_FILE and INGEST_API_KEYS' : 'INGEST_API_KEYS';
+  const invalid = (setting: string, error: unknown) =>
+    new ConfigError(`invalid configuration:\n  ${setting}: ${(error as Error).message}`);
+  if (!options.file) {
+    try {
+      return new ApiKeyStore(inline);
+    } catch (error) {
+      throw invalid(variables, error);
     }
   }
-  if (!options.file) return new ApiKeyStore(inline);
-  const fromFile = readKeyFile(options.file, await readFile(options.file, 'utf8'));
-  return new ApiKeyStore([...fromFile, ...inline], {
-    file: options.file,
-    inline,
-    onReloadError: options.onReloadError ?? (() => {}),
-    now: options.now ?? Date.now,
-  });
+  let fromFile: ApiKeyEntry[];
+  try {
+    fromFile = readKeyFile(options.file, await readFile(options.file, 'utf8'));
+  } catch (error) {
+    throw invalid(`INGEST_API_KEYS_FILE=${JSON.stringify(options.file)}`, error);
+  }
+  try {
+    return new ApiKeyStore([...fromFile, ...inline], {
+      file: options.file,
+      inline,
+      onReloadError: options.onReloadError ?? (() => {}),
+      now: options.now ?? Date.now,
+    });
+  } catch (error) {
+    throw invalid(variables, error);
+  }
 }

@@ -63,7 +63,13 @@ export const IngestEnv = BaseEnv.extend({
     .default(900_000),
   /** Records waiting for the broker at most; beyond, requests get 503 `overloaded` (back-pressure). */
   INGEST_MAX_PENDING_RECORDS: z.coerce.number().int().positive().default(100_000),
-  /** On shutdown, in-flight requests get this long to finish. */
+  /**
+   * Longest wait for the broker's acknowledgement of a request's records; past it the request gets
+   * 503 `broker-unavailable` with Retry-After (the client re-sends with the same event ids).
+   * Without it a request would wait out kafkajs' retries: a minute or more while the broker is away.
+   */
+  INGEST_PRODUCE_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(10_000),
+  /** On shutdown, the whole drain (in-flight requests, last sends, disconnect) gets this long. */
   INGEST_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
 }).refine((c) => c.INGEST_MAX_PENDING_RECORDS >= c.INGEST_MAX_BATCH, {
   message: 'must be at least INGEST_MAX_BATCH, or a full batch could never be accepted',

@@ -5,12 +5,33 @@
  * send failed. Sends go one at a time, in order, which keeps ordering per partition (idempotent
  * producer, one in flight). A round larger than `maxBatchBytes` for a topic goes out as several
  * sends, since the broker refuses a partition's batch over the topic's max.message.bytes.
+ *
+ * With `timeoutMs`, no request waits longer than that: kafkajs retries a send for as long as the
+ * broker is away (the idempotent producer without end, reconnecting for a minute or more), and the
+ * requests queued behind it would wait as long. Past its deadline a request rejects with
+ * ProduceTimeoutError; records still queued are withdrawn (never sent), records of a send in
+ * flight may still reach the broker — the client re-sends with the same event ids and consumers
+ * de-duplicate by event id, as for any failed send.
  */
 import type { IHeaders, Message, Producer } from 'kafkajs';
 
 export interface TopicRecord {
   topic: string;
   message: Message;
+}
+
+/** A request not acknowledged within `timeoutMs`. */
+export class ProduceTimeoutError extends Error {
+  override name = 'ProduceTimeoutError';
+  constructor(
+    readonly timeoutMs: number,
+    /** False when its records were still queued (withdrawn, never sent); true when a send holds them. */
+    readonly inFlight: boolean,
+  ) {
+    super(
+      `the broker did not acknowledge within ${timeoutMs} ms (${inFlight ? 'the send is still retrying' : 'withdrawn before it was sent'})`,
+    );
+  }
 }
 
 /** A record that could not be sent even alone: larger than `maxBatchBytes`. */
@@ -62,6 +83,11 @@ export interface BatcherOptions {
    * the partitioner; keep it under the topics' max.message.bytes (the broker's default is 1 MiB).
    */
   maxBatchBytes: number;
+  /**
+   * Longest wait for a request's acknowledgement (none when unset or 0); past it the request
+   * rejects with ProduceTimeoutError, and its records are withdrawn if they were not sent yet.
+   */
+  timeoutMs?: number;
   /** Observes every send (size, duration, outcome) for metrics. */
   onSend?: (records: number, seconds: number, ok: boolean) => void;
 }
@@ -95,10 +121,48 @@ export class ProduceBatcher {
       );
     }
     return new Promise((resolve, reject) => {
-      this.pending.push({ records, sizes, resolve, reject });
+      let deadline: NodeJS.Timeout | undefined;
+      const entry: Pending = {
+        records,
+        sizes,
+        resolve: () => {
+          clearTimeout(deadline);
+          resolve();
+        },
+        reject: (error) => {
+          clearTimeout(deadline);
+          reject(error);
+        },
+      };
+      const timeoutMs = this.options.timeoutMs;
+      if (timeoutMs) deadline = setTimeout(() => this.expire(entry, timeoutMs), timeoutMs).unref();
+      this.pending.push(entry);
       this.pendingRecords += records.length;
       this.schedule();
     });
+  }
+
+  /**
+   * Fails every request still queued (none of its records sent) with `error`, e.g. once the broker
+   * is known unreachable; requests of the send in flight wait for it (or their deadline).
+   */
+  withdrawQueued(error: Error): number {
+    const withdrawn = this.pending;
+    this.pending = [];
+    this.pendingRecords = 0;
+    for (const entry of withdrawn) entry.reject(error);
+    return withdrawn.length;
+  }
+
+  /** The deadline of a request passed: withdraw its records if still queued, and fail it. */
+  private expire(entry: Pending, timeoutMs: number): void {
+    const index = this.pending.indexOf(entry);
+    if (index >= 0) {
+      this.pending.splice(index, 1);
+      this.pendingRecords -= entry.records.length;
+    }
+    // Settling again later (its send acknowledged or failed) does nothing.
+    entry.reject(new ProduceTimeoutError(timeoutMs, index < 0));
   }
 
   /** Sends everything still waiting; resolves when all of it settled. */

@@ -25,7 +25,12 @@ import { checkHeifDecodable, decodableFormatsList } from '../../shared/vision/he
 import type { ApiKeyStore } from './api-keys.ts';
 import type { IngestConfig } from './config.ts';
 import { openApiDocument } from './openapi.ts';
-import { ProduceBatcher, RecordTooLargeError, type TopicRecord } from './produce-batcher.ts';
+import {
+  ProduceBatcher,
+  ProduceTimeoutError,
+  RecordTooLargeError,
+  type TopicRecord,
+} from './produce-batcher.ts';
 import { recordHeaders } from './record-headers.ts';
 import {
   isHeifContainer,
@@ -49,7 +54,10 @@ export interface IngestDeps {
   apiKeys: ApiKeyStore;
   registry: Registry;
   logger: Logger;
-  /** True when the broker answers (used by /readyz). */
+  /**
+   * True when the broker answers (used by /readyz, and after a send failed or timed out: while it
+   * is false, requests get 503 at once instead of queueing). Should settle within a few seconds.
+   */
   brokerReachable: () => Promise<boolean>;
   /** DNS resolver for the SSRF rules; replaceable in tests. */
   resolveHost?: (host: string) => Promise<string[]>;
@@ -68,6 +76,16 @@ type ErrorBody = { error: string; reason: string };
 const fail = (reply: FastifyReply, status: number, error: string, reason: string) =>
   reply.code(status).send({ error, reason } satisfies ErrorBody);
 
+/** Retry-After (seconds) of a 503 `broker-unavailable`. */
+export const BROKER_RETRY_AFTER_S = 5;
+/** While the broker is known unreachable, a request looks again at most this often (in the background). */
+const BROKER_RECHECK_MS = 1_000;
+
+/** A request refused because the broker is known unreachable (queued ones are withdrawn too). */
+class BrokerUnreachableError extends Error {
+  override name = 'BrokerUnreachableError';
+}
+
 export function buildIngestServer(config: IngestConfig, deps: IngestDeps): IngestServer {
   const now = deps.now ?? Date.now;
   const topics = {
@@ -79,12 +97,41 @@ export function buildIngestServer(config: IngestConfig, deps: IngestDeps): Inges
     lingerMs: config.INGEST_LINGER_MS,
     maxRecords: config.INGEST_PRODUCER_BATCH_MAX,
     maxBatchBytes: config.INGEST_PRODUCER_BATCH_MAX_BYTES,
+    timeoutMs: config.INGEST_PRODUCE_TIMEOUT_MS,
     onSend: (records, seconds, ok) => {
       metrics.sendRecords.observe(records);
       metrics.sendSeconds.observe({ outcome: ok ? 'ok' : 'error' }, seconds);
     },
   });
   let draining = false;
+
+  // What the last look at the broker found (/readyz, or a look after a send failed or timed out).
+  // While it is unreachable, requests are answered 503 at once rather than queued behind a send
+  // that kafkajs keeps retrying; a request looks again (in the background) at most once a second.
+  let brokerDown = false;
+  let lookedAt = Number.NEGATIVE_INFINITY;
+  let looking: Promise<boolean> | undefined;
+  const lookAtBroker = (): Promise<boolean> => {
+    looking ??= deps
+      .brokerReachable()
+      .catch(() => false)
+      .then((reachable) => {
+        if (reachable && brokerDown) deps.logger.info('the broker is reachable again: producing');
+        if (!reachable && !brokerDown) {
+          // The requests queued behind the send kafkajs keeps retrying are answered now too.
+          const withdrawn = batcher.withdrawQueued(new BrokerUnreachableError('the broker is unreachable'));
+          deps.logger.warn(
+            { withdrawn },
+            'the broker is unreachable: requests get 503 broker-unavailable at once',
+          );
+        }
+        brokerDown = !reachable;
+        lookedAt = performance.now();
+        looking = undefined;
+        return reachable;
+      });
+    return looking;
+  };
 
   const app = Fastify({
     loggerInstance: deps.logger.child({ component: 'http' }),
@@ -136,6 +183,12 @@ export function buildIngestServer(config: IngestConfig, deps: IngestDeps): Inges
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
+  });
+  // While draining, the answers of the requests still in flight close their connections: a kept-alive
+  // connection left idle would hold the listener's close() until the shutdown grace ends.
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (draining) reply.header('connection', 'close');
+    return payload;
   });
 
   // Authentication happens before the body is read, so unauthenticated clients cost nothing. It is
@@ -191,7 +244,22 @@ export function buildIngestServer(config: IngestConfig, deps: IngestDeps): Inges
     source: request.apiKeyName,
   });
 
+  const brokerUnavailable = async (reply: FastifyReply, reason: string) => {
+    metrics.rejectedRequests.inc({ reason: 'broker-unavailable' });
+    await fail(
+      reply.header('retry-after', String(BROKER_RETRY_AFTER_S)),
+      503,
+      'broker-unavailable',
+      `${reason}; retry with the same event ids`,
+    );
+  };
+
   const produce = async (records: TopicRecord[], reply: FastifyReply): Promise<boolean> => {
+    if (brokerDown) {
+      if (!looking && performance.now() - lookedAt >= BROKER_RECHECK_MS) void lookAtBroker();
+      await brokerUnavailable(reply, 'the event log (Kafka) is unreachable');
+      return false;
+    }
     // Back-pressure: when the broker falls behind, refuse early instead of queueing without bound.
     if (batcher.waiting + records.length > config.INGEST_MAX_PENDING_RECORDS) {
       metrics.rejectedRequests.inc({ reason: 'overloaded' });
@@ -211,14 +279,22 @@ export function buildIngestServer(config: IngestConfig, deps: IngestDeps): Inges
         await fail(reply, 413, 'record-too-large', error.message);
         return false;
       }
-      deps.logger.error({ err: error }, 'broker did not acknowledge');
-      metrics.rejectedRequests.inc({ reason: 'broker-unavailable' });
-      await fail(
-        reply,
-        503,
-        'broker-unavailable',
-        'the event log did not acknowledge; retry with the same event ids',
-      );
+      if (error instanceof BrokerUnreachableError) {
+        await brokerUnavailable(reply, 'the event log (Kafka) is unreachable');
+        return false;
+      }
+      // Is the broker away? Then the next requests fail at once instead of waiting their deadline.
+      void lookAtBroker();
+      if (error instanceof ProduceTimeoutError) {
+        deps.logger.warn({ err: error }, 'broker did not acknowledge in time');
+        await brokerUnavailable(
+          reply,
+          `the event log did not acknowledge within ${config.INGEST_PRODUCE_TIMEOUT_MS} ms`,
+        );
+      } else {
+        deps.logger.error({ err: error }, 'broker did not acknowledge');
+        await brokerUnavailable(reply, 'the event log did not acknowledge');
+      }
       return false;
     }
   };
@@ -415,7 +491,7 @@ export function buildIngestServer(config: IngestConfig, deps: IngestDeps): Inges
 
   app.get('/healthz', { config: { rateLimit: false } }, async () => ({ status: 'ok' }));
   app.get('/readyz', { config: { rateLimit: false } }, async (_request, reply) => {
-    const ready = !draining && (await deps.brokerReachable().catch(() => false));
+    const ready = !draining && (await lookAtBroker());
     return reply
       .code(ready ? 200 : 503)
       .send({ status: ready ? 'ready' : draining ? 'draining' : 'broker unreachable' });

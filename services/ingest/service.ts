@@ -1,7 +1,8 @@
 /**
  * Runs the ingest service in-process: `startIngest(config)` connects the producer, loads the API
  * keys, listens, and returns `stop()`, which drains: /readyz turns 503, the listener closes and
- * in-flight requests finish (their records acknowledged), then the producer disconnects.
+ * in-flight requests finish (their records acknowledged), then the producer disconnects — all of
+ * it within INGEST_SHUTDOWN_GRACE_MS, also while the broker is away.
  */
 import type { Kafka, Producer } from 'kafkajs';
 import { type BlobStore, FilesystemBlobStore } from '../../shared/blobstore/blob-store.ts';
@@ -96,14 +97,34 @@ export async function startIngest(
   const stop = () => {
     stopped ??= (async () => {
       server.drain();
-      const grace = new Promise<void>((resolve) =>
-        setTimeout(resolve, config.INGEST_SHUTDOWN_GRACE_MS).unref(),
-      );
-      // close() stops accepting, waits for in-flight requests (whose records are acknowledged first).
-      await Promise.race([server.app.close(), grace]);
-      await server.batcher.flush();
-      await admin.disconnect();
-      if (!deps.producer) await producer.disconnect();
+      let graceTimer: NodeJS.Timeout | undefined;
+      const grace = new Promise<'over'>((resolve) => {
+        graceTimer = setTimeout(() => resolve('over'), config.INGEST_SHUTDOWN_GRACE_MS).unref();
+      });
+      const drained = (async () => {
+        // close() stops accepting, waits for in-flight requests (whose records are acknowledged
+        // first, or which get 503 at their produce deadline).
+        await server.app.close();
+        await server.batcher.flush();
+        await admin.disconnect();
+        if (!deps.producer) await producer.disconnect();
+      })();
+      // Past the grace period it is not awaited any more (kafkajs may retry a send for minutes).
+      drained.catch(() => {});
+      try {
+        if ((await Promise.race([drained, grace])) === 'over') {
+          // The requests still open got no answer: their clients re-send with the same event ids.
+          logger.warn(
+            { graceMs: config.INGEST_SHUTDOWN_GRACE_MS, recordsQueued: server.batcher.waiting },
+            'shutdown grace period over (is the broker reachable?): stopping without waiting for the rest',
+          );
+          server.app.server.closeAllConnections();
+          void admin.disconnect().catch(() => {});
+          if (!deps.producer) void producer.disconnect().catch(() => {});
+        }
+      } finally {
+        clearTimeout(graceTimer);
+      }
       logger.info('ingest stopped');
     })();
     return stopped;

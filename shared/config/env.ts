@@ -39,6 +39,13 @@ const brokers = csv.superRefine((list, ctx) => {
     });
 });
 
+/**
+ * An http:// or https:// URL. z.url() alone takes any scheme (ftp://…, mailto:…), which the HTTP
+ * clients then refuse much later without naming the setting.
+ */
+export const httpUrl = () =>
+  z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL, e.g. http://127.0.0.1:9200' });
+
 export const BaseEnv = z.object({
   KAFKA_BROKERS: brokers.default(['127.0.0.1:9092']),
   KAFKA_CLIENT_ID: z.string().min(1).default('trend-radar'),
@@ -47,7 +54,7 @@ export const BaseEnv = z.object({
     .string()
     .regex(/^[a-z0-9][a-z0-9_-]*$/, 'lowercase letters, digits, _ and - only')
     .default('trendradar'),
-  ELASTICSEARCH_URL: z.url().default('http://127.0.0.1:9200'),
+  ELASTICSEARCH_URL: httpUrl().default('http://127.0.0.1:9200'),
   /** Prefix of every Elasticsearch index, alias and template. */
   ES_INDEX_PREFIX: z
     .string()

@@ -648,6 +648,9 @@ const FAILURE_EXIT_AFTER_MS = 30_000;
  * on a failure of one of its parts (`failService`: a consumer kafkajs crashed for good) the same
  * way, but exiting 1, so that a supervisor restarts it.
  */
+/** A second signal this soon after the first is the same stop, delivered twice. */
+const DUPLICATE_SIGNAL_MS = 1_000;
+
 export function stopOnSignals(logger: Logger, ...closers: Array<() => Promise<void>>): void {
   let closing = false;
   const shutdown = async (why: Record<string, string>, code: number) => {
@@ -660,8 +663,21 @@ export function stopOnSignals(logger: Logger, ...closers: Array<() => Promise<vo
     }
     process.exit(code);
   };
-  process.once('SIGTERM', () => void shutdown({ signal: 'SIGTERM' }, 0));
-  process.once('SIGINT', () => void shutdown({ signal: 'SIGINT' }, 0));
+  // One stop can arrive twice at once (a supervisor signalling the process group reaches the
+  // service and the launcher, which passes it on): a repeat within a second is that same stop. A
+  // later one is somebody asking again, and the service stops at once, undrained.
+  let signalledAt: number | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (signalledAt === undefined) {
+      signalledAt = Date.now();
+      void shutdown({ signal }, 0);
+    } else if (Date.now() - signalledAt > DUPLICATE_SIGNAL_MS) {
+      logger.warn({ signal }, 'asked again: stopping now, without draining');
+      process.exit(130);
+    }
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
   onServiceFailure((error) => {
     logger.error(
       { error: errorMessage(error) },

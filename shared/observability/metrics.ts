@@ -47,7 +47,29 @@ export async function serveHealth(
       res.writeHead(500, { 'content-type': 'text/plain' }).end(String(error));
     }
   });
-  await new Promise<void>((resolve) => server.listen(port, host, resolve));
+  // A busy port is a setting to fix, not a crash: name METRICS_PORT (an unhandled 'error' event
+  // would end the process with a stack trace).
+  await new Promise<void>((resolve, reject) => {
+    const failed = (error: NodeJS.ErrnoException) => {
+      const why =
+        error.code === 'EADDRINUSE'
+          ? 'the port is in use (another service or instance?)'
+          : error.code === 'EACCES'
+            ? 'not permitted (ports below 1024 need privileges)'
+            : error.message;
+      reject(
+        new Error(
+          `cannot serve /metrics on ${host}:${port}: ${why}; set METRICS_PORT (now ${port}) to a free port, or 0 to pick one`,
+          { cause: error },
+        ),
+      );
+    };
+    server.once('error', failed);
+    server.listen(port, host, () => {
+      server.off('error', failed);
+      resolve();
+    });
+  });
   const bound = (server.address() as AddressInfo).port;
   return {
     server,

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ApiKeyStore, hashApiKey, loadApiKeys, mintApiKey } from '../../../services/ingest/api-keys.ts';
 import { appendKeyEntry } from '../../../services/ingest/key-file.ts';
+import { explainError } from '../../../shared/cli/errors.ts';
+import { ConfigError } from '../../../shared/config/env.ts';
 
 describe('API keys', () => {
   it('mints random keys and stores only their hash', () => {
@@ -89,6 +91,63 @@ describe('API keys', () => {
       expect(store.authenticate(inline.key)).toBe('partner');
       expect(errors).toHaveLength(1);
       expect(errors[0]).toMatch(/JSON/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('API key settings that do not parse', () => {
+  /** What `trend-radar ingest run` prints for loadApiKeys' error. */
+  const printed = async (options: Parameters<typeof loadApiKeys>[0]) => {
+    const error = await loadApiKeys(options).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(ConfigError);
+    return explainError(error);
+  };
+
+  it('INGEST_API_KEYS: names the variable and the entry, not a raw ZodError, and does not echo the value', async () => {
+    const secret = mintApiKey('phone-app').key;
+    const message = await printed({ inline: secret });
+    expect(message).toContain('INGEST_API_KEYS: entry 1 of 1 is not name:sha256hex');
+    expect(message).not.toContain(secret);
+    expect(message).not.toMatch(/^\s*\[/);
+    expect(await printed({ inline: 'garbage' })).toMatch(
+      /^invalid configuration:\n {2}INGEST_API_KEYS: entry 1 of 1/,
+    );
+
+    const good = mintApiKey('partner').entry;
+    const mixed = await printed({ inline: `partner:${good.sha256}, app:${secret}, bad name:${good.sha256}` });
+    expect(mixed).toContain('INGEST_API_KEYS: entry 2 of 3: sha256 is 64 lower-case hex digits');
+    expect(mixed).toContain('INGEST_API_KEYS: entry 3 of 3: a key name is 1–64 letters');
+    expect(mixed).not.toContain(secret);
+
+    expect(await printed({ inline: `same:${good.sha256},same:${good.sha256}` })).toContain(
+      'INGEST_API_KEYS: API key names must be unique: same more than once',
+    );
+  });
+
+  it('INGEST_API_KEYS_FILE: names the variable and the file when it is not JSON, not key entries, or missing', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'keys-'));
+    try {
+      const file = join(dir, 'keys.json');
+      await writeFile(file, "[{ name: 'phone-app' }]");
+      const notJson = await printed({ file });
+      expect(notJson).toContain(`INGEST_API_KEYS_FILE=${JSON.stringify(file)}: ${file} is not JSON (`);
+
+      await writeFile(file, JSON.stringify([{ name: 'phone-app', sha256: 'nothex' }]));
+      expect(await printed({ file })).toContain(
+        `INGEST_API_KEYS_FILE=${JSON.stringify(file)}: ${file} at 0.sha256: sha256 is 64 lower-case hex digits`,
+      );
+
+      const missing = join(dir, 'missing.json');
+      expect(await printed({ file: missing })).toMatch(
+        new RegExp(
+          `INGEST_API_KEYS_FILE=${JSON.stringify(missing).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: ENOENT`,
+        ),
+      );
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

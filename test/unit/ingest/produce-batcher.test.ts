@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import {
   encodedRecordSize,
   ProduceBatcher,
+  ProduceTimeoutError,
   RECORD_BATCH_OVERHEAD,
   RecordTooLargeError,
   type TopicRecord,
@@ -137,5 +138,100 @@ describe('ProduceBatcher splits by encoded bytes', () => {
     expect(outcomes[0]).toMatchObject({ status: 'rejected', reason: expect.any(RecordTooLargeError) });
     expect(outcomes[1]).toMatchObject({ status: 'fulfilled' });
     expect(sends.flatMap(valuesOf)).toEqual(['ok']);
+  });
+});
+
+describe('ProduceBatcher with a deadline (timeoutMs)', () => {
+  /** A producer whose sends hang until released: a broker that went away, as kafkajs retries it. */
+  function hangingProducer() {
+    const sends: ProducerBatch[] = [];
+    let release: () => void = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    return {
+      sends,
+      release,
+      producer: {
+        sendBatch: async (batch: ProducerBatch) => {
+          sends.push(batch);
+          await released;
+          return [];
+        },
+      },
+    };
+  }
+  const record = (value: string): TopicRecord => ({ topic: 't', message: { key: 'p', value } });
+
+  it('fails a request whose send hangs at its deadline, and withdraws the one queued behind it unsent', async () => {
+    const { sends, release, producer } = hangingProducer();
+    const batcher = new ProduceBatcher(producer, {
+      lingerMs: 0,
+      maxRecords: 5_000,
+      maxBatchBytes: 900_000,
+      timeoutMs: 150,
+    });
+    const started = performance.now();
+    const first = batcher.produce([record('first')]);
+    // The first send is in flight (and hangs): the second request queues behind it.
+    await new Promise((resolve) => setImmediate(resolve));
+    const second = batcher.produce([record('second'), record('second-b')]);
+    expect(batcher.waiting).toBe(2);
+    const outcomes = await Promise.allSettled([first, second]);
+    expect(performance.now() - started).toBeLessThan(1_000);
+    expect(outcomes[0]).toMatchObject({
+      status: 'rejected',
+      reason: expect.objectContaining({ name: 'ProduceTimeoutError', inFlight: true }),
+    });
+    expect(outcomes[1]).toMatchObject({
+      status: 'rejected',
+      reason: expect.objectContaining({ name: 'ProduceTimeoutError', inFlight: false }),
+    });
+    expect((outcomes[0] as PromiseRejectedResult).reason).toBeInstanceOf(ProduceTimeoutError);
+    expect(batcher.waiting).toBe(0);
+    // The broker comes back: the hanging send completes; the withdrawn records are never sent.
+    release();
+    await batcher.flush();
+    expect(sends.flatMap(valuesOf)).toEqual(['first']);
+    // And the next request goes through.
+    await expect(batcher.produce([record('third')])).resolves.toBeUndefined();
+    expect(sends.flatMap(valuesOf)).toEqual(['first', 'third']);
+  });
+
+  it('withdraws every queued request at once on demand; the send in flight goes on', async () => {
+    const { sends, release, producer } = hangingProducer();
+    const batcher = new ProduceBatcher(producer, {
+      lingerMs: 0,
+      maxRecords: 5_000,
+      maxBatchBytes: 900_000,
+      timeoutMs: 10_000,
+    });
+    const first = batcher.produce([record('first')]);
+    await new Promise((resolve) => setImmediate(resolve));
+    const second = batcher.produce([record('second')]);
+    const third = batcher.produce([record('third')]);
+    const away = new Error('the broker is unreachable');
+    expect(batcher.withdrawQueued(away)).toBe(2);
+    expect(batcher.waiting).toBe(0);
+    await expect(second).rejects.toBe(away);
+    await expect(third).rejects.toBe(away);
+    release();
+    await expect(first).resolves.toBeUndefined();
+    await batcher.flush();
+    expect(sends.flatMap(valuesOf)).toEqual(['first']);
+  });
+
+  it('does not fail a request acknowledged in time', async () => {
+    const { sends, producer } = recordingProducer();
+    const batcher = new ProduceBatcher(producer, {
+      lingerMs: 0,
+      maxRecords: 5_000,
+      maxBatchBytes: 900_000,
+      timeoutMs: 50,
+    });
+    await expect(batcher.produce([record('a')])).resolves.toBeUndefined();
+    // Past the deadline of the settled request nothing happens.
+    await new Promise((resolve) => setTimeout(resolve, 80));
+    expect(sends.flatMap(valuesOf)).toEqual(['a']);
   });
 });

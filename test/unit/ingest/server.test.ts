@@ -26,7 +26,13 @@ afterEach(async () => {
 });
 
 function makeServer(
-  options: { config?: Partial<IngestConfig>; resolveHost?: (host: string) => Promise<string[]> } = {},
+  options: {
+    config?: Partial<IngestConfig>;
+    resolveHost?: (host: string) => Promise<string[]>;
+    /** Replaces the recording send (e.g. one that hangs, as while the broker is away). */
+    sendBatch?: (batch: ProducerBatch) => Promise<void>;
+    brokerReachable?: () => Promise<boolean>;
+  } = {},
 ) {
   const config = { ...loadConfig(IngestEnv, {}), ...options.config };
   const sends: ProducerBatch[] = [];
@@ -42,6 +48,7 @@ function makeServer(
   const server = buildIngestServer(config, {
     producer: {
       sendBatch: async (batch) => {
+        await options.sendBatch?.(batch);
         sends.push(batch);
         return [];
       },
@@ -50,7 +57,7 @@ function makeServer(
     apiKeys: new ApiKeyStore([phoneApp.entry]),
     registry: createRegistry('ingest'),
     logger: createLogger('ingest-test', 'silent'),
-    brokerReachable: async () => true,
+    brokerReachable: options.brokerReachable ?? (async () => true),
     resolveHost: options.resolveHost ?? (async () => ['93.184.216.34']),
   });
   servers.push(server);
@@ -272,5 +279,137 @@ describe('records the broker could never take', () => {
     expect(big.json()).toMatchObject({ error: 'record-too-large' });
     expect(small.statusCode).toBe(202);
     expect(server.produced()).toHaveLength(1);
+  });
+});
+
+describe('while the broker is away', () => {
+  it('answers 503 with Retry-After at the produce deadline, then at once until the broker is back', async () => {
+    let reachable = true;
+    let release: () => void = () => {};
+    const hanging = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let sendCalls = 0;
+    const server = makeServer({
+      config: { INGEST_PRODUCE_TIMEOUT_MS: 300 },
+      // The send kafkajs keeps retrying while the broker is away.
+      sendBatch: async () => {
+        sendCalls++;
+        if (sendCalls === 1) await hanging;
+      },
+      brokerReachable: async () => reachable,
+    });
+    const send = (items: unknown[]) =>
+      server.app.inject({ method: 'POST', url: '/v1/interactions', payload: items, headers: auth });
+
+    reachable = false;
+    const held = interaction();
+    let started = performance.now();
+    const first = await send([held]);
+    expect(performance.now() - started).toBeLessThan(2_000);
+    expect(first.statusCode).toBe(503);
+    expect(first.headers['retry-after']).toBe('5');
+    expect(first.json()).toMatchObject({ error: 'broker-unavailable' });
+    expect(first.json().reason).toMatch(/within 300 ms; retry with the same event ids/);
+
+    // The failure made the service look at the broker: now known away, the next request is not
+    // queued behind the hanging send but answered at once.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    started = performance.now();
+    const second = await send([interaction()]);
+    expect(performance.now() - started).toBeLessThan(200);
+    expect(second.statusCode).toBe(503);
+    expect(second.headers['retry-after']).toBe('5');
+    expect(second.json()).toMatchObject({ error: 'broker-unavailable' });
+    expect(second.json().reason).toMatch(/unreachable; retry with the same event ids/);
+    expect(sendCalls).toBe(1);
+    expect((await server.app.inject({ url: '/readyz' })).statusCode).toBe(503);
+
+    // Back: the hanging send completes (its record does reach the log: the client re-sends the same
+    // event id, and consumers de-duplicate by it). /readyz sees it, and requests are produced again.
+    reachable = true;
+    release();
+    expect((await server.app.inject({ url: '/readyz' })).statusCode).toBe(200);
+    const again = await send([held]);
+    expect(again.statusCode).toBe(202);
+    expect(server.produced().map((p) => p.eventId)).toEqual([held.eventId, held.eventId]);
+  });
+
+  it('answers the requests queued behind a hanging send as soon as the broker is known unreachable', async () => {
+    let release: () => void = () => {};
+    const hanging = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const server = makeServer({
+      config: { INGEST_PRODUCE_TIMEOUT_MS: 5_000 },
+      sendBatch: () => hanging,
+      brokerReachable: async () => false,
+    });
+    const send = () =>
+      server.app.inject({ method: 'POST', url: '/v1/interactions', payload: [interaction()], headers: auth });
+    const inFlight = send();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const queued = send();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(server.batcher.waiting).toBe(1);
+    // /readyz looks at the broker: away. The queued request is answered now, not at its deadline.
+    const started = performance.now();
+    expect((await server.app.inject({ url: '/readyz' })).statusCode).toBe(503);
+    const answer = await queued;
+    expect(performance.now() - started).toBeLessThan(1_000);
+    expect(answer.statusCode).toBe(503);
+    expect(answer.headers['retry-after']).toBe('5');
+    expect(answer.json().reason).toMatch(/unreachable; retry with the same event ids/);
+    expect(server.batcher.waiting).toBe(0);
+    release();
+    // The send in flight was acknowledged after all: that request still gets its 202.
+    expect((await inFlight).statusCode).toBe(202);
+  });
+
+  it('looks at the broker again, at most once a second, as requests arrive', async () => {
+    let reachable = false;
+    let looks = 0;
+    let release: () => void = () => {};
+    const hanging = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const server = makeServer({
+      config: { INGEST_PRODUCE_TIMEOUT_MS: 100 },
+      sendBatch: () => hanging,
+      brokerReachable: async () => {
+        looks++;
+        return reachable;
+      },
+    });
+    const send = () =>
+      server.app.inject({ method: 'POST', url: '/v1/interactions', payload: [interaction()], headers: auth });
+    expect((await send()).statusCode).toBe(503);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(looks).toBe(1);
+    // Known away: answered at once, without looking again within the second.
+    for (let i = 0; i < 5; i++) expect((await send()).statusCode).toBe(503);
+    expect(looks).toBe(1);
+    reachable = true;
+    release();
+    await new Promise((resolve) => setTimeout(resolve, 1_050));
+    // This one is still refused, but it looks (in the background); the next one is produced.
+    expect((await send()).statusCode).toBe(503);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(looks).toBe(2);
+    expect((await send()).statusCode).toBe(202);
+  });
+});
+
+describe('draining', () => {
+  it('closes the connection of every answer once draining, so a kept-alive client does not hold the shutdown', async () => {
+    const server = makeServer();
+    const send = () =>
+      server.app.inject({ method: 'POST', url: '/v1/interactions', payload: [interaction()], headers: auth });
+    expect((await send()).headers.connection).not.toBe('close');
+    server.drain();
+    const during = await send();
+    expect(during.statusCode).toBe(202);
+    expect(during.headers.connection).toBe('close');
+    expect((await server.app.inject({ url: '/readyz' })).statusCode).toBe(503);
   });
 });

@@ -228,3 +228,41 @@ describe('serversFromEnv: servers named by the environment (then nothing local s
     );
   });
 });
+
+describe('settings that used to pass validation and fail later without their name', () => {
+  it('ELASTICSEARCH_URL must be http or https', () => {
+    for (const url of ['ftp://example', 'mailto:ops@example.com', 'file:///srv/es']) {
+      expect(() => loadConfig(BaseEnv, { ELASTICSEARCH_URL: url }), url).toThrow(
+        `ELASTICSEARCH_URL=${JSON.stringify(url)}: must be an http:// or https:// URL`,
+      );
+    }
+    expect(loadConfig(BaseEnv, { ELASTICSEARCH_URL: 'https://es.internal:9243' }).ELASTICSEARCH_URL).toBe(
+      'https://es.internal:9243',
+    );
+  });
+
+  it('INDEXER_BACKOFF_INITIAL_MS must not be over INDEXER_BACKOFF_MAX_MS', () => {
+    expect(() =>
+      loadConfig(IndexerEnv, { INDEXER_BACKOFF_INITIAL_MS: '100000', INDEXER_BACKOFF_MAX_MS: '50' }),
+    ).toThrow('INDEXER_BACKOFF_INITIAL_MS="100000": must be at most INDEXER_BACKOFF_MAX_MS (50)');
+    // Against the other's default too.
+    expect(() => loadConfig(IndexerEnv, { INDEXER_BACKOFF_MAX_MS: '100' })).toThrow(
+      /INDEXER_BACKOFF_INITIAL_MS: must be at most INDEXER_BACKOFF_MAX_MS \(100\)/,
+    );
+    const equal = loadConfig(IndexerEnv, {
+      INDEXER_BACKOFF_INITIAL_MS: '700',
+      INDEXER_BACKOFF_MAX_MS: '700',
+    });
+    expect(equal.INDEXER_BACKOFF_MAX_MS).toBe(700);
+  });
+
+  it('INGEST_PRODUCE_TIMEOUT_MS is a bounded number of milliseconds', () => {
+    expect(loadConfig(IngestEnv, {}).INGEST_PRODUCE_TIMEOUT_MS).toBe(10_000);
+    expect(loadConfig(IngestEnv, { INGEST_PRODUCE_TIMEOUT_MS: '2500' }).INGEST_PRODUCE_TIMEOUT_MS).toBe(
+      2_500,
+    );
+    expect(() => loadConfig(IngestEnv, { INGEST_PRODUCE_TIMEOUT_MS: '0' })).toThrow(
+      /INGEST_PRODUCE_TIMEOUT_MS="0"/,
+    );
+  });
+});
