@@ -31,6 +31,17 @@ const errorResponse = (description: string) => ({
   content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
 });
 
+/** A 503: whatever its cause, it says when to try again (with the same event ids). */
+const unavailableResponse = (description: string) => ({
+  ...errorResponse(description),
+  headers: {
+    'Retry-After': {
+      description: 'Seconds to wait before retrying with the same event ids.',
+      schema: { type: 'integer', minimum: 1 },
+    },
+  },
+});
+
 const itemResult = {
   type: 'object',
   required: ['index', 'status'],
@@ -134,8 +145,8 @@ export function openApiDocument(): Record<string, unknown> {
               'Unsupported content type, a file that is not an image, or an image this deployment cannot decode (HEIC/HEVC on the stock build).',
             ),
             '429': errorResponse('Rate limit of the API key exceeded.'),
-            '503': errorResponse(
-              'The broker did not acknowledge, too many records wait for it (overloaded), or DNS did not answer for an image host (dns-unavailable); retry.',
+            '503': unavailableResponse(
+              'The broker did not acknowledge within INGEST_PRODUCE_TIMEOUT_MS or is known to be down (broker-unavailable), too many records wait for it (overloaded), or DNS did not answer for an image host (dns-unavailable); retry after Retry-After.',
             ),
           },
         },
@@ -164,8 +175,8 @@ export function openApiDocument(): Record<string, unknown> {
             '413': errorResponse('Body, batch or one record too large.'),
             '415': errorResponse('Unsupported content type.'),
             '429': errorResponse('Rate limit of the API key exceeded.'),
-            '503': errorResponse(
-              'The broker did not acknowledge, or too many records wait for it (overloaded); retry with the same event ids.',
+            '503': unavailableResponse(
+              'The broker did not acknowledge within INGEST_PRODUCE_TIMEOUT_MS or is known to be down (broker-unavailable), or too many records wait for it (overloaded); retry with the same event ids after Retry-After.',
             ),
           },
         },
