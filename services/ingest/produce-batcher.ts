@@ -13,7 +13,8 @@
  * flight may still reach the broker — the client re-sends with the same event ids and consumers
  * de-duplicate by event id, as for any failed send.
  */
-import type { IHeaders, Message, Producer } from 'kafkajs';
+import type { Message, Producer } from 'kafkajs';
+import { encodedRecordSize, RECORD_BATCH_OVERHEAD } from '../../shared/kafka/record-size.ts';
 
 export interface TopicRecord {
   topic: string;
@@ -53,25 +54,6 @@ interface Send {
   records: number;
   /** Requests whose last record is in this send: acknowledged once it is. */
   completes: Pending[];
-}
-
-/** The fixed part of a v2 record batch (base offset, length, epoch, magic, crc, … record count). */
-export const RECORD_BATCH_OVERHEAD = 61;
-/** A record's varints at their widest: length, attributes, timestamp and offset deltas, key and value lengths, header count. */
-const RECORD_FIXED_MAX = 5 + 1 + 10 + 5 + 5 + 5 + 5;
-
-const byteLength = (value: Buffer | string | null | undefined) =>
-  value == null ? 0 : typeof value === 'string' ? Buffer.byteLength(value) : value.length;
-
-/** Upper bound of a message's size inside a record batch (uncompressed, as this producer sends). */
-export function encodedRecordSize(message: Message): number {
-  let size = RECORD_FIXED_MAX + byteLength(message.key) + byteLength(message.value);
-  for (const [key, value] of Object.entries((message.headers ?? {}) as IHeaders)) {
-    // kafkajs sends an array value as one header per element.
-    for (const one of Array.isArray(value) ? value : [value])
-      size += 10 + Buffer.byteLength(key) + byteLength(one);
-  }
-  return size;
 }
 
 export interface BatcherOptions {

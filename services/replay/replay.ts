@@ -9,7 +9,11 @@ import { randomBytes } from 'node:crypto';
 import type { Admin, Batch, IHeaders, Kafka, Message } from 'kafkajs';
 import { connectProducer, onFetchWithoutRecords } from '../../shared/kafka/client.ts';
 import { KEY_DROPPED_HEADER, VALUE_TRUNCATED_HEADER } from '../../shared/kafka/dead-letter.ts';
-import { encodedRecordSize, RECORD_BATCH_OVERHEAD } from '../ingest/produce-batcher.ts';
+import {
+  encodedRecordSize,
+  MAX_PRODUCE_REQUEST_BYTES,
+  RECORD_BATCH_OVERHEAD,
+} from '../../shared/kafka/record-size.ts';
 import {
   type Bound,
   copyRefusal,
@@ -125,14 +129,6 @@ export async function planCopy(kafka: Kafka, options: CopyOptions) {
 
 /** Records per produce request. With a rate limit, at most about a second's worth. */
 const COPY_CHUNK = 500;
-/**
- * Encoded bytes (headers, key and value) per produce request at most, as ingest's
- * INGEST_PRODUCER_BATCH_MAX_BYTES: a partition's record batch is at most its request, and the broker
- * refuses a batch over the topic's max.message.bytes (1 MiB by default) — for good: a re-send is
- * the same batch. A full fetch (1 MiB a partition) plus the replay.* headers of every record is
- * over it, so a request is cut by size as well as by count. A larger record goes alone.
- */
-export const COPY_REQUEST_MAX_BYTES = 900_000;
 /** Longest single sleep: heartbeats and the stop check happen at least this often. */
 const SLEEP_SLICE_MS = 1_000;
 
@@ -154,12 +150,14 @@ function passedBy(batch: Batch, position: bigint): bigint | undefined {
 
 /**
  * A batch's records cut into produce requests, in order: at most `maxRecords` each and at most
- * `maxBytes` encoded (batch overhead included; a record larger than that goes alone).
+ * `maxBytes` encoded (batch overhead included; a record larger than that goes alone). A full fetch
+ * (1 MiB a partition) plus the replay.* headers of every record is over the broker's limit, so a
+ * request is cut by size as well as by count.
  */
 export function produceChunks<T extends { message: Message }>(
   items: readonly T[],
   maxRecords: number,
-  maxBytes: number = COPY_REQUEST_MAX_BYTES,
+  maxBytes: number = MAX_PRODUCE_REQUEST_BYTES,
 ): T[][] {
   const chunks: T[][] = [];
   let chunk: T[] = [];

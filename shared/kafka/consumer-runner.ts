@@ -20,7 +20,8 @@ import type { Logger } from '../observability/logger.ts';
 import { Counter, Gauge, Histogram, type Registry } from '../observability/metrics.ts';
 import { connectProducer, onFetchWithoutRecords } from './client.ts';
 import { PermanentError } from './codec.ts';
-import { deadLetterRecord, recordBytes } from './dead-letter.ts';
+import { deadLetterRecord } from './dead-letter.ts';
+import { encodedRecordSize, MAX_PRODUCE_REQUEST_BYTES } from './record-size.ts';
 
 export interface InboundRecord {
   topic: string;
@@ -123,12 +124,6 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** How often the runner heartbeats while a chunk is in hand (kafkajs sends one at most every 3 s). */
 export const HEARTBEAT_EVERY_MS = 3_000;
-/**
- * Encoded bytes per produce request at most: the broker refuses a partition's record batch over the
- * topic's max.message.bytes (1 MiB by default), for good, and kafkajs puts everything a request
- * holds for one partition in one batch. A record larger than this goes alone.
- */
-export const MAX_REQUEST_BYTES = 900_000;
 
 export class ConsumerRunner {
   private consumer: Consumer | undefined;
@@ -434,19 +429,18 @@ function givenBackReason(signal: AbortSignal, stopping: boolean): string {
 }
 
 /**
- * `outputs` in order, cut into produce requests of at most MAX_REQUEST_BYTES (a larger record
+ * `outputs` in order, cut into produce requests of at most MAX_PRODUCE_REQUEST_BYTES (a larger record
  * alone), each grouped by topic. Sent one after another, they keep the order of each partition.
  */
 export function produceRequests(
   outputs: Array<[string, Message]>,
-  maxBytes = MAX_REQUEST_BYTES,
+  maxBytes = MAX_PRODUCE_REQUEST_BYTES,
 ): Array<Map<string, Message[]>> {
   const requests: Array<Map<string, Message[]>> = [];
   let current = new Map<string, Message[]>();
   let bytes = 0;
   for (const [topic, message] of outputs) {
-    // Key, value, headers and the record's own framing, near enough.
-    const size = 32 + recordBytes(message);
+    const size = encodedRecordSize(message);
     if (current.size > 0 && bytes + size > maxBytes) {
       requests.push(current);
       current = new Map();

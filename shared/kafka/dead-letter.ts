@@ -1,5 +1,6 @@
 import type { IHeaders, KafkaMessage, Message } from 'kafkajs';
 import type { DeadLetterHeaders } from '../contracts/events.ts';
+import { byteLength, encodedRecordSize, MAX_PRODUCE_REQUEST_BYTES } from './record-size.ts';
 
 export interface DeadLetterSource {
   topic: string;
@@ -8,12 +9,11 @@ export interface DeadLetterSource {
 }
 
 /**
- * Bytes of key, value and headers a dead letter holds at most: under the dead-letter topic's
- * max.message.bytes (the broker's default, 1 MiB) with room for the record batch around it. The
- * original may be larger (it fitted its own topic, or a header was added): a dead letter that
- * the broker refuses would stop the consumer that sends it, for good.
+ * Encoded bytes a dead letter holds at most. The original may be larger (it fitted its own topic,
+ * or a header was added): a dead letter that the broker refuses would stop the consumer that sends
+ * it, for good.
  */
-export const DEAD_LETTER_MAX_BYTES = 900_000;
+export const DEAD_LETTER_MAX_BYTES = MAX_PRODUCE_REQUEST_BYTES;
 /** What is kept of a value that does not fit: enough to see what it was. */
 export const TRUNCATED_VALUE_BYTES = 64 * 1024;
 /** Set when the value was cut to its first TRUNCATED_VALUE_BYTES: the original value's size in bytes. */
@@ -58,41 +58,26 @@ export function deadLetterRecord(
     timestamp: String(now.getTime()),
     headers: { ...(source.message.headers as IHeaders | undefined), ...headers },
   };
-  if (recordBytes(record) <= maxBytes) return record;
+  if (encodedRecordSize(record) <= maxBytes) return record;
 
   const value = source.message.value;
   if (value && value.length > TRUNCATED_VALUE_BYTES) {
     record.value = value.subarray(0, TRUNCATED_VALUE_BYTES);
     record.headers[VALUE_TRUNCATED_HEADER] = String(value.length);
   }
-  if (recordBytes(record) > maxBytes) {
+  if (encodedRecordSize(record) > maxBytes) {
     const original = Object.keys(source.message.headers ?? {}).filter((name) => !(name in headers));
     for (const name of original) delete record.headers[name];
     record.headers[HEADERS_DROPPED_HEADER] = String(original.length);
   }
-  if (recordBytes(record) > maxBytes && record.key) {
+  if (encodedRecordSize(record) > maxBytes && record.key) {
     record.headers[KEY_DROPPED_HEADER] = String(byteLength(record.key));
     record.key = null;
   }
-  if (recordBytes(record) > maxBytes && record.value) {
-    const room = Math.max(0, maxBytes - (recordBytes(record) - byteLength(record.value)));
+  if (encodedRecordSize(record) > maxBytes && record.value) {
+    const room = Math.max(0, maxBytes - (encodedRecordSize(record) - byteLength(record.value)));
     record.headers[VALUE_TRUNCATED_HEADER] ??= String(byteLength(record.value));
     record.value = Buffer.from(record.value).subarray(0, room);
   }
   return record;
-}
-
-/** Key, value and header bytes, with a little for each header's framing. */
-export function recordBytes(record: Pick<Message, 'key' | 'value' | 'headers'>): number {
-  let bytes = byteLength(record.key) + byteLength(record.value);
-  for (const [name, value] of Object.entries(record.headers ?? {})) {
-    for (const v of Array.isArray(value) ? value : [value])
-      bytes += 8 + Buffer.byteLength(name) + byteLength(v);
-  }
-  return bytes;
-}
-
-function byteLength(value: string | Buffer | null | undefined): number {
-  if (value === null || value === undefined) return 0;
-  return typeof value === 'string' ? Buffer.byteLength(value) : value.length;
 }

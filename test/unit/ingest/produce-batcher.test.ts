@@ -2,14 +2,13 @@ import { createRequire } from 'node:module';
 import type { Message, ProducerBatch } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import {
-  encodedRecordSize,
   ProduceBatcher,
   ProduceTimeoutError,
-  RECORD_BATCH_OVERHEAD,
   RecordTooLargeError,
   type TopicRecord,
 } from '../../../services/ingest/produce-batcher.ts';
 import { recordHeaders } from '../../../services/ingest/record-headers.ts';
+import { encodedRecordSize, RECORD_BATCH_OVERHEAD } from '../../../shared/kafka/record-size.ts';
 
 // kafkajs's own record batch encoder: the bytes the broker compares with max.message.bytes.
 const require = createRequire(import.meta.url);

@@ -4,9 +4,9 @@ import { InvalidRecordError } from '../../../shared/kafka/codec.ts';
 import {
   DEAD_LETTER_MAX_BYTES,
   deadLetterRecord,
-  recordBytes,
   TRUNCATED_VALUE_BYTES,
 } from '../../../shared/kafka/dead-letter.ts';
+import { encodedRecordSize } from '../../../shared/kafka/record-size.ts';
 
 const message = (value: Buffer, headers: KafkaMessage['headers'] = {}): KafkaMessage => ({
   key: Buffer.from('poison'),
@@ -29,7 +29,7 @@ describe('deadLetterRecord size', () => {
       'embedder',
       1,
     );
-    expect(recordBytes(record)).toBeLessThanOrEqual(DEAD_LETTER_MAX_BYTES);
+    expect(encodedRecordSize(record)).toBeLessThanOrEqual(DEAD_LETTER_MAX_BYTES);
     expect((record.value as Buffer).length).toBe(TRUNCATED_VALUE_BYTES);
     expect((record.value as Buffer).equals(original.subarray(0, TRUNCATED_VALUE_BYTES))).toBe(true);
     const headers = record.headers as Record<string, unknown>;
@@ -68,7 +68,7 @@ describe('deadLetterRecord size', () => {
       'indexer',
       1,
     );
-    expect(recordBytes(record)).toBeLessThanOrEqual(DEAD_LETTER_MAX_BYTES);
+    expect(encodedRecordSize(record)).toBeLessThanOrEqual(DEAD_LETTER_MAX_BYTES);
     const headers = record.headers as Record<string, unknown>;
     expect(text(headers['dlq.headers.dropped'])).toBe('3');
     expect(headers.a).toBeUndefined();

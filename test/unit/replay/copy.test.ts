@@ -9,7 +9,8 @@ import { createRequire } from 'node:module';
 import type { Kafka, Message } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { parseBound } from '../../../services/replay/plan.ts';
-import { COPY_REQUEST_MAX_BYTES, copyRange } from '../../../services/replay/replay.ts';
+import { copyRange } from '../../../services/replay/replay.ts';
+import { MAX_PRODUCE_REQUEST_BYTES } from '../../../shared/kafka/record-size.ts';
 
 const require = createRequire(import.meta.url);
 const Batch = require('kafkajs/src/consumer/batch.js') as new (
@@ -232,7 +233,7 @@ describe('copyRange with large records', () => {
           Object.entries(m.headers ?? {}).reduce((h, [k, v]) => h + k.length + String(v).length, 0),
         0,
       );
-      expect(bytes).toBeLessThanOrEqual(COPY_REQUEST_MAX_BYTES);
+      expect(bytes).toBeLessThanOrEqual(MAX_PRODUCE_REQUEST_BYTES);
     }
     expect(sent.flat().map((m) => String(m.key))).toEqual(log.map((r) => String(r.key)));
   });
