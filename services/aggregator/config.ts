@@ -69,6 +69,8 @@ export const AggregatorEnv = BaseEnv.extend({
   AGGREGATOR_MAX_FUTURE_SKEW_MS: nonNegative(HOUR),
   AGGREGATOR_WEIGHTS: Weights,
   AGGREGATOR_POST_INTERACTION_CAP: z.coerce.number().positive().default(8),
+  /** Event time within which an upload of a photo the SKU already has counts as a share of it (0: off). */
+  AGGREGATOR_REPOST_MEMORY_MS: nonNegative(DAY),
   AGGREGATOR_MIN_DISTINCT_MEMBERS: positiveInt(4),
   AGGREGATOR_MAX_SOURCE_SHARE: z.coerce.number().gt(0).max(1).default(0.5),
   AGGREGATOR_ALPHA: z.coerce.number().gt(0).lt(1).default(3e-5),
@@ -102,6 +104,8 @@ export interface TrendSettings {
   countryScopes: boolean;
   weights: Record<SignalKind, number>;
   postInteractionCap: number;
+  /** 0: every upload is an upload; otherwise see reposts.ts. */
+  repostMemoryMs: number;
   minDistinctMembers: number;
   maxSourceShare: number;
   alpha: number;
@@ -141,6 +145,7 @@ export function trendSettings(config: AggregatorConfig): TrendSettings {
     countryScopes: config.AGGREGATOR_COUNTRY_SCOPES,
     weights: config.AGGREGATOR_WEIGHTS,
     postInteractionCap: config.AGGREGATOR_POST_INTERACTION_CAP,
+    repostMemoryMs: config.AGGREGATOR_REPOST_MEMORY_MS,
     minDistinctMembers: config.AGGREGATOR_MIN_DISTINCT_MEMBERS,
     maxSourceShare: config.AGGREGATOR_MAX_SOURCE_SHARE,
     alpha: config.AGGREGATOR_ALPHA,

@@ -214,6 +214,7 @@ export async function startAggregator(
         const out = partition.drain();
         metrics.late.inc(out.late.length);
         metrics.partiallyLate.inc(out.partiallyLate);
+        metrics.reposts.inc(out.reposts);
         metrics.windows.inc(out.windows.length);
         for (const alert of out.alerts)
           metrics.alerts.inc({ status: alert.status, priority: alert.priority });
@@ -377,6 +378,11 @@ function aggregatorMetrics(registry: Registry) {
     partiallyLate: new Counter({
       name: 'trendradar_aggregator_partially_late_signals_total',
       help: 'Too-late signals still counted in their open daily window.',
+      registers,
+    }),
+    reposts: new Counter({
+      name: 'trendradar_aggregator_reposts_total',
+      help: 'Uploads of a photo the SKU already had (same bytes or URL), counted as shares of the first post.',
       registers,
     }),
     windows: new Counter({

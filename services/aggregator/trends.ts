@@ -38,6 +38,7 @@ import {
   serializePane,
 } from './pane-tally.ts';
 import { adviseReorder, isStrongTrend, PRIORITY_RANK } from './reorder.ts';
+import { PhotoMemory, type SerializedPhotoMemory } from './reposts.ts';
 import {
   type Activity,
   type Baseline,
@@ -205,6 +206,8 @@ interface SkuState {
   series: ReorderAlert['series'];
   seriesEnd: number;
   episode: Episode | null;
+  /** Its photos, to count a repost of one as a share of the first post (reposts.ts); null until an upload. */
+  photos: PhotoMemory | null;
 }
 
 interface WindowResult {
@@ -232,6 +235,8 @@ export interface TrendOutputs {
   readonly late: readonly LateSignal[];
   /** Signals counted in their daily window although their hopping windows had closed. */
   readonly partiallyLate: number;
+  /** Uploads of a photo already posted of the same SKU, counted as shares of the first post. */
+  readonly reposts: number;
 }
 
 /** The outputs being collected until the next `drain`. */
@@ -240,6 +245,7 @@ interface PendingOutputs {
   alerts: ReorderAlert[];
   late: LateSignal[];
   partiallyLate: number;
+  reposts: number;
 }
 
 export class TrendPartition {
@@ -327,9 +333,9 @@ export class TrendPartition {
    * `advancesStreamTime` false when stream time follows the producers' watermarks instead
    * (`advanceTo`): then the signal is checked against them but does not move them.
    */
-  add(signal: Signal, advancesStreamTime = true): void {
+  add(received: Signal, advancesStreamTime = true): void {
     const { advanceMs, windowSizeMs, graceMs } = this.settings;
-    const t = parseTime(signal.eventTime);
+    const t = parseTime(received.eventTime);
     if (this.startTime === Number.NEGATIVE_INFINITY) {
       this.startTime = t;
       this.metaChange();
@@ -341,20 +347,21 @@ export class TrendPartition {
     const hoppingOpen = newestWindowEnd + graceMs > this.streamTime;
     if (!hoppingOpen) {
       this.out.late.push({
-        ...signal,
+        ...received,
         reason: `its last window [${iso(newestWindowEnd - windowSizeMs)}, ${iso(newestWindowEnd)}) closed (grace ${graceMs} ms)`,
         watermark: iso(this.streamTime - graceMs),
       });
       if (!dayOpen) return;
       this.out.partiallyLate++;
     }
+    const state = this.skuState(received.sku);
+    const signal = this.countedAs(received, state, t);
     const weight = this.settings.weights[signal.kind];
     const member = this.interner.id(signal.memberId);
     const ids = this.signalIds;
     ids.member = member;
     ids.post = this.interner.id(signal.postId);
     ids.author = authorId(signal, member, this.interner);
-    const state = this.skuState(signal.sku);
     const scopes = this.settings.countryScopes ? 2 : 1;
     for (let s = 0; s < scopes; s++) {
       const name = s === 0 ? GLOBAL : this.countryScope(signal.country);
@@ -402,6 +409,23 @@ export class TrendPartition {
     if (advancesStreamTime && t > this.streamTime) this.advanceTo(t);
   }
 
+  /** The signal as it counts: a repost of a photo this SKU already has is a share of its first post. */
+  private countedAs(signal: Signal, state: SkuState, t: number): Signal {
+    const memoryMs = this.settings.repostMemoryMs;
+    if (memoryMs === 0) return signal;
+    if (signal.kind === 'upload' ? signal.imageUrl === undefined : state.photos === null) return signal;
+    state.photos ??= new PhotoMemory();
+    const counted = state.photos.attribute(signal, t, memoryMs, this.reachedFrom());
+    if (counted.kind !== signal.kind) this.out.reposts++;
+    return counted;
+  }
+
+  /** The earliest event time a signal can still be counted at, in a hopping or a daily window. */
+  private reachedFrom(): number {
+    const { graceMs, windowSizeMs, dailyWindows } = this.settings;
+    return this.streamTime - graceMs - Math.max(windowSizeMs, dailyWindows ? DAY_MS : 0);
+  }
+
   private addTo(pane: PaneTally, signal: Signal, ids: SignalIds, weight: number): void {
     addToPane(pane, signal, ids, weight);
     this.scanner.dedupeIfDue(pane);
@@ -434,7 +458,8 @@ export class TrendPartition {
       out.windows.length === 0 &&
       out.alerts.length === 0 &&
       out.late.length === 0 &&
-      out.partiallyLate === 0
+      out.partiallyLate === 0 &&
+      out.reposts === 0
     )
       return NOTHING_EMITTED;
     this.out = emptyOutputs();
@@ -1178,6 +1203,7 @@ export class TrendPartition {
         series: [],
         seriesEnd: Number.NEGATIVE_INFINITY,
         episode: null,
+        photos: null,
       });
       this.skus.set(sku, state);
     }
@@ -1242,12 +1268,18 @@ export class TrendPartition {
       } else {
         const state = this.skus.get(key.slice(4));
         if (state) state.changed = false;
-        changes.push([key, state ? serializeSku(state, this.interner, this.scanner) : null]);
+        changes.push([key, state ? this.serializeSku(state) : null]);
       }
     }
     this.dirty.clear();
     this.metaChanged = false;
     return changes;
+  }
+
+  /** A SKU's changelog value; its photo memory keeps only what a signal still to come could match. */
+  private serializeSku(state: SkuState): SerializedSku {
+    const photos = state.photos?.serialize(this.reachedFrom(), this.settings.repostMemoryMs);
+    return serializeSku(state, this.interner, this.scanner, photos);
   }
 
   restore(key: string, value: unknown): void {
@@ -1301,7 +1333,7 @@ function hasPanes(state: SkuState): boolean {
 }
 
 function emptyOutputs(): PendingOutputs {
-  return { windows: [], alerts: [], late: [], partiallyLate: 0 };
+  return { windows: [], alerts: [], late: [], partiallyLate: 0, reposts: 0 };
 }
 
 /** Most signals close no window: their drain allocates nothing. */
@@ -1310,6 +1342,7 @@ const NOTHING_EMITTED: TrendOutputs = Object.freeze({
   alerts: Object.freeze([]),
   late: Object.freeze([]),
   partiallyLate: 0,
+  reposts: 0,
 });
 
 function skuKey(sku: string): string {
@@ -1457,6 +1490,8 @@ interface SerializedSku {
   series: ReorderAlert['series'];
   seriesEnd: number | null;
   episode: Episode | null;
+  /** Absent in state written before reposts were recognised, and when there is nothing to keep. */
+  photos?: SerializedPhotoMemory;
 }
 
 function restorePanes(
@@ -1469,7 +1504,12 @@ function restorePanes(
   return series;
 }
 
-function serializeSku(state: SkuState, interner: Interner, scanner: SpanScanner): SerializedSku {
+function serializeSku(
+  state: SkuState,
+  interner: Interner,
+  scanner: SpanScanner,
+  photos: SerializedPhotoMemory | undefined,
+): SerializedSku {
   return {
     scopes: [...state.scopes].map(([name, s]) => ({
       name,
@@ -1483,6 +1523,7 @@ function serializeSku(state: SkuState, interner: Interner, scanner: SpanScanner)
     series: state.series,
     seriesEnd: finite(state.seriesEnd),
     episode: state.episode,
+    ...(photos && { photos }),
   };
 }
 
@@ -1504,13 +1545,14 @@ function deserializeSku(sku: string, value: SerializedSku, interner: Interner): 
     series: value.series,
     seriesEnd: value.seriesEnd ?? Number.NEGATIVE_INFINITY,
     episode: value.episode,
+    photos: value.photos ? new PhotoMemory(value.photos) : null,
   });
 }
 
 /** A SKU's state from what it keeps; the bookkeeping fields start clear. */
 function newSkuState(
   sku: string,
-  kept: Pick<SkuState, 'scopes' | 'series' | 'seriesEnd' | 'episode'>,
+  kept: Pick<SkuState, 'scopes' | 'series' | 'seriesEnd' | 'episode' | 'photos'>,
 ): SkuState {
   return {
     key: skuKey(sku),
@@ -1521,6 +1563,7 @@ function newSkuState(
     series: kept.series,
     seriesEnd: kept.seriesEnd,
     episode: kept.episode,
+    photos: kept.photos,
   };
 }
 

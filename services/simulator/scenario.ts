@@ -23,7 +23,9 @@
  * - A planted trend adds uploads of one SKU in a few countries: a base rate before the onset, then a
  *   logistic ramp to `growth` times that rate within `rampHours`, from many distinct members.
  * - Decoys: one member posting one product dozens of times (`repeat-poster`), the steady top seller
- *   (`best-seller`), and a burst of likes on one post from fresh bot accounts (`bot-burst`).
+ *   (`best-seller`), a burst of likes on one post from fresh bot accounts (`bot-burst`), and a ring of
+ *   fresh accounts re-uploading one existing photo within minutes and liking each other's reposts
+ *   (`repost-ring`; drawn from its own random stream, so it changes nothing else in the scenario).
  *
  * Upload images carry a placeholder https URL (`https://photos.netset.invalid/<postId>/<i>.jpg`, which
  * never resolves); the I/O side (simulate.ts) renders the phone-like photo of `truth.photos[…]` and
@@ -86,6 +88,12 @@ export interface ScenarioOptions {
     bestSeller?: boolean;
     /** `likes` likes on one post from `accounts` fresh bot accounts within `minutes`. Default { likes: 600, accounts: 600, minutes: 20 }. */
     botBurst?: { likes?: number; accounts?: number; minutes?: number; atHours?: number } | false;
+    /**
+     * `count` fresh accounts in one city re-upload the same photo of one ordinary post (the very same
+     * image) within `minutes`, each liking `likesEach` of the others' reposts. Default { count: 40,
+     * minutes: 30, likesEach: 5, atHours: 60 % into the scenario }; false = none.
+     */
+    repostRing?: { count?: number; minutes?: number; atHours?: number; likesEach?: number } | false;
   };
   /** Value of `source` on every event (the API key name the events would come in with). Default 'simulator'. */
   source?: string;
@@ -104,7 +112,7 @@ export type ScenarioEvent =
   | { at: number; kind: 'upload'; upload: Upload }
   | { at: number; kind: 'interaction'; interaction: Interaction };
 
-export type PhotoReason = 'organic' | 'trend' | 'repeat-poster';
+export type PhotoReason = 'organic' | 'trend' | 'repeat-poster' | 'repost-ring';
 
 /** What one uploaded image shows; `photoSeed` drives the phone-like distortions when rendered. */
 export interface PhotoTruth {
@@ -132,18 +140,19 @@ export interface TrendTruth {
   plantedUploads: number;
 }
 
-export type DecoyKind = 'repeat-poster' | 'best-seller' | 'bot-burst';
+export type DecoyKind = 'repeat-poster' | 'best-seller' | 'bot-burst' | 'repost-ring';
 
 export interface DecoyTruth {
   kind: DecoyKind;
   sku: string;
-  /** repeat-poster: the member; bot-burst: the liked post's author. */
+  /** repeat-poster: the member; bot-burst: the liked post's author; repost-ring: the original post's author. */
   memberId?: string;
-  /** bot-burst: the post that got the likes. */
+  /** bot-burst: the post that got the likes; repost-ring: the original post whose image the ring re-uploads. */
   postId?: string;
   from: string;
+  /** repost-ring: the last repost is before `to`; the ring's likes follow within minutes. */
   to: string;
-  /** Uploads (repeat-poster), likes (bot-burst) or uploads over the scenario (best-seller). */
+  /** Uploads (repeat-poster), likes (bot-burst), uploads over the scenario (best-seller) or reposts (repost-ring). */
   events: number;
 }
 
@@ -336,6 +345,9 @@ const INTERACTION_MIX: ReadonlyArray<[InteractionType, number]> = [
 ];
 const COMMENTS = ['love this', 'where is it from?', 'obsessed', 'need these', 'so chic', 'the colour!'];
 
+/** Mixed into the seed of the repost ring's own random stream (any constant would do). */
+const REPOST_RING_STREAM = 0x52e9057f;
+
 const RED = /\bred\b/i;
 const SHOE = /\b(shoes?|heels?|pumps?|sneakers?|trainers?|boots?|sandals?)\b/i;
 
@@ -526,6 +538,7 @@ export function generateScenario(options: ScenarioOptions): Scenario {
     country: string | undefined,
     at: number,
     type: InteractionType,
+    random: () => number = rng,
   ) => {
     const n = interactionSeq++;
     const interaction: Interaction = {
@@ -534,9 +547,9 @@ export function generateScenario(options: ScenarioOptions): Scenario {
       postId: post.postId,
       memberId,
       timestamp: iso(at),
-      ...(type === 'comment' ? { comment: COMMENTS[Math.floor(rng() * COMMENTS.length)]! } : {}),
+      ...(type === 'comment' ? { comment: COMMENTS[Math.floor(random() * COMMENTS.length)]! } : {}),
       ...(country ? { country } : {}),
-      receivedAt: iso(at + 200 + Math.floor(rng() * 1500)),
+      receivedAt: iso(at + 200 + Math.floor(random() * 1500)),
       source: o.source,
     };
     events.push({ at, kind: 'interaction', interaction, order: order++ });
@@ -685,6 +698,106 @@ export function generateScenario(options: ScenarioOptions): Scenario {
       from: iso(from),
       to: iso(from + minutes * 60_000),
       events: likes,
+    });
+  }
+
+  if (decoyOptions.repostRing !== false) {
+    // Its own random stream, and last of all: with or without the ring, every other member, event,
+    // photo and inventory row of the scenario is the same (the main stream draws exactly as before).
+    const random = createRng((o.seed ^ REPOST_RING_STREAM) >>> 0);
+    const {
+      count = 40,
+      minutes = 30,
+      atHours = o.days * 24 * 0.6,
+      likesEach = 5,
+    } = decoyOptions.repostRing ?? {};
+    if (!Number.isInteger(count) || count < 1)
+      throw new Error('repostRing.count must be a whole number of at least 1');
+    if (!Number.isInteger(likesEach) || likesEach < 0)
+      throw new Error('repostRing.likesEach must be a whole number of at least 0');
+    if (!(minutes > 0)) throw new Error('repostRing.minutes must be positive');
+    const from = o.startMs + atHours * HOUR_MS;
+    if (!(from >= o.startMs && from < endMs))
+      throw new Error('the repost-ring decoy starts outside the scenario');
+    const to = Math.min(from + minutes * 60_000, endMs);
+    // An ordinary organic post of the day before, of a SKU no trend or decoy uses: its first image
+    // is what the ring re-uploads, byte for byte (same URL here, same photo seed when rendered).
+    const eligible = (p: Post) => p.at < from && p.appeal === 1 && !claimed.has(p.sku);
+    const candidates = posts.filter((p) => eligible(p) && p.at > from - 24 * HOUR_MS);
+    const original = candidates[Math.floor(random() * candidates.length)] ?? posts.findLast(eligible);
+    if (!original) throw new Error('no ordinary post before the repost ring for it to re-upload');
+    claimed.add(original.sku);
+    const originalUpload = events.find(
+      (e): e is ScenarioEvent & { kind: 'upload'; order: number } =>
+        e.kind === 'upload' && e.upload.postId === original.postId,
+    )!.upload;
+    const originalPhoto = photos.find((p) => p.postId === original.postId && p.imageIndex === 0)!;
+    const city = CITIES[Math.floor(random() * CITIES.length)]!;
+    const ring: Array<{ member: Member; post: Post }> = [];
+    const times = Array.from({ length: count }, () => from + Math.floor(random() * (to - from))).sort(
+      (a, b) => a - b,
+    );
+    for (let k = 0; k < count; k++) {
+      const member: Member = {
+        memberId: `ring-${o.seed}-${k}`,
+        city: city.city,
+        country: city.country,
+        lat: round(city.lat + (random() - 0.5) * 0.1, 4),
+        lon: round(city.lon + (random() - 0.5) * 0.1, 4),
+        utcOffsetHours: city.utcOffsetHours,
+      };
+      members.push(member);
+      const at = times[k]!;
+      const n = uploadSeq++;
+      const postId = `p-${o.seed}-${n}`;
+      const eventId = `u-${o.seed}-${n}`;
+      photos.push({
+        postId,
+        uploadEventId: eventId,
+        imageIndex: 0,
+        sku: original.sku,
+        view: originalPhoto.view,
+        photoSeed: originalPhoto.photoSeed,
+        reason: 'repost-ring',
+        at: iso(at),
+      });
+      const upload: Upload = {
+        eventId,
+        postId,
+        memberId: member.memberId,
+        images: [{ ...originalUpload.images[0]! }],
+        caption: originalUpload.caption,
+        hashtags: [...(originalUpload.hashtags ?? [])],
+        location: { country: member.country, city: member.city, lat: member.lat, lon: member.lon },
+        clientTimestamp: iso(at),
+        receivedAt: iso(at + 500 + Math.floor(random() * 2500)),
+        source: o.source,
+      };
+      events.push({ at, kind: 'upload', upload, order: order++ });
+      ring.push({ member, post: { postId, memberId: member.memberId, at, sku: original.sku, appeal: 0 } });
+    }
+    // Each account likes `likesEach` of the other reposts, soon after both are up.
+    const perAccount = Math.min(likesEach, count - 1);
+    for (let k = 0; k < count; k++) {
+      const others = ring.filter((_, j) => j !== k);
+      for (let l = 0; l < perAccount; l++) {
+        const pick = l + Math.floor(random() * (others.length - l));
+        [others[l], others[pick]] = [others[pick]!, others[l]!];
+        const target = others[l]!;
+        const earliest = Math.max(ring[k]!.post.at, target.post.at) + 30_000;
+        const at = earliest + Math.floor(random() * Math.max(10 * 60_000, to - earliest));
+        if (at >= endMs) continue;
+        addInteraction(target.post, ring[k]!.member.memberId, city.country, at, 'like', random);
+      }
+    }
+    decoys.push({
+      kind: 'repost-ring',
+      sku: original.sku,
+      memberId: original.memberId,
+      postId: original.postId,
+      from: iso(from),
+      to: iso(to),
+      events: count,
     });
   }
 

@@ -88,6 +88,12 @@ describe('generateScenario', () => {
   });
 
   it('plants the decoys: one repeat poster, a steady best-seller, a bot burst of likes on one post', () => {
+    expect(scenario.truth.decoys.map((d) => d.kind)).toEqual([
+      'repeat-poster',
+      'best-seller',
+      'bot-burst',
+      'repost-ring',
+    ]);
     const byKind = new Map(scenario.truth.decoys.map((d) => [d.kind, d]));
     const repeat = byKind.get('repeat-poster')!;
     const repeated = uploads.filter(
@@ -115,6 +121,129 @@ describe('generateScenario', () => {
 
     const claimed = [scenario.truth.trends[0]!.sku, ...scenario.truth.decoys.map((d) => d.sku)];
     expect(new Set(claimed).size).toBe(claimed.length);
+  });
+
+  it('plants a repost ring: fresh accounts re-upload one ordinary photo within minutes and like each other', () => {
+    const ring = scenario.truth.decoys.find((d) => d.kind === 'repost-ring')!;
+    expect(ring).toBeDefined();
+    const from = Date.parse(ring.from);
+    const to = Date.parse(ring.to);
+    expect(to - from).toBe(30 * 60_000);
+    expect((from - Date.parse(scenario.truth.start)) / (7 * 24 * HOUR)).toBeCloseTo(0.6, 2);
+
+    // The original: an ordinary organic post of the day before, of a SKU no trend or other decoy has.
+    const original = uploads.find((u) => u.postId === ring.postId)!;
+    expect(original.memberId).toBe(ring.memberId);
+    const originalPhoto = scenario.truth.photos.find((p) => p.postId === ring.postId && p.imageIndex === 0)!;
+    expect(originalPhoto).toMatchObject({ sku: ring.sku, reason: 'organic' });
+    const originalAt = Date.parse(original.clientTimestamp);
+    expect(originalAt).toBeLessThan(from);
+    expect(originalAt).toBeGreaterThan(from - 24 * HOUR);
+    const others = [
+      ...scenario.truth.trends.map((t) => t.sku),
+      ...scenario.truth.decoys.filter((d) => d !== ring).map((d) => d.sku),
+    ];
+    expect(others).not.toContain(ring.sku);
+
+    // 40 reposts by 40 distinct fresh accounts in one city, within the ring's 30 minutes, each the
+    // very same image: the original's URL, and a photo with its SKU, view and seed (same bytes).
+    const reposts = uploads.filter((u) => u.memberId.startsWith('ring-'));
+    expect(reposts).toHaveLength(40);
+    expect(ring.events).toBe(40);
+    const accounts = new Set(reposts.map((u) => u.memberId));
+    expect(accounts).toEqual(new Set(Array.from({ length: 40 }, (_, k) => `ring-42-${k}`)));
+    expect(new Set(reposts.map((u) => `${u.location.city}|${u.location.country}`)).size).toBe(1);
+    const ringMembers = scenario.members.filter((m) => accounts.has(m.memberId));
+    expect(ringMembers).toHaveLength(40);
+    expect(ringMembers.every((m) => m.city === reposts[0]!.location.city)).toBe(true);
+    for (const repost of reposts) {
+      const at = Date.parse(repost.clientTimestamp);
+      expect(at).toBeGreaterThanOrEqual(from);
+      expect(at).toBeLessThan(to);
+      expect(repost.images).toEqual([original.images[0]]);
+      const photos = scenario.truth.photos.filter((p) => p.postId === repost.postId);
+      expect(photos).toHaveLength(1);
+      expect(photos[0]).toMatchObject({
+        imageIndex: 0,
+        sku: originalPhoto.sku,
+        view: originalPhoto.view,
+        photoSeed: originalPhoto.photoSeed,
+        reason: 'repost-ring',
+      });
+    }
+    // Fresh: the ring's accounts do nothing else, and nobody else touches the reposts.
+    const repostIds = new Set(reposts.map((u) => u.postId));
+    const ringInteractions = interactions.filter((i) => accounts.has(i.memberId));
+    expect(interactions.filter((i) => repostIds.has(i.postId))).toEqual(ringInteractions);
+
+    // Each account likes 5 distinct other reposts (never its own), after they are up.
+    expect(ringInteractions).toHaveLength(200);
+    const authorOf = new Map(reposts.map((u) => [u.postId, u]));
+    const liked = new Map<string, Set<string>>();
+    for (const like of ringInteractions) {
+      expect(like.type).toBe('like');
+      const target = authorOf.get(like.postId)!;
+      expect(target).toBeDefined();
+      expect(target.memberId).not.toBe(like.memberId);
+      expect(Date.parse(like.timestamp)).toBeGreaterThan(Date.parse(target.clientTimestamp));
+      expect(Date.parse(like.timestamp) - to).toBeLessThan(15 * 60_000);
+      liked.set(like.memberId, (liked.get(like.memberId) ?? new Set()).add(like.postId));
+    }
+    expect([...liked.values()].map((posts) => posts.size)).toEqual(new Array(40).fill(5));
+  });
+
+  it('draws the repost ring from its own random stream: without it, the rest of the scenario is unchanged', () => {
+    const without = generateScenario({
+      seed: 42,
+      catalogue: catalogue(),
+      start: '2025-06-02T00:00:00Z',
+      decoys: { repostRing: false },
+    });
+    expect(without.truth.decoys.map((d) => d.kind)).not.toContain('repost-ring');
+    expect(without.events.some((e) => e.kind === 'upload' && e.upload.memberId.startsWith('ring-'))).toBe(
+      false,
+    );
+    const ring = new Set(
+      scenario.members.filter((m) => m.memberId.startsWith('ring-')).map((m) => m.memberId),
+    );
+    const repostIds = new Set(uploads.filter((u) => ring.has(u.memberId)).map((u) => u.postId));
+    const ringEvent = (e: Scenario['events'][number]) =>
+      ring.has(e.kind === 'upload' ? e.upload.memberId : e.interaction.memberId);
+    expect(without.events).toEqual(scenario.events.filter((e) => !ringEvent(e)));
+    expect(without.members).toEqual(scenario.members.filter((m) => !ring.has(m.memberId)));
+    expect(without.inventory).toEqual(scenario.inventory);
+    expect(without.truth).toEqual({
+      ...scenario.truth,
+      photos: scenario.truth.photos.filter((p) => !repostIds.has(p.postId)),
+      decoys: scenario.truth.decoys.filter((d) => d.kind !== 'repost-ring'),
+    });
+  });
+
+  it('takes the repost ring’s options', () => {
+    const { events, truth } = generateScenario({
+      seed: 6,
+      catalogue: catalogue(),
+      start: '2025-06-02T00:00:00Z',
+      days: 2,
+      members: 300,
+      decoys: { repostRing: { count: 12, minutes: 10, atHours: 30, likesEach: 3 } },
+    });
+    const ring = truth.decoys.find((d) => d.kind === 'repost-ring')!;
+    expect(ring.from).toBe('2025-06-03T06:00:00.000Z');
+    expect(ring.to).toBe('2025-06-03T06:10:00.000Z');
+    expect(ring.events).toBe(12);
+    const reposts = events.filter((e) => e.kind === 'upload' && e.upload.memberId.startsWith('ring-6-'));
+    const likes = events.filter(
+      (e) => e.kind === 'interaction' && e.interaction.memberId.startsWith('ring-6-'),
+    );
+    expect(reposts).toHaveLength(12);
+    expect(likes).toHaveLength(36);
+    expect(() =>
+      generateScenario({ seed: 6, catalogue: catalogue(), days: 2, decoys: { repostRing: { count: 0 } } }),
+    ).toThrow(/repostRing.count/);
+    expect(() =>
+      generateScenario({ seed: 6, catalogue: catalogue(), days: 2, decoys: { repostRing: { atHours: 48 } } }),
+    ).toThrow(/repost-ring/);
   });
 
   it('follows the members’ local daily rhythm', () => {
