@@ -69,6 +69,8 @@ export const AggregatorEnv = BaseEnv.extend({
   AGGREGATOR_MAX_FUTURE_SKEW_MS: nonNegative(HOUR),
   AGGREGATOR_WEIGHTS: Weights,
   AGGREGATOR_POST_INTERACTION_CAP: z.coerce.number().positive().default(8),
+  /** Weighted interactions one member can add to one SKU's window across its posts: one upload's worth (0: no cap). */
+  AGGREGATOR_MEMBER_INTERACTION_CAP: nonNegative(5),
   /** Event time within which an upload of a photo the SKU already has counts as a share of it (0: off). */
   AGGREGATOR_REPOST_MEMORY_MS: nonNegative(DAY),
   AGGREGATOR_MIN_DISTINCT_MEMBERS: positiveInt(4),
@@ -104,6 +106,8 @@ export interface TrendSettings {
   countryScopes: boolean;
   weights: Record<SignalKind, number>;
   postInteractionCap: number;
+  /** 0: a member's interactions are capped only per post; otherwise see member-budget.ts. */
+  memberInteractionCap: number;
   /** 0: every upload is an upload; otherwise see reposts.ts. */
   repostMemoryMs: number;
   minDistinctMembers: number;
@@ -145,6 +149,7 @@ export function trendSettings(config: AggregatorConfig): TrendSettings {
     countryScopes: config.AGGREGATOR_COUNTRY_SCOPES,
     weights: config.AGGREGATOR_WEIGHTS,
     postInteractionCap: config.AGGREGATOR_POST_INTERACTION_CAP,
+    memberInteractionCap: config.AGGREGATOR_MEMBER_INTERACTION_CAP,
     repostMemoryMs: config.AGGREGATOR_REPOST_MEMORY_MS,
     minDistinctMembers: config.AGGREGATOR_MIN_DISTINCT_MEMBERS,
     maxSourceShare: config.AGGREGATOR_MAX_SOURCE_SHARE,

@@ -19,6 +19,7 @@ import type {
   TrendWindow,
 } from '../../shared/contracts/events.ts';
 import type { TrendSettings } from './config.ts';
+import { MemberBudget, type SerializedMemberBudget } from './member-budget.ts';
 import {
   addToPane,
   authorId,
@@ -208,6 +209,8 @@ interface SkuState {
   episode: Episode | null;
   /** Its photos, to count a repost of one as a share of the first post (reposts.ts); null until an upload. */
   photos: PhotoMemory | null;
+  /** Each member's interaction weight per pane, capped per window (member-budget.ts); null until one. */
+  budget: MemberBudget | null;
 }
 
 interface WindowResult {
@@ -356,7 +359,10 @@ export class TrendPartition {
     }
     const state = this.skuState(received.sku);
     const signal = this.countedAs(received, state, t);
-    const weight = this.settings.weights[signal.kind];
+    const weight =
+      hoppingOpen && signal.kind !== 'upload' && this.settings.memberInteractionCap > 0
+        ? this.budgeted(state, signal.memberId, paneIndex, this.settings.weights[signal.kind])
+        : this.settings.weights[signal.kind];
     const member = this.interner.id(signal.memberId);
     const ids = this.signalIds;
     ids.member = member;
@@ -418,6 +424,23 @@ export class TrendPartition {
     const counted = state.photos.attribute(signal, t, memoryMs, this.reachedFrom());
     if (counted.kind !== signal.kind) this.out.reposts++;
     return counted;
+  }
+
+  /** What is left of the member's interaction budget on this SKU in the windows holding the pane. */
+  private budgeted(state: SkuState, member: string, pane: number, weight: number): number {
+    state.budget ??= new MemberBudget();
+    const cap = this.settings.memberInteractionCap;
+    return state.budget.counted(member, pane, weight, cap, this.panesPerWindow, this.firstBudgetPane());
+  }
+
+  /**
+   * The first pane a hopping window that can still take a signal holds. Only signals that reach a
+   * hopping window are budgeted (those late for all of them count in their day only), so entries
+   * before it can never matter again.
+   */
+  private firstBudgetPane(): number {
+    const { graceMs, windowSizeMs, advanceMs } = this.settings;
+    return Math.floor((this.streamTime - graceMs - windowSizeMs) / advanceMs) - this.panesPerWindow + 1;
   }
 
   /** The earliest event time a signal can still be counted at, in a hopping or a daily window. */
@@ -1204,6 +1227,7 @@ export class TrendPartition {
         seriesEnd: Number.NEGATIVE_INFINITY,
         episode: null,
         photos: null,
+        budget: null,
       });
       this.skus.set(sku, state);
     }
@@ -1279,7 +1303,8 @@ export class TrendPartition {
   /** A SKU's changelog value; its photo memory keeps only what a signal still to come could match. */
   private serializeSku(state: SkuState): SerializedSku {
     const photos = state.photos?.serialize(this.reachedFrom(), this.settings.repostMemoryMs);
-    return serializeSku(state, this.interner, this.scanner, photos);
+    const budget = state.budget?.serialize(this.firstBudgetPane());
+    return serializeSku(state, this.interner, this.scanner, photos, budget);
   }
 
   restore(key: string, value: unknown): void {
@@ -1492,6 +1517,8 @@ interface SerializedSku {
   episode: Episode | null;
   /** Absent in state written before reposts were recognised, and when there is nothing to keep. */
   photos?: SerializedPhotoMemory;
+  /** Likewise: absent before member budgets, and when no member has spent any in reach. */
+  budget?: SerializedMemberBudget;
 }
 
 function restorePanes(
@@ -1509,6 +1536,7 @@ function serializeSku(
   interner: Interner,
   scanner: SpanScanner,
   photos: SerializedPhotoMemory | undefined,
+  budget: SerializedMemberBudget | undefined,
 ): SerializedSku {
   return {
     scopes: [...state.scopes].map(([name, s]) => ({
@@ -1524,6 +1552,7 @@ function serializeSku(
     seriesEnd: finite(state.seriesEnd),
     episode: state.episode,
     ...(photos && { photos }),
+    ...(budget && { budget }),
   };
 }
 
@@ -1546,13 +1575,14 @@ function deserializeSku(sku: string, value: SerializedSku, interner: Interner): 
     seriesEnd: value.seriesEnd ?? Number.NEGATIVE_INFINITY,
     episode: value.episode,
     photos: value.photos ? new PhotoMemory(value.photos) : null,
+    budget: value.budget ? new MemberBudget(value.budget) : null,
   });
 }
 
 /** A SKU's state from what it keeps; the bookkeeping fields start clear. */
 function newSkuState(
   sku: string,
-  kept: Pick<SkuState, 'scopes' | 'series' | 'seriesEnd' | 'episode' | 'photos'>,
+  kept: Pick<SkuState, 'scopes' | 'series' | 'seriesEnd' | 'episode' | 'photos' | 'budget'>,
 ): SkuState {
   return {
     key: skuKey(sku),
@@ -1564,6 +1594,7 @@ function newSkuState(
     seriesEnd: kept.seriesEnd,
     episode: kept.episode,
     photos: kept.photos,
+    budget: kept.budget,
   };
 }
 
