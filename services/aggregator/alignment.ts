@@ -4,6 +4,11 @@
  * transaction's outputs into produce requests. No I/O: the stage feeds them what it fetched.
  */
 import type { Message } from 'kafkajs';
+import {
+  encodedRecordSize,
+  MAX_PRODUCE_REQUEST_BYTES,
+  RECORD_BATCH_OVERHEAD,
+} from '../../shared/kafka/record-size.ts';
 
 /**
  * The records to process next, as indices into `batches` (one per record, in processing order):
@@ -53,10 +58,12 @@ export function takeInEventTimeOrder(
  * The produce requests of one transaction: every topic's messages in order, packed into as few
  * requests as fit under `maxBytes` each (a message bigger than that goes alone). One request per
  * topic and per partial batch cost a round trip each; packed, a transaction is mostly one or two.
+ * Sizes are the wire measure every producer here uses (shared/kafka/record-size.ts): each record's
+ * encoded size, headers included, and a record batch's overhead for each topic in a request.
  */
 export function produceRequestsOf(
   messages: ReadonlyMap<string, Message[]>,
-  maxBytes: number,
+  maxBytes: number = MAX_PRODUCE_REQUEST_BYTES,
 ): Array<Array<{ topic: string; messages: Message[] }>> {
   const requests: Array<Array<{ topic: string; messages: Message[] }>> = [];
   let request: Array<{ topic: string; messages: Message[] }> = [];
@@ -64,13 +71,16 @@ export function produceRequestsOf(
   for (const [topic, list] of messages) {
     let part: Message[] = [];
     for (const message of list) {
-      const size = sizeOf(message.key) + sizeOf(message.value) + 64;
+      const record = encodedRecordSize(message);
+      // A topic's first record in a request opens its record batch there.
+      let size = record + (part.length === 0 ? RECORD_BATCH_OVERHEAD : 0);
       if (bytes + size > maxBytes && bytes > 0) {
         if (part.length > 0) request.push({ topic, messages: part });
         requests.push(request);
         request = [];
         part = [];
         bytes = 0;
+        size = record + RECORD_BATCH_OVERHEAD;
       }
       part.push(message);
       bytes += size;
@@ -79,10 +89,4 @@ export function produceRequestsOf(
   }
   if (request.length > 0) requests.push(request);
   return requests;
-}
-
-/** Bytes of a message key or value (UTF-8 for a string). */
-export function sizeOf(data: string | Buffer | null | undefined): number {
-  if (data === null || data === undefined) return 0;
-  return typeof data === 'string' ? Buffer.byteLength(data) : data.length;
 }

@@ -18,8 +18,9 @@ import {
   type InboundRecord,
 } from '../../shared/kafka/consumer-runner.ts';
 import { deadLetterRecord } from '../../shared/kafka/dead-letter.ts';
+import { byteLength } from '../../shared/kafka/record-size.ts';
 import type { Logger } from '../../shared/observability/logger.ts';
-import { produceRequestsOf, sizeOf, takeInEventTimeOrder } from './alignment.ts';
+import { produceRequestsOf, takeInEventTimeOrder } from './alignment.ts';
 import { ChangelogReader, ChangelogWriter, PARTS_HEADER } from './changelog-parts.ts';
 import { idleAdvances } from './idle-partitions.ts';
 
@@ -520,7 +521,9 @@ export class TransactionalStage {
         this.needsRestore.add(partition);
       }
       const largest = [...messages]
-        .flatMap(([topic, list]) => list.map((m) => ({ topic, key: String(m.key), bytes: sizeOf(m.value) })))
+        .flatMap(([topic, list]) =>
+          list.map((m) => ({ topic, key: String(m.key), bytes: byteLength(m.value) })),
+        )
         .sort((x, y) => y.bytes - x.bytes)[0];
       this.options.logger.warn(
         { partitions: [...touched], error: String(error), largest },

@@ -46,12 +46,20 @@ export function register(program: Command): void {
       const { CatalogueEnv } = await import('./config.ts');
       const { startCatalogueSync } = await import('./service.ts');
       const { createLogger } = await import('../../shared/observability/logger.ts');
-      const { serveHealth } = await import('../../shared/observability/metrics.ts');
+      const { createRegistry, serveHealth } = await import('../../shared/observability/metrics.ts');
       const { stopOnSignals } = await import('../../shared/kafka/consumer-runner.ts');
       const config = loadConfig(CatalogueEnv);
       const logger = createLogger('catalogue', config.LOG_LEVEL);
-      const service = await startCatalogueSync(config, { logger });
-      const health = await serveHealth(service.registry, config.METRICS_PORT);
+      const registry = createRegistry('catalogue');
+      let started = false;
+      // The port first, before any Kafka work (and the model load): a busy METRICS_PORT fails at
+      // once. Ready once the sync is scheduled.
+      const health = await serveHealth(registry, config.METRICS_PORT, () => started);
+      const service = await startCatalogueSync(config, { logger, registry }).catch(async (error: unknown) => {
+        await health.close();
+        throw error;
+      });
+      started = true;
       logger.info({ port: health.port, schedule: config.CATALOGUE_SYNC_CRON }, 'catalogue sync scheduled');
       stopOnSignals(
         logger,

@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import type { Producer } from 'kafkajs';
 import { BaseEnv, loadConfig, serversFromEnv } from '../../shared/config/env.ts';
 import { type Mention, Mention as MentionSchema, type ReorderAlert } from '../../shared/contracts/events.ts';
 import { topicName } from '../../shared/contracts/topics.ts';
@@ -15,11 +16,12 @@ import { decode } from '../../shared/kafka/codec.ts';
 import { applyTopics } from '../../shared/kafka/topics-admin.ts';
 import { createLogger } from '../../shared/observability/logger.ts';
 import { LocalStack, stackOptionsFromEnv } from '../../shared/stack/local-stack.ts';
-import { followAlerts, formatAlert } from './alert-feed.ts';
+import { type AlertFeed, followAlerts, formatAlert } from './alert-feed.ts';
 import { collectTopic } from './collect.ts';
 import { type DemoVerdict, evaluateDemo } from './evaluate.ts';
 import { waitForDrain } from './lag.ts';
 import { type DemoServices, startDemoServices } from './services.ts';
+import { DemoSupervisor } from './supervisor.ts';
 
 export interface DemoOptions {
   /** A catalogue feed folder (luma format); default: the synthetic catalogue, rendered once. */
@@ -46,17 +48,71 @@ export interface DemoReport {
 
 const print = (line = '') => process.stdout.write(`${line}\n`);
 
+/** Longest wait for the services to stop after one failed for good. */
+const STOP_AFTER_FAILURE_MS = 30_000;
+
+/** What runs besides the services, stopped with them when one fails. */
+interface Running {
+  feed?: AlertFeed;
+  producer?: Producer;
+  bar?: { stop(): void };
+}
+
+/**
+ * Runs the demo. Every service runs in this process: when one fails for good (a consumer kafkajs
+ * will not restart, a stage or model that cannot go on), the demo says which, stops the others
+ * (the local Kafka and Elasticsearch stay up, as after any run) and rejects with DemoServiceFailed,
+ * which the CLI prints before exiting 1, as a standalone service would.
+ */
 export async function runDemo(options: DemoOptions): Promise<DemoReport> {
   const started = Date.now();
   const runId = new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14);
   const namespace = `demo-${runId}-${randomBytes(2).toString('hex')}`;
   const workDir = resolve('.trend-radar', 'demo', namespace);
   await mkdir(join(workDir, 'logs'), { recursive: true });
+  const supervisor = new DemoSupervisor(join(workDir, 'logs'));
+  const running: Running = {};
+  try {
+    return await playDemo(options, { started, namespace, workDir, supervisor, running });
+  } catch (error) {
+    const failure = supervisor.failure;
+    if (!failure) throw error;
+    running.bar?.stop();
+    print(
+      `\n  ✘ ${failure.service ? `the ${failure.service}` : 'a service'} failed for good: stopping the services ` +
+        '(the local Kafka and Elasticsearch stay up)…',
+    );
+    // Bounded, like a standalone service's stop after a failure: the CLI exits 1 after it anyway.
+    const stopped = (async () => {
+      await running.producer?.disconnect().catch(() => {});
+      await running.feed?.stop().catch(() => {});
+      await supervisor.stopAll();
+      return true;
+    })();
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<false>((resolveLate) => {
+      timer = setTimeout(() => resolveLate(false), STOP_AFTER_FAILURE_MS).unref();
+    });
+    if (!(await Promise.race([stopped, late])))
+      print(`      (not all stopped after ${STOP_AFTER_FAILURE_MS / 1000} s; exiting anyway)`);
+    clearTimeout(timer);
+    throw failure;
+  } finally {
+    supervisor.dispose();
+  }
+}
+
+async function playDemo(
+  options: DemoOptions,
+  run: { started: number; namespace: string; workDir: string; supervisor: DemoSupervisor; running: Running },
+): Promise<DemoReport> {
+  const { started, namespace, workDir, supervisor, running } = run;
   let stepNumber = 0;
+  // Each step ends early when a service fails for good meanwhile.
   const step = async <T>(label: string, work: () => Promise<T>): Promise<T> => {
     const at = Date.now();
     print(`[${++stepNumber}] ${label}…`);
-    const result = await work();
+    const result = await supervisor.guard(work());
     print(`      done in ${((Date.now() - at) / 1000).toFixed(1)} s`);
     return result;
   };
@@ -108,17 +164,20 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
     logFor,
     step,
     print,
+    supervisor,
   });
 
   const alertsTopic = topicName('reorder-alerts', namespace);
   const feed = await followAlerts(kafka, alertsTopic, `${namespace}.demo-feed`, (alert) =>
     print(`  ALERT ${formatAlert(alert)}`),
   );
+  running.feed = feed;
 
   // 6. A simulated week through the ingest API.
   const { runSimulation } = await import('../simulator/simulate.ts');
   const { default: progress } = await import('cli-progress');
   const producer = await connectProducer(kafka);
+  running.producer = producer;
   const bar = new progress.SingleBar(
     {
       format: '      [{bar}] {percentage}% | {value}/{total} events | {uploads} photos | {simulated}',
@@ -130,6 +189,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
     },
     progress.Presets.shades_classic,
   );
+  running.bar = bar;
   const simulation = await step(`A simulated week of community activity (${options.days} days)`, async () => {
     let barStarted = false;
     const result = await runSimulation({
@@ -192,7 +252,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
 
   if (options.keepRunning) {
     print(`The services keep running; open ${services.inboxUrl}?buyer=all-buyer — Ctrl-C to stop them.`);
-    await new Promise<void>((resolveWait) => process.once('SIGINT', () => resolveWait()));
+    await supervisor.guard(new Promise<void>((resolveWait) => process.once('SIGINT', () => resolveWait())));
   }
   await services.stop();
   return report;

@@ -5,6 +5,7 @@ import { TOPICS, topicName } from '../../shared/contracts/topics.ts';
 import type { Logger } from '../../shared/observability/logger.ts';
 import { demoBuyers } from './buyers.ts';
 import type { GroupTopics } from './lag.ts';
+import type { DemoSupervisor } from './supervisor.ts';
 
 export interface DemoServices {
   ingestUrl: string;
@@ -14,6 +15,7 @@ export interface DemoServices {
   consumerGroups: GroupTopics[];
   /** Partitions written in transactions: each may keep one commit marker that no one consumes. */
   transactionalPartitions: number;
+  /** Stops every service (also those the supervisor stopped already: then it waits for that). */
   stop(): Promise<void>;
 }
 
@@ -24,16 +26,19 @@ export interface DemoServiceContext {
   logFor: (service: string) => Logger;
   step: <T>(label: string, work: () => Promise<T>) => Promise<T>;
   print: (line?: string) => void;
+  /**
+   * Hears a service that fails for good (each gets an `onFatal`; a consumer crash comes through
+   * `failService`) and stops what was started: every service registers its stop there as it starts.
+   */
+  supervisor: DemoSupervisor;
 }
 
 export async function startDemoServices(context: DemoServiceContext): Promise<DemoServices> {
-  const { env, logFor, step } = context;
+  const { env, logFor, step, supervisor } = context;
   const namespace = env.TOPIC_NAMESPACE!;
-  const stops: Array<() => Promise<void>> = [];
   const topic = (id: Parameters<typeof topicName>[0]) => topicName(id, namespace);
 
   const embedder = await startVision(context);
-  stops.push(embedder.stop);
 
   const { AggregatorEnv } = await import('../aggregator/config.ts');
   const { startAggregator } = await import('../aggregator/service.ts');
@@ -50,17 +55,23 @@ export async function startDemoServices(context: DemoServiceContext): Promise<De
   const { products } = await readFeed(feedPath(context.catalogueDir));
 
   const services = await step('Aggregator, indexer, notifier and ingest', async () => {
+    // A stage that fails for good ends the demo (standalone, the aggregator exits 1).
     const aggregator = await startAggregator(loadConfig(AggregatorEnv, env), {
       logger: logFor('aggregator'),
+      onFatal: supervisor.onFatal('aggregator'),
     });
-    stops.unshift(aggregator.stop);
-    const indexer = await startIndexer(loadConfig(IndexerEnv, env), { logger: logFor('indexer') });
-    stops.unshift(indexer.stop);
+    supervisor.add(aggregator.stop);
+    const indexer = await startIndexer(loadConfig(IndexerEnv, env), {
+      logger: logFor('indexer'),
+      onFatal: supervisor.onFatal('indexer'),
+    });
+    supervisor.add(indexer.stop);
     const notifier = await startNotifier(loadConfig(NotifierEnv, { ...env, NOTIFIER_PORT: '0' }), {
       logger: logFor('notifier'),
       subscriptions: parseSubscriptions(demoBuyers(products), 'demo buyers'),
+      onFatal: supervisor.onFatal('notifier'),
     });
-    stops.unshift(notifier.stop);
+    supervisor.add(notifier.stop);
     const apiKey = `demo-${randomBytes(24).toString('hex')}`;
     const ingest = await startIngest(
       loadConfig(IngestEnv, {
@@ -71,8 +82,8 @@ export async function startDemoServices(context: DemoServiceContext): Promise<De
       }),
       { logger: logFor('ingest') },
     );
-    // Ingest stops first so nothing new enters while the rest drains.
-    stops.unshift(ingest.stop);
+    // Ingest, started last, stops first: nothing new enters while the rest drains.
+    supervisor.add(ingest.stop);
     return { ingest, apiKey, notifier, indexerGroup: indexer.groupId };
   });
 
@@ -94,19 +105,15 @@ export async function startDemoServices(context: DemoServiceContext): Promise<De
       (sum, id) => sum + (TOPICS.find((t) => t.id === id)?.partitions ?? 0),
       0,
     ),
-    stop: async () => {
-      for (const stop of stops) await stop().catch(() => {});
-    },
+    stop: () => supervisor.stopAll(),
   };
 }
 
 const feedPath = (catalogueDir: string) => `${catalogueDir}/catalogue.json`;
 
 /** Catalogue sync (embeds every view once, incrementally after that) and the embedding worker. */
-async function startVision(
-  context: DemoServiceContext,
-): Promise<{ stop(): Promise<void>; consumerGroups: GroupTopics[] }> {
-  const { env, step, catalogueDir, logFor, print } = context;
+async function startVision(context: DemoServiceContext): Promise<{ consumerGroups: GroupTopics[] }> {
+  const { env, step, catalogueDir, logFor, print, supervisor } = context;
   const namespace = env.TOPIC_NAMESPACE!;
   const { CatalogueEnv } = await import('../catalogue/config.ts');
   const { syncCatalogue } = await import('../catalogue/sync.ts');
@@ -121,10 +128,14 @@ async function startVision(
   });
   return step('Embedding worker (ONNX model, catalogue index)', async () => {
     const config = loadConfig(EmbedderEnv, env);
-    const embedder = await startEmbedder(config, { logger: logFor('embedder') });
+    // The model does not fit its manifest: standalone, the embedder exits 1.
+    const embedder = await startEmbedder(config, {
+      logger: logFor('embedder'),
+      onFatal: supervisor.onFatal('embedder'),
+    });
+    supervisor.add(embedder.stop);
     await embedder.ready();
     return {
-      stop: embedder.stop,
       consumerGroups: [{ groupId: embedder.groupId, topics: [topicName('uploads', namespace)] }],
     };
   });

@@ -12,32 +12,41 @@ export function register(program: Command): void {
       const { EmbedderEnv } = await import('./config.ts');
       const { startEmbedder } = await import('./service.ts');
       const { createLogger } = await import('../../shared/observability/logger.ts');
-      const { serveHealth } = await import('../../shared/observability/metrics.ts');
+      const { createRegistry, serveHealth } = await import('../../shared/observability/metrics.ts');
       const { stopOnSignals } = await import('../../shared/kafka/consumer-runner.ts');
       const config = loadConfig(EmbedderEnv);
       const logger = createLogger('embedder', config.LOG_LEVEL);
+      const registry = createRegistry('embedder');
       let failed = false;
-      const embedder = await startEmbedder(config, {
+      let embedder: Awaited<ReturnType<typeof startEmbedder>> | undefined;
+      // The port first, before any Kafka work: a busy METRICS_PORT fails here, not after the
+      // consumers joined their groups (a rebalance for the other workers). Ready once the catalogue
+      // index is built and while both consumers run (joined, not crashed, not stuck); a consumer
+      // kafkajs will not restart stops the process (stopOnSignals), exit 1.
+      const health = await serveHealth(
+        registry,
+        config.METRICS_PORT,
+        () => !failed && embedder?.health().ready === true,
+      );
+      logger.info({ port: health.port }, 'metrics and health endpoint listening');
+      const started = await startEmbedder(config, {
         logger,
+        registry,
         // The model cannot describe anything: exit non-zero so the deployment shows it.
         onFatal: () => {
           failed = true;
-          void embedder.stop().finally(() => process.exit(1));
+          void started.stop().finally(() => process.exit(1));
         },
+      }).catch(async (error: unknown) => {
+        await health.close();
+        throw error;
       });
-      // Ready once the catalogue index is built and while both consumers run (joined, not crashed,
-      // not stuck); a consumer kafkajs will not restart stops the process (stopOnSignals), exit 1.
-      const health = await serveHealth(
-        embedder.registry,
-        config.METRICS_PORT,
-        () => !failed && embedder.health().ready,
-      );
-      logger.info({ port: health.port }, 'metrics and health endpoint listening');
+      embedder = started;
       stopOnSignals(
         logger,
-        () => embedder.stop(),
+        () => started.stop(),
         () => health.close(),
       );
-      await embedder.ready();
+      await started.ready();
     });
 }

@@ -122,17 +122,25 @@ export function register(program: Command): void {
       const { IndexerEnv } = await import('./config.ts');
       const { startIndexer } = await import('./service.ts');
       const { createLogger } = await import('../../shared/observability/logger.ts');
-      const { serveHealth } = await import('../../shared/observability/metrics.ts');
+      const { createRegistry, serveHealth } = await import('../../shared/observability/metrics.ts');
       const { stopOnSignals } = await import('../../shared/kafka/consumer-runner.ts');
       const config = loadConfig(IndexerEnv);
       const logger = createLogger('indexer', config.LOG_LEVEL);
-      const indexer = await startIndexer(config, { logger });
-      // Ready while the consumer runs (joined, not crashed, not stuck) and Elasticsearch answers.
-      const health = await serveHealth(indexer.registry, config.METRICS_PORT, () => indexer.health().ready);
+      const registry = createRegistry('indexer');
+      let indexer: Awaited<ReturnType<typeof startIndexer>> | undefined;
+      // The port first, before any Kafka work: a busy METRICS_PORT fails here, not after the
+      // consumer joined its group (a rebalance for the other indexers). Ready once started, while
+      // the consumer runs (joined, not crashed, not stuck) and Elasticsearch answers.
+      const health = await serveHealth(registry, config.METRICS_PORT, () => indexer?.health().ready === true);
       logger.info({ port: health.port }, 'metrics and health endpoint listening');
+      const started = await startIndexer(config, { logger, registry }).catch(async (error: unknown) => {
+        await health.close();
+        throw error;
+      });
+      indexer = started;
       stopOnSignals(
         logger,
-        () => indexer.stop(),
+        () => started.stop(),
         () => health.close(),
       );
     });

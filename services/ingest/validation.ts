@@ -6,6 +6,7 @@
 import type { z } from 'zod';
 import { Interaction, Upload } from '../../shared/contracts/events.ts';
 import { describeIssues } from '../../shared/kafka/codec.ts';
+import { type ImageType, isHeifType, sniffImageType as sniffBytes } from '../../shared/vision/image-type.ts';
 
 export const UploadRequest = Upload.omit({ receivedAt: true, source: true });
 export type UploadRequest = z.infer<typeof UploadRequest>;
@@ -112,35 +113,30 @@ export function itemsOfNdjsonBatch(text: string, maxBatch: number): BatchItems {
   };
 }
 
-const IMAGE_SIGNATURES: ReadonlyArray<{ type: string; test: (b: Buffer) => boolean }> = [
-  { type: 'image/jpeg', test: (b) => b.length > 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff },
-  { type: 'image/png', test: (b) => b.subarray(0, 8).equals(Buffer.from([137, 80, 78, 71, 13, 10, 26, 10])) },
-  {
-    type: 'image/webp',
-    test: (b) =>
-      b.subarray(0, 4).toString('latin1') === 'RIFF' && b.subarray(8, 12).toString('latin1') === 'WEBP',
-  },
-  // HEIF containers (ISO-BMFF, by major brand). Whether the image inside can be decoded depends on
-  // its coding (HEVC or AV1) and on the decoder's build: see isHeifContainer and server.ts.
-  { type: 'image/avif', test: (b) => heifBrand(b) === 'avif' },
-  { type: 'image/heic', test: (b) => /^(heic|heix|mif1)$/.test(heifBrand(b) ?? '') },
-];
+/**
+ * The image types an upload may be in (what `decodableFormatsList` names when one is refused):
+ * JPEG, PNG, WebP, and the HEIF family, which is checked against the decoder before it is accepted
+ * (see isHeifContainer and server.ts). The sniffer knows GIF and TIFF too; uploads refuse them.
+ */
+const UPLOAD_IMAGE_TYPES: ReadonlySet<string> = new Set<ImageType>([
+  'image/jpeg',
+  'image/png',
+  'image/webp',
+  'image/avif',
+  'image/heic',
+  'image/heif',
+]);
 
-function heifBrand(b: Buffer): string | undefined {
-  return b.length >= 12 && b.subarray(4, 8).toString('latin1') === 'ftyp'
-    ? b.subarray(8, 12).toString('latin1')
-    : undefined;
-}
-
-/** The image type the bytes really are (not what the client claims), or undefined. */
+/** The image type the bytes really are (not what the client claims), if an upload may be one. */
 export function sniffImageType(bytes: Buffer): string | undefined {
-  return IMAGE_SIGNATURES.find((s) => s.test(bytes))?.type;
+  const type = sniffBytes(bytes);
+  return type && UPLOAD_IMAGE_TYPES.has(type) ? type : undefined;
 }
 
 /**
- * True for the HEIF family (HEIC, AVIF): the signature alone does not tell whether the image can be
+ * True for the HEIF family (AVIF, HEIC, generic HEIF): the signature alone does not tell whether the image can be
  * decoded, so these are checked against the decoder before being accepted.
  */
 export function isHeifContainer(contentType: string): boolean {
-  return contentType === 'image/heic' || contentType === 'image/avif';
+  return isHeifType(contentType);
 }

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import fastify, { type FastifyInstance } from 'fastify';
-import type { Kafka } from 'kafkajs';
+import type { Kafka, Producer } from 'kafkajs';
 import cron, { type ScheduledTask } from 'node-cron';
 import { z } from 'zod';
 import { BlobNotFoundError, type BlobStore, FilesystemBlobStore } from '../../shared/blobstore/blob-store.ts';
@@ -24,6 +24,7 @@ import { requireTopics } from '../../shared/kafka/required-topics.ts';
 import { followTopics } from '../../shared/kafka/topic-follower.ts';
 import { createLogger, type Logger } from '../../shared/observability/logger.ts';
 import { createRegistry, type Registry } from '../../shared/observability/metrics.ts';
+import { sniffImageType } from '../../shared/vision/image-type.ts';
 import { cardJson } from './card-json.ts';
 import type { NotifierConfig } from './config.ts';
 import { Deliverer, dailyCron } from './deliverer.ts';
@@ -42,6 +43,11 @@ export interface NotifierDeps {
   blobs?: BlobStore;
   mailer?: Mailer;
   now?: () => Date;
+  /**
+   * One of its consumers (alerts, the inbox's view, the delivery ledger's follower) crashed for
+   * good. Default: `failService`, which `stopOnSignals` turns into a stop and exit 1.
+   */
+  onFatal?: (error: Error) => void;
 }
 
 export interface Notifier {
@@ -65,14 +71,9 @@ const ActionRequest = z.object({
   quantity: z.number().int().positive().max(10_000_000).optional(),
 });
 
-/** JPEG, PNG, WebP, GIF by their magic bytes; anything else is served as opaque bytes. */
+/** The image type of a blob by its magic bytes (shared/vision/image-type.ts); else opaque bytes. */
 function imageType(bytes: Buffer): string {
-  if (bytes[0] === 0xff && bytes[1] === 0xd8) return 'image/jpeg';
-  if (bytes.subarray(0, 4).toString('hex') === '89504e47') return 'image/png';
-  if (bytes.subarray(0, 4).toString() === 'RIFF' && bytes.subarray(8, 12).toString() === 'WEBP')
-    return 'image/webp';
-  if (bytes.subarray(0, 3).toString() === 'GIF') return 'image/gif';
-  return 'application/octet-stream';
+  return sniffImageType(bytes) ?? 'application/octet-stream';
 }
 
 export async function startNotifier(config: NotifierConfig, deps: NotifierDeps = {}): Promise<Notifier> {
@@ -93,16 +94,9 @@ export async function startNotifier(config: NotifierConfig, deps: NotifierDeps =
     ledger: topicName('notifier-deliveries', config.TOPIC_NAMESPACE),
     deadLetters: topicName('dead-letters', config.TOPIC_NAMESPACE),
   };
-  await requireTopics(kafka, 'notifier', config.TOPIC_NAMESPACE, [
-    'reorder-alerts',
-    'alert-actions',
-    'notifier-deliveries',
-    'dead-letters',
-  ]);
-  const producer = await connectProducer(kafka);
-  const closers: Array<() => Promise<void>> = [async () => producer.disconnect()];
-  // Consumers leave their groups in parallel (each waits out its current long poll), before the
-  // shared producer closes; everything else closes in reverse order of start.
+  // Consumers leave their groups in parallel (each waits out its current long poll), then the
+  // rest closes in reverse order: digests, mailer, the inbox server, last the shared producer.
+  const closers: Array<() => Promise<void>> = [];
   const consumers: Array<() => Promise<void>> = [];
   const report = (error: unknown) =>
     logger.error({ error: (error as Error).message }, 'error while stopping');
@@ -117,11 +111,41 @@ export async function startNotifier(config: NotifierConfig, deps: NotifierDeps =
   let health = (): ConsumerHealth => ({ ready: false, reason: 'starting' });
 
   try {
-    const ledger = new DeliveryLedger(kafka, topics.ledger, producer, logger);
+    // The port first, before any Kafka work: a busy NOTIFIER_PORT fails here, not after the
+    // followers and the alerts consumer joined their groups. /readyz says "starting" meanwhile.
+    const state = new InboxState();
+    let producer: Producer | undefined;
+    const server = await startInbox({
+      health: () => health(),
+      config,
+      state,
+      subscriptions,
+      blobs,
+      registry,
+      producer: () => producer,
+      topics,
+      now,
+      logger,
+    });
+    closers.push(() => server.close());
+    const port = (server.server.address() as AddressInfo).port;
+    const inboxUrl = config.NOTIFIER_PUBLIC_URL ?? `http://${config.NOTIFIER_HOST}:${port}/`;
+
+    await requireTopics(kafka, 'notifier', config.TOPIC_NAMESPACE, [
+      'reorder-alerts',
+      'alert-actions',
+      'notifier-deliveries',
+      'dead-letters',
+    ]);
+    const connected = await connectProducer(kafka);
+    producer = connected;
+    closers.unshift(async () => connected.disconnect());
+
+    const fatal = deps.onFatal ? { onFatal: deps.onFatal } : {};
+    const ledger = new DeliveryLedger(kafka, topics.ledger, connected, logger, { registry, ...fatal });
     await ledger.start();
     consumers.push(() => ledger.stop());
 
-    const state = new InboxState();
     const view = await followTopics(
       kafka,
       [topics.alerts, topics.actions],
@@ -138,24 +162,9 @@ export async function startNotifier(config: NotifierConfig, deps: NotifierDeps =
           );
         }
       },
+      { registry, logger, ...fatal },
     );
     consumers.push(() => view.stop());
-
-    const server = await startInbox({
-      health: () => health(),
-      config,
-      state,
-      subscriptions,
-      blobs,
-      registry,
-      producer,
-      topics,
-      now,
-      logger,
-    });
-    closers.push(() => server.close());
-    const port = (server.server.address() as AddressInfo).port;
-    const inboxUrl = config.NOTIFIER_PUBLIC_URL ?? `http://${config.NOTIFIER_HOST}:${port}/`;
 
     const deliverer = new Deliverer({
       subscriptions,
@@ -188,7 +197,8 @@ export async function startNotifier(config: NotifierConfig, deps: NotifierDeps =
       kafka,
       logger,
       registry,
-      producer,
+      producer: connected,
+      ...fatal,
       service: 'notifier',
       groupId: `${config.TOPIC_NAMESPACE}.${config.NOTIFIER_GROUP_ID}`,
       topics: [topics.alerts],
@@ -213,12 +223,14 @@ export async function startNotifier(config: NotifierConfig, deps: NotifierDeps =
     });
     await runner.start();
     consumers.push(() => runner.stop());
-    // The delivery ledger's follower is not in it (DeliveryLedger does not expose it); like every
-    // consumer here, it stops the process if kafkajs crashes it for good (stopOnSignals).
+    // Every consumer here: the alerts, the inbox's view and the delivery ledger's follower (without
+    // it, deliveries by other instances go unseen). Each also stops the process if kafkajs crashes
+    // it for good (stopOnSignals).
     health = () =>
       combinedHealth([
         ['alerts', runner.health()],
         ['inbox', view.health()],
+        ['ledger', ledger.health()],
       ]);
 
     const tasks: ScheduledTask[] = subscriptions.buyers
@@ -257,7 +269,8 @@ interface InboxContext {
   subscriptions: Subscriptions;
   blobs: BlobStore;
   registry: Registry;
-  producer: import('kafkajs').Producer;
+  /** Connected once the service has checked its topics: actions wait for it (503 before). */
+  producer: () => Producer | undefined;
   topics: { actions: string };
   now: () => Date;
   logger: Logger;
@@ -307,6 +320,8 @@ async function startInbox(context: InboxContext): Promise<FastifyInstance> {
   app.post('/api/actions', async (request, reply) => {
     const parsed = ActionRequest.safeParse(request.body);
     if (!parsed.success) return reply.code(400).send({ error: describeIssues(parsed.error) });
+    const kafka = producer();
+    if (!kafka) return reply.code(503).send({ error: 'the notifier is starting: try again in a moment' });
     const { alertId, action, buyer, snoozeHours, quantity } = parsed.data;
     if (!subscriptions.buyers.some((b) => b.id === buyer))
       return reply.code(400).send({ error: `unknown buyer ${buyer}` });
@@ -326,7 +341,7 @@ async function startInbox(context: InboxContext): Promise<FastifyInstance> {
       ...(action === 'ordered' && quantity !== undefined ? { quantity } : {}),
     };
     // Recorded in Kafka first (acks=all): the page only shows what the log holds.
-    await producer.send({
+    await kafka.send({
       topic: topics.actions,
       acks: -1,
       messages: [{ key: alertId, value: encode(AlertAction, record) }],
@@ -363,6 +378,25 @@ async function startInbox(context: InboxContext): Promise<FastifyInstance> {
       .send({ status: ready ? 'ready' : 'not ready', reason, alerts: state.size });
   });
 
-  await app.listen({ host: config.NOTIFIER_HOST, port: config.NOTIFIER_PORT });
+  try {
+    await app.listen({ host: config.NOTIFIER_HOST, port: config.NOTIFIER_PORT });
+  } catch (error) {
+    await app.close().catch(() => {});
+    throw portError(error as NodeJS.ErrnoException, config.NOTIFIER_HOST, config.NOTIFIER_PORT);
+  }
   return app;
+}
+
+/** A port that cannot be bound is a setting to fix: the error names NOTIFIER_PORT (like METRICS_PORT's). */
+function portError(error: NodeJS.ErrnoException, host: string, port: number): Error {
+  const why =
+    error.code === 'EADDRINUSE'
+      ? 'the port is in use (another service or instance?)'
+      : error.code === 'EACCES'
+        ? 'not permitted (ports below 1024 need privileges)'
+        : error.message;
+  return new Error(
+    `cannot serve the buyer inbox on ${host}:${port}: ${why}; set NOTIFIER_PORT (now ${port}) to a free port, or 0 to pick one`,
+    { cause: error },
+  );
 }

@@ -11,6 +11,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request } from 'undici';
 import { checkHeifDecodable } from '../vision/heif-support.ts';
+import { isHeifType, sniffImageType } from '../vision/image-type.ts';
 import {
   assertFetchableUrl,
   checkedLookup,
@@ -55,35 +56,6 @@ export const DEFAULT_FETCH: FetchOptions = {
   backoffMs: 250,
   deadlineMs: 20_000,
 };
-
-/** Magic numbers of the raster formats the decoder accepts. */
-export function sniffImageType(bytes: Buffer): string | null {
-  if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return 'image/jpeg';
-  if (
-    bytes.length >= 8 &&
-    bytes.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))
-  )
-    return 'image/png';
-  if (bytes.length >= 6 && /^GIF8[79]a$/.test(bytes.subarray(0, 6).toString('latin1'))) return 'image/gif';
-  if (
-    bytes.length >= 12 &&
-    bytes.subarray(0, 4).toString('latin1') === 'RIFF' &&
-    bytes.subarray(8, 12).toString('latin1') === 'WEBP'
-  )
-    return 'image/webp';
-  if (bytes.length >= 12 && bytes.subarray(4, 8).toString('latin1') === 'ftyp') {
-    const brand = bytes.subarray(8, 12).toString('latin1');
-    if (/^(avif|avis)$/.test(brand)) return 'image/avif';
-    if (/^(heic|heix|hevc|hevx|mif1|msf1)$/.test(brand)) return 'image/heif';
-  }
-  if (
-    bytes.length >= 4 &&
-    (bytes.subarray(0, 4).toString('latin1') === 'II*\0' ||
-      bytes.subarray(0, 4).toString('latin1') === 'MM\0*')
-  )
-    return 'image/tiff';
-  return null;
-}
 
 export class ImageFetcher {
   private readonly agent: Agent;
@@ -193,7 +165,7 @@ export class ImageFetcher {
       const sniffed = sniffImageType(bytes);
       if (!sniffed)
         throw new PermanentFetchError(`${redact(url.href)} did not return a raster image (content sniffed)`);
-      if (sniffed === 'image/heif' || sniffed === 'image/avif') {
+      if (isHeifType(sniffed)) {
         // HEIC is HEVC inside, which this build may have no decoder for: refused now, for good
         // (fetching it again would not help), with why, rather than failing in the decoder later.
         const heif = await checkHeifDecodable(bytes);

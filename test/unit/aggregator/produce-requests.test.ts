@@ -1,27 +1,42 @@
 /**
  * How a transaction's outputs are packed into produce requests (pure part of the stage): every
  * message exactly once, each topic's messages in their order, no request over the size limit
- * unless a single message is, and as few requests as fit.
+ * unless a single message is, and as few requests as fit. Sizes are the one wire measure of
+ * shared/kafka/record-size.ts (headers included, a batch's overhead per topic in a request).
  */
 import type { Message } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { produceRequestsOf } from '../../../services/aggregator/alignment.ts';
+import {
+  encodedRecordSize,
+  MAX_PRODUCE_REQUEST_BYTES,
+  RECORD_BATCH_OVERHEAD,
+} from '../../../shared/kafka/record-size.ts';
 
-/** A message of `bytes` bytes as the packer counts it (key + value + 64 of overhead). */
-const message = (id: string, bytes: number): Message => ({
-  key: id,
-  value: 'x'.repeat(bytes - 64 - id.length),
-});
+/** A message of `bytes` encoded bytes (the shared measure). */
+const message = (id: string, bytes: number): Message => {
+  const bare = encodedRecordSize({ key: id, value: '' });
+  return { key: id, value: 'x'.repeat(bytes - bare) };
+};
 const flat = (requests: ReturnType<typeof produceRequestsOf>) =>
   requests.flatMap((request) =>
     request.flatMap(({ topic, messages }) => messages.map((m) => `${topic}:${m.key}`)),
   );
+/** Encoded bytes of a request: one record batch per topic in it. */
 const sizeOf = (request: ReturnType<typeof produceRequestsOf>[number]) =>
   request.reduce(
     (sum, { messages }) =>
-      sum + messages.reduce((s, m) => s + String(m.key).length + String(m.value).length + 64, 0),
+      sum + RECORD_BATCH_OVERHEAD + messages.reduce((s, m) => s + encodedRecordSize(m), 0),
     0,
   );
+/** Encoded bytes of two neighbouring requests sent as one (a topic in both is then one batch). */
+const mergedSizeOf = (
+  a: ReturnType<typeof produceRequestsOf>[number],
+  b: ReturnType<typeof produceRequestsOf>[number],
+) => {
+  const shared = a.filter(({ topic }) => b.some((other) => other.topic === topic)).length;
+  return sizeOf(a) + sizeOf(b) - shared * RECORD_BATCH_OVERHEAD;
+};
 
 describe('produce requests of a transaction', () => {
   it('puts several topics in one request when they fit', () => {
@@ -53,7 +68,7 @@ describe('produce requests of a transaction', () => {
     for (const request of requests) expect(sizeOf(request)).toBeLessThanOrEqual(1_000);
     // As few as fit: no two neighbours could have been one request.
     for (let i = 1; i < requests.length; i++)
-      expect(sizeOf(requests[i - 1]!) + sizeOf(requests[i]!)).toBeGreaterThan(1_000);
+      expect(mergedSizeOf(requests[i - 1]!, requests[i]!)).toBeGreaterThan(1_000);
     expect(requests.length).toBeLessThanOrEqual(Math.ceil((25 * 150 + 7 * 300) / 1_000) + 1);
   });
 
@@ -72,5 +87,30 @@ describe('produce requests of a transaction', () => {
   it('makes no request for nothing', () => {
     expect(produceRequestsOf(new Map(), 1_000)).toEqual([]);
     expect(produceRequestsOf(new Map([['windows', []]]), 1_000)).toEqual([]);
+  });
+
+  it('counts headers and record batches as the broker does: no request over the limit', () => {
+    // Small keys and values, large headers (a changelog part's, a progress record's): the request
+    // is what the broker measures, headers included.
+    const withHeaders = (id: string): Message => ({
+      key: id,
+      value: 'v',
+      headers: { 'trace.context': 'h'.repeat(150), 'changelog.parts': '3' },
+    });
+    const requests = produceRequestsOf(
+      new Map([
+        ['changelog', Array.from({ length: 12 }, (_, i) => withHeaders(`c${i}`))],
+        ['windows', Array.from({ length: 12 }, (_, i) => withHeaders(`w${i}`))],
+      ]),
+      1_000,
+    );
+    expect(flat(requests)).toHaveLength(24);
+    for (const request of requests) expect(sizeOf(request)).toBeLessThanOrEqual(1_000);
+  });
+
+  it('cuts at the shared produce-request limit by default', () => {
+    const big = (id: string) => message(id, Math.ceil(MAX_PRODUCE_REQUEST_BYTES / 2));
+    const requests = produceRequestsOf(new Map([['changelog', [big('a'), big('b'), big('c')]]]));
+    expect(requests.map((r) => flat([r]))).toEqual([['changelog:a'], ['changelog:b'], ['changelog:c']]);
   });
 });
