@@ -88,6 +88,7 @@ export const AggregatorEnv = BaseEnv.extend({
   AGGREGATOR_COOL_AFTER_MS: positiveInt(6 * HOUR),
   AGGREGATOR_ESCALATE_FACTOR: z.coerce.number().gt(1).default(2),
   AGGREGATOR_DEMAND_ELASTICITY: z.coerce.number().min(0).max(1).default(0.5),
+  AGGREGATOR_TREND_HORIZON_DAYS: z.coerce.number().positive().default(14),
   AGGREGATOR_SERVICE_LEVEL_Z: nonNegative(1.65),
   AGGREGATOR_SERIES_LENGTH: positiveInt(24),
   AGGREGATOR_TOP_PHOTOS: positiveInt(5),
@@ -124,6 +125,7 @@ export interface TrendSettings {
   coolAfterMs: number;
   escalateFactor: number;
   demandElasticity: number;
+  trendHorizonDays: number;
   serviceLevelZ: number;
   seriesLength: number;
   topPhotos: number;
@@ -168,6 +170,7 @@ export function trendSettings(config: AggregatorConfig): TrendSettings {
     coolAfterMs: config.AGGREGATOR_COOL_AFTER_MS,
     escalateFactor: config.AGGREGATOR_ESCALATE_FACTOR,
     demandElasticity: config.AGGREGATOR_DEMAND_ELASTICITY,
+    trendHorizonDays: config.AGGREGATOR_TREND_HORIZON_DAYS,
     serviceLevelZ: config.AGGREGATOR_SERVICE_LEVEL_Z,
     seriesLength: config.AGGREGATOR_SERIES_LENGTH,
     topPhotos: config.AGGREGATOR_TOP_PHOTOS,

@@ -9,6 +9,8 @@ export interface ReorderSettings {
   demandElasticity: number;
   /** Safety factor for the demand over the lead time (1.65 ≈ 95 % service level). */
   serviceLevelZ: number;
+  /** Days of the lead time the trend's uplift is expected to last; demand is as usual after. */
+  trendHorizonDays: number;
   minUplift: number;
   alpha: number;
 }
@@ -47,7 +49,10 @@ export function adviseReorder(
   const demandUplift = 1 + settings.demandElasticity * Math.max(0, uplift - 1);
   const dailyDemand = inventory.dailySales * demandUplift;
   // At least a day's demand: with a lead time of 0 an empty shelf would otherwise need nothing.
-  const leadTimeDemand = dailyDemand * Math.max(1, inventory.leadTimeDays);
+  const leadDays = Math.max(1, inventory.leadTimeDays);
+  // An hour's social uplift is not a forecast for a season: past the trend's horizon, usual demand.
+  const trendDays = Math.min(leadDays, settings.trendHorizonDays);
+  const leadTimeDemand = dailyDemand * trendDays + inventory.dailySales * (leadDays - trendDays);
   // Demand over the lead time taken as Poisson: its standard deviation is √mean.
   const safetyStock = settings.serviceLevelZ * Math.sqrt(leadTimeDemand);
   // Without recent sales there is no demand to size an order on (an ERP's figure falls to 0 when
@@ -60,7 +65,8 @@ export function adviseReorder(
   const cover = dailyDemand > 0 ? available / dailyDemand : available === 0 ? 0 : null;
   // Judged on the exact cover: rounded for display, 9.96 days would read as 10 and not run out.
   // An empty shelf has run out whatever the lead time.
-  const runsOutBeforeRestock = available === 0 || (cover !== null && cover < inventory.leadTimeDays);
+  // Against the lead time the order is sized on (at least a day).
+  const runsOutBeforeRestock = available === 0 || (cover !== null && cover < leadDays);
   let priority: ReorderAdvice['priority'] =
     runsOutBeforeRestock && strong ? 'P1' : runsOutBeforeRestock || strong ? 'P2' : 'P3';
   // What is on order already covers the demand: urgent to watch, nothing to order.

@@ -190,6 +190,8 @@ interface Episode {
   level: number;
   levelUplift: number;
   priority: 'P1' | 'P2' | 'P3';
+  /** Whether the trend was strong at any alert of the episode (absent in older state: read from P1). */
+  strong?: boolean;
   lastRisingEnd: number;
   lastAlert: ReorderAlert;
 }
@@ -979,16 +981,24 @@ export class TrendPartition {
     if (rising.length === 0) return;
     const best =
       rising.find((r) => r.scope === GLOBAL) ?? rising.reduce((a, b) => (b.score > a.score ? b : a));
-    const strong = isStrongTrend(best.detectionUplift, best.score, this.settings);
-    const advice = adviseReorder(this.tables.inventory(sku), best.uplift, strong, this.settings);
+    // Sales are worldwide: the order is sized on the product's whole window, not on the country
+    // that rose (×34 in Portugal multiplied worldwide sales into 25–33 times the need in an audit).
+    const demand = global ?? best;
     const episode = state.episode;
+    // Strong once, strong for the episode: an escalation must not read as less urgent while the
+    // stock runs down only because a weaker sub-test found this window.
+    const strong =
+      isStrongTrend(best.detectionUplift, best.score, this.settings) ||
+      (episode !== null && (episode.strong ?? episode.priority === 'P1'));
+    const advice = adviseReorder(this.tables.inventory(sku), demand.uplift, strong, this.settings);
     if (!episode) {
-      const alert = this.alert(sku, state, end, end, 'new', 0, best, global ?? best, advice);
+      const alert = this.alert(sku, state, end, end, 'new', 0, best, demand, advice);
       state.episode = {
         start: end,
         level: 0,
-        levelUplift: best.uplift,
+        levelUplift: demand.uplift,
         priority: advice.priority,
+        strong,
         lastRisingEnd: end,
         lastAlert: alert,
       };
@@ -996,11 +1006,12 @@ export class TrendPartition {
       return;
     }
     episode.lastRisingEnd = end;
-    const grew = best.uplift >= this.settings.escalateFactor * episode.levelUplift;
+    episode.strong = strong;
+    const grew = demand.uplift >= this.settings.escalateFactor * episode.levelUplift;
     const moreUrgent = PRIORITY_RANK[advice.priority] < PRIORITY_RANK[episode.priority];
     if (!grew && !moreUrgent) return;
     episode.level++;
-    episode.levelUplift = Math.max(episode.levelUplift, best.uplift);
+    episode.levelUplift = Math.max(episode.levelUplift, demand.uplift);
     episode.priority = advice.priority;
     const alert = this.alert(
       sku,
@@ -1010,7 +1021,7 @@ export class TrendPartition {
       'escalated',
       episode.level,
       best,
-      global ?? best,
+      demand,
       advice,
     );
     episode.lastAlert = alert;
@@ -1077,7 +1088,7 @@ export class TrendPartition {
       },
       score: round3(best.score),
       pValue: best.pValue,
-      uplift: round3(best.uplift),
+      uplift: round3(global.uplift),
       windowStart: iso(end - windowSizeMs),
       windowEnd: iso(end),
       series: this.seriesUpTo(state, end),

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { TrendPartition } from '../../../services/aggregator/trends.ts';
-import type { ReorderAlert, Signal } from '../../../shared/contracts/events.ts';
+import type { ReorderAlert, Signal, TrendWindow } from '../../../shared/contracts/events.ts';
 import { HOUR, MIN, rng, settings, signal, T0, tables } from './fixtures.ts';
 
 const TREND_ONSET = T0 + 8 * HOUR;
@@ -146,19 +146,36 @@ describe('an alert opened by one country', () => {
         }),
       );
     signals.sort((a, b) => Date.parse(a.eventTime) - Date.parse(b.eventTime));
-    const partition = new TrendPartition(settings({ AGGREGATOR_WARMUP_MS: String(4 * HOUR) }), tables());
+    const partition = new TrendPartition(
+      settings({ AGGREGATOR_WARMUP_MS: String(4 * HOUR) }),
+      tables({}, { A: { onHand: 0, onOrder: 0, leadTimeDays: 10, dailySales: 5 } }),
+    );
     const alerts: ReorderAlert[] = [];
     const risingScopes = new Set<string>();
+    const windows = new Map<string, TrendWindow>();
     for (const s of signals) {
       partition.add(s);
       const out = partition.drain();
       alerts.push(...out.alerts);
-      for (const w of out.windows) if (w.rising) risingScopes.add(w.scope);
+      for (const w of out.windows) {
+        if (w.rising) risingScopes.add(w.scope);
+        if (w.sku === 'A') windows.set(`${w.scope}|${w.windowEnd}`, w);
+      }
     }
     expect([...risingScopes]).toEqual(['country:FR']);
     const first = alerts.find((a) => a.sku === 'A' && a.status === 'new')!;
     expect(first.photos.length).toBeGreaterThan(0);
     for (const photo of first.photos) expect(photo.postId).toMatch(/^fr-post-/);
+    // Sales are worldwide: the order is sized on the product's global window, not on France's rise.
+    const uplift = (w: TrendWindow) => Math.max(1, w.weightedCount / w.baseline);
+    const globalWindow = windows.get(`global|${first.windowEnd}`)!;
+    const franceWindow = windows.get(`country:FR|${first.windowEnd}`)!;
+    expect(uplift(franceWindow)).toBeGreaterThan(2 * uplift(globalWindow));
+    expect(first.uplift).toBeCloseTo(uplift(globalWindow), 1);
+    const demandPerDay = 5 * (1 + 0.5 * (first.uplift - 1));
+    expect(first.suggestedReorderQty).toBe(
+      Math.ceil(10 * demandPerDay + 1.65 * Math.sqrt(10 * demandPerDay)),
+    );
   });
 });
 

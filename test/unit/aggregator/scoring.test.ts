@@ -83,7 +83,13 @@ describe('evidence of one window', () => {
 });
 
 describe('reorder advice', () => {
-  const advice = { demandElasticity: 0.5, serviceLevelZ: 1.65, minUplift: 2, alpha: 1e-4 };
+  const advice = {
+    demandElasticity: 0.5,
+    serviceLevelZ: 1.65,
+    trendHorizonDays: 14,
+    minUplift: 2,
+    alpha: 1e-4,
+  };
   const stock = {
     sku: 'A',
     onHand: 40,
@@ -99,6 +105,19 @@ describe('reorder advice', () => {
     expect(result.suggestedReorderQty).toBe(Math.ceil(112 + 1.65 * Math.sqrt(112) - 40 - 10));
     expect(result.stock?.daysOfCover).toBe(5); // 40 / 8
     expect(result.priority).toBe('P1'); // runs out before a reorder could arrive, and a strong trend
+  });
+
+  it("expects the trend's uplift for its horizon only, and usual demand for the rest of the lead time", () => {
+    const result = adviseReorder({ ...stock, leadTimeDays: 60 }, 3, true, advice);
+    // 14 days at 8/day, then 46 days at the usual 4/day: 296, not 60 × 8 = 480.
+    expect(result.suggestedReorderQty).toBe(Math.ceil(296 + 1.65 * Math.sqrt(296) - 40 - 10));
+  });
+
+  it('judges running out against the day it sizes a lead time under a day on', () => {
+    // Half a day of cover, lead time half a day: the order is sized on a day, so it runs out.
+    const result = adviseReorder({ ...stock, onHand: 4, onOrder: 0, leadTimeDays: 0.5 }, 3, true, advice);
+    expect(result.stock?.daysOfCover).toBe(0.5);
+    expect(result.priority).toBe('P1');
   });
 
   it('orders nothing when stock already covers the trend, and says so with a low priority', () => {
