@@ -82,10 +82,12 @@ export const AggregatorEnv = BaseEnv.extend({
   AGGREGATOR_SEQUENTIAL_GROWTH: z.coerce.number().gt(1).default(5),
   AGGREGATOR_SEQUENTIAL_THRESHOLD: z.coerce.number().positive().default(13),
   AGGREGATOR_BASELINE_HALF_LIFE_MS: positiveInt(24 * HOUR),
+  /** The baselines' half-life while their SKU has an open episode: a trend is learnt slowly. */
+  AGGREGATOR_EPISODE_BASELINE_HALF_LIFE_MS: positiveInt(7 * DAY),
   AGGREGATOR_PRIOR_WEIGHT_WINDOWS: positiveInt(12),
   AGGREGATOR_DEFAULT_PRIOR: z.coerce.number().positive().default(2),
   AGGREGATOR_WARMUP_MS: nonNegative(24 * HOUR),
-  AGGREGATOR_COOL_AFTER_MS: positiveInt(6 * HOUR),
+  AGGREGATOR_COOL_AFTER_MS: positiveInt(12 * HOUR),
   AGGREGATOR_ESCALATE_FACTOR: z.coerce.number().gt(1).default(2),
   AGGREGATOR_DEMAND_ELASTICITY: z.coerce.number().min(0).max(1).default(0.5),
   AGGREGATOR_TREND_HORIZON_DAYS: z.coerce.number().positive().default(14),
@@ -119,6 +121,7 @@ export interface TrendSettings {
   recentPanes: number;
   sequential: SequentialSettings;
   baselineHalfLifeMs: number;
+  episodeBaselineHalfLifeMs: number;
   priorWeightWindows: number;
   defaultPrior: number;
   warmupMs: number;
@@ -164,6 +167,7 @@ export function trendSettings(config: AggregatorConfig): TrendSettings {
       threshold: config.AGGREGATOR_SEQUENTIAL_THRESHOLD,
     },
     baselineHalfLifeMs: config.AGGREGATOR_BASELINE_HALF_LIFE_MS,
+    episodeBaselineHalfLifeMs: config.AGGREGATOR_EPISODE_BASELINE_HALF_LIFE_MS,
     priorWeightWindows: config.AGGREGATOR_PRIOR_WEIGHT_WINDOWS,
     defaultPrior: config.AGGREGATOR_DEFAULT_PRIOR,
     warmupMs: config.AGGREGATOR_WARMUP_MS,

@@ -222,6 +222,8 @@ interface WindowResult {
   end: number;
   signals: number;
   distinctMembers: number;
+  /** Enough independent people, none dominating (`isBroadEnough`). */
+  broad: boolean;
   /** The window's weighted evidence (its point on the sparkline). */
   weighted: number;
   rising: boolean;
@@ -273,6 +275,14 @@ export class TrendPartition {
   private out: PendingOutputs = emptyOutputs();
   private readonly panesPerWindow: number;
   private readonly alpha: number;
+  /** The baselines' learning rate while their SKU has an open episode (slower: see `learning`). */
+  private readonly episodeAlpha: number;
+  /**
+   * The learning rate of the windows closing now: `alpha`, or `episodeAlpha` for a SKU with an open
+   * episode. Learning a trend at the usual pace made its own baseline catch up within hours: a
+   * trend still running at ×8 stopped being "rising" and its buyers were told it had cooled.
+   */
+  private learning: number;
   /** Member, post and author ids of the hopping panes; renumbered when it has grown (`closeHopping`). */
   private readonly interner = new Interner();
   private internLimit = MIN_INTERN_LIMIT;
@@ -327,6 +337,8 @@ export class TrendPartition {
   ) {
     this.panesPerWindow = settings.windowSizeMs / settings.advanceMs;
     this.alpha = 1 - 2 ** (-settings.advanceMs / settings.baselineHalfLifeMs);
+    this.episodeAlpha = 1 - 2 ** (-settings.advanceMs / settings.episodeBaselineHalfLifeMs);
+    this.learning = this.alpha;
   }
 
   /** The largest event time seen or pushed (watermarks, idle handling); -Infinity before any. */
@@ -510,6 +522,7 @@ export class TrendPartition {
       this.skuChange(state);
       for (const end of ends) {
         this.maybeCool(sku, state, end - advanceMs);
+        this.learning = state.episode ? this.episodeAlpha : this.alpha;
         const results: WindowResult[] = [];
         // Countries first: the global expectation is the sum of the per-country ones, so that a
         // product loved in one time zone is not "rising" every morning there.
@@ -735,8 +748,8 @@ export class TrendPartition {
     } else {
       const emptyWindows = (end - scope.baselineThrough) / advanceMs - 1;
       // Only the SKU's own measures are known to have been zero; everybody else's are unknown.
-      decayBaseline(scope.baselines.count, emptyWindows, this.alpha);
-      decayBaseline(scope.baselines.uploadCount, emptyWindows, this.alpha);
+      decayBaseline(scope.baselines.count, emptyWindows, this.learning);
+      decayBaseline(scope.baselines.uploadCount, emptyWindows, this.learning);
     }
     const b = scope.baselines;
     const countShare = shareOf(b.count, b.others);
@@ -813,10 +826,10 @@ export class TrendPartition {
     const beforeWeighted = this.beforeMeasures.evidence.weighted;
     const acceleration = (recentEvidence.weighted + 1) / (beforeWeighted + 1);
 
-    updateBaseline(b.count, evidence.weighted, this.alpha);
-    updateBaseline(b.others, others.weighted, this.alpha);
-    updateBaseline(b.uploadCount, tally.distinctUploaders, this.alpha);
-    updateBaseline(b.otherUploads, others.uploads, this.alpha);
+    updateBaseline(b.count, evidence.weighted, this.learning);
+    updateBaseline(b.others, others.weighted, this.learning);
+    updateBaseline(b.uploadCount, tally.distinctUploaders, this.learning);
+    updateBaseline(b.otherUploads, others.uploads, this.learning);
     scope.baselineThrough = end;
 
     const labels = this.labelsOf(end);
@@ -847,6 +860,7 @@ export class TrendPartition {
       end,
       signals: tally.signals,
       distinctMembers: tally.distinctMembers,
+      broad,
       weighted: evidence.weighted,
       rising,
       uplift,
@@ -977,6 +991,11 @@ export class TrendPartition {
   private decide(sku: string, state: SkuState, end: number, results: WindowResult[]): void {
     const global = results.find((r) => r.scope === GLOBAL);
     if (global) this.recordSeries(state, end, global);
+    const held = state.episode;
+    // An episode lasts while its product holds the rise, also where an hour is too quiet to test
+    // (the night in the trend's country): it cools once the rise is gone, not when a night's few
+    // posts stop being significant (a running trend was reported as cooled, then new, each day).
+    if (held && global && global.uplift >= this.settings.minUplift && global.broad) held.lastRisingEnd = end;
     const rising = results.filter((r) => r.rising);
     if (rising.length === 0) return;
     const best =
