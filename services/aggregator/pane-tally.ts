@@ -455,12 +455,10 @@ export class SpanScanner {
     const uploadWeight = settings.weights.upload;
     const cap = settings.postInteractionCap;
     let weighted = 0;
-    let evidenceSquares = 0;
     let sources = 0;
     for (let i = 0; i < distinctUploaders; i++) {
       const u = uploaderOrder[i]!;
       weighted += uploadWeight;
-      evidenceSquares += uploadWeight * uploadWeight;
       if (sourceSeen[u] !== g) {
         sourceSeen[u] = g;
         sourceAmount[u] = 0 + uploadWeight;
@@ -472,7 +470,6 @@ export class SpanScanner {
       const amount = Math.min(postWeight[postId]!, cap);
       if (amount <= 0) continue;
       weighted += amount;
-      evidenceSquares += amount * amount;
       const author = postAuthor[postId]!;
       if (sourceSeen[author] !== g) {
         sourceSeen[author] = g;
@@ -481,9 +478,11 @@ export class SpanScanner {
       } else sourceAmount[author] = sourceAmount[author]! + amount;
     }
     let top = 0;
+    let evidenceSquares = 0;
     for (let i = 0; i < sources; i++) {
       const v = sourceAmount[sourceOrder[i]!]!;
       if (v > top) top = v;
+      evidenceSquares += v * v;
     }
     into.distinctMembers = distinctMembers;
     into.distinctUploaders = distinctUploaders;
@@ -648,22 +647,24 @@ class SmallWindow {
     const uploadWeight = settings.weights.upload;
     const cap = settings.postInteractionCap;
     let weighted = 0;
-    let evidenceSquares = 0;
     let sources = 0;
     for (let i = 0; i < distinctUploaders; i++) {
       weighted += uploadWeight;
-      evidenceSquares += uploadWeight * uploadWeight;
       sources = this.addToSource(sources, distinct[i]!, uploadWeight);
     }
     for (let slot = 0; slot < posts; slot++) {
       const amount = Math.min(this.slotWeight[slot]!, cap);
       if (amount <= 0) continue;
       weighted += amount;
-      evidenceSquares += amount * amount;
       sources = this.addToSource(sources, this.slotAuthor[slot]!, amount);
     }
     let top = 0;
-    for (let i = 0; i < sources; i++) if (this.sourceAmounts[i]! > top) top = this.sourceAmounts[i]!;
+    let evidenceSquares = 0;
+    for (let i = 0; i < sources; i++) {
+      const v = this.sourceAmounts[i]!;
+      if (v > top) top = v;
+      evidenceSquares += v * v;
+    }
     into.distinctMembers = distinctMembers;
     into.distinctUploaders = distinctUploaders;
     into.lastPaneNewUploaders = distinctUploaders - uploadersBeforeLast;

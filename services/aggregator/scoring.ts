@@ -138,7 +138,7 @@ export function mergeTallies(tallies: readonly Tally[], withCountries: boolean):
 export interface Evidence {
   /** The damped weighted count the test is run on. */
   weighted: number;
-  /** Σ contribution² / Σ contribution: the variance scale of a weighted count. */
+  /** Σ (an author's contribution)² / Σ contribution: the variance scale of a weighted count. */
   varianceScale: number;
   distinctSources: number;
   topSourceShare: number;
@@ -150,21 +150,24 @@ export function evidenceOf(tally: Tally, settings: TrendSettings): Evidence {
   const cap = settings.postInteractionCap;
   const bySource = new Map<string, number>();
   let weighted = 0;
-  let squares = 0;
   for (const uploader of tally.uploaders) {
     weighted += uploadWeight;
-    squares += uploadWeight * uploadWeight;
     bySource.set(uploader, (bySource.get(uploader) ?? 0) + uploadWeight);
   }
   for (const post of tally.posts.values()) {
     const amount = Math.min(post.interactionWeight, cap);
     if (amount <= 0) continue;
     weighted += amount;
-    squares += amount * amount;
     bySource.set(post.author, (bySource.get(post.author) ?? 0) + amount);
   }
   let top = 0;
-  for (const v of bySource.values()) if (v > top) top = v;
+  // Each author's posts and the interactions they drew arrive together: one unit of evidence, not
+  // one per signal (counted apart, a few posts and their usual likes passed for a surge).
+  let squares = 0;
+  for (const v of bySource.values()) {
+    if (v > top) top = v;
+    squares += v * v;
+  }
   return {
     weighted,
     varianceScale: weighted > 0 ? Math.max(1, squares / weighted) : 1,
