@@ -61,7 +61,11 @@ export const postsMapping: Mapping = {
     captionFolded: { type: 'text', analyzer: 'standard' },
     hashtagsFolded: { type: 'keyword', normalizer: 'lowercase' },
     location,
+    /** `location.country` again, under the name every index shares for one dashboard filter. */
+    country: keyword,
     imageUrls: keyword,
+    /** Browsable links of the photos (services/indexer/documents.ts); blob photos only with INDEXER_PHOTO_BASE_URL. */
+    photoLinks: keyword,
     imageCount: integer,
     clientTimestamp: date,
     receivedAt: date,
@@ -81,6 +85,8 @@ export const mentionsMapping: Mapping = {
     /** `${uploadEventId}:${imageIndex}`: the photo, also the document id (one document per photo). */
     photoId: keyword,
     imageUrl: keyword,
+    /** Browsable link of the photo (see posts.photoLinks). */
+    photoLink: keyword,
     kind: keyword,
     sku: keyword,
     score: float,
@@ -88,6 +94,7 @@ export const mentionsMapping: Mapping = {
     candidates: { properties: { sku: keyword, score: float } },
     modelId: keyword,
     location,
+    country: keyword,
     eventTime: date,
     processedAt: date,
     photoEmbedding: vector,
@@ -124,6 +131,8 @@ export const trendWindowsMapping: Mapping = {
     distinctMembers: integer,
     countsByKind,
     baseline: float,
+    /** weightedCount / baseline (the indexer's): activity over the SKU's usual, as alerts report it. */
+    uplift: float,
     score: float,
     pValue: double,
     rising: { type: 'boolean' },
@@ -164,6 +173,8 @@ export const reorderAlertsMapping: Mapping = {
     series: { type: 'object', enabled: false },
     topRegions: { properties: { country: keyword, signals: integer, share: float } },
     topCountries: keyword,
+    /** `topCountries` again, under the name every index shares for one dashboard filter. */
+    country: keyword,
     /**
      * Each top region's share under its country code, so a filter such as `regionShare.FR >= 0.2`
      * tests one region's pair: `topRegions` is a plain object array, where `topRegions.country: FR
@@ -174,6 +185,9 @@ export const reorderAlertsMapping: Mapping = {
     /** The evidence photos' URLs, the first one alone for a table column that links to it. */
     photoUrls: keyword,
     firstPhotoUrl: keyword,
+    /** Browsable links of the photos (see posts.photoLinks), the first one alone for a column. */
+    photoLinks: keyword,
+    firstPhotoLink: keyword,
     distinctMembers: integer,
     stock: {
       properties: {

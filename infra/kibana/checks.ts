@@ -69,18 +69,22 @@ export function lensLayers(lens: SavedObject): Array<[string, LensLayer]> {
   return Object.entries(state.datasourceStates.formBased.layers);
 }
 
-/** One KQL clause: `field : value`, or `not field : value` (then `negated`). */
+export type KqlRange = '>=' | '>' | '<=' | '<';
+/** One KQL clause: `field : value`, `not field : value` (then `'not'`), or `field >= 2` (a range). */
 export type KqlTerm =
   | [field: string, value: string | boolean]
-  | [field: string, value: string | boolean, 'not'];
+  | [field: string, value: string | boolean, 'not']
+  | [field: string, value: number, KqlRange];
 
 /**
- * `field : value and not field : "value"` (the only KQL the objects use) → field/value pairs, a
- * third element `'not'` on a negated clause.
+ * `field : value and not field : "value" and field >= 2` (the only KQL the objects use) →
+ * field/value pairs, a third element `'not'` on a negated clause or the operator of a range.
  */
 export function kqlTerms(query: string): KqlTerm[] {
   if (query.trim() === '') return [];
-  return query.split(/\s+and\s+/i).map((clause) => {
+  return query.split(/\s+and\s+/i).map((clause): KqlTerm => {
+    const range = /^\s*([\w.@]+)\s*(>=|<=|>|<)\s*(-?\d+(?:\.\d+)?)\s*$/.exec(clause);
+    if (range) return [range[1]!, Number(range[3]), range[2] as KqlRange];
     const match = /^\s*(not\s+)?([\w.@]+)\s*:\s*(?:"([^"]*)"|(\S+))\s*$/i.exec(clause);
     if (!match) throw new Error(`unsupported KQL clause ${JSON.stringify(clause)}`);
     const raw = match[3] ?? match[4]!;
@@ -147,6 +151,11 @@ export function dataViewOf(object: SavedObject, objects: SavedObject[]): SavedOb
   return view;
 }
 
+/** A KQL clause needs its field mapped; a range clause needs it numeric. */
+function kqlUse([field, , op]: KqlTerm): Pick<FieldUse, 'field' | 'needs'> {
+  return { field, needs: op && op !== 'not' ? 'numeric' : 'exists' };
+}
+
 /** Every field use of every object, with what the use requires of the field's type. */
 export function fieldUses(objects: SavedObject[]): Array<FieldUse & { family: FamilyId }> {
   const uses: Array<FieldUse & { family: FamilyId }> = [];
@@ -167,8 +176,7 @@ export function fieldUses(objects: SavedObject[]): Array<FieldUse & { family: Fa
       ) as {
         query: { query: string };
       };
-      for (const [field] of kqlTerms(source.query.query))
-        uses.push({ object: o.id, family, field, needs: 'exists' });
+      for (const term of kqlTerms(source.query.query)) uses.push({ object: o.id, family, ...kqlUse(term) });
     } else if (o.type === 'lens') {
       const family = familyOfDataView(dataViewOf(o, objects));
       for (const [, layer] of lensLayers(o)) {
@@ -184,7 +192,7 @@ export function fieldUses(objects: SavedObject[]): Array<FieldUse & { family: Fa
         }
       }
       const query = (o.attributes.state as { query: { query: string } }).query.query;
-      for (const [field] of kqlTerms(query)) uses.push({ object: o.id, family, field, needs: 'exists' });
+      for (const term of kqlTerms(query)) uses.push({ object: o.id, family, ...kqlUse(term) });
     } else if (o.type === 'map') {
       const family = familyOfDataView(dataViewOf(o, objects));
       const layers = JSON.parse(String(o.attributes.layerListJSON)) as Array<{
@@ -194,8 +202,7 @@ export function fieldUses(objects: SavedObject[]): Array<FieldUse & { family: Fa
         if (layer.sourceDescriptor.geoField)
           uses.push({ object: o.id, family, field: layer.sourceDescriptor.geoField, needs: 'geo_point' });
       const state = JSON.parse(String(o.attributes.mapStateJSON)) as { query: { query: string } };
-      for (const [field] of kqlTerms(state.query.query))
-        uses.push({ object: o.id, family, field, needs: 'exists' });
+      for (const term of kqlTerms(state.query.query)) uses.push({ object: o.id, family, ...kqlUse(term) });
     }
   }
   return uses;
@@ -278,8 +285,11 @@ function termsOrder(layer: LensLayer, column: LensColumn): Record<string, string
   return { [key]: column.params?.orderDirection ?? 'desc' };
 }
 
+const RANGE_OP: Record<KqlRange, string> = { '>=': 'gte', '>': 'gt', '<=': 'lte', '<': 'lt' };
+
 export function termsQuery(terms: KqlTerm[]): unknown {
-  const term = ([field, value]: KqlTerm) => ({ term: { [field]: value } });
+  const term = ([field, value, op]: KqlTerm) =>
+    op && op !== 'not' ? { range: { [field]: { [RANGE_OP[op]]: value } } } : { term: { [field]: value } };
   const mustNot = terms.filter((t) => t[2] === 'not');
   return {
     bool: {

@@ -26,6 +26,13 @@ const IndexerSettings = BaseEnv.extend(RetentionEnv.shape).extend({
   /** Backoff while Elasticsearch is unavailable or rejecting (429/5xx): first wait, and cap. */
   INDEXER_BACKOFF_INITIAL_MS: z.coerce.number().int().min(10).default(500),
   INDEXER_BACKOFF_MAX_MS: z.coerce.number().int().min(10).default(30_000),
+  /**
+   * Public base URL of the notifier (the NOTIFIER_PUBLIC_URL buyers reach it at): uploaded photos
+   * (`blob:sha256:<hex>`) get a browsable link `<base>/blobs/sha256/<hex>` in the indexed documents
+   * (`photoLinks`, `photoLink`, `firstPhotoLink`), which Kibana shows as images. Unset: only
+   * https/http photos have a link; blob references stay as they are.
+   */
+  INDEXER_PHOTO_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
   /** Which topics to index (comma-separated topic ids); all six by default. */
   INDEXER_TOPICS: z
     .string()

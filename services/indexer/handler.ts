@@ -36,6 +36,7 @@ import {
 } from '../../shared/elasticsearch/documents.ts';
 import { decode, InvalidRecordError, PermanentError } from '../../shared/kafka/codec.ts';
 import type { BatchHandler, InboundRecord, Outcome } from '../../shared/kafka/consumer-runner.ts';
+import { type EnrichOptions, enrichAction } from './documents.ts';
 import type { IndexedTopic } from './indexed-topics.ts';
 
 /** A document Elasticsearch refused; the message carries Elasticsearch's reason to the DLQ headers. */
@@ -43,8 +44,20 @@ export class DocumentRejectedError extends PermanentError {
   override name = 'DocumentRejectedError';
 }
 
-/** Turns one record of `topic` into its index action, or throws InvalidRecordError. */
+/**
+ * Turns one record of `topic` into its index action (the shared projection plus the indexer's
+ * extra fields, services/indexer/documents.ts), or throws InvalidRecordError.
+ */
 export function actionFor(
+  topic: IndexedTopic,
+  prefix: string,
+  record: Pick<InboundRecord, 'key' | 'value'>,
+  options: EnrichOptions = {},
+): IndexAction {
+  return enrichAction(projectedAction(topic, prefix, record), options);
+}
+
+function projectedAction(
   topic: IndexedTopic,
   prefix: string,
   record: Pick<InboundRecord, 'key' | 'value'>,
@@ -75,6 +88,8 @@ export interface IndexerHandlerOptions {
   namespace: string;
   prefix: string;
   topics: readonly IndexedTopic[];
+  /** INDEXER_PHOTO_BASE_URL: where blob photo references become links (see documents.ts). */
+  photoBaseUrl?: string | undefined;
   backoff: { initialMs: number; maxMs: number };
   isStopping: () => boolean;
   /** Told how long the handler waited for Elasticsearch, and how each document ended. */
@@ -102,7 +117,7 @@ export function indexerHandler(options: IndexerHandlerOptions): BatchHandler {
         return;
       }
       try {
-        actions.push(actionFor(topic, options.prefix, record));
+        actions.push(actionFor(topic, options.prefix, record, { photoBaseUrl: options.photoBaseUrl }));
         positions.push(i);
       } catch (error) {
         outcomes[i] = error instanceof PermanentError ? { kind: 'dead', error } : { kind: 'retry', error };

@@ -129,6 +129,7 @@ export async function startIndexer(config: IndexerConfig, deps: IndexerDeps = {}
       namespace: config.TOPIC_NAMESPACE,
       prefix: config.ES_INDEX_PREFIX,
       topics: config.INDEXER_TOPICS,
+      photoBaseUrl: config.INDEXER_PHOTO_BASE_URL,
       backoff: { initialMs: config.INDEXER_BACKOFF_INITIAL_MS, maxMs: config.INDEXER_BACKOFF_MAX_MS },
       isStopping: () => stopping,
       onWait: (info) => {

@@ -1,6 +1,7 @@
 /** I/O helpers for the indexer, search and Kibana integration tests (real Kafka, real Elasticsearch). */
 import type { Client } from '@elastic/elasticsearch';
 import type { Kafka, Message } from 'kafkajs';
+import { enrichAction } from '../../../services/indexer/documents.ts';
 import {
   AlertAction,
   CatalogueEmbedding,
@@ -146,14 +147,15 @@ export async function waitFor(
 }
 
 /**
- * Writes the scenario straight into fresh indices under `prefix` (no Kafka, no indexer), refreshed
- * for search, for the tests of what reads the indices. The catalogue only when asked for.
+ * Writes the scenario straight into fresh indices under `prefix` (no Kafka), as the indexer
+ * would (the shared projection plus the indexer's fields, services/indexer/documents.ts),
+ * refreshed for search, for the tests of what reads the indices. The catalogue only when asked for.
  */
 export async function seedIndices(
   client: Client,
   prefix: string,
   scenario: Scenario,
-  options: { catalogue: boolean },
+  options: { catalogue: boolean; photoBaseUrl?: string },
 ): Promise<ItemResult[]> {
   await applyIndices(client, { prefix, retentionDays: 400, now: scenario.now });
   const actions: IndexAction[] = [
@@ -163,7 +165,7 @@ export async function seedIndices(
     ...scenario.windows.map((w) => trendWindowAction(prefix, w)),
     ...scenario.alerts.map((a) => reorderAlertAction(prefix, a)),
     ...scenario.actions.map((a) => alertActionAction(prefix, a)),
-  ];
+  ].map((a) => enrichAction(a, { photoBaseUrl: options.photoBaseUrl }));
   const results = await indexUntilSettled(client, actions, { backoff: { initialMs: 100, maxMs: 1000 } });
   await client.indices.refresh({ index: `${prefix}-*` });
   return results;

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dataViewOf, kqlTerms, lensRequest, termsQuery } from '../../../infra/kibana/checks.ts';
 import type { SavedObject } from '../../../infra/kibana/saved-objects.ts';
+import { enrichAction } from '../../../services/indexer/documents.ts';
 import { withIndexPrefix } from '../../../services/indexer/kibana-import.ts';
 import type { ReorderAlert, TrendWindow } from '../../../shared/contracts/events.ts';
 import { indexUntilSettled } from '../../../shared/elasticsearch/bulk.ts';
@@ -115,7 +116,10 @@ beforeAll(async () => {
   expect(results.filter((r) => r.status !== 'indexed')).toEqual([]);
   const extra = await indexUntilSettled(
     es,
-    [...extraWindows().map((w) => trendWindowAction(prefix, w)), reorderAlertAction(prefix, cooledAlert())],
+    [
+      ...extraWindows().map((w) => trendWindowAction(prefix, w)),
+      reorderAlertAction(prefix, cooledAlert()),
+    ].map((a) => enrichAction(a)),
     { backoff: { initialMs: 100, maxMs: 1000 } },
   );
   expect(extra.filter((r) => r.status !== 'indexed')).toEqual([]);
@@ -128,32 +132,35 @@ afterAll(async () => {
 });
 
 describe('Micro-trends panels on the real node', () => {
-  it('rising products table: one row per rising SKU, figures of its busiest hourly window', async () => {
+  it('rising products table: SKUs with an hour at 2× usual or more, figures of that busiest hourly window', async () => {
     const rows = await runLens('trend-radar-lens-rising-products');
-    // Best score 8 and 40 signals (the window starting an hour ago), not the daily windows' 20
-    // and 30, nor a sum over overlapping windows (30 + 35 + 40 + 300 signals).
+    // 60 weighted signals (the window starting an hour ago, 15× its baseline), not the daily
+    // windows' 450 nor a sum over overlapping windows; SHOE-1 rose in France only.
     expect(
       rows.map((r) => [
         r.key,
-        (r.maxScore as { value: number }).value,
-        (r.signals as { value: number }).value,
+        (r.weighted as { value: number }).value,
+        (r.uplift as { value: number }).value,
       ]),
-    ).toEqual([['BAG-1', 8, 40]]);
+    ).toEqual([
+      ['BAG-1', 60, 15],
+      ['SHOE-1', 60, 15],
+    ]);
     expect((rows[0]!.members as { value: number }).value).toBe(20);
+    expect((rows[1]!.scope as { buckets: Bucket[] }).buckets.map((b) => b.key)).toEqual(['country:FR']);
   });
 
-  it('trend lines: the top 5 SKUs by best score over the range, each with its line per hour', async () => {
+  it('trend lines: the top 5 SKUs by their busiest hour over the range, each with its line per hour', async () => {
     const skus = await runLens('trend-radar-lens-top-sku-trends');
-    // Ranked once over the whole range: the shoe and the coat (0.3) are not among the top 5,
-    // although they lead every hour the extra SKUs have no window in.
-    expect(skus.map((s) => s.key)).toEqual(['BAG-1', 'EXTRA-1', 'EXTRA-2', 'EXTRA-3', 'EXTRA-4']);
+    // Ranked once over the whole range by activity, not by score: the extra SKUs score better
+    // than the shoe and the coat but have 4.5 weighted signals in their one hour.
+    expect(skus.map((s) => s.key)).toEqual(['BAG-1', 'SHOE-1', 'COAT-1', 'EXTRA-1', 'EXTRA-2']);
     const bag = (skus[0]!.time as { buckets: Bucket[] }).buckets;
     expect(bag).toHaveLength(6);
     const weighted = bag.map((b) => (b.weighted as { value: number }).value);
     // Hourly windows only, the busiest per bucket: 45 and 52.5 (the overlapping window) make
     // 52.5, not 97.5; the daily window (450) is left out.
     expect(weighted).toEqual([6, 6, 6, 6, 52.5, 60]);
-    for (const extra of skus.slice(1)) expect((extra.time as { buckets: Bucket[] }).buckets).toHaveLength(1);
   });
 
   it('rising SKUs by region', async () => {

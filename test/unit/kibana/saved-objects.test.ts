@@ -49,18 +49,43 @@ describe('infra/kibana/trend-radar.ndjson', () => {
     const dashboard = objects.find((o) => o.id === 'trend-radar-dashboard-micro-trends')!;
     const panels = dashboard.references.map((r) => objects.find((o) => o.id === r.id)!);
     expect(panels.map((p) => p.attributes.title)).toEqual([
-      'Rising products',
+      'Hot products (weighted signals in the busiest hour)',
       'Top SKUs over time (weighted signals per hour)',
+      'Rising products (hours at 2× their usual activity or more)',
+      'Rising SKUs by region',
+      'Rising categories',
       'Mentions by location',
       'Top hashtags',
       'Reorder alerts (with photos)',
-      'Rising SKUs by region',
       'Mentions (photos matched to SKUs)',
     ]);
     const alertsList = panels.find((p) => p.type === 'search' && p.id === 'trend-radar-search-alerts')!;
     expect(alertsList.attributes.columns).toContain('firstPhotoUrl');
+    expect(alertsList.attributes.columns).toContain('firstPhotoLink');
     const alertsView = objects.find((o) => o.id === 'trend-radar-reorder-alerts')!;
-    expect(JSON.parse(String(alertsView.attributes.fieldFormatMap)).firstPhotoUrl.id).toBe('url');
+    const formats = JSON.parse(String(alertsView.attributes.fieldFormatMap));
+    expect(formats.firstPhotoUrl.id).toBe('url');
+    // Kibana URL-encodes `{{value}}` in a URL template: a whole URL must be the value itself.
+    expect(formats.firstPhotoUrl.params.urlTemplate).toBeUndefined();
+    expect(formats.firstPhotoLink).toEqual({ id: 'url', params: { type: 'img', width: 160, height: 160 } });
+  });
+
+  it('every data view has the common country field, for one dashboard filter', () => {
+    for (const family of ['posts', 'mentions', 'trend-windows', 'reorder-alerts'] as const)
+      expect([family, fieldType(family, 'country')]).toEqual([family, 'keyword']);
+  });
+
+  it('no trend panel is tied to the global scope or ranks by score', () => {
+    const trendPanels = objects.filter(
+      (o) => o.type === 'lens' && o.references.some((r) => r.id === 'trend-radar-trend-windows'),
+    );
+    expect(trendPanels).toHaveLength(5);
+    for (const o of trendPanels) {
+      const query = (o.attributes.state as { query: { query: string } }).query.query;
+      expect(kqlTerms(query).map((t) => t[0])).not.toContain('scope');
+      const [[, layer]] = lensLayers(o) as [[string, LensLayer]];
+      for (const column of Object.values(layer.columns)) expect(column.sourceField).not.toBe('score');
+    }
   });
 });
 
@@ -112,6 +137,10 @@ describe('the checks catch what they are for', () => {
       ['scope', 'global'],
     ]);
     expect(kqlTerms('')).toEqual([]);
+    expect(kqlTerms('sizeMs : 3600000 and uplift >= 2')).toEqual([
+      ['sizeMs', '3600000'],
+      ['uplift', 2, '>='],
+    ]);
     expect(() => kqlTerms('sku:* or x')).toThrow(/unsupported/);
     expect(kqlTerms('not status : "cooled" and sku : BAG-1')).toEqual([
       ['status', 'cooled', 'not'],
@@ -135,25 +164,34 @@ describe('the checks catch what they are for', () => {
   it('turns a Lens layer into nested aggregations ordered like Lens', () => {
     const lens = objects.find((o) => o.id === 'trend-radar-lens-top-sku-trends')!;
     expect(lensRequest(lens)).toEqual({
-      query: { bool: { filter: [{ term: { scope: 'global' } }, { term: { sizeMs: '3600000' } }] } },
+      query: { bool: { filter: [{ term: { sizeMs: '3600000' } }] } },
       aggs: {
         sku: {
-          terms: { field: 'sku', size: 5, order: { maxScore: 'desc' } },
+          terms: { field: 'sku', size: 5, order: { weighted: 'desc' } },
           aggs: {
             weighted: { max: { field: 'weightedCount' } },
-            maxScore: { max: { field: 'score' } },
             time: {
               date_histogram: { field: '@timestamp', fixed_interval: '1h' },
-              aggs: { weighted: { max: { field: 'weightedCount' } }, maxScore: { max: { field: 'score' } } },
+              aggs: { weighted: { max: { field: 'weightedCount' } } },
             },
           },
         },
       },
     });
+    const rising = objects.find((o) => o.id === 'trend-radar-lens-rising-products')!;
+    expect((lensRequest(rising).query as { bool: { filter: unknown[] } }).bool.filter).toEqual([
+      { term: { sizeMs: '3600000' } },
+      { range: { uplift: { gte: 2 } } },
+    ]);
   });
 
-  it('trend panels: top SKUs by score outside the time buckets, hourly windows only, no sums over windows', () => {
-    for (const id of ['trend-radar-lens-top-sku-trends', 'trend-radar-lens-rising-products']) {
+  it('trend panels: top SKUs by activity outside the time buckets, hourly windows only, no sums over windows', () => {
+    for (const id of [
+      'trend-radar-lens-hot-products',
+      'trend-radar-lens-top-sku-trends',
+      'trend-radar-lens-rising-products',
+      'trend-radar-lens-rising-categories',
+    ]) {
       const lens = objects.find((o) => o.id === id)!;
       const query = (lens.attributes.state as { query: { query: string } }).query.query;
       expect(kqlTerms(query)).toContainEqual(['sizeMs', '3600000']);
