@@ -5,7 +5,7 @@
  */
 import type { AlertAction } from '../../shared/contracts/events.ts';
 import type { Card, CardState } from './inbox-state.ts';
-import { daysOfCoverText, photoSrc, productTitle } from './present.ts';
+import { adviceText, changeText, daysOfCoverText, photoSrc, productTitle } from './present.ts';
 
 export interface CardJson {
   alertId: string;
@@ -50,6 +50,12 @@ export interface CardJson {
   decision: AlertAction | null;
   /** Every action on this episode, oldest first. */
   actions: AlertAction[];
+  /** The latest order on the episode, also when an escalation asking for more re-opened the card. */
+  lastOrder: AlertAction | null;
+  /** What changed since the episode's previous alert (escalated, cooled), or null. */
+  change: string | null;
+  /** What the buyer is asked to do, as the card says it. */
+  advice: string;
 }
 
 /** `base`: the inbox's public URL, so blob photos get absolute links; relative (/blobs/…) without. */
@@ -95,5 +101,8 @@ export function cardJson(card: Card, base?: string): CardJson {
     series: alert.series,
     decision: card.decisive ?? null,
     actions: card.actions,
+    lastOrder: card.lastOrder ?? null,
+    change: changeText(alert, { history: card.history }) ?? null,
+    advice: adviceText(alert),
   };
 }

@@ -34,10 +34,14 @@ export function register(program: Command): void {
     .description(
       'validate the subscriptions file, print who follows what, and fail if a setting `run` needs is missing',
     )
-    .action(async () => {
+    .option(
+      '--catalogue <feed>',
+      'catalogue feed file (JSON or CSV, as `catalogue sync` reads it; default CATALOGUE_FEED): warn about followed categories and brands it does not have',
+    )
+    .action(async (options: { catalogue?: string }) => {
       const { loadConfig } = await import('../../shared/config/env.ts');
       const { NotifierEnv } = await import('./config.ts');
-      const { loadSubscriptions } = await import('./subscriptions.ts');
+      const { loadSubscriptions, unknownFollows } = await import('./subscriptions.ts');
       const { requireSettings } = await import('./requirements.ts');
       const config = loadConfig(NotifierEnv);
       const subscriptions = await loadSubscriptions(config.NOTIFIER_SUBSCRIPTIONS_FILE);
@@ -53,6 +57,23 @@ export function register(program: Command): void {
           b.channels.digestAt ? `digest@${b.channels.digestAt} ${b.timeZone}` : '',
         ].filter(Boolean);
         console.log(`${b.id.padEnd(16)} ${follows.join(', ')}  →  ${channels.join(', ') || 'inbox only'}`);
+      }
+      const feed = options.catalogue ?? process.env.CATALOGUE_FEED;
+      if (feed) {
+        const { readFeed } = await import('../catalogue/feed.ts');
+        const { products } = await readFeed(feed);
+        const names = (pick: (p: (typeof products)[number]) => string | null) =>
+          new Set(products.map(pick).filter((n): n is string => n !== null));
+        const warnings = unknownFollows(subscriptions, {
+          categories: names((p) => p.category),
+          brands: names((p) => p.brand),
+        });
+        for (const warning of warnings) console.warn(`warning: ${warning}`);
+        if (warnings.length === 0) console.log(`every followed category and brand is in ${feed}`);
+      } else {
+        console.log(
+          'categories and brands not checked against the catalogue: give --catalogue <feed> (or set CATALOGUE_FEED)',
+        );
       }
       // The same start-up requirements as `notifier run`: a file that passes here also starts.
       requireSettings(config, subscriptions);

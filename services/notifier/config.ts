@@ -10,6 +10,11 @@ export const NotifierEnv = BaseEnv.extend({
   NOTIFIER_PORT: z.coerce.number().int().min(0).max(65535).default(8088),
   /** Base URL buyers reach the inbox at, used for links in e-mails and webhooks. */
   NOTIFIER_PUBLIC_URL: z.url().optional(),
+  /** ISO 4217 code of the catalogue's prices (the contract carries none): order values show it. */
+  NOTIFIER_CURRENCY: z
+    .string()
+    .regex(/^[A-Z]{3}$/, 'an ISO 4217 currency code such as "EUR"')
+    .optional(),
   /**
    * `smtp://user:pass@host:port` or `smtps://…`. Required when a buyer has `email` or `digestAt`:
    * without it the notifier refuses to start rather than drop e-mails.

@@ -9,9 +9,17 @@ import type { ReorderAlert } from '../../shared/contracts/events.ts';
 import { PermanentError } from '../../shared/kafka/codec.ts';
 import type { Logger } from '../../shared/observability/logger.ts';
 import { Counter, type Registry } from '../../shared/observability/metrics.ts';
-import { availableBlobDigests, type EmailItem, type Mailer, messageId, renderAlertEmail } from './email.ts';
+import {
+  availableBlobDigests,
+  type EmailItem,
+  type Mailer,
+  type MailThread,
+  messageId,
+  renderAlertEmail,
+} from './email.ts';
 import type { Card } from './inbox-state.ts';
 import { type DeliveryChannel, type DeliveryLedger, ledgerKey } from './ledger.ts';
+import { earlierAlerts } from './present.ts';
 import { type Buyer, followReasons, instantChannels, type Subscriptions } from './subscriptions.ts';
 import { postWebhook, slackMessage } from './webhook.ts';
 
@@ -22,6 +30,10 @@ export interface DelivererOptions {
   mailer?: Mailer;
   webhook: { secret?: string; attempts: number; backoffMs: number; timeoutMs: number };
   inboxUrl?: string;
+  /** ISO 4217 code of catalogue prices, for order values (NOTIFIER_CURRENCY). */
+  currency?: string;
+  /** The clock messages are dated against (an alert delivered late says so). */
+  now?: () => Date;
   logger: Logger;
   registry?: Registry;
 }
@@ -29,6 +41,11 @@ export interface DelivererOptions {
 /** What the consumer gives one delivery: a heartbeat to keep its group session while sending. */
 export interface DeliverContext {
   heartbeat?: () => Promise<void>;
+  /**
+   * Every alert of the alert's episode known so far, oldest first (the inbox's view of the alerts
+   * topic): messages say what changed since the previous one, and e-mails thread under it.
+   */
+  episode?: readonly ReorderAlert[];
 }
 
 /** One (buyer, channel) pair of an alert. */
@@ -128,8 +145,8 @@ export class Deliverer {
           try {
             const sentNow = await this.once(buyer.id, channel, alert.alertId, () =>
               channel === 'webhook'
-                ? this.sendWebhook(buyer, alert, reasons)
-                : this.sendEmail(buyer, alert, reasons),
+                ? this.sendWebhook(buyer, alert, reasons, context.episode)
+                : this.sendEmail(buyer, alert, reasons, context.episode),
             );
             (sentNow ? report.delivered : report.skipped).push(pair);
           } catch (error) {
@@ -159,19 +176,28 @@ export class Deliverer {
   }
 
   /**
-   * Sends `buyer` one e-mail with the cards they follow that were in no digest yet. Returns how
-   * many alerts it listed (0: nothing sent).
+   * Sends `buyer` one e-mail listing, per episode they follow, the state that matters (the card's
+   * latest alert, told against the episode's history): live episodes first, most urgent first,
+   * then those that ended. Leaves out episodes already in a digest at this state and those the
+   * buyer acted on (ordered, snoozed, acknowledged: `cards` are computed for this buyer). Returns
+   * how many episodes it listed (0: nothing sent).
    */
   async sendDigest(buyerId: string, cards: Card[], now = new Date()): Promise<number> {
-    const { ledger, mailer, blobs, inboxUrl } = this.options;
+    const { ledger, mailer, blobs, inboxUrl, currency } = this.options;
     const buyer = this.options.subscriptions.buyers.find((b) => b.id === buyerId);
     if (!buyer?.email || !mailer) return 0;
     const items: EmailItem[] = cards
+      .filter((c) => c.state === 'open' || c.state === 'cooled')
       .filter((c) => now.getTime() - Date.parse(c.alert.raisedAt) <= DIGEST_HORIZON_MS)
       .filter((c) => !ledger.has(buyer.id, 'digest', c.alert.alertId))
-      .map((c) => ({ alert: c.alert, reasons: followReasons(buyer, c.alert) }))
+      .map((c) => ({ alert: c.alert, reasons: followReasons(buyer, c.alert), history: c.history }))
       .filter((item) => item.reasons.length > 0)
-      .sort((a, b) => PRIORITY_RANK[a.alert.priority] - PRIORITY_RANK[b.alert.priority])
+      .sort(
+        (a, b) =>
+          Number(a.alert.status === 'cooled') - Number(b.alert.status === 'cooled') ||
+          PRIORITY_RANK[a.alert.priority] - PRIORITY_RANK[b.alert.priority] ||
+          Date.parse(b.alert.raisedAt) - Date.parse(a.alert.raisedAt),
+      )
       .slice(0, DIGEST_LIMIT);
     if (items.length === 0) return 0;
     const localDate = now.toLocaleDateString('en-CA', { timeZone: buyer.timeZone });
@@ -183,6 +209,7 @@ export class Deliverer {
       inboxUrl,
       localDate,
       await availableBlobDigests(alerts, blobs),
+      { now, ...(currency ? { currency } : {}) },
     );
     // Keyed on what it lists, not just the day: a digest re-sent after a crash is recognisably the
     // same mail, while a second digest that day (other alerts) is not dropped as its duplicate.
@@ -251,24 +278,74 @@ export class Deliverer {
     }
   }
 
-  private async sendWebhook(buyer: Buyer, alert: ReorderAlert, reasons: string[]): Promise<void> {
+  private presentContext(buyer: Buyer, episode: readonly ReorderAlert[] | undefined) {
+    const { currency, now } = this.options;
+    return {
+      timeZone: buyer.timeZone,
+      now: now ? now() : new Date(),
+      ...(episode ? { history: episode } : {}),
+      ...(currency ? { currency } : {}),
+    };
+  }
+
+  private async sendWebhook(
+    buyer: Buyer,
+    alert: ReorderAlert,
+    reasons: string[],
+    episode: readonly ReorderAlert[] | undefined,
+  ): Promise<void> {
     const { webhook, inboxUrl } = this.options;
+    const message = slackMessage(alert, reasons, inboxUrl, {
+      ...this.presentContext(buyer, episode),
+      buyer: buyer.id,
+    });
     await postWebhook({
       url: buyer.channels.webhook!,
       secret: webhook.secret!,
       alertId: alert.alertId,
-      body: JSON.stringify(slackMessage(alert, reasons, inboxUrl)),
+      body: JSON.stringify(message),
       attempts: webhook.attempts,
       backoffMs: webhook.backoffMs,
       timeoutMs: webhook.timeoutMs,
     });
   }
 
-  private async sendEmail(buyer: Buyer, alert: ReorderAlert, reasons: string[]): Promise<void> {
+  private async sendEmail(
+    buyer: Buyer,
+    alert: ReorderAlert,
+    reasons: string[],
+    episode: readonly ReorderAlert[] | undefined,
+  ): Promise<void> {
     const { mailer, blobs, inboxUrl } = this.options;
     const available = await availableBlobDigests([alert], blobs);
-    const rendered = renderAlertEmail([{ alert, reasons }], buyer, 'alert', inboxUrl, undefined, available);
-    await mailer!.send(buyer.email!, rendered, messageId(buyer.id, `alert|${alert.alertId}`));
+    const { now, currency, history } = this.presentContext(buyer, episode);
+    const rendered = renderAlertEmail(
+      [{ alert, reasons, ...(history ? { history } : {}) }],
+      buyer,
+      'alert',
+      inboxUrl,
+      undefined,
+      available,
+      { now, ...(currency ? { currency } : {}) },
+    );
+    await mailer!.send(
+      buyer.email!,
+      rendered,
+      messageId(buyer.id, `alert|${alert.alertId}`),
+      this.thread(buyer, alert, episode),
+    );
+  }
+
+  /** The e-mails this buyer was sent for earlier alerts of the episode (per the ledger), oldest first. */
+  private thread(
+    buyer: Buyer,
+    alert: ReorderAlert,
+    episode: readonly ReorderAlert[] | undefined,
+  ): MailThread | undefined {
+    const references = earlierAlerts(alert, episode)
+      .filter((a) => this.options.ledger.has(buyer.id, 'email', a.alertId))
+      .map((a) => messageId(buyer.id, `alert|${a.alertId}`));
+    return references.length > 0 ? { inReplyTo: references.at(-1)!, references } : undefined;
   }
 }
 

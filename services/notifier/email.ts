@@ -10,12 +10,16 @@ import sharp from 'sharp';
 import type { BlobStore } from '../../shared/blobstore/blob-store.ts';
 import type { ReorderAlert } from '../../shared/contracts/events.ts';
 import {
+  adviceText,
   blobDigest,
-  daysOfCoverText,
+  changeText,
   escapeHtml,
+  factRows,
   headline,
+  inboxLink,
+  type PresentContext,
   productTitle,
-  regionsText,
+  raisedText,
   sparklineSvg,
 } from './present.ts';
 import type { Buyer } from './subscriptions.ts';
@@ -23,6 +27,21 @@ import type { Buyer } from './subscriptions.ts';
 export interface EmailItem {
   alert: ReorderAlert;
   reasons: string[];
+  /** Every alert of the episode known so far, oldest first: what changed is told from it. */
+  history?: readonly ReorderAlert[];
+}
+
+/** Threads an alert e-mail under the earlier e-mails of its episode to the same buyer. */
+export interface MailThread {
+  inReplyTo: string;
+  references: string[];
+}
+
+export interface RenderOptions {
+  /** When the mail goes out: alerts raised long before are marked as late. */
+  now?: Date;
+  /** ISO 4217 code of catalogue prices (NOTIFIER_CURRENCY). */
+  currency?: string;
 }
 
 export type InlineImage =
@@ -41,15 +60,26 @@ const hash = (text: string) => createHash('sha256').update(text).digest('hex').s
 
 export function renderAlertEmail(
   items: EmailItem[],
-  buyer: Pick<Buyer, 'name'>,
+  buyer: Pick<Buyer, 'name'> & Partial<Pick<Buyer, 'id' | 'timeZone'>>,
   kind: 'alert' | 'digest',
   inboxUrl?: string,
   digestDate?: string,
   /** Blob digests present in the blob store; photos missing from it are left out, not shown broken. */
   availableBlobs?: ReadonlySet<string>,
+  options: RenderOptions = {},
 ): RenderedEmail {
   const inline: InlineImage[] = [];
-  const sections = items.map(({ alert, reasons }, index) => {
+  const contextOf = (item: EmailItem): PresentContext => ({
+    ...(item.history ? { history: item.history } : {}),
+    ...(buyer.timeZone ? { timeZone: buyer.timeZone } : {}),
+    ...(options.now ? { now: options.now } : {}),
+    ...(options.currency ? { currency: options.currency } : {}),
+  });
+  const link = (alert?: ReorderAlert) =>
+    inboxUrl ? inboxLink(inboxUrl, buyer.id, alert?.episodeId) : undefined;
+  const renderSection = (item: EmailItem, index: number) => {
+    const { alert, reasons } = item;
+    const context = contextOf(item);
     const sparkCid = `sparkline-${index}-${hash(alert.alertId)}@trend-radar`;
     inline.push({ cid: sparkCid, kind: 'sparkline', values: alert.series.map((p) => p.weightedCount) });
     const photos = alert.photos.slice(0, MAX_PHOTOS).flatMap((photo, i) => {
@@ -69,51 +99,85 @@ export function renderAlertEmail(
           ]
         : [];
     });
-    const stock = alert.stock;
-    const rows: Array<[string, string]> = [
-      ['Regions', regionsText(alert)],
-      ['Stock on hand', stock ? String(stock.onHand) : 'no stock record'],
-      ['On order', stock ? String(stock.onOrder) : '—'],
-      ['Days of cover', daysOfCoverText(alert)],
-      [
-        'Suggested reorder quantity',
-        alert.suggestedReorderQty === null ? '—' : String(alert.suggestedReorderQty),
-      ],
-      ['Members', String(alert.distinctMembers)],
-    ];
+    const rows = factRows(alert, context);
+    const change = changeText(alert, context);
+    const href = link(alert);
     return `
 <div style="border:1px solid #e4e0da;border-radius:10px;padding:16px;margin:0 0 16px">
   <h2 style="font-size:18px;margin:0 0 4px">${escapeHtml(headline(alert))}</h2>
-  <p style="color:#6b6660;margin:0 0 12px">SKU ${escapeHtml(alert.sku)} · ${escapeHtml(alert.product.category ?? 'uncategorised')} · because you follow ${escapeHtml(reasons.join(', '))}</p>
+  <p style="color:#6b6660;margin:0 0 12px">SKU ${escapeHtml(alert.sku)} · ${escapeHtml(alert.product.category ?? 'uncategorised')} · ${escapeHtml(raisedText(alert, context))} · because you follow ${escapeHtml(reasons.join(', '))}</p>
+  ${change ? `<p style="margin:0 0 8px"><strong>${escapeHtml(change)}</strong></p>` : ''}
+  <p style="margin:0 0 12px">${escapeHtml(adviceText(alert))}</p>
   <div>${photos.join('')}</div>
   <p style="margin:8px 0"><img src="cid:${escapeHtml(sparkCid)}" alt="trend sparkline" width="240" height="60"></p>
   <table style="border-collapse:collapse" cellpadding="4">
     ${rows.map(([k, v]) => `<tr><td style="color:#6b6660">${escapeHtml(k)}</td><td><strong>${escapeHtml(v)}</strong></td></tr>`).join('\n    ')}
   </table>
+  ${href ? `<p style="margin:8px 0 0"><a href="${escapeHtml(href)}" style="color:#b3122e">Open in the inbox</a></p>` : ''}
 </div>`;
-  });
+  };
+  // A digest lists live episodes (with their current advice) first, then those that ended.
+  const live = items.filter((i) => i.alert.status !== 'cooled');
+  const ended = items.filter((i) => i.alert.status === 'cooled');
+  let index = 0;
+  const next = (item: EmailItem) => renderSection(item, index++);
+  const body =
+    kind === 'digest'
+      ? [
+          live.length > 0
+            ? `<h1 style="font-size:20px">Rising now (${live.length})</h1>\n${live.map(next).join('\n')}`
+            : '',
+          ended.length > 0
+            ? `<h1 style="font-size:20px">Over: no longer rising (${ended.length})</h1>\n${ended.map(next).join('\n')}`
+            : '',
+        ].join('\n')
+      : items.map(next).join('\n');
   const title =
     kind === 'digest'
-      ? `Your Trend Radar digest${digestDate ? ` for ${digestDate}` : ''}: ${items.length} alert${items.length === 1 ? '' : 's'}`
+      ? `Your Trend Radar digest${digestDate ? ` for ${digestDate}` : ''}: ${digestCount(live.length, ended.length)}`
       : headline(items[0]!.alert);
-  const link = inboxUrl
-    ? `<p><a href="${escapeHtml(inboxUrl)}" style="color:#b3122e">Open the buyer inbox</a> to acknowledge, snooze or mark as ordered.</p>`
+  const actionable = live.length > 0;
+  const inboxHref = kind === 'alert' ? link(items[0]?.alert) : link();
+  const footer = inboxHref
+    ? `<p><a href="${escapeHtml(inboxHref)}" style="color:#b3122e">Open the buyer inbox</a>${actionable ? ' to acknowledge, snooze or mark as ordered' : ''}.</p>`
     : '';
   const html = `<!doctype html><html><body style="font-family:Helvetica,Arial,sans-serif;color:#1d1b19;max-width:640px">
 <p>Hello ${escapeHtml(buyer.name)},</p>
-${sections.join('\n')}
-${link}
+${body}
+${footer}
 </body></html>`;
+  const textItem = (item: EmailItem) => {
+    const { alert } = item;
+    const context = contextOf(item);
+    const change = changeText(alert, context);
+    return [
+      headline(alert),
+      `  ${productTitle(alert)} (SKU ${alert.sku}), ${raisedText(alert, context)}`,
+      ...(change ? [`  ${change}`] : []),
+      `  ${adviceText(alert)}`,
+      `  ${factRows(alert, context)
+        .map(([k, v]) => `${k.toLowerCase()} ${v}`)
+        .join('; ')}`,
+      ...(inboxUrl ? [`  ${link(alert)}`] : []),
+    ].join('\n');
+  };
   const text = [
     `Hello ${buyer.name},`,
     '',
-    ...items.map(
-      ({ alert }) =>
-        `${headline(alert)}\n  ${productTitle(alert)} (SKU ${alert.sku})\n  regions ${regionsText(alert)}; stock ${alert.stock?.onHand ?? 'n/a'}; cover ${daysOfCoverText(alert)}; suggested reorder ${alert.suggestedReorderQty ?? 'n/a'}`,
-    ),
-    ...(inboxUrl ? ['', `Inbox: ${inboxUrl}`] : []),
+    ...(kind === 'digest'
+      ? [
+          ...(live.length > 0 ? ['RISING NOW', ...live.map(textItem), ''] : []),
+          ...(ended.length > 0 ? ['OVER: NO LONGER RISING', ...ended.map(textItem)] : []),
+        ]
+      : items.map(textItem)),
+    ...(inboxHref ? ['', `Inbox: ${inboxHref}`] : []),
   ].join('\n');
   return { subject: title, html, text, inline };
+}
+
+function digestCount(live: number, ended: number): string {
+  const total = `${live + ended} alert${live + ended === 1 ? '' : 's'}`;
+  return ended === 0 ? total : `${total} (${live} rising, ${ended} over)`;
 }
 
 /** A Message-ID that is the same every time this buyer is sent this message, so MTAs and clients can de-duplicate. */
@@ -161,14 +225,14 @@ export async function availableBlobDigests(alerts: ReorderAlert[], blobs: BlobSt
 }
 
 export interface Mailer {
-  send(to: string, rendered: RenderedEmail, id: string): Promise<void>;
+  send(to: string, rendered: RenderedEmail, id: string, thread?: MailThread): Promise<void>;
   close(): void;
 }
 
 export function createMailer(smtpUrl: string, from: string, blobs: BlobStore): Mailer {
   const transport = nodemailer.createTransport(smtpUrl);
   return {
-    async send(to, rendered, id) {
+    async send(to, rendered, id, thread) {
       await transport.sendMail({
         from,
         to,
@@ -176,6 +240,7 @@ export function createMailer(smtpUrl: string, from: string, blobs: BlobStore): M
         html: rendered.html,
         text: rendered.text,
         messageId: id,
+        ...(thread ? { inReplyTo: thread.inReplyTo, references: thread.references } : {}),
         attachments: await inlineAttachments(rendered.inline, blobs),
       });
     },

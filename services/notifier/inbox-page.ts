@@ -5,12 +5,26 @@
  */
 import type { AlertAction } from '../../shared/contracts/events.ts';
 import type { Card, CardState } from './inbox-state.ts';
-import { daysOfCoverText, escapeHtml, photoSrc, productTitle, sparklineSvg } from './present.ts';
+import {
+  adviceText,
+  cardAnchor,
+  changeText,
+  escapeHtml,
+  factRows,
+  formatTime,
+  photoSrc,
+  productTitle,
+  sparklineSvg,
+} from './present.ts';
 
 export interface InboxPageOptions {
   buyers: Array<{ id: string; name: string }>;
   buyer?: string;
+  /** The buyer's IANA zone: every time on the page is written in it (default UTC). */
+  timeZone?: string;
   now: Date;
+  /** Shown instead of the cards (e.g. an unknown buyer id). */
+  error?: string;
 }
 
 const SECTIONS: Array<{ state: CardState; title: string }> = [
@@ -29,9 +43,8 @@ const STATE_LABEL: Record<CardState, string> = {
   cooled: 'Cooled',
 };
 
-const time = (iso: string) => iso.replace('T', ' ').replace(/:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/, ' UTC');
-
-function describeAction(action: AlertAction, names: ReadonlyMap<string, string>): string {
+function describeAction(action: AlertAction, names: ReadonlyMap<string, string>, zone?: string): string {
+  const time = (iso: string) => formatTime(iso, zone);
   const who = escapeHtml(names.get(action.buyer) ?? action.buyer);
   const when = escapeHtml(time(action.at));
   switch (action.action) {
@@ -44,40 +57,42 @@ function describeAction(action: AlertAction, names: ReadonlyMap<string, string>)
   }
 }
 
-function renderCard(card: Card, canAct: boolean, names: ReadonlyMap<string, string>): string {
+function renderCard(
+  card: Card,
+  canAct: boolean,
+  names: ReadonlyMap<string, string>,
+  options: InboxPageOptions,
+): string {
   const { alert } = card;
+  const zone = options.timeZone;
+  const context = { history: card.history, ...(zone ? { timeZone: zone } : {}) };
+  // Relative to the page, so the inbox works behind a path-prefixed proxy.
   const photos = alert.photos
     .slice(0, 4)
-    .map((photo) => photoSrc(photo.imageUrl))
+    .map((photo) => photoSrc(photo.imageUrl)?.replace(/^\/blobs\//, 'blobs/'))
     .filter((src) => src !== undefined)
     .map(
       (src) =>
         `<img class="photo" src="${escapeHtml(src)}" alt="member photo of ${escapeHtml(productTitle(alert))}" loading="lazy">`,
     )
     .join('');
-  const stock = alert.stock;
-  const stats: Array<[string, string, string?]> = [
-    ['Uplift', `×${alert.uplift.toFixed(1)}`],
-    ['Members', String(alert.distinctMembers)],
-    ['Stock on hand', stock ? String(stock.onHand) : '—', 'stock'],
-    ['On order', stock ? String(stock.onOrder) : '—'],
-    ['Days of cover', daysOfCoverText(alert), 'cover'],
-    [
-      'Suggested qty',
-      alert.suggestedReorderQty === null ? '—' : String(alert.suggestedReorderQty),
-      'quantity',
-    ],
-  ];
+  const cls: Record<string, string> = {
+    'Stock on hand': 'stock',
+    'Days of cover': 'cover',
+    'Suggested reorder quantity': 'quantity',
+    'Reorder for usual demand': 'quantity',
+  };
+  const stats = factRows(alert, context).filter(([label]) => label !== 'Regions');
   const regions = alert.topRegions
-    .slice(0, 5)
     .map(
       (r) =>
         `<li><span>${escapeHtml(r.country)}</span><span class="bar" style="--share:${Math.round(r.share * 100)}%"></span><span>${Math.round(r.share * 100)}%</span></li>`,
     )
     .join('');
   const off = canAct ? '' : ' disabled';
+  // An ended episode asks for nothing: no order to place, nothing to snooze.
   const actionsHtml =
-    card.state === 'ordered'
+    card.state === 'ordered' || card.state === 'cooled'
       ? ''
       : `<form class="actions" data-alert-id="${escapeHtml(alert.alertId)}">
       <button type="button" data-action="acknowledge"${card.state === 'acknowledged' ? ' disabled' : off}>Acknowledge</button>
@@ -85,22 +100,31 @@ function renderCard(card: Card, canAct: boolean, names: ReadonlyMap<string, stri
       <label>Qty <input type="number" name="quantity" min="1" value="${escapeHtml(alert.suggestedReorderQty || '')}"${off}></label>
       <button type="button" data-action="ordered" class="primary"${off}>Mark as ordered</button>
     </form>`;
-  return `<article class="card state-${card.state}" data-alert-id="${escapeHtml(alert.alertId)}" data-state="${card.state}">
+  const change = changeText(alert, context);
+  const order = card.lastOrder;
+  const reopened =
+    order && card.state !== 'ordered' && card.state !== 'cooled'
+      ? `<p class="decision">${describeAction(order, names, zone)} — escalated since: now suggests ${escapeHtml(alert.suggestedReorderQty ?? 'no quantity')}</p>`
+      : '';
+  return `<article class="card state-${card.state}" id="${cardAnchor(alert.episodeId)}" data-alert-id="${escapeHtml(alert.alertId)}" data-state="${card.state}">
   <header>
     <span class="priority ${escapeHtml(alert.priority)}">${escapeHtml(alert.priority)}</span>
     <span class="status">${escapeHtml(alert.status)}</span>
     <span class="state">${STATE_LABEL[card.state]}</span>
   </header>
   <h3>${escapeHtml(productTitle(alert))}</h3>
-  <p class="meta">SKU ${escapeHtml(alert.sku)} · ${escapeHtml(alert.product.category ?? 'uncategorised')}${alert.product.colour ? ` · ${escapeHtml(alert.product.colour)}` : ''} · raised ${escapeHtml(time(alert.raisedAt))}</p>
+  <p class="meta">SKU ${escapeHtml(alert.sku)} · ${escapeHtml(alert.product.category ?? 'uncategorised')}${alert.product.colour ? ` · ${escapeHtml(alert.product.colour)}` : ''} · raised ${escapeHtml(formatTime(alert.raisedAt, zone))}</p>
+  ${change ? `<p class="change">${escapeHtml(change)}</p>` : ''}
+  <p class="advice">${escapeHtml(adviceText(alert))}</p>
   <div class="photos">${photos || '<p class="muted">No photos</p>'}</div>
   <figure class="trend">${sparklineSvg(
     alert.series.map((p) => p.weightedCount),
     { width: 300, height: 64 },
   )}<figcaption>Weighted signals, last ${alert.series.length} windows</figcaption></figure>
-  <dl class="stats">${stats.map(([k, v, cls]) => `<div${cls ? ` class="${cls}"` : ''}><dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd></div>`).join('')}</dl>
+  <dl class="stats">${stats.map(([k, v]) => `<div${cls[k] ? ` class="${cls[k]}"` : ''}><dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd></div>`).join('')}</dl>
   <ul class="regions">${regions || '<li class="muted">No regional breakdown</li>'}</ul>
-  ${card.decisive ? `<p class="decision">${describeAction(card.decisive, names)}</p>` : ''}
+  ${card.decisive ? `<p class="decision">${describeAction(card.decisive, names, zone)}</p>` : ''}
+  ${reopened}
   ${actionsHtml}
 </article>`;
 }
@@ -121,7 +145,7 @@ export function renderInboxPage(cards: Card[], options: InboxPageOptions): strin
     if (inSection.length === 0 && state !== 'open') return '';
     return `<section class="group" data-section="${state}">
   <h2>${title} <span class="count">${inSection.length}</span></h2>
-  ${inSection.length === 0 ? '<p class="muted">Nothing needs your attention right now.</p>' : `<div class="grid">${inSection.map((card) => renderCard(card, canAct, names)).join('\n')}</div>`}
+  ${inSection.length === 0 ? '<p class="muted">Nothing needs your attention right now.</p>' : `<div class="grid">${inSection.map((card) => renderCard(card, canAct, names, options)).join('\n')}</div>`}
 </section>`;
   }).join('\n');
   return `<!doctype html>
@@ -130,8 +154,8 @@ export function renderInboxPage(cards: Card[], options: InboxPageOptions): strin
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Trend Radar · Buyer inbox</title>
-<link rel="stylesheet" href="/inbox.css">
-<script src="/inbox.js" defer></script>
+<link rel="stylesheet" href="inbox.css">
+<script src="inbox.js" defer></script>
 </head>
 <body data-buyer="${escapeHtml(options.buyer ?? '')}">
 <header class="top">
@@ -139,8 +163,7 @@ export function renderInboxPage(cards: Card[], options: InboxPageOptions): strin
   <form method="get" class="who"><label>Buyer <select name="buyer">${buyerOptions}</select></label><noscript><button>Show</button></noscript></form>
 </header>
 <main>
-${canAct ? '' : '<p class="hint">Pick your name above to acknowledge, snooze or order.</p>'}
-${sections}
+${options.error ? `<p class="error-page" role="alert">${escapeHtml(options.error)}</p>` : `${canAct ? '' : '<p class="hint">Pick your name above to acknowledge, snooze or order.</p>'}\n${sections}`}
 </main>
 <p class="error" role="alert" hidden></p>
 </body>
@@ -175,6 +198,8 @@ main{padding:20px 28px;max-width:1400px}
 .actions button{border:1px solid #1d1b19;background:#fff;border-radius:6px;padding:6px 10px;cursor:pointer;font-size:13px}
 .actions button.primary{background:#1d1b19;color:#fff}.actions button:disabled{opacity:.4;cursor:default}
 .actions input{width:70px;padding:4px}.actions label{font-size:13px;color:#6b6660}
+.change{font-weight:600;font-size:13px;margin:4px 0}.advice{font-size:13px;margin:4px 0}
+.error-page{background:#fde8eb;border:1px solid #b3122e;border-radius:8px;padding:8px 12px}
 .hint{background:#fff8e6;border:1px solid #f0dca8;border-radius:8px;padding:8px 12px}
 .muted{color:#9a948d}.error{position:fixed;bottom:16px;right:16px;background:#b3122e;color:#fff;padding:10px 14px;border-radius:8px}
 `;
@@ -194,7 +219,7 @@ document.addEventListener('click', async (event) => {
     if (quantity > 0) body.quantity = quantity;
   }
   form.querySelectorAll('button').forEach((b) => { b.disabled = true; });
-  const response = await fetch('/api/actions', {
+  const response = await fetch('api/actions', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(body),

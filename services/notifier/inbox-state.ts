@@ -15,6 +15,10 @@ export interface Card {
   actions: AlertAction[];
   /** The action that put the card in its state, if any. */
   decisive?: AlertAction;
+  /** The latest order on the episode, also when a later escalation re-opened the card. */
+  lastOrder?: AlertAction;
+  /** Every alert of the episode, oldest first (the card's alert last): what changed, and since when. */
+  history: ReorderAlert[];
 }
 
 const STATUS_RANK = { new: 0, escalated: 1, cooled: 2 } as const;
@@ -28,10 +32,20 @@ function isNewer(candidate: ReorderAlert, current: ReorderAlert): boolean {
   return STATUS_RANK[candidate.status] > STATUS_RANK[current.status];
 }
 
+/**
+ * Whether `alert` asks for more than `order` covered: an escalation after the alert the order was
+ * placed on, suggesting more than was ordered (or an order without a quantity).
+ */
+function outgrows(alert: ReorderAlert, order: AlertAction): boolean {
+  if (alert.status !== 'escalated' || alert.alertId === order.alertId) return false;
+  if (order.quantity === undefined || alert.suggestedReorderQty === null) return true;
+  return alert.suggestedReorderQty > order.quantity;
+}
+
 export class InboxState {
   private readonly latestByEpisode = new Map<string, ReorderAlert>();
   private readonly episodeOfAlert = new Map<string, string>();
-  private readonly alertsOfEpisode = new Map<string, Set<string>>();
+  private readonly alertsOfEpisode = new Map<string, Map<string, ReorderAlert>>();
   private readonly actionsByAlert = new Map<string, AlertAction[]>();
   private readonly seenActions = new Set<string>();
 
@@ -39,9 +53,9 @@ export class InboxState {
 
   applyAlert(alert: ReorderAlert): void {
     this.episodeOfAlert.set(alert.alertId, alert.episodeId);
-    const ids = this.alertsOfEpisode.get(alert.episodeId) ?? new Set<string>();
-    ids.add(alert.alertId);
-    this.alertsOfEpisode.set(alert.episodeId, ids);
+    const alerts = this.alertsOfEpisode.get(alert.episodeId) ?? new Map<string, ReorderAlert>();
+    alerts.set(alert.alertId, alert);
+    this.alertsOfEpisode.set(alert.episodeId, alerts);
     const current = this.latestByEpisode.get(alert.episodeId);
     if (!current || isNewer(alert, current)) {
       // Re-insert so the map's order is "least recently raised first" for eviction.
@@ -67,10 +81,22 @@ export class InboxState {
     return episode === undefined ? undefined : this.latestByEpisode.get(episode);
   }
 
-  cards(now: Date, include: (alert: ReorderAlert) => boolean = () => true): Card[] {
+  /** Every alert of the episode seen so far, oldest first (empty for an unknown episode). */
+  episode(episodeId: string): ReorderAlert[] {
+    return [...(this.alertsOfEpisode.get(episodeId)?.values() ?? [])].sort((a, b) =>
+      a === b ? 0 : isNewer(a, b) ? 1 : -1,
+    );
+  }
+
+  /**
+   * The cards `include` keeps, most urgent first. With `viewer` (a buyer id), acknowledgements and
+   * snoozes are that buyer's own; orders count whoever placed them (the company has ordered).
+   * Without, anyone's action counts (the "All buyers" view).
+   */
+  cards(now: Date, include: (alert: ReorderAlert) => boolean = () => true, viewer?: string): Card[] {
     const cards: Card[] = [];
     for (const alert of this.latestByEpisode.values()) {
-      if (include(alert)) cards.push(this.card(alert, now));
+      if (include(alert)) cards.push(this.card(alert, now, viewer));
     }
     return cards.sort(
       (a, b) =>
@@ -83,31 +109,39 @@ export class InboxState {
     return this.latestByEpisode.size;
   }
 
-  private card(alert: ReorderAlert, now: Date): Card {
-    const actions = [...(this.alertsOfEpisode.get(alert.episodeId) ?? [])]
+  private card(alert: ReorderAlert, now: Date, viewer?: string): Card {
+    const history = this.episode(alert.episodeId);
+    const actions = [...(this.alertsOfEpisode.get(alert.episodeId)?.keys() ?? [])]
       .flatMap((alertId) => this.actionsByAlert.get(alertId) ?? [])
       .sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
-    const ordered = actions.findLast((a) => a.action === 'ordered');
-    if (ordered) return { alert, state: 'ordered', actions, decisive: ordered };
-    if (alert.status === 'cooled') return { alert, state: 'cooled', actions };
+    const base = { alert, actions, history };
+    const lastOrder = actions.findLast((a) => a.action === 'ordered');
+    const ordered = lastOrder ? { lastOrder } : {};
+    // An order covers the alert it was placed on: an escalation that asks for more re-opens the card.
+    if (lastOrder && !outgrows(alert, lastOrder))
+      return { ...base, ...ordered, state: 'ordered', decisive: lastOrder };
+    if (alert.status === 'cooled') return { ...base, ...ordered, state: 'cooled' };
     // Acknowledging or snoozing covers the alert as it was then: an escalation re-opens the card.
-    const onLatest = actions.findLast((a) => a.alertId === alert.alertId);
+    const onLatest = actions.findLast(
+      (a) =>
+        a.alertId === alert.alertId && a.action !== 'ordered' && (viewer === undefined || a.buyer === viewer),
+    );
     if (
       onLatest?.action === 'snooze' &&
       onLatest.snoozeUntil &&
       Date.parse(onLatest.snoozeUntil) > now.getTime()
     )
-      return { alert, state: 'snoozed', actions, decisive: onLatest };
+      return { ...base, ...ordered, state: 'snoozed', decisive: onLatest };
     if (onLatest?.action === 'acknowledge')
-      return { alert, state: 'acknowledged', actions, decisive: onLatest };
-    return { alert, state: 'open', actions };
+      return { ...base, ...ordered, state: 'acknowledged', decisive: onLatest };
+    return { ...base, ...ordered, state: 'open' };
   }
 
   private evict(): void {
     while (this.latestByEpisode.size > this.maxEpisodes) {
       const [episode] = this.latestByEpisode.keys();
       this.latestByEpisode.delete(episode!);
-      for (const alertId of this.alertsOfEpisode.get(episode!) ?? []) {
+      for (const alertId of this.alertsOfEpisode.get(episode!)?.keys() ?? []) {
         this.episodeOfAlert.delete(alertId);
         this.actionsByAlert.delete(alertId);
       }

@@ -33,7 +33,13 @@ import { INBOX_CSS, INBOX_JS, renderInboxPage } from './inbox-page.ts';
 import { InboxState } from './inbox-state.ts';
 import { DeliveryLedger } from './ledger.ts';
 import { requireSettings } from './requirements.ts';
-import { followers, loadSubscriptions, type Subscriptions, SubscriptionsError } from './subscriptions.ts';
+import {
+  followers,
+  followReasons,
+  loadSubscriptions,
+  type Subscriptions,
+  SubscriptionsError,
+} from './subscriptions.ts';
 
 export interface NotifierDeps {
   kafka?: Kafka;
@@ -58,6 +64,9 @@ export interface Notifier {
   sendDigest(buyerId: string): Promise<number>;
   stop(): Promise<void>;
 }
+
+const UNKNOWN_BUYER =
+  'unknown buyer id: use the id of a buyer in the subscriptions file (NOTIFIER_SUBSCRIPTIONS_FILE), or leave buyer out for every alert';
 
 const ActionRequest = z.object({
   alertId: z.string().min(1).max(300),
@@ -178,6 +187,8 @@ export async function startNotifier(config: NotifierConfig, deps: NotifierDeps =
         timeoutMs: config.NOTIFIER_WEBHOOK_TIMEOUT_MS,
       },
       inboxUrl,
+      ...(config.NOTIFIER_CURRENCY ? { currency: config.NOTIFIER_CURRENCY } : {}),
+      now,
       logger,
       registry,
     });
@@ -186,9 +197,10 @@ export async function startNotifier(config: NotifierConfig, deps: NotifierDeps =
       if (!buyer) throw new SubscriptionsError(`unknown buyer ${buyerId}`);
       // The digest lists what the inbox knows, so wait until the view has read the alerts log.
       await view.caughtUp;
+      // The cards as this buyer's inbox shows them: what they acted on is left out of the digest.
       return deliverer.sendDigest(
         buyerId,
-        state.cards(now(), (alert) => followers(subscriptions, alert).includes(buyer)),
+        state.cards(now(), (alert) => followers(subscriptions, alert).includes(buyer), buyer.id),
         now(),
       );
     };
@@ -207,13 +219,16 @@ export async function startNotifier(config: NotifierConfig, deps: NotifierDeps =
       // One record at a time (a bad record is dead-lettered, a transient failure retried), with
       // the batch's heartbeat so slow receivers cannot outlast the group session.
       handleBatch: async (records, { heartbeat }) => {
+        // The episode's earlier alerts come from the inbox's view of the whole alerts topic (this
+        // group may have committed past them before a restart): wait until it has read it once.
+        await view.caughtUp;
         const outcomes: Outcome[] = [];
         for (const record of records) {
           outcomes.push(
             await outcomeOf(async () => {
               const alert = decode(ReorderAlert, record.value);
               state.applyAlert(alert);
-              await deliverer.deliver(alert, { heartbeat });
+              await deliverer.deliver(alert, { heartbeat, episode: state.episode(alert.episodeId) });
               return [];
             }),
           );
@@ -294,9 +309,19 @@ async function startInbox(context: InboxContext): Promise<FastifyInstance> {
     reply.header('referrer-policy', 'no-referrer');
   });
 
+  // Like /api/alerts: an unknown buyer id is an error page, not everyone's alerts.
   app.get('/', async (request, reply) => {
-    const buyer = (request.query as { buyer?: string }).buyer || undefined;
-    const html = renderInboxPage(state.cards(now(), forBuyer(buyer)), { buyers, buyer, now: now() });
+    const buyer = (request.query as { buyer?: unknown }).buyer;
+    const known = subscriptions.buyers.find((b) => b.id === buyer);
+    if (buyer !== undefined && buyer !== '' && !known) {
+      const html = renderInboxPage([], { buyers, now: now(), error: UNKNOWN_BUYER });
+      return reply.code(400).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(html);
+    }
+    const html = renderInboxPage(state.cards(now(), forBuyer(known?.id), known?.id), {
+      buyers,
+      ...(known ? { buyer: known.id, timeZone: known.timeZone } : {}),
+      now: now(),
+    });
     return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(html);
   });
   app.get('/inbox.css', async (_request, reply) => reply.type('text/css; charset=utf-8').send(INBOX_CSS));
@@ -309,11 +334,9 @@ async function startInbox(context: InboxContext): Promise<FastifyInstance> {
   app.get('/api/alerts', async (request, reply) => {
     const buyer = (request.query as { buyer?: unknown }).buyer;
     if (buyer !== undefined && buyer !== '' && !subscriptions.buyers.some((b) => b.id === buyer))
-      return reply.code(400).send({
-        error:
-          'unknown buyer id: use the id of a buyer in the subscriptions file (NOTIFIER_SUBSCRIPTIONS_FILE), or leave buyer out for every alert',
-      });
-    const cards = state.cards(now(), forBuyer(typeof buyer === 'string' && buyer ? buyer : undefined));
+      return reply.code(400).send({ error: UNKNOWN_BUYER });
+    const viewer = typeof buyer === 'string' && buyer ? buyer : undefined;
+    const cards = state.cards(now(), forBuyer(viewer), viewer);
     return cards.map((card) => cardJson(card, config.NOTIFIER_PUBLIC_URL));
   });
 
@@ -323,10 +346,15 @@ async function startInbox(context: InboxContext): Promise<FastifyInstance> {
     const kafka = producer();
     if (!kafka) return reply.code(503).send({ error: 'the notifier is starting: try again in a moment' });
     const { alertId, action, buyer, snoozeHours, quantity } = parsed.data;
-    if (!subscriptions.buyers.some((b) => b.id === buyer))
-      return reply.code(400).send({ error: `unknown buyer ${buyer}` });
+    const actor = subscriptions.buyers.find((b) => b.id === buyer);
+    if (!actor) return reply.code(400).send({ error: `unknown buyer ${buyer}` });
     const alert = state.alert(alertId);
     if (!alert) return reply.code(404).send({ error: 'no such alert' });
+    // Only a follower sees the alert in their inbox, so only a follower may act on it.
+    if (followReasons(actor, alert).length === 0)
+      return reply.code(403).send({
+        error: `${buyer} does not follow this alert (its category, brand or regions): only the buyers who follow it can act on it`,
+      });
     const at = now();
     const record: AlertAction = {
       actionId: randomUUID(),

@@ -9,7 +9,17 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { request } from 'undici';
 import type { ReorderAlert } from '../../shared/contracts/events.ts';
 import { PermanentError } from '../../shared/kafka/codec.ts';
-import { daysOfCoverText, headline, photoSrc, productTitle, regionsText } from './present.ts';
+import {
+  adviceText,
+  changeText,
+  factRows,
+  headline,
+  inboxLink,
+  type PresentContext,
+  photoSrc,
+  productTitle,
+  raisedText,
+} from './present.ts';
 
 export const SIGNATURE_HEADER = 'x-trendradar-signature';
 export const TIMESTAMP_HEADER = 'x-trendradar-timestamp';
@@ -45,11 +55,17 @@ const mrkdwn = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;
 const LOOK_ALIKES: Record<string, string> = { '*': '∗', _: 'ˍ', '~': '∼', '`': 'ˋ' };
 const mrkdwnName = (text: string) => mrkdwn(text).replace(/[*_~`]/g, (c) => LOOK_ALIKES[c]!);
 
-export function slackMessage(alert: ReorderAlert, reasons: string[], inboxUrl?: string): object {
-  const stock = alert.stock
-    ? `${alert.stock.onHand} on hand, ${alert.stock.onOrder} on order`
-    : 'no stock record';
-  const quantity = alert.suggestedReorderQty === null ? 'n/a' : String(alert.suggestedReorderQty);
+export interface SlackMessageOptions extends PresentContext {
+  /** The buyer the message is for: the inbox link opens their own view. */
+  buyer?: string;
+}
+
+export function slackMessage(
+  alert: ReorderAlert,
+  reasons: string[],
+  inboxUrl?: string,
+  options: SlackMessageOptions = {},
+): object {
   // Slack fetches the image itself, so https only. Uploaded photos thus need an https public URL:
   // without NOTIFIER_PUBLIC_URL the inbox URL is the http listener and they are left out, not sent broken.
   const photo = alert.photos
@@ -57,36 +73,48 @@ export function slackMessage(alert: ReorderAlert, reasons: string[], inboxUrl?: 
     .find((src) => src?.startsWith('https://'));
   // The headline holds the product's brand and name; its other parts carry no control characters.
   const title = mrkdwnName(headline(alert));
-  const fields = [
-    `*Regions*\n${mrkdwn(regionsText(alert))}`,
-    `*Stock*\n${mrkdwn(stock)}`,
-    `*Days of cover*\n${mrkdwn(daysOfCoverText(alert))}`,
-    `*Suggested reorder*\n${quantity}`,
-  ];
+  const change = changeText(alert, options);
+  const fields = factRows(alert, options)
+    .filter(([label]) => label !== 'Members')
+    .map(([label, value]) => `*${label}*\n${mrkdwn(value)}`);
   const blocks: object[] = [
     {
       type: 'section',
       text: {
         type: 'mrkdwn',
-        text: `*${title}*\nSKU ${mrkdwn(alert.sku)} · ${alert.distinctMembers} members · because you follow ${mrkdwnName(reasons.join(', '))}`,
+        text: `*${title}*\nSKU ${mrkdwn(alert.sku)} · ${alert.distinctMembers} members · ${mrkdwn(raisedText(alert, options))} · because you follow ${mrkdwnName(reasons.join(', '))}`,
       },
       ...(photo
         ? { accessory: { type: 'image', image_url: photo, alt_text: productTitle(alert).slice(0, 200) } }
         : {}),
     },
-    { type: 'section', fields: fields.map((text) => ({ type: 'mrkdwn', text })) },
+    {
+      type: 'section',
+      text: { type: 'mrkdwn', text: mrkdwn([change, adviceText(alert)].filter(Boolean).join('\n')) },
+    },
+    // Slack shows at most 10 fields in a section.
+    { type: 'section', fields: fields.slice(0, 10).map((text) => ({ type: 'mrkdwn', text })) },
   ];
   if (inboxUrl) {
     blocks.push({
       type: 'actions',
-      elements: [{ type: 'button', text: { type: 'plain_text', text: 'Open the inbox' }, url: inboxUrl }],
+      elements: [
+        {
+          type: 'button',
+          text: { type: 'plain_text', text: 'Open in the inbox' },
+          url: inboxLink(inboxUrl, options.buyer, alert.episodeId),
+        },
+      ],
     });
   }
   return {
     // Slack formats `text` as mrkdwn too and shows it in notifications: an unescaped <!channel> pings.
     text: title,
     blocks,
-    metadata: { event_type: 'reorder_alert', event_payload: { alertId: alert.alertId, sku: alert.sku } },
+    metadata: {
+      event_type: 'reorder_alert',
+      event_payload: { alertId: alert.alertId, sku: alert.sku, raisedAt: alert.raisedAt },
+    },
   };
 }
 

@@ -23,6 +23,7 @@ const subscriptions = parseSubscriptions({
   buyers: [
     { id: 'anna', name: 'Anna Rossi', follows: { categories: ['Shoes'] } },
     { id: 'ben', name: 'Ben Ito', follows: { brands: ['Atelier Nord'] } },
+    { id: 'cleo', name: 'Cleo Marsh', follows: { categories: ['Shoes'] } },
   ],
 });
 
@@ -157,5 +158,33 @@ describe('GET /api/alerts', () => {
       expect(body.error).toContain('NOTIFIER_SUBSCRIPTIONS_FILE');
       expect(body.error).not.toMatch(/anna|ben/);
     }
+  });
+
+  it("refuses an action on an alert the buyer does not follow, and keeps a buyer's snooze to that buyer", async () => {
+    const post = (body: object) =>
+      fetch(new URL('/api/actions', notifier.inboxUrl), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    const refused = await post({ alertId: pumps.alertId, action: 'acknowledge', buyer: 'ben' });
+    expect(refused.status).toBe(403);
+    expect(((await refused.json()) as { error: string }).error).toMatch(/^ben does not follow this alert/);
+    expect((await post({ alertId: pumps.alertId, action: 'snooze', buyer: 'anna' })).status).toBe(201);
+    const state = async (buyer: string) =>
+      ((await (await api(`?buyer=${buyer}`)).json()) as CardJson[]).find((c) => c.sku === pumps.sku)!.state;
+    expect(await state('anna')).toBe('snoozed');
+    expect(await state('cleo')).toBe('open');
+  });
+
+  it('answers an unknown buyer on the page as the API does, and serves the page with relative paths', async () => {
+    const typo = await fetch(new URL('/?buyer=anan', notifier.inboxUrl));
+    expect(typo.status).toBe(400);
+    const html = await typo.text();
+    expect(html).toContain('unknown buyer id');
+    expect(html).not.toContain('SH-RED-001');
+    const page = await (await fetch(new URL('/?buyer=anna', notifier.inboxUrl))).text();
+    expect(page).toContain('SH-RED-001');
+    expect(page).not.toMatch(/(href|src)="\//);
   });
 });

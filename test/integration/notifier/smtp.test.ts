@@ -147,4 +147,29 @@ describe('e-mail delivery', () => {
     await new Promise((resolve) => setTimeout(resolve, 2_000));
     expect(received()).toHaveLength(before + 1);
   });
+
+  it("threads an escalation's e-mail under the episode's first one and says what changed", async () => {
+    const first = received()[0]!; // the first test's alert e-mail to anna
+    const before = received().length;
+    await produceAlerts(kafka, namespace, [
+      alertFixture({
+        status: 'escalated',
+        uplift: 9.1,
+        suggestedReorderQty: 400,
+        raisedAt: '2026-03-02T11:00:05.000Z',
+      }),
+    ]);
+    const [mail] = await waitFor(() => {
+      const mails = received().slice(before);
+      return mails.length >= 1 ? mails : undefined;
+    });
+    expect(mail!.headers.get('subject')).toContain('Escalated');
+    expect(mail!.headers.get('in-reply-to')).toBe(first.headers.get('message-id'));
+    expect(mail!.headers.get('references')).toContain(first.headers.get('message-id')!);
+    const text = leaves(mail!)
+      .find((p) => p.headers.get('content-type')?.startsWith('text/plain'))!
+      .body.toString('utf8');
+    expect(text).toContain('Was P1 ×4.3, 180 units suggested, 5.7 days of cover');
+    expect(text).toContain('raised 2 Mar, 12:00 CET');
+  });
 });

@@ -105,7 +105,7 @@ describe('webhook delivery', () => {
       expect(verifyWebhook('not-the-shared-secret-at-all', headers, attempt.body)).toBe(false);
     }
     const message = JSON.parse(attempts[2]!.body) as { text: string; blocks: unknown[] };
-    expect(message.text).toBe('P1 Rising: Maison Rouge — Patent leather pumps (×4.3)');
+    expect(message.text).toBe('P1 Rising: Maison Rouge — Patent leather pumps (×4.3 usual interest)');
     expect(JSON.stringify(message.blocks)).toContain('180');
   });
 

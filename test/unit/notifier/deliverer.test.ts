@@ -7,8 +7,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Deliverer, DeliveryIncompleteError } from '../../../services/notifier/deliverer.ts';
-import type { Mailer } from '../../../services/notifier/email.ts';
-import type { Card } from '../../../services/notifier/inbox-state.ts';
+import type { Mailer, MailThread, RenderedEmail } from '../../../services/notifier/email.ts';
+import { type Card, InboxState } from '../../../services/notifier/inbox-state.ts';
 import type { DeliveryLedger } from '../../../services/notifier/ledger.ts';
 import { parseSubscriptions } from '../../../services/notifier/subscriptions.ts';
 import { WebhookRejectedError } from '../../../services/notifier/webhook.ts';
@@ -61,10 +61,12 @@ function setup(buyers: unknown[]) {
   } as unknown as DeliveryLedger;
   const mails: string[] = [];
   const messageIds: string[] = [];
+  const sentMails: Array<{ rendered: RenderedEmail; id: string; thread?: MailThread }> = [];
   const mailer = {
-    send: async (to: string, _rendered: unknown, id: string) => {
+    send: async (to: string, rendered: RenderedEmail, id: string, thread?: MailThread) => {
       mails.push(to);
       messageIds.push(id);
+      sentMails.push({ rendered, id, ...(thread ? { thread } : {}) });
     },
     close: async () => {},
   } as unknown as Mailer;
@@ -82,7 +84,7 @@ function setup(buyers: unknown[]) {
     logger: logger as unknown as Logger,
     registry,
   });
-  return { deliverer, delivered, mails, messageIds, logs, registry };
+  return { deliverer, delivered, mails, messageIds, sentMails, logs, registry };
 }
 
 const hookBuyer = (id: string, path: string) => ({
@@ -215,5 +217,113 @@ describe('Deliverer.sendDigest', () => {
     const again = setup([mailBuyer('anna')]);
     await again.deliverer.sendDigest('anna', [c, a], new Date('2026-03-02T07:45:00Z'));
     expect(again.messageIds).toEqual(first.messageIds);
+  });
+});
+
+describe('episodes told as a whole (audit: cooled/escalated messages, digest)', () => {
+  const episode = (sku: string, start: string) => {
+    const episodeId = `${sku}|${start}`;
+    const at = (minutes: number) => new Date(Date.parse(start) + minutes * 60_000).toISOString();
+    return {
+      new: alertFixture({
+        sku,
+        episodeId,
+        alertId: `${episodeId}|new|0`,
+        priority: 'P2',
+        uplift: 2.5,
+        suggestedReorderQty: 1662,
+        windowEnd: start,
+        raisedAt: at(10),
+      }),
+      escalated: alertFixture({
+        sku,
+        episodeId,
+        alertId: `${episodeId}|escalated|1`,
+        status: 'escalated',
+        priority: 'P1',
+        uplift: 5.4,
+        suggestedReorderQty: 4016,
+        raisedAt: at(50),
+      }),
+      cooled: alertFixture({
+        sku,
+        episodeId,
+        alertId: `${episodeId}|cooled|1`,
+        status: 'cooled',
+        priority: 'P2',
+        uplift: 5.4,
+        suggestedReorderQty: 484,
+        raisedAt: at(1300),
+      }),
+    };
+  };
+
+  it("threads an escalation's e-mail under the episode's first one and says what changed", async () => {
+    const { deliverer, sentMails } = setup([mailBuyer('anna')]);
+    const a = episode('SH', '2026-03-02T09:00:00.000Z');
+    await deliverer.deliver(a.new, { episode: [a.new] });
+    await deliverer.deliver(a.escalated, { episode: [a.new, a.escalated] });
+    expect(sentMails).toHaveLength(2);
+    expect(sentMails[0]!.thread).toBeUndefined();
+    expect(sentMails[1]!.thread).toEqual({ inReplyTo: sentMails[0]!.id, references: [sentMails[0]!.id] });
+    expect(sentMails[1]!.rendered.text).toContain('Was P2 ×2.5, 1,662 units suggested');
+    expect(sentMails[1]!.rendered.text).toContain('now P1 ×5.4, 4,016 units suggested');
+  });
+
+  it('lists per episode the state that matters: live ones first, ended ones marked, none the buyer acted on', async () => {
+    const { deliverer, sentMails } = setup([mailBuyer('anna')]);
+    const live = episode('LIVE', '2026-03-02T09:00:00.000Z');
+    const over = episode('OVER', '2026-03-01T09:00:00.000Z');
+    const ordered = episode('ORDERED', '2026-03-02T08:00:00.000Z');
+    const snoozed = episode('SNOOZED', '2026-03-02T08:30:00.000Z');
+    const state = new InboxState();
+    for (const e of [live, over, ordered, snoozed]) {
+      state.applyAlert(e.new);
+      state.applyAlert(e.escalated);
+    }
+    state.applyAlert(over.cooled);
+    const act = (alertId: string, action: 'ordered' | 'snooze', extra: object) =>
+      state.applyAction({
+        actionId: `${alertId}-${action}`,
+        alertId,
+        sku: 'x',
+        action,
+        buyer: 'anna',
+        at: '2026-03-02T10:00:00Z',
+        ...extra,
+      });
+    act(ordered.escalated.alertId, 'ordered', { quantity: 4016 });
+    act(snoozed.escalated.alertId, 'snooze', { snoozeUntil: '2026-03-04T10:00:00Z' });
+    // Another buyer's snooze does not hide the live episode from anna.
+    state.applyAction({
+      actionId: 'ben-snooze',
+      alertId: live.escalated.alertId,
+      sku: 'LIVE',
+      action: 'snooze',
+      buyer: 'ben',
+      snoozeUntil: '2026-03-04T10:00:00Z',
+      at: '2026-03-02T10:00:00Z',
+    });
+    const now = new Date('2026-03-03T07:30:00Z');
+    expect(
+      await deliverer.sendDigest(
+        'anna',
+        state.cards(now, () => true, 'anna'),
+        now,
+      ),
+    ).toBe(2);
+    const { rendered } = sentMails[0]!;
+    expect(rendered.subject).toBe('Your Trend Radar digest for 2026-03-03: 2 alerts (1 rising, 1 over)');
+    const text = rendered.text;
+    expect(text).not.toContain('ORDERED');
+    expect(text).not.toContain('SNOOZED');
+    // The live episode with its current advice (the P1 escalation), then the ended one, marked.
+    expect(text.indexOf('RISING NOW')).toBeLessThan(text.indexOf('SKU LIVE'));
+    expect(text.indexOf('SKU LIVE')).toBeLessThan(text.indexOf('OVER: NO LONGER RISING'));
+    expect(text.indexOf('OVER: NO LONGER RISING')).toBeLessThan(text.indexOf('SKU OVER'));
+    expect(text).toMatch(/P1 Escalated: [^\n]*\n\s+[^\n]*SKU LIVE/);
+    expect(text).toContain('suggested reorder quantity 4016');
+    expect(text).toContain('The rise is over: rising from 1 Mar, 09:00 UTC');
+    expect(text).toContain('suggesting up to 4,016 units for the trend');
   });
 });

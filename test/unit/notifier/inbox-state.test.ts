@@ -59,17 +59,50 @@ describe('inbox state', () => {
     expect(state.cards(new Date('2026-03-02T15:00:00Z'))[0]!.state).toBe('open');
   });
 
-  it('keeps an order whatever comes after it, and ignores a repeated action', () => {
+  it('keeps an order while later alerts ask no more than it covered, and ignores a repeated action', () => {
     const state = new InboxState();
-    const ordered = action(raised.alertId, 'ordered', '2026-03-02T10:40:00Z', { quantity: 120 });
+    const ordered = action(raised.alertId, 'ordered', '2026-03-02T10:40:00Z', { quantity: 200 });
     expect(state.applyAction(ordered)).toBe(true); // before its alert: kept until the alert arrives
     expect(state.applyAction(ordered)).toBe(false);
     state.applyAlert(raised);
-    state.applyAlert(escalated);
+    state.applyAlert(escalated); // suggests 180: the order of 200 covers it
     const [card] = state.cards(now);
     expect(card!.state).toBe('ordered');
-    expect(card!.decisive?.quantity).toBe(120);
+    expect(card!.decisive?.quantity).toBe(200);
     expect(card!.actions).toHaveLength(1);
+    state.applyAlert(alertFixture({ status: 'cooled', priority: 'P3', raisedAt: '2026-03-02T11:30:00Z' }));
+    expect(state.cards(now)[0]!.state).toBe('ordered');
+  });
+
+  it('re-opens an ordered card when an escalation asks for more than was ordered, keeping the order on it', () => {
+    // The audit: "ordered 1662", then a P1 escalation suggesting 4016 stayed under Ordered.
+    const state = new InboxState();
+    state.applyAlert(alertFixture({ priority: 'P2', suggestedReorderQty: 1662 }));
+    state.applyAction(action(raised.alertId, 'ordered', '2026-03-02T10:10:00Z', { quantity: 1662 }));
+    expect(state.cards(now)[0]!.state).toBe('ordered');
+    state.applyAlert({ ...escalated, suggestedReorderQty: 4016 });
+    const [card] = state.cards(now);
+    expect(card!.state).toBe('open');
+    expect(card!.lastOrder?.quantity).toBe(1662);
+    expect(card!.history.map((a) => a.status)).toEqual(['new', 'escalated']);
+    // Ordering again on the escalation closes it.
+    state.applyAction(action(escalated.alertId, 'ordered', '2026-03-02T11:10:00Z', { quantity: 2354 }));
+    expect(state.cards(now)[0]!.state).toBe('ordered');
+  });
+
+  it("keeps one buyer's snooze and acknowledgement to that buyer", () => {
+    const state = new InboxState();
+    state.applyAlert(raised);
+    state.applyAction(
+      action(raised.alertId, 'snooze', '2026-03-02T10:30:00Z', {
+        buyer: 'ben',
+        snoozeUntil: '2026-03-03T10:30:00Z',
+      }),
+    );
+    state.applyAction(action(raised.alertId, 'acknowledge', '2026-03-02T10:31:00Z', { buyer: 'chloe' }));
+    expect(state.cards(now, () => true, 'anna')[0]!.state).toBe('open');
+    expect(state.cards(now, () => true, 'ben')[0]!.state).toBe('snoozed');
+    expect(state.cards(now, () => true, 'chloe')[0]!.state).toBe('acknowledged');
   });
 
   it('closes cooled episodes and lists the most urgent first', () => {

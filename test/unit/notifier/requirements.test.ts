@@ -84,4 +84,48 @@ describe('start-up requirements', () => {
     expect(withSettings.code).toBe(0);
     expect(withSettings.stdout).toMatch(/^ben .*region:JP .*inbox only$/m);
   });
+
+  it('`check` fails on a misspelled key, and warns about categories and brands the catalogue lacks', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'buyers-'));
+    const typo = join(dir, 'typo.json');
+    writeFileSync(
+      typo,
+      JSON.stringify({
+        buyers: [{ id: 'x', name: 'X', follows: { categories: ['Shoes'] }, chanels: { email: true } }],
+      }),
+    );
+    const failed = await cli(['notifier', 'check'], { NOTIFIER_SUBSCRIPTIONS_FILE: typo });
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toContain('buyers.0.chanels: unknown key (did you mean "channels"?)');
+    expect(failed.stdout).not.toContain('inbox only');
+
+    const buyers = join(dir, 'buyers.json');
+    writeFileSync(
+      buyers,
+      JSON.stringify({
+        buyers: [{ id: 'x', name: 'X', follows: { categories: ['Shose'], brands: ['Maison Rouge'] } }],
+      }),
+    );
+    const feed = join(dir, 'catalogue.json');
+    writeFileSync(
+      feed,
+      JSON.stringify([
+        {
+          sku: 'SH-1',
+          name: 'Pumps',
+          category: 'Shoes',
+          brand: 'Maison Rouge',
+          images: [{ view: 'front', url: 'https://cdn.example.com/a.jpg' }],
+        },
+      ]),
+    );
+    const warned = await cli(['notifier', 'check', '--catalogue', feed], {
+      NOTIFIER_SUBSCRIPTIONS_FILE: buyers,
+    });
+    expect(warned.code).toBe(0);
+    expect(warned.stderr).toContain(
+      'warning: x: category "Shose" is not in the catalogue (did you mean "Shoes"?)',
+    );
+    expect(warned.stderr).not.toContain('Maison Rouge');
+  });
 });

@@ -55,10 +55,10 @@ describe('Slack message', () => {
     const message = slackMessage(alert, ['category Shoes'], 'https://inbox.example.com/') as SlackBody;
     expect(message.blocks[0]!.text!.text).toContain('&lt;!channel&gt; &amp; friends');
     expect(message.blocks[0]!.accessory!.image_url).toBe('https://cdn.example.com/photos/red-pumps.jpg');
-    const fields = message.blocks[1]!.fields!.map((f) => f.text).join('\n');
-    expect(fields).toContain('37 on hand');
+    const fields = message.blocks[2]!.fields!.map((f) => f.text).join('\n');
+    expect(fields).toContain('*Stock on hand*\n37');
     expect(fields).toContain('5.7 days');
-    expect(fields).toContain('*Suggested reorder*\n180');
+    expect(fields).toContain('*Suggested reorder quantity*\n180');
   });
 
   it('escapes the top-level text too: no @channel ping, no disguised link, no broken bold', () => {
@@ -67,9 +67,9 @@ describe('Slack message', () => {
     const message = slackMessage(alert, ['category *Shoes*'], 'https://inbox.example.com/') as SlackBody;
     // Slack formats `text` as mrkdwn and uses it for notifications, so it needs the same escaping.
     const neutral = '&lt;!channel&gt; ∗FLASH∗ ˍsaleˍ ∼50%∼ ˋnowˋ &lt;https://evil.example|click here&gt;';
-    expect(message.text).toBe(`P1 Rising: Maison Rouge — ${neutral} (×4.3)`);
+    expect(message.text).toBe(`P1 Rising: Maison Rouge — ${neutral} (×4.3 usual interest)`);
     const [title, subtitle] = message.blocks[0]!.text!.text.split('\n');
-    expect(title).toBe(`*P1 Rising: Maison Rouge — ${neutral} (×4.3)*`); // one bold span, whole
+    expect(title).toBe(`*P1 Rising: Maison Rouge — ${neutral} (×4.3 usual interest)*`); // one bold span, whole
     expect(subtitle).toContain('because you follow category ∗Shoes∗');
     expect(subtitle).not.toMatch(/[<*_~`]/);
   });
