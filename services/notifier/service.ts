@@ -23,7 +23,7 @@ import {
 import { requireTopics } from '../../shared/kafka/required-topics.ts';
 import { followTopics } from '../../shared/kafka/topic-follower.ts';
 import { createLogger, type Logger } from '../../shared/observability/logger.ts';
-import { createRegistry, type Registry } from '../../shared/observability/metrics.ts';
+import { cannotListen, createRegistry, type Registry } from '../../shared/observability/metrics.ts';
 import { sniffImageType } from '../../shared/vision/image-type.ts';
 import { cardJson } from './card-json.ts';
 import type { NotifierConfig } from './config.ts';
@@ -410,21 +410,13 @@ async function startInbox(context: InboxContext): Promise<FastifyInstance> {
     await app.listen({ host: config.NOTIFIER_HOST, port: config.NOTIFIER_PORT });
   } catch (error) {
     await app.close().catch(() => {});
-    throw portError(error as NodeJS.ErrnoException, config.NOTIFIER_HOST, config.NOTIFIER_PORT);
+    throw cannotListen(
+      error as NodeJS.ErrnoException,
+      'the buyer inbox',
+      config.NOTIFIER_HOST,
+      config.NOTIFIER_PORT,
+      'NOTIFIER_PORT',
+    );
   }
   return app;
-}
-
-/** A port that cannot be bound is a setting to fix: the error names NOTIFIER_PORT (like METRICS_PORT's). */
-function portError(error: NodeJS.ErrnoException, host: string, port: number): Error {
-  const why =
-    error.code === 'EADDRINUSE'
-      ? 'the port is in use (another service or instance?)'
-      : error.code === 'EACCES'
-        ? 'not permitted (ports below 1024 need privileges)'
-        : error.message;
-  return new Error(
-    `cannot serve the buyer inbox on ${host}:${port}: ${why}; set NOTIFIER_PORT (now ${port}) to a free port, or 0 to pick one`,
-    { cause: error },
-  );
 }

@@ -50,20 +50,8 @@ export async function serveHealth(
   // A busy port is a setting to fix, not a crash: name METRICS_PORT (an unhandled 'error' event
   // would end the process with a stack trace).
   await new Promise<void>((resolve, reject) => {
-    const failed = (error: NodeJS.ErrnoException) => {
-      const why =
-        error.code === 'EADDRINUSE'
-          ? 'the port is in use (another service or instance?)'
-          : error.code === 'EACCES'
-            ? 'not permitted (ports below 1024 need privileges)'
-            : error.message;
-      reject(
-        new Error(
-          `cannot serve /metrics on ${host}:${port}: ${why}; set METRICS_PORT (now ${port}) to a free port, or 0 to pick one`,
-          { cause: error },
-        ),
-      );
-    };
+    const failed = (error: NodeJS.ErrnoException) =>
+      reject(cannotListen(error, '/metrics', host, port, 'METRICS_PORT'));
     server.once('error', failed);
     server.listen(port, host, () => {
       server.off('error', failed);
@@ -76,4 +64,24 @@ export async function serveHealth(
     port: bound,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
+}
+
+/** A port that cannot be bound is a setting to fix: the error names the setting, not a stack trace. */
+export function cannotListen(
+  error: NodeJS.ErrnoException,
+  what: string,
+  host: string,
+  port: number,
+  setting: string,
+): Error {
+  const why =
+    error.code === 'EADDRINUSE'
+      ? 'the port is in use (another service or instance?)'
+      : error.code === 'EACCES'
+        ? 'not permitted (ports below 1024 need privileges)'
+        : error.message;
+  return new Error(
+    `cannot serve ${what} on ${host}:${port}: ${why}; set ${setting} (now ${port}) to a free port, or 0 to pick one`,
+    { cause: error },
+  );
 }
