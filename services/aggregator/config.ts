@@ -85,6 +85,8 @@ export const AggregatorEnv = BaseEnv.extend({
   /** The baselines' half-life while their SKU has an open episode: a trend is learnt slowly. */
   AGGREGATOR_EPISODE_BASELINE_HALF_LIFE_MS: positiveInt(7 * DAY),
   AGGREGATOR_PRIOR_WEIGHT_WINDOWS: positiveInt(12),
+  /** Event time of windows the prior of a product first seen after warm-up is worth. */
+  AGGREGATOR_NEW_PRODUCT_PRIOR_MS: positiveInt(DAY),
   AGGREGATOR_DEFAULT_PRIOR: z.coerce.number().positive().default(2),
   AGGREGATOR_WARMUP_MS: nonNegative(24 * HOUR),
   AGGREGATOR_COOL_AFTER_MS: positiveInt(12 * HOUR),
@@ -123,6 +125,7 @@ export interface TrendSettings {
   baselineHalfLifeMs: number;
   episodeBaselineHalfLifeMs: number;
   priorWeightWindows: number;
+  newProductPriorMs: number;
   defaultPrior: number;
   warmupMs: number;
   coolAfterMs: number;
@@ -169,6 +172,7 @@ export function trendSettings(config: AggregatorConfig): TrendSettings {
     baselineHalfLifeMs: config.AGGREGATOR_BASELINE_HALF_LIFE_MS,
     episodeBaselineHalfLifeMs: config.AGGREGATOR_EPISODE_BASELINE_HALF_LIFE_MS,
     priorWeightWindows: config.AGGREGATOR_PRIOR_WEIGHT_WINDOWS,
+    newProductPriorMs: config.AGGREGATOR_NEW_PRODUCT_PRIOR_MS,
     defaultPrior: config.AGGREGATOR_DEFAULT_PRIOR,
     warmupMs: config.AGGREGATOR_WARMUP_MS,
     coolAfterMs: config.AGGREGATOR_COOL_AFTER_MS,

@@ -241,7 +241,7 @@ export interface Baseline {
   weight: number;
 }
 
-export function startBaseline(prior: number, settings: TrendSettings): Baseline {
+export function startBaseline(prior: number, settings: Pick<TrendSettings, 'priorWeightWindows'>): Baseline {
   return { mean: prior, weight: settings.priorWeightWindows };
 }
 

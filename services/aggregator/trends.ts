@@ -673,6 +673,18 @@ export class TrendPartition {
     span.ownUploads = ownUploads;
     span.ownRecentRaw = ownRecentRaw;
     span.ownRecentUploads = ownRecentUploads;
+    const cells = this.activityCells(scopeName, end);
+    span.all = cells.all;
+    span.allRecent = cells.allRecent;
+    span.hasActivity = cells.hasActivity;
+    return span;
+  }
+
+  /** Everybody's activity in a scope's window ending at `end`, and in its newest panes (cached). */
+  private activityCells(
+    scopeName: string,
+    end: number,
+  ): { all: ActivityCell; allRecent: ActivityCell; hasActivity: boolean } {
     let sums = this.activitySums.get(scopeName);
     if (!sums) {
       sums = new Map();
@@ -680,6 +692,8 @@ export class TrendPartition {
     }
     let cells = sums.get(end);
     if (!cells) {
+      const { advanceMs, recentPanes } = this.settings;
+      const lastPane = end / advanceMs - 1;
       const activity = this.activity.get(scopeName);
       const all: ActivityCell = [0, 0, 0];
       const allRecent: ActivityCell = [0, 0, 0];
@@ -692,10 +706,7 @@ export class TrendPartition {
       cells = { all, allRecent, hasActivity: activity !== undefined };
       sums.set(end, cells);
     }
-    span.all = cells.all;
-    span.allRecent = cells.allRecent;
-    span.hasActivity = cells.hasActivity;
-    return span;
+    return cells;
   }
 
   private closeWindow(
@@ -730,19 +741,31 @@ export class TrendPartition {
     const recentEvidence = recentTally.evidence;
 
     const category = this.tables.product(sku)?.category ?? null;
-    const categoryShare = isGlobal && category !== null ? priors.get(category) : undefined;
+    const categoryShare = category !== null ? priors.get(category) : undefined;
     const others = othersThan(all, tally, this.others);
     const othersRecent = othersThan(allRecent, recentTally, this.othersRecent);
     if (!scope.baselines) {
-      const uploadPrior = defaultPrior / this.settings.weights.upload;
+      // A product's prior is for the product: a country starts from its part of it (the country's
+      // share of the partition's activity), else a product posted in six countries at once would
+      // be expected at six priors and a launch that takes off would not stand out.
+      const part = isGlobal
+        ? 1
+        : Math.min(1, Math.max(1, all[0]) / Math.max(1, this.activityCells(GLOBAL, end).all[0]));
+      const uploadPrior = (part * defaultPrior) / this.settings.weights.upload;
+      // A product first seen once the partition has learnt its rhythm is new: it is compared with
+      // its prior for a day of windows, not with the hour it was launched in.
+      const prior =
+        end - this.startTime >= warmupMs
+          ? { priorWeightWindows: Math.max(1, Math.round(this.settings.newProductPriorMs / advanceMs)) }
+          : this.settings;
       scope.baselines = {
         count: startBaseline(
-          categoryShare !== undefined ? categoryShare * others.weighted : defaultPrior,
-          this.settings,
+          categoryShare !== undefined ? categoryShare * others.weighted : part * defaultPrior,
+          prior,
         ),
-        others: startBaseline(others.weighted, this.settings),
-        uploadCount: startBaseline(uploadPrior, this.settings),
-        otherUploads: startBaseline(others.uploads, this.settings),
+        others: startBaseline(others.weighted, prior),
+        uploadCount: startBaseline(uploadPrior, prior),
+        otherUploads: startBaseline(others.uploads, prior),
       };
       scope.baselineThrough = end - advanceMs;
     } else {
