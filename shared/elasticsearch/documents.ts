@@ -112,6 +112,8 @@ export function postAction(prefix: string, upload: Upload): IndexAction {
       hashtags: upload.hashtags,
       hashtagsFolded: upload.hashtags.map(foldAccents),
       location: locationDocument(upload.location),
+      // One field name for the country in every index: one dashboard filter (`country : FR`).
+      country: upload.location.country,
       imageUrls: upload.images.map(imageAddress),
       imageCount: upload.images.length,
       clientTimestamp: timestamp,
@@ -158,6 +160,7 @@ export function mentionAction(prefix: string, mention: Mention): IndexAction {
       ...matched,
       modelId: mention.modelId,
       location: locationDocument(mention.location),
+      country: mention.location.country,
       eventTime: timestamp,
       processedAt: utc(mention.processedAt),
       photoEmbedding: mention.photoEmbedding,
@@ -186,6 +189,9 @@ export function trendWindowAction(prefix: string, window: TrendWindow): IndexAct
       distinctMembers: window.distinctMembers,
       countsByKind: window.countsByKind,
       baseline: window.baseline,
+      // The window's activity over the SKU's usual (the figure alerts report): what "rising" panels filter on.
+      uplift:
+        window.baseline > 0 ? Math.round((window.weightedCount / window.baseline) * 1000) / 1000 : undefined,
       score: window.score,
       pValue: window.pValue,
       rising: window.rising,
@@ -230,6 +236,7 @@ export function reorderAlertAction(prefix: string, alert: ReorderAlert): IndexAc
       series: alert.series,
       topRegions: alert.topRegions,
       topCountries: alert.topRegions.map((r) => r.country),
+      country: alert.topRegions.length > 0 ? alert.topRegions.map((r) => r.country) : undefined,
       regionShare: Object.fromEntries(alert.topRegions.map((r) => [r.country, r.share])),
       photos: alert.photos,
       photoUrls,
