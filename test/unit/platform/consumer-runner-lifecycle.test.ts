@@ -1,32 +1,17 @@
-import type { EachBatchPayload, Kafka, Producer, ProducerBatch } from 'kafkajs';
+import type { Producer, ProducerBatch } from 'kafkajs';
 import pino from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { PermanentError } from '../../../shared/kafka/codec.ts';
 import { type BatchHandler, ConsumerRunner } from '../../../shared/kafka/consumer-runner.ts';
 import { createRegistry } from '../../../shared/observability/metrics.ts';
+import { fakeConsumerKafka } from '../../support/fake-consumer.ts';
 
 /** A runner on a fake consumer (no broker: the runner's own bookkeeping is under test). */
 async function fakeRunner(
   handleBatch: BatchHandler,
   sendBatch: (batch: ProducerBatch) => Promise<unknown> = async () => [],
 ) {
-  let eachBatch: ((payload: EachBatchPayload) => Promise<void>) | undefined;
-  const committed: string[] = [];
-  const kafka = {
-    consumer: () => ({
-      events: { START_BATCH_PROCESS: 'consumer.start_batch_process' },
-      on: () => () => {},
-      connect: async () => {},
-      subscribe: async () => {},
-      run: async (options: { eachBatch: typeof eachBatch }) => {
-        eachBatch = options.eachBatch;
-      },
-      commitOffsets: async (offsets: { offset: string }[]) => {
-        committed.push(...offsets.map((o) => o.offset));
-      },
-      disconnect: async () => {},
-    }),
-  } as unknown as Kafka;
+  const { kafka, committed, deliver: deliverWith } = fakeConsumerKafka();
   const lines: string[] = [];
   // As createLogger does: the service is the logger's base field.
   const logger = pino(
@@ -50,27 +35,9 @@ async function fakeRunner(
   await runner.start();
   let heartbeats = 0;
   const deliver = (values: string[]) =>
-    eachBatch!({
-      batch: {
-        topic: 'in',
-        partition: 0,
-        messages: values.map((value, i) => ({
-          offset: String(i),
-          key: Buffer.from('k'),
-          value: Buffer.from(value),
-          headers: {},
-          timestamp: '1700000000000',
-          attributes: 0,
-        })),
-        lastOffset: () => String(values.length - 1),
-      },
-      resolveOffset: () => {},
-      heartbeat: async () => {
-        heartbeats++;
-      },
-      isRunning: () => true,
-      isStale: () => false,
-    } as unknown as EachBatchPayload);
+    deliverWith(values, async () => {
+      heartbeats++;
+    });
   const dead = async () =>
     (await registry.getSingleMetric('trendradar_consumer_records_total')!.get()).values
       .filter((v) => v.labels.outcome === 'dead')

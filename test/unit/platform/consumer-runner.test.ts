@@ -1,4 +1,4 @@
-import type { EachBatchPayload, Kafka, Producer, ProducerBatch } from 'kafkajs';
+import type { Producer, ProducerBatch } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { PermanentError } from '../../../shared/kafka/codec.ts';
 import {
@@ -8,6 +8,7 @@ import {
   eachRecord,
 } from '../../../shared/kafka/consumer-runner.ts';
 import { createLogger } from '../../../shared/observability/logger.ts';
+import { fakeConsumerKafka } from '../../support/fake-consumer.ts';
 
 /** Runs one batch through a runner on a fake consumer; returns what it produced and committed. */
 async function runChunk(
@@ -15,23 +16,7 @@ async function runChunk(
   handler: (runner: ConsumerRunner) => BatchHandler,
   maxAttempts: number,
 ): Promise<{ produced: ProducerBatch[]; committed: string[] }> {
-  let eachBatch: ((payload: EachBatchPayload) => Promise<void>) | undefined;
-  const committed: string[] = [];
-  const kafka = {
-    consumer: () => ({
-      events: { START_BATCH_PROCESS: 'consumer.start_batch_process' },
-      on: () => () => {},
-      connect: async () => {},
-      subscribe: async () => {},
-      run: async (options: { eachBatch: typeof eachBatch }) => {
-        eachBatch = options.eachBatch;
-      },
-      commitOffsets: async (offsets: { offset: string }[]) => {
-        committed.push(...offsets.map((o) => o.offset));
-      },
-      disconnect: async () => {},
-    }),
-  } as unknown as Kafka;
+  const { kafka, committed, deliver } = fakeConsumerKafka();
   const produced: ProducerBatch[] = [];
   const producer = {
     sendBatch: async (batch: ProducerBatch) => {
@@ -52,25 +37,7 @@ async function runChunk(
     handleBatch: (records, context) => handler(runner)(records, context),
   });
   await runner.start();
-  await eachBatch!({
-    batch: {
-      topic: 'in',
-      partition: 0,
-      messages: values.map((value, i) => ({
-        offset: String(i),
-        key: Buffer.from('k'),
-        value: Buffer.from(value),
-        headers: {},
-        timestamp: '1700000000000',
-        attributes: 0,
-      })),
-      lastOffset: () => String(values.length - 1),
-    },
-    resolveOffset: () => {},
-    heartbeat: async () => {},
-    isRunning: () => true,
-    isStale: () => false,
-  } as unknown as EachBatchPayload);
+  await deliver(values);
   return { produced, committed };
 }
 
