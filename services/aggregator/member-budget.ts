@@ -65,10 +65,6 @@ export class MemberBudget {
     return counts;
   }
 
-  get size(): number {
-    return this.spent.size;
-  }
-
   /** What the changelog keeps: the entries from `firstPane` on. */
   serialize(firstPane: number): SerializedMemberBudget | undefined {
     const kept: SerializedMemberBudget = [];

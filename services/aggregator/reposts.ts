@@ -72,10 +72,6 @@ export class PhotoMemory {
     return signal;
   }
 
-  get size(): number {
-    return this.photos.size + this.reposts.size;
-  }
-
   /** What the changelog keeps: only entries a signal from `reachedFrom` on could still match. */
   serialize(reachedFrom: number, memoryMs: number): SerializedPhotoMemory | undefined {
     const cutoff = reachedFrom - memoryMs;
