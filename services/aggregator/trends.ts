@@ -215,6 +215,21 @@ interface SkuState {
   budget: MemberBudget | null;
 }
 
+/**
+ * Days a scope's daily baseline must hold before a rising day may open an episode. A product's
+ * first day is partial and its baseline starts from the flat prior: an ordinary launch (1.9 posts
+ * an hour) rose on its second day in an audit. New products are the hourly tests' (category prior).
+ */
+const KNOWN_DAYS_BEFORE_A_DAY_ALERTS = 2;
+
+/** What the daily windows of one SKU ending at one time found (`closeDaily`). */
+interface DayOutcome {
+  /** The rising day: the global scope's, else the strongest country's. */
+  rise: { scope: string; score: number; pValue: number; uplift: number; distinctMembers: number } | null;
+  globalUplift: number;
+  regions: { country: string; signals: number }[];
+}
+
 interface WindowResult {
   scope: string;
   /** Where the window's panes are: merged into a full tally only if an alert needs it. */
@@ -790,6 +805,7 @@ export class TrendPartition {
       b.count.mean,
       1,
       override?.engagement,
+      1,
     );
     const freshEngagement = this.subTest(
       this.freshEngagementTest,
@@ -801,6 +817,7 @@ export class TrendPartition {
       b.count.mean,
       spanShare,
       override?.freshEngagement,
+      1,
     );
     // Distinct uploaders as a unit count (a member's repeated posts count once).
     const uploads = this.subTest(
@@ -813,6 +830,7 @@ export class TrendPartition {
       b.uploadCount.mean,
       1,
       override?.uploads,
+      this.settings.weights.upload,
     );
     const freshUploads = this.subTest(
       this.freshUploadsTest,
@@ -824,6 +842,7 @@ export class TrendPartition {
       b.uploadCount.mean,
       spanShare,
       override?.freshUploads,
+      this.settings.weights.upload,
     );
     const warmingUp = end - this.startTime < warmupMs;
     const sequential = this.sequentialTest(scope, b, end, span, tally, uploads, others, override, warmingUp);
@@ -962,11 +981,14 @@ export class TrendPartition {
     usualCount: number,
     spanShare: number,
     expectedOverride: number | undefined,
+    unitWeight: number,
   ): SubTest {
     const { defaultPrior, minUplift, alpha, dispersion } = this.settings;
     // A quiet product is never expected to be quieter than half the default prior: a handful of
-    // posts about something nobody mentioned for days is not yet a trend.
-    const floor = (defaultPrior / 2) * spanShare;
+    // posts about something nobody mentioned for days is not yet a trend. The prior is weighted,
+    // so in uploads it is divided by an upload's weight (a floor of one upload an hour, five
+    // times the prior, hid small trends: 2.4 posts an hour in one country never passed).
+    const floor = ((defaultPrior / 2) * spanShare) / unitWeight;
     const expected = Math.max(expectedOverride ?? baselineShare * othersWeighted, floor);
     const share = expected / othersWeighted;
     const usual = Math.max(usualCount * spanShare, floor);
@@ -1189,6 +1211,7 @@ export class TrendPartition {
     const { graceMs, dispersion, alpha, minUplift, windowSizeMs } = this.settings;
     const dailyPrior = (this.settings.defaultPrior * DAY_MS) / windowSizeMs;
     for (const [sku, state] of this.skus) {
+      const days = new Map<number, DayOutcome>();
       for (const [name, scope] of state.scopes) {
         for (const [dayIndex, day] of [...scope.days].sort((a, b) => a[0] - b[0])) {
           const end = (dayIndex + 1) * DAY_MS;
@@ -1206,6 +1229,8 @@ export class TrendPartition {
             scope.dayBaseline = startBaseline(dailyPrior, { ...this.settings, priorWeightWindows: 1 });
           const expected = Math.max(scope.dayBaseline.mean, dailyPrior / 2);
           const test = surpriseOf(evidence.weighted, expected, evidence.varianceScale, dispersion);
+          // Days of this scope already in its baseline (the prior counts for one).
+          const knownDays = scope.dayBaseline.weight - 1;
           const rising =
             end - this.startTime >= this.settings.warmupMs + DAY_MS &&
             test.pValue <= alpha &&
@@ -1213,6 +1238,24 @@ export class TrendPartition {
             isBroadEnough(evidence, measures.distinctMembers, this.settings);
           // Daily baselines move slowly: a week's half-life.
           updateBaseline(scope.dayBaseline, evidence.weighted, 1 - 2 ** (-1 / 7));
+          const outcome = days.get(end) ?? { rise: null, globalUplift: 1, regions: [] };
+          days.set(end, outcome);
+          if (name === GLOBAL) outcome.globalUplift = test.uplift;
+          else outcome.regions.push({ country: name.slice('country:'.length), signals: tally.signals });
+          const score = scoreOf(test.pValue);
+          if (
+            rising &&
+            knownDays >= KNOWN_DAYS_BEFORE_A_DAY_ALERTS &&
+            (!outcome.rise ||
+              (outcome.rise.scope !== GLOBAL && (name === GLOBAL || score > outcome.rise.score)))
+          )
+            outcome.rise = {
+              scope: name,
+              score,
+              pValue: test.pValue,
+              uplift: test.uplift,
+              distinctMembers: measures.distinctMembers,
+            };
           this.out.windows.push({
             windowId: `${scope.idPrefix}|${iso(end - DAY_MS)}|${DAY_MS}`,
             sku,
@@ -1233,7 +1276,72 @@ export class TrendPartition {
           });
         }
       }
+      for (const [end, outcome] of [...days].sort((a, b) => a[0] - b[0]))
+        if (outcome.rise) this.riseOverDay(sku, state, end, outcome);
     }
+  }
+
+  /**
+   * A day that rose opens an episode the hourly tests missed: a trend too thin for any hour to be
+   * significant (2.4 posts an hour in one small country, against 0.3) is plain over a day. An open
+   * episode is only held. The alert's window is the day; its photos are the last hour's, the only
+   * panes still kept, and its regions the day's countries.
+   */
+  private riseOverDay(sku: string, state: SkuState, end: number, outcome: DayOutcome): void {
+    const rise = outcome.rise!;
+    const episode = state.episode;
+    if (episode) {
+      episode.lastRisingEnd = Math.max(episode.lastRisingEnd, end);
+      return;
+    }
+    if (!state.global) return;
+    const lastHour: WindowResult = {
+      scope: GLOBAL,
+      state: state.global,
+      end,
+      signals: 0,
+      distinctMembers: rise.distinctMembers,
+      broad: true,
+      weighted: 0,
+      rising: true,
+      // Sales are worldwide: sized on the product's day, never on one country's rise.
+      uplift: Math.max(1, outcome.globalUplift),
+      detectionUplift: rise.uplift,
+      score: rise.score,
+      pValue: rise.pValue,
+    };
+    lastHour.signals = this.tallyOf(lastHour).signals;
+    const strong = isStrongTrend(rise.uplift, rise.score, this.settings);
+    const advice = adviseReorder(this.tables.inventory(sku), lastHour.uplift, strong, this.settings);
+    const daySignals = outcome.regions.reduce((sum, r) => sum + r.signals, 0);
+    const lastHourAlert = this.alert(sku, state, end, end, 'new', 0, lastHour, lastHour, advice);
+    const alert: ReorderAlert = {
+      ...lastHourAlert,
+      windowStart: iso(end - DAY_MS),
+      topRegions:
+        outcome.regions.length === 0
+          ? lastHourAlert.topRegions
+          : outcome.regions
+              .sort((a, b) => b.signals - a.signals || a.country.localeCompare(b.country))
+              .slice(0, 5)
+              .map(({ country, signals }) => ({
+                country,
+                signals,
+                share: round3(signals / Math.max(1, daySignals)),
+              })),
+    };
+    state.episode = {
+      start: end,
+      level: 0,
+      levelUplift: lastHour.uplift,
+      priority: advice.priority,
+      strong,
+      lastRisingEnd: end,
+      lastAlert: alert,
+    };
+    this.skuChange(state);
+    this.activate(sku, state);
+    this.out.alerts.push(alert);
   }
 
   // ------------------------------------------------------------------ state
