@@ -137,6 +137,20 @@ export const trendWindowsMapping: Mapping = {
     pValue: double,
     rising: { type: 'boolean' },
     category: keyword,
+    /**
+     * The product's catalogue name and brand under the alerts' field names and types
+     * (`product.name` text + `product.name.keyword`, `product.brand` keyword), so one query such
+     * as `product.name : "wild thing"` finds both; and without accents (foldAccents, as for
+     * posts): `product.nameFolded : paquerette`, `product.brandFolded : chloe` (lower-cased).
+     */
+    product: {
+      properties: {
+        name: textAndKeyword(),
+        nameFolded: { type: 'text', analyzer: 'standard' },
+        brand: keyword,
+        brandFolded: { type: 'keyword', normalizer: 'lowercase' },
+      },
+    },
     emittedAt: date,
   },
 };

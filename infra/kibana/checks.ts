@@ -59,7 +59,13 @@ export interface LensColumn {
   operationType: string;
   sourceField: string;
   isBucketed: boolean;
-  params?: { size?: number; orderBy?: { type: string; columnId?: string }; orderDirection?: string };
+  params?: {
+    size?: number;
+    orderBy?: { type: string; columnId?: string };
+    orderDirection?: string;
+    /** last_value: the date field that decides which document is the last. */
+    sortField?: string;
+  };
 }
 
 export function lensLayers(lens: SavedObject): Array<[string, LensLayer]> {
@@ -189,6 +195,8 @@ export function fieldUses(objects: SavedObject[]): Array<FieldUse & { family: Fa
                 ? 'numeric'
                 : 'aggregatable';
           uses.push({ object: o.id, family, field: column.sourceField, needs });
+          if (column.params?.sortField)
+            uses.push({ object: o.id, family, field: column.params.sortField, needs: 'date' });
         }
       }
       const query = (o.attributes.state as { query: { query: string } }).query.query;
@@ -252,6 +260,10 @@ export function lensRequest(
   for (const id of layer.columnOrder) {
     const column = layer.columns[id]!;
     if (column.isBucketed || column.operationType === 'count') continue;
+    if (column.operationType === 'last_value') {
+      metrics[id] = lastValueAgg(column);
+      continue;
+    }
     const agg = METRIC_AGG[column.operationType];
     if (!agg) throw new Error(`no translation for ${column.operationType}`);
     metrics[id] = { [agg]: { field: column.sourceField } };
@@ -275,6 +287,27 @@ export function lensRequest(
   }
   const query = (lens.attributes.state as { query: { query: string } }).query.query;
   return { query: termsQuery(kqlTerms(query)), aggs };
+}
+
+/**
+ * Lens's last value with array values shown: the newest document (by the sort field) among those
+ * that have the field (its KQL `field: *` filter), read with top_hits. The value is
+ * `<id>.value.hits.hits[0].fields[<field>]`, no hit when no document of the bucket has one.
+ */
+function lastValueAgg(column: LensColumn): Record<string, unknown> {
+  return {
+    filter: { exists: { field: column.sourceField } },
+    aggs: {
+      value: {
+        top_hits: {
+          size: 1,
+          sort: [{ [column.params?.sortField ?? '@timestamp']: { order: 'desc' } }],
+          _source: false,
+          docvalue_fields: [column.sourceField],
+        },
+      },
+    },
+  };
 }
 
 /** Lens orders terms by a metric column (a count column is the bucket's doc count) or alphabetically. */

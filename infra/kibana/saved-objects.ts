@@ -135,7 +135,13 @@ type Column =
   | { id: string; op: 'terms'; field: string; label: string; size: number; orderBy?: string }
   | { id: string; op: 'date_histogram'; field: string; label: string }
   | { id: string; op: 'count'; label: string }
-  | { id: string; op: 'max' | 'sum' | 'average' | 'unique_count'; field: string; label: string };
+  | { id: string; op: 'max' | 'sum' | 'average' | 'unique_count'; field: string; label: string }
+  /**
+   * The field's value in the newest document of the row that has one (by `@timestamp`): a label
+   * beside a bucket (a SKU's product name), without splitting the row or dropping documents
+   * that lack the field, as a second terms column would.
+   */
+  | { id: string; op: 'last_value'; field: string; label: string };
 
 function lensColumn(column: Column): Record<string, unknown> {
   switch (column.op) {
@@ -167,6 +173,21 @@ function lensColumn(column: Column): Record<string, unknown> {
         scale: 'interval',
         params: { interval: 'auto', includeEmptyRows: true, dropPartials: false },
       };
+    case 'last_value':
+      return {
+        label: column.label,
+        customLabel: true,
+        dataType: 'string',
+        operationType: 'last_value',
+        sourceField: column.field,
+        isBucketed: false,
+        scale: 'ordinal',
+        // What Lens itself sets: the newest document that has the field, not the newest document.
+        filter: { query: `${column.field}: *`, language: 'kuery' },
+        // Array values: Lens reads the value with top_hits, in every distribution, rather than
+        // top_metrics, which needs the analytics module (the search-only node lacks it).
+        params: { sortField: '@timestamp', showArrayValues: true },
+      };
     case 'count':
       return {
         label: column.label,
@@ -193,7 +214,8 @@ function lensColumn(column: Column): Record<string, unknown> {
 }
 
 type LensVisual =
-  | { kind: 'table' }
+  /** `columns`: the table's column order, when it is not the layer's (buckets, then metrics). */
+  | { kind: 'table'; columns?: string[] }
   | { kind: 'line' | 'bar_stacked' | 'bar_horizontal'; x: string; split?: string; y: string[] };
 
 function lens(
@@ -207,7 +229,11 @@ function lens(
   const layerId = 'layer1';
   const visualization =
     visual.kind === 'table'
-      ? { layerId, layerType: 'data', columns: columns.map((c) => ({ columnId: c.id })) }
+      ? {
+          layerId,
+          layerType: 'data',
+          columns: (visual.columns ?? columns.map((c) => c.id)).map((columnId) => ({ columnId })),
+        }
       : {
           preferredSeriesType: visual.kind,
           legend: { isVisible: true, position: 'right' },
@@ -436,6 +462,27 @@ export function savedObjects(): SavedObject[] {
     'alert-actions',
     ['buyer', 'action', 'sku', 'quantity', 'alertId'],
   );
+  // Merchandisers look a product up by its name or brand as well as its SKU: `product.name :
+  // "wild thing"` (the same query finds its alerts), `product.brand : "Aquazzura"`, or without
+  // accents `product.nameFolded : paquerette`, `product.brandFolded : chloe`. Every window, hourly
+  // and daily (`sizeMs`), each scope.
+  const windowsList = savedSearch(
+    'trend-radar-search-trend-windows',
+    'Trend windows (find a product by SKU, name or brand)',
+    'trend-windows',
+    [
+      'sku',
+      'product.name',
+      'product.brand',
+      'category',
+      'scope',
+      'sizeMs',
+      'weightedCount',
+      'uplift',
+      'distinctMembers',
+      'rising',
+    ],
+  );
 
   // The aggregator closes a one-hour window every five minutes (hopping windows) and a daily
   // window per UTC day, all in the same index, for the world (`scope: global`) and for each
@@ -450,12 +497,21 @@ export function savedObjects(): SavedObject[] {
   // the SKU's own baseline, which adapts while a trend lasts, so the hottest product of the day can
   // score below products that never rose (an audit: 391 of 551 photos in a day, busiest hour 535.5
   // weighted signals against 31 for the next SKU, and absent from both panels).
+  //
+  // The tables name each SKU's product and brand beside it (the newest window's, from the
+  // catalogue): a label, not a bucket, so a SKU without a name (not in the catalogue, or windows
+  // from before the aggregator wrote names) keeps its row.
+  const productColumns: Column[] = [
+    { id: 'name', op: 'last_value', field: 'product.name.keyword', label: 'Product' },
+    { id: 'brand', op: 'last_value', field: 'product.brand', label: 'Brand' },
+  ];
   const hotProducts = lens(
     'trend-radar-lens-hot-products',
     'Hot products (weighted signals in the busiest hour)',
     'trend-windows',
     [
       { id: 'sku', op: 'terms', field: 'sku', label: 'SKU', size: 20, orderBy: 'weighted' },
+      ...productColumns,
       { id: 'weighted', op: 'max', field: 'weightedCount', label: 'Weighted signals (busiest hour)' },
       { id: 'signals', op: 'max', field: 'signals', label: 'Signals (busiest hour)' },
       { id: 'members', op: 'max', field: 'distinctMembers', label: 'Members (busiest hour)' },
@@ -480,11 +536,12 @@ export function savedObjects(): SavedObject[] {
         size: 1,
         orderBy: 'weighted',
       },
+      ...productColumns,
       { id: 'weighted', op: 'max', field: 'weightedCount', label: 'Weighted signals (busiest rising hour)' },
       { id: 'uplift', op: 'max', field: 'uplift', label: 'Best uplift (× usual)' },
       { id: 'members', op: 'max', field: 'distinctMembers', label: 'Members (busiest rising hour)' },
     ],
-    { kind: 'table' },
+    { kind: 'table', columns: ['sku', 'name', 'brand', 'scope', 'weighted', 'uplift', 'members'] },
     RISING_WINDOWS_KQL,
   );
   // Top 5 SKUs by their busiest hour over the whole time range (terms outside), then each one's
@@ -613,6 +670,7 @@ export function savedObjects(): SavedObject[] {
     alertsList,
     mentionsList,
     actionsList,
+    windowsList,
     hotProducts,
     risingTable,
     trendLines,

@@ -755,7 +755,8 @@ export class TrendPartition {
     const evidence = tally.evidence;
     const recentEvidence = recentTally.evidence;
 
-    const category = this.tables.product(sku)?.category ?? null;
+    const product = this.tables.product(sku);
+    const category = product?.category ?? null;
     const categoryShare = category !== null ? priors.get(category) : undefined;
     const others = othersThan(all, tally, this.others);
     const othersRecent = othersThan(allRecent, recentTally, this.othersRecent);
@@ -892,6 +893,8 @@ export class TrendPartition {
       rising,
       acceleration: round3(acceleration),
       category,
+      name: product?.name ?? null,
+      brand: product?.brand ?? null,
       emittedAt: labels.emittedAt,
     });
     // Only the global window (the sparkline) and rising ones are looked at after the close.
@@ -1256,6 +1259,7 @@ export class TrendPartition {
               uplift: test.uplift,
               distinctMembers: measures.distinctMembers,
             };
+          const product = this.tables.product(sku);
           this.out.windows.push({
             windowId: `${scope.idPrefix}|${iso(end - DAY_MS)}|${DAY_MS}`,
             sku,
@@ -1271,7 +1275,9 @@ export class TrendPartition {
             score: round3(scoreOf(test.pValue)),
             pValue: test.pValue,
             rising,
-            category: this.tables.product(sku)?.category ?? null,
+            category: product?.category ?? null,
+            name: product?.name ?? null,
+            brand: product?.brand ?? null,
             emittedAt: iso(end + graceMs),
           });
         }

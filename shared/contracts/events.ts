@@ -210,6 +210,12 @@ export const TrendWindow = z.object({
   /** Rate of the window's newest panes over the panes just before them (absent for daily windows). */
   acceleration: z.number().min(0).optional(),
   category: z.string().nullable(),
+  /**
+   * The product's catalogue name and brand, so windows can be found by them. Optional: records
+   * written before these fields have neither (read as unknown, like null).
+   */
+  name: z.string().max(300).nullable().optional(),
+  brand: z.string().max(120).nullable().optional(),
   emittedAt: Instant,
 });
 export type TrendWindow = z.infer<typeof TrendWindow>;

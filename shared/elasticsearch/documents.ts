@@ -197,9 +197,28 @@ export function trendWindowAction(prefix: string, window: TrendWindow): IndexAct
       rising: window.rising,
       // Lower-cased (as the queries lower-case the filter): `Bags` and `bags` are one category.
       category: window.category?.toLowerCase() ?? undefined,
+      product: productLabels(window),
       emittedAt: utc(window.emittedAt),
     }),
   };
+}
+
+/**
+ * A window's product name and brand under the field names of the alerts (`product.name`,
+ * `product.brand`), so one Kibana query finds both, and again without accents (as for posts):
+ * "paquerette" finds "Pâquerette", `product.brandFolded : chloe` finds "Chloé". Absent for a SKU
+ * the catalogue did not name, and on windows written before the aggregator added them.
+ */
+function productLabels(window: TrendWindow): Record<string, unknown> | undefined {
+  const name = window.name ?? undefined;
+  const brand = window.brand ?? undefined;
+  if (name === undefined && brand === undefined) return undefined;
+  return compact({
+    name,
+    nameFolded: name === undefined ? undefined : foldAccents(name),
+    brand,
+    brandFolded: brand === undefined ? undefined : foldAccents(brand),
+  });
 }
 
 export function reorderAlertAction(prefix: string, alert: ReorderAlert): IndexAction {

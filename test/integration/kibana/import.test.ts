@@ -104,7 +104,7 @@ describe('kibana import (against a fake of the import endpoint, not Kibana)', ()
     expect(request.url).toBe('/api/saved_objects/_import?overwrite=true');
     expect(request.xsrf).toBeTruthy();
     expect(request.filename).toBe('trend-radar.ndjson');
-    expect(request.objects).toHaveLength(20);
+    expect(request.objects).toHaveLength(21);
     expect(request.objects.filter((o) => o.type === 'index-pattern').map((o) => o.attributes.title)).toEqual([
       't-shop-posts',
       't-shop-mentions',
@@ -113,7 +113,7 @@ describe('kibana import (against a fake of the import endpoint, not Kibana)', ()
       't-shop-alert-actions',
     ]);
     expect(first.success).toBe(true);
-    expect(first.imported).toHaveLength(20);
+    expect(first.imported).toHaveLength(21);
     expect(first.imported.every((o) => !o.overwritten)).toBe(true);
 
     // Again: the same objects are overwritten, and the report says so.
@@ -130,7 +130,7 @@ describe('kibana import (against a fake of the import endpoint, not Kibana)', ()
     expect(second.success).toBe(true);
     expect(second.imported.every((o) => o.overwritten)).toBe(true);
     expect(formatImportReport(second)).toMatch(
-      /^imported: 20 object\(s\) loaded \(HTTP 200\)\n {2}overwritten index-pattern trend-radar-posts/,
+      /^imported: 21 object\(s\) loaded \(HTTP 200\)\n {2}overwritten index-pattern trend-radar-posts/,
     );
   });
 

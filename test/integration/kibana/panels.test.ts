@@ -16,12 +16,15 @@ import { reorderAlertAction, trendWindowAction } from '../../../shared/elasticse
 import { integrationEnv, uniqueNamespace } from '../../support/env.ts';
 import { deleteIndices } from '../../support/run-cleanup.ts';
 import { seedIndices } from '../indexer/harness.ts';
-import { buildScenario } from '../indexer/scenario.ts';
+import { buildScenario, PRODUCTS } from '../indexer/scenario.ts';
 
 const { elasticsearchUrl } = integrationEnv();
 const prefix = uniqueNamespace('kibana');
 const es = createElasticsearch(elasticsearchUrl);
 const scenario = buildScenario();
+// Window records name their product (the catalogue's name and brand), as the aggregator writes them.
+for (const w of scenario.windows)
+  Object.assign(w, { name: PRODUCTS[w.sku as keyof typeof PRODUCTS].name, brand: 'Luma' });
 const HOUR = 3_600_000;
 // The objects as `kibana import` would send them for this prefix.
 const objects = withIndexPrefix(readFileSync('infra/kibana/trend-radar.ndjson', 'utf8'), prefix)
@@ -81,6 +84,13 @@ function extraWindows(): TrendWindow[] {
     distinctMembers: Math.ceil(signals / 2),
     score,
     rising,
+    // Each SKU's own product: the extra ones have no name (windows from before names, or a SKU
+    // the catalogue does not name) but one, with an accented name and brand.
+    ...(sku in PRODUCTS
+      ? { name: PRODUCTS[sku as keyof typeof PRODUCTS].name }
+      : sku === 'EXTRA-1'
+        ? { name: 'Sandália Pâquerette', brand: 'Chloé' }
+        : { name: undefined, brand: undefined }),
   });
   return [
     // Overlaps the BAG-1 windows starting 2 h and 1 h ago (30 and 40 signals).
@@ -148,6 +158,34 @@ describe('Micro-trends panels on the real node', () => {
     ]);
     expect((rows[0]!.members as { value: number }).value).toBe(20);
     expect((rows[1]!.scope as { buckets: Bucket[] }).buckets.map((b) => b.key)).toEqual(['country:FR']);
+  });
+
+  it('hot products and rising products: each SKU with its product name and brand beside it', async () => {
+    const label = (row: Bucket, column: string) =>
+      (row[column] as { value: { hits: { hits: Array<{ fields?: Record<string, string[]> }> } } }).value.hits
+        .hits[0]?.fields?.[column === 'name' ? 'product.name.keyword' : 'product.brand']?.[0];
+    const hot = await runLens('trend-radar-lens-hot-products');
+    expect(hot.map((r) => [r.key, label(r, 'name'), label(r, 'brand')])).toEqual([
+      ['BAG-1', 'Quilted leather tote', 'Luma'],
+      ['SHOE-1', 'Red satin pump', 'Luma'],
+      ['COAT-1', 'Camel wool coat', 'Luma'],
+      ['EXTRA-1', 'Sandália Pâquerette', 'Chloé'],
+      // No name: the SKU keeps its row, with an empty label.
+      ['EXTRA-2', undefined, undefined],
+      ['EXTRA-3', undefined, undefined],
+      ['EXTRA-4', undefined, undefined],
+    ]);
+    const rising = await runLens('trend-radar-lens-rising-products');
+    // The label sits under the scope bucket (the busiest rising hour's scope).
+    expect(
+      rising.map((r) => {
+        const [where] = (r.scope as { buckets: Bucket[] }).buckets;
+        return [r.key, label(where!, 'name'), label(where!, 'brand')];
+      }),
+    ).toEqual([
+      ['BAG-1', 'Quilted leather tote', 'Luma'],
+      ['SHOE-1', 'Red satin pump', 'Luma'],
+    ]);
   });
 
   it('trend lines: the top 5 SKUs by their busiest hour over the range, each with its line per hour', async () => {
@@ -246,6 +284,7 @@ describe('saved searches on the real node', () => {
     'trend-radar-search-alerts',
     'trend-radar-search-mentions',
     'trend-radar-search-alert-actions',
+    'trend-radar-search-trend-windows',
   ]) {
     it(`${id}: newest first, every column present`, async () => {
       const search = byId(id);
@@ -277,5 +316,55 @@ describe('saved searches on the real node', () => {
     });
     for (const hit of response.hits.hits)
       expect(hit._source!.firstPhotoUrl).toMatch(/^https:\/\/cdn\.example\.com\/posts\//);
+  });
+});
+
+describe('finding a product by name or brand on the real node', () => {
+  /**
+   * A KQL clause as Kibana sends it: `field : "a phrase"` is a match_phrase, `field : word` a
+   * match (the field's analyzer or normalizer applies to the query too).
+   */
+  const kql = (field: string, value: string, quoted: boolean) =>
+    quoted ? { match_phrase: { [field]: value } } : { match: { [field]: value } };
+
+  async function find(query: object): Promise<Array<{ index: string; sku: string }>> {
+    const indices = ['trend-radar-trend-windows', 'trend-radar-reorder-alerts'].map((id) =>
+      String(byId(id).attributes.title),
+    );
+    const response = await es.search<{ sku: string }>({
+      index: indices.join(','),
+      size: 1000,
+      query: { bool: { filter: [query as never, timeRange] } },
+    });
+    return response.hits.hits.map((h) => ({
+      index: h._index.includes('-trend-windows-') ? 'trend-windows' : 'reorder-alerts',
+      sku: h._source!.sku,
+    }));
+  }
+
+  it('one query, `product.name : "quilted leather tote"`, finds the windows and the alerts of that product', async () => {
+    const hits = await find(kql('product.name', 'quilted leather tote', true));
+    expect(new Set(hits.map((h) => h.sku))).toEqual(new Set(['BAG-1']));
+    expect(new Set(hits.map((h) => h.index))).toEqual(new Set(['trend-windows', 'reorder-alerts']));
+    // Every BAG-1 window of the scenario (24 hourly windows) and the overlapping and daily ones.
+    expect(hits.filter((h) => h.index === 'trend-windows')).toHaveLength(26);
+    // A word of the name is enough.
+    const word = await find(kql('product.name', 'tote', false));
+    expect(word).toHaveLength(hits.length);
+  });
+
+  it('by brand, exactly or lower-cased without accents; by name without accents', async () => {
+    const luma = await find(kql('product.brand', 'Luma', true));
+    expect(new Set(luma.map((h) => h.sku))).toEqual(new Set(['BAG-1', 'SHOE-1', 'COAT-1']));
+    for (const query of [
+      kql('product.brandFolded', 'chloe', false),
+      kql('product.brandFolded', 'CHLOE', false),
+      kql('product.nameFolded', 'paquerette', false),
+      kql('product.nameFolded', 'sandalia paquerette', true),
+      kql('product.name', 'Pâquerette', false),
+    ])
+      expect([query, (await find(query)).map((h) => h.sku)]).toEqual([query, ['EXTRA-1']]);
+    // Accents matter on the unfolded field: that is what the folded ones are for.
+    expect(await find(kql('product.name', 'paquerette', false))).toEqual([]);
   });
 });

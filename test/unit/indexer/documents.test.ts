@@ -1,5 +1,6 @@
 import { errors } from '@elastic/elasticsearch';
 import { describe, expect, it } from 'vitest';
+import { fieldType } from '../../../infra/kibana/checks.ts';
 import { conflictingTypes, missingProperties } from '../../../shared/elasticsearch/apply.ts';
 import {
   bulkOperations,
@@ -16,12 +17,25 @@ import {
   trendWindowAction,
   withoutVectors,
 } from '../../../shared/elasticsearch/documents.ts';
+import type { FamilyId } from '../../../shared/elasticsearch/indices.ts';
 import { monthEnd, monthlyIndex, monthSuffix } from '../../../shared/elasticsearch/indices.ts';
 import { meanOfUnitVectors, parseDuration } from '../../../shared/elasticsearch/queries.ts';
 import { expiredIndices } from '../../../shared/elasticsearch/retention.ts';
 import { buildScenario } from '../../integration/indexer/scenario.ts';
 
 const scenario = buildScenario(new Date('2025-03-31T22:00:00Z'));
+
+/** Dotted paths of a document's values that the family's mapping does not map. */
+function unmappedPaths(family: FamilyId, document: Record<string, unknown>, prefix = ''): string[] {
+  return Object.entries(document).flatMap(([key, value]) => {
+    const path = `${prefix}${key}`;
+    if (value && typeof value === 'object' && !Array.isArray(value))
+      return fieldType(family, path) === 'object'
+        ? unmappedPaths(family, value as Record<string, unknown>, `${path}.`)
+        : [path];
+    return fieldType(family, path) === undefined ? [path] : [];
+  });
+}
 
 describe('documents from events', () => {
   it('picks the monthly index from the event time in UTC, whatever offset the producer used', () => {
@@ -105,6 +119,47 @@ describe('documents from events', () => {
     const action = trendWindowAction('tr', window);
     expect(action.op === 'index' && action.document.category).toBe('bags');
     expect(trendWindowAction('tr', { ...window, category: null }).op === 'index').toBe(true);
+  });
+
+  it("writes a trend window's product name and brand under the alerts' field names, and without accents", () => {
+    const window = { ...scenario.windows[0]!, name: 'Wild Thing Pâquerette', brand: 'Chloé' };
+    const action = trendWindowAction('tr', window);
+    const document = action.op === 'index' ? action.document : {};
+    expect(document.product).toEqual({
+      name: 'Wild Thing Pâquerette',
+      nameFolded: 'Wild Thing Paquerette',
+      brand: 'Chloé',
+      brandFolded: 'Chloe',
+    });
+    // The alert of the same product has them at the same paths, mapped alike in both indices, so
+    // one Kibana query (`product.name : "wild thing"`) finds both.
+    const base = scenario.alerts[0]!;
+    const alert = reorderAlertAction('tr', {
+      ...base,
+      product: { ...base.product, name: window.name, brand: window.brand },
+    });
+    expect(alert.op === 'index' && alert.document.product).toMatchObject({
+      name: window.name,
+      brand: window.brand,
+    });
+    for (const path of ['product.name', 'product.name.keyword', 'product.brand'])
+      expect([path, fieldType('trend-windows', path)]).toEqual([path, fieldType('reorder-alerts', path)]);
+    expect(fieldType('trend-windows', 'product.name')).toBe('text');
+    // Every field of the document is mapped (the index is strict).
+    expect(unmappedPaths('trend-windows', document)).toEqual([]);
+  });
+
+  it('writes no product on a window without name or brand (unknown SKU, or written before them)', () => {
+    const { name: _name, brand: _brand, ...older } = scenario.windows[0]!;
+    for (const window of [older, { ...older, name: null, brand: null }]) {
+      const action = trendWindowAction('tr', window);
+      expect(action.op === 'index' && 'product' in action.document).toBe(false);
+    }
+    const brandOnly = trendWindowAction('tr', { ...older, name: null, brand: 'Luma' });
+    expect(brandOnly.op === 'index' && brandOnly.document.product).toEqual({
+      brand: 'Luma',
+      brandFolded: 'Luma',
+    });
   });
 
   it('derives the country of a per-country window and none for global', () => {

@@ -75,6 +75,48 @@ describe('infra/kibana/trend-radar.ndjson', () => {
       expect([family, fieldType(family, 'country')]).toEqual([family, 'keyword']);
   });
 
+  it("the trend tables name each SKU's product and brand beside it, without splitting or dropping rows", () => {
+    for (const id of ['trend-radar-lens-hot-products', 'trend-radar-lens-rising-products']) {
+      const lens = objects.find((o) => o.id === id)!;
+      const [[, layer]] = lensLayers(lens) as [[string, LensLayer]];
+      // A label (Lens "last value": the newest window that has one), not a terms bucket: a SKU
+      // without a name keeps its row and a renamed one is not listed twice.
+      expect([id, layer.columns.name]).toMatchObject([
+        id,
+        { operationType: 'last_value', sourceField: 'product.name.keyword', isBucketed: false },
+      ]);
+      expect(layer.columns.brand).toMatchObject({
+        operationType: 'last_value',
+        sourceField: 'product.brand',
+        isBucketed: false,
+        params: { sortField: '@timestamp', showArrayValues: true },
+      });
+      const buckets = layer.columnOrder.filter((c) => layer.columns[c]!.isBucketed);
+      expect(buckets[0]).toBe('sku');
+      const shown = (lens.attributes.state as { visualization: { columns: Array<{ columnId: string }> } })
+        .visualization.columns;
+      expect(shown.slice(0, 3).map((c) => c.columnId)).toEqual(['sku', 'name', 'brand']);
+    }
+  });
+
+  it('merchandisers find trend windows by product name or brand, with the fields the alerts have', () => {
+    const search = objects.find((o) => o.id === 'trend-radar-search-trend-windows')!;
+    expect(search.type).toBe('search');
+    expect(search.references[0]!.id).toBe('trend-radar-trend-windows');
+    expect(search.attributes.columns).toEqual(
+      expect.arrayContaining(['sku', 'product.name', 'product.brand']),
+    );
+    // `product.name : "wild thing"` finds both (text, and a keyword for tables); brand exact, or
+    // lower-cased and without accents.
+    for (const family of ['trend-windows', 'reorder-alerts'] as const) {
+      expect([family, fieldType(family, 'product.name')]).toEqual([family, 'text']);
+      expect([family, fieldType(family, 'product.name.keyword')]).toEqual([family, 'keyword']);
+      expect([family, fieldType(family, 'product.brand')]).toEqual([family, 'keyword']);
+    }
+    expect(fieldType('trend-windows', 'product.nameFolded')).toBe('text');
+    expect(fieldType('trend-windows', 'product.brandFolded')).toBe('keyword');
+  });
+
   it('no trend panel is tied to the global scope or ranks by score', () => {
     const trendPanels = objects.filter(
       (o) => o.type === 'lens' && o.references.some((r) => r.id === 'trend-radar-trend-windows'),
@@ -121,6 +163,21 @@ describe('the checks catch what they are for', () => {
     expect(problems).toEqual([
       'trend-radar-search-alerts: reorder-alerts.nope is not mapped, needs exists',
       'trend-radar-lens-top-hashtags: posts.caption is text, needs aggregatable',
+    ]);
+  });
+
+  it('a last value on a text field, or sorted on a field that is not a date', () => {
+    const problems = fieldProblems(
+      broken((o) => {
+        const lens = o.find((x) => x.id === 'trend-radar-lens-hot-products')!;
+        const [[, layer]] = lensLayers(lens) as [[string, LensLayer]];
+        layer.columns.name!.sourceField = 'product.name';
+        layer.columns.brand!.params!.sortField = 'sku';
+      }),
+    );
+    expect(problems).toEqual([
+      'trend-radar-lens-hot-products: trend-windows.product.name is text, needs aggregatable',
+      'trend-radar-lens-hot-products: trend-windows.sku is keyword, needs date',
     ]);
   });
 
@@ -174,6 +231,23 @@ describe('the checks catch what they are for', () => {
               date_histogram: { field: '@timestamp', fixed_interval: '1h' },
               aggs: { weighted: { max: { field: 'weightedCount' } } },
             },
+          },
+        },
+      },
+    });
+    // A last value: the newest window (by @timestamp) of those that have the field, read with
+    // top_hits (Lens's array-values mode; top_metrics needs the analytics module).
+    const hot = objects.find((o) => o.id === 'trend-radar-lens-hot-products')!;
+    const skuAgg = lensRequest(hot).aggs.sku as { aggs: Record<string, unknown> };
+    expect(skuAgg.aggs.name).toEqual({
+      filter: { exists: { field: 'product.name.keyword' } },
+      aggs: {
+        value: {
+          top_hits: {
+            size: 1,
+            sort: [{ '@timestamp': { order: 'desc' } }],
+            _source: false,
+            docvalue_fields: ['product.name.keyword'],
           },
         },
       },
