@@ -54,6 +54,39 @@ export function takeInEventTimeOrder(
   return picked;
 }
 
+/** Where one input partition stands, as the stage knows it. */
+export interface PartitionPosition {
+  /** Event time of the last record processed (−∞ before the first). */
+  time: number;
+  /**
+   * Event time of the first record not yet processed, when a batch left with it: what the
+   * partition sends next. NaN while unknown (no batch seen, or its batch was used up).
+   */
+  headTime: number;
+  /** A batch or an end of the partition was seen since the group was joined. */
+  seen: boolean;
+  /** Its last batch ended at the partition's end: nothing more was there to fetch. */
+  caughtUp: boolean;
+}
+
+/**
+ * The event time a partition WITHOUT records in hand holds the others to, or null when it does
+ * not count (like Kafka Streams with its default `max.task.idle.ms` of 0: a task waits for a
+ * partition with an empty buffer only while that partition has more data on the broker):
+ * - one never heard of holds everything back (−∞) while `unseenCounts`, then stops counting;
+ * - a caught-up one does not count (it has nothing to send, and waiting on it made the end of
+ *   every replay a chain of waits, one per partition);
+ * - any other holds at what it sends next: its head record's time when a batch of it was seen
+ *   and left unfinished, else the time of its last record. At −∞, a partition that had only ever
+ *   been held back held back every other one: when the batches of all partitions never came in
+ *   one fetch together (a copy's large batches came one partition per fetch), nothing ever went.
+ */
+export function heldBackAt(position: PartitionPosition, unseenCounts: boolean): number | null {
+  if (!position.seen) return unseenCounts ? Number.NEGATIVE_INFINITY : null;
+  if (position.caughtUp) return null;
+  return Number.isNaN(position.headTime) ? position.time : position.headTime;
+}
+
 /**
  * The produce requests of one transaction: every topic's messages in order, packed into as few
  * requests as fit under `maxBytes` each (a message bigger than that goes alone). One request per

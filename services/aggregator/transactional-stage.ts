@@ -20,7 +20,7 @@ import {
 import { deadLetterRecord } from '../../shared/kafka/dead-letter.ts';
 import { byteLength } from '../../shared/kafka/record-size.ts';
 import type { Logger } from '../../shared/observability/logger.ts';
-import { produceRequestsOf, takeInEventTimeOrder } from './alignment.ts';
+import { heldBackAt, type PartitionPosition, produceRequestsOf, takeInEventTimeOrder } from './alignment.ts';
 import { ChangelogReader, ChangelogWriter, PARTS_HEADER } from './changelog-parts.ts';
 import { idleAdvances } from './idle-partitions.ts';
 
@@ -113,7 +113,7 @@ export class TransactionalStage {
    * Where each input topic-partition stands in event time: what `slowestWithoutRecords` and
    * `takeInEventTimeOrder` (alignment.ts) hold the batches in hand back to.
    */
-  private readonly positions = new Map<string, Position>();
+  private readonly positions = new Map<string, PartitionPosition>();
   private readonly inHand = new Map<string, InHand>();
   /** The last watermark each task has sent (tasks are replaced when restored: they send again). */
   private readonly sentWatermarks = new WeakMap<PartitionTask, number>();
@@ -158,8 +158,12 @@ export class TransactionalStage {
       allowAutoTopicCreation: false,
       // Every fetch must have room for every partition: with the default 10 MB per response and
       // 1 MB per partition, the last partitions of a backlog are starved, and aligning by event
-      // time would wait for them, then give up on them and make their records late.
-      maxBytesPerPartition: 512 * 1024,
+      // time would wait for them, then give up on them and make their records late. And room for
+      // any record batch of each: the broker returns a batch larger than the partition's share
+      // only for the first partition of a response, so with 512 KiB a copy's batches (up to
+      // 900 KB, `replay copy`) came one partition per fetch. A batch is at most the topic's
+      // max.message.bytes (1 MiB by default).
+      maxBytesPerPartition: 2 * 1024 * 1024,
       maxBytes: 128 * 1024 * 1024,
     });
     this.watch = new ConsumerWatch(this.consumer, { isStopping: () => this.stopping });
@@ -270,6 +274,7 @@ export class TransactionalStage {
           await this.exclusive(async () => {
             this.inHand.delete(key);
             position.caughtUp = inHand.next === inHand.records.length && caughtUpAfter(inHand);
+            position.headTime = inHand.next < inHand.records.length ? this.headTimeOf(inHand) : Number.NaN;
           });
         }
       },
@@ -330,8 +335,16 @@ export class TransactionalStage {
       const position = this.positions.get(h.key)!;
       const time = h.times![at - 1]!;
       if (!Number.isNaN(time)) position.time = Math.max(position.time, time);
+      // The head moved on: it is known again when the batch leaves (or it is used up).
+      position.headTime = Number.NaN;
     }
     return true;
+  }
+
+  /** Event time of the batch's first record not yet processed (NaN if it cannot be read yet). */
+  private headTimeOf(h: InHand): number {
+    if (h.times) return h.times[h.next]!;
+    return this.tasks.has(h.partition) ? this.eventTimes(h.partition, [h.records[h.next]!])[0]! : Number.NaN;
   }
 
   private eventTimes(partition: number, records: InboundRecord[]): number[] {
@@ -342,29 +355,17 @@ export class TransactionalStage {
 
   /**
    * How far the batches in hand may run: the slowest input partition WITHOUT records in hand (no
-   * batch, or its batch used up) that still counts, at the time of its last record, like Kafka
-   * Streams with its default `max.task.idle.ms` of 0: a task waits for a partition with an empty
-   * buffer only while that partition has more data on the broker. One never heard of counts as
-   * "not started"; a caught-up one does not count (it has nothing to send, and waiting on it
-   * made the end of every replay a chain of waits, one per partition).
+   * batch, or its batch used up) that still counts (`heldBackAt`).
    */
   private slowestWithoutRecords(): number {
     if (this.options.alignSlackMs === undefined) return Number.POSITIVE_INFINITY;
-    const now = Date.now();
+    const unseenCounts = Date.now() - this.joinedAt < (this.options.unseenPartitionMs ?? ALIGN_UNSEEN_MS);
     let slowest = Number.POSITIVE_INFINITY;
     for (const [key, position] of this.positions) {
       const held = this.inHand.get(key);
       if (held && held.next < held.records.length) continue;
-      let constraint: number;
-      if (!position.seen) {
-        const unseenMs = this.options.unseenPartitionMs ?? ALIGN_UNSEEN_MS;
-        constraint = now - this.joinedAt < unseenMs ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
-      } else if (!position.caughtUp) {
-        constraint = position.time;
-      } else {
-        continue;
-      }
-      if (constraint < slowest) slowest = constraint;
+      const constraint = heldBackAt(position, unseenCounts);
+      if (constraint !== null && constraint < slowest) slowest = constraint;
     }
     return slowest;
   }
@@ -798,16 +799,8 @@ export async function sendOffsetsRetrying(
   }
 }
 
-interface Position {
-  /** Event time of the last record processed. */
-  time: number;
-  seen: boolean;
-  /** Its last batch ended at the partition's end: nothing more was there to fetch. */
-  caughtUp: boolean;
-}
-
-function unknownPosition(): Position {
-  return { time: Number.NEGATIVE_INFINITY, seen: false, caughtUp: false };
+function unknownPosition(): PartitionPosition {
+  return { time: Number.NEGATIVE_INFINITY, headTime: Number.NaN, seen: false, caughtUp: false };
 }
 
 /** A fetched batch waiting (in memory) for its turn in event-time order. */

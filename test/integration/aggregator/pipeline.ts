@@ -176,10 +176,20 @@ export async function runDetection(
   settings: Record<string, string>,
   timeoutMs: number,
 ): Promise<DetectionRun> {
+  await produceFeed(kafka, namespace, feed);
+  return runAggregatorOn(kafka, namespace, settings, timeoutMs);
+}
+
+/** Runs the real aggregator on a namespace's input topics until it has drained them (or times out). */
+export async function runAggregatorOn(
+  kafka: Kafka,
+  namespace: string,
+  settings: Record<string, string>,
+  timeoutMs: number,
+): Promise<DetectionRun> {
   const { defaultAggregatorConfig } = await import('../../../services/aggregator/config.ts');
   const { startAggregator } = await import('../../../services/aggregator/service.ts');
   const { createLogger } = await import('../../../shared/observability/logger.ts');
-  await produceFeed(kafka, namespace, feed);
   const config = defaultAggregatorConfig({ ...settings, TOPIC_NAMESPACE: namespace });
   const started = Date.now();
   const running = await startAggregator(

@@ -5,7 +5,11 @@
  * mentions ran a day ahead of the interactions and the repartitioned signals came out late.
  */
 import { describe, expect, it } from 'vitest';
-import { takeInEventTimeOrder } from '../../../services/aggregator/alignment.ts';
+import {
+  heldBackAt,
+  type PartitionPosition,
+  takeInEventTimeOrder,
+} from '../../../services/aggregator/alignment.ts';
 import { idleAdvances } from '../../../services/aggregator/idle-partitions.ts';
 import { HOUR, MIN, T0 } from './fixtures.ts';
 
@@ -86,5 +90,54 @@ describe('idle windowing partitions', () => {
       30_000,
     );
     expect([...advances]).toEqual([[0, T0 + 2 * HOUR]]);
+  });
+});
+
+describe('what a partition without records in hand holds the others to', () => {
+  const position = (fields: Partial<PartitionPosition>): PartitionPosition => ({
+    time: Number.NEGATIVE_INFINITY,
+    headTime: Number.NaN,
+    seen: true,
+    caughtUp: false,
+    ...fields,
+  });
+
+  it('holds at its next record once a batch of it was seen, even if none of it was processed', () => {
+    expect(heldBackAt(position({ headTime: T0 + HOUR }), true)).toBe(T0 + HOUR);
+    expect(heldBackAt(position({ time: T0, headTime: T0 + HOUR }), true)).toBe(T0 + HOUR);
+    // Its batch used up: only where it got to is known.
+    expect(heldBackAt(position({ time: T0 }), true)).toBe(T0);
+  });
+
+  it('does not count once caught up, nor once unseen for too long; unseen before that, it holds everything', () => {
+    expect(heldBackAt(position({ caughtUp: true, time: T0 }), true)).toBeNull();
+    expect(heldBackAt(position({ seen: false }), true)).toBe(Number.NEGATIVE_INFINITY);
+    expect(heldBackAt(position({ seen: false }), false)).toBeNull();
+  });
+
+  it('lets partitions whose batches never come in together make progress, one visit at a time', () => {
+    // A re-run on copied topics: one large batch per fetch, each partition in hand alone. Each
+    // visit takes what its partition may, given where the others' next records are.
+    const times = [
+      [T0, T0 + 10 * MIN, T0 + 20 * MIN, T0 + 30 * MIN],
+      [T0 + 5 * MIN, T0 + 15 * MIN, T0 + 25 * MIN, T0 + 35 * MIN],
+    ];
+    const next = [0, 0];
+    const positions = [position({}), position({})];
+    for (let visit = 0; visit < 20 && next.some((n, i) => n < times[i]!.length); visit++) {
+      const p = visit % 2;
+      const other = positions[1 - p]!;
+      const limit = heldBackAt(other, true) ?? Number.POSITIVE_INFINITY;
+      const picked = takeInEventTimeOrder([batch(times[p]!, next[p], positions[p]!.time)], limit, MIN, 100);
+      next[p]! += picked.length;
+      if (picked.length > 0) positions[p]!.time = times[p]![next[p]! - 1]!;
+      positions[p]!.headTime = next[p]! < times[p]!.length ? times[p]![next[p]!]! : Number.NaN;
+      positions[p]!.caughtUp = next[p] === times[p]!.length;
+    }
+    expect(next).toEqual([4, 4]);
+    // At −∞ for a partition seen but never processed (before), the first visit took nothing and
+    // neither partition ever moved.
+    const stuck = takeInEventTimeOrder([batch(times[0]!)], Number.NEGATIVE_INFINITY, MIN, 100);
+    expect(stuck).toEqual([]);
   });
 });
