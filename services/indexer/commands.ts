@@ -38,6 +38,73 @@ export function sizeFlag(text: string, unit: string): number {
   return size;
 }
 
+/** The exit status shells give a process ended by the signal: 128 + its number. */
+export const SIGNAL_EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
+/** How long a clean stop may take before the process exits anyway (still with the signal's status). */
+export const INTERRUPT_GRACE_MS = 20_000;
+
+/** The one line reindex prints when a signal stopped it. */
+export function interruptedMessage(
+  interruption: { reason: string; indicesTouched: boolean; groupId: string; stopFailed?: string },
+  what: string,
+): string {
+  if (interruption.stopFailed !== undefined)
+    return (
+      `reindex interrupted (${interruption.reason}), and stopping failed: ${interruption.stopFailed}. ` +
+      `${what.charAt(0).toUpperCase()}${what.slice(1)} may be PARTIAL, and group ${interruption.groupId} may list its consumer until the session times out ` +
+      '(about 30 s): then run `trend-radar reindex` again to rebuild them.'
+    );
+  return interruption.indicesTouched
+    ? `reindex interrupted (${interruption.reason}): stopped consuming, abandoned the bulk request in flight and left ` +
+        `group ${interruption.groupId}; ${what} are PARTIAL (deleted, not fully rebuilt). ` +
+        'Run `trend-radar reindex` again to rebuild them.'
+    : `reindex interrupted (${interruption.reason}) before any index was deleted: nothing changed.`;
+}
+
+/**
+ * SIGINT/SIGTERM while reindex runs: abort it (it stops cleanly and leaves its group) and exit with
+ * 130/143. A repeat within a second is the same stop delivered twice (the launcher and the
+ * process group); a later one, or a stop that takes longer than INTERRUPT_GRACE_MS, exits at once
+ * (the group then keeps the member until its session times out).
+ */
+function onInterrupt() {
+  const controller = new AbortController();
+  let received: keyof typeof SIGNAL_EXIT_CODES | undefined;
+  let at = 0;
+  const exitCode = () => (received ? SIGNAL_EXIT_CODES[received] : 1);
+  const listener = (signal: keyof typeof SIGNAL_EXIT_CODES) => {
+    if (received === undefined) {
+      received = signal;
+      at = Date.now();
+      process.stderr.write(`\ntrend-radar: ${signal}: stopping the reindex…\n`);
+      controller.abort(signal);
+      setTimeout(() => {
+        process.stderr.write(
+          `trend-radar: the reindex did not stop within ${INTERRUPT_GRACE_MS / 1000} s; exiting. Its indices are partial; ` +
+            'its consumer stays in the group until its session times out (about 30 s), then run `trend-radar reindex` again.\n',
+        );
+        process.exit(exitCode());
+      }, INTERRUPT_GRACE_MS).unref();
+    } else if (Date.now() - at > 1_000) {
+      process.stderr.write(
+        'trend-radar: asked again: exiting now. The indices are partial; the consumer stays in the group until its ' +
+          'session times out (about 30 s), then run `trend-radar reindex` again.\n',
+      );
+      process.exit(exitCode());
+    }
+  };
+  process.on('SIGINT', listener);
+  process.on('SIGTERM', listener);
+  return {
+    signal: controller.signal,
+    exitCode,
+    dispose: () => {
+      process.off('SIGINT', listener);
+      process.off('SIGTERM', listener);
+    },
+  };
+}
+
 /** `reindex --topics`: indexed topic ids, comma-separated; refused in terms of the flag. */
 export function reindexTopics(text: string): IndexedTopic[] {
   const ids = text
@@ -153,7 +220,7 @@ export function register(program: Command): void {
     .action(async (options: { topics?: string; yes?: boolean }) => {
       const topics = options.topics === undefined ? undefined : reindexTopics(options.topics);
       const { loadConfig } = await import('../../shared/config/env.ts');
-      const { IndexerEnv } = await import('./config.ts');
+      const { IndexerEnv, indexerGroupId } = await import('./config.ts');
       const { confirmation } = await import('../replay/plan.ts');
       const config = loadConfig(IndexerEnv, {
         ...process.env,
@@ -179,35 +246,61 @@ export function register(program: Command): void {
           return;
         }
       }
-      const { reindex } = await import('./reindex.ts');
+      const { reindex, REINDEX_CLIENT_ID_SUFFIX } = await import('./reindex.ts');
       const { createKafka } = await import('../../shared/kafka/client.ts');
       const { requireTopics } = await import('../../shared/kafka/required-topics.ts');
       const { createElasticsearch } = await import('../../shared/elasticsearch/client.ts');
       const { createLogger } = await import('../../shared/observability/logger.ts');
       const logger = createLogger('reindex', config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL);
-      const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID }, logger);
+      // Its own client id, so that a group member it leaves behind (killed) is not taken for an indexer.
+      const kafka = createKafka(
+        { brokers: config.KAFKA_BROKERS, clientId: `${config.KAFKA_CLIENT_ID}${REINDEX_CLIENT_ID_SUFFIX}` },
+        logger,
+      );
       // Before any index is deleted: without its topics nothing could be rebuilt.
       await requireTopics(kafka, 'reindex', config.TOPIC_NAMESPACE, [
         ...config.INDEXER_TOPICS,
         'dead-letters',
       ]);
       const client = createElasticsearch(config.ELASTICSEARCH_URL);
+      const interruption = onInterrupt();
+      let progressShown = false;
       try {
         let last = -1;
         const report = await reindex(config, {
           kafka,
           elasticsearch: client,
           logger,
+          signal: interruption.signal,
           onProgress: (done, total) => {
             if (done === last) return;
             last = done;
+            progressShown = true;
             process.stdout.write(`\rreindexed ${done}/${total} records`);
           },
         });
         console.log(
           `\ndeleted ${report.deletedIndices.length} indices, re-read ${report.records} records from ${report.topics.length} topics in ${report.seconds.toFixed(1)}s`,
         );
+      } catch (error) {
+        const { ReindexInterrupted } = await import('./reindex.ts');
+        if (!(error instanceof ReindexInterrupted) && !interruption.signal.aborted) throw error;
+        if (progressShown) process.stdout.write('\n');
+        await client.close().catch(() => {});
+        const stopped =
+          error instanceof ReindexInterrupted
+            ? error
+            : // Interrupted, and the stop itself failed: say both, and assume the worst.
+              {
+                reason: String(interruption.signal.reason),
+                indicesTouched: true,
+                groupId: indexerGroupId(config),
+                stopFailed: error instanceof Error ? error.message : String(error),
+              };
+        process.stderr.write(`trend-radar: ${interruptedMessage(stopped, what)}\n`);
+        process.exit(interruption.exitCode());
       } finally {
+        interruption.dispose();
         await client.close();
       }
     });

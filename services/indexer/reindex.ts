@@ -10,6 +10,11 @@
  *
  * Records the live indexer already sent to the dead-letter topic are not sent there again: each
  * rebuild would otherwise add a copy of every bad record, and a re-drive would replay them all.
+ *
+ * `signal` interrupts it (the CLI aborts it on SIGINT/SIGTERM): it stops consuming, abandons the
+ * bulk request in flight (uncommitted: the indices are partial anyway, and a new reindex deletes
+ * them and re-reads everything, so waiting for it would only delay the stop), leaves the group at
+ * once and rejects with `ReindexInterrupted`.
  */
 
 import type { Client } from '@elastic/elasticsearch';
@@ -48,6 +53,62 @@ export interface ReindexDeps {
   pollMs?: number;
   /** Gives up with an error when the group's committed offsets do not move for this long (5 min). */
   noProgressTimeoutMs?: number;
+  /** Aborting it stops the reindex cleanly; it then rejects with `ReindexInterrupted`. */
+  signal?: AbortSignal;
+}
+
+/**
+ * How the CLI's Kafka client id ends (`${KAFKA_CLIENT_ID}-reindex`), so that a group member left
+ * by a reindex can be told from a running indexer.
+ */
+export const REINDEX_CLIENT_ID_SUFFIX = '-reindex';
+/**
+ * How long a member that did not leave (a killed process) stays listed: the session timeout of
+ * the indexer's consumer (shared/kafka/consumer-runner.ts) and of kafkajs' default.
+ */
+export const SESSION_TIMEOUT_SECONDS = 30;
+
+/** A reindex stopped by its `signal` (SIGINT/SIGTERM in the CLI), after a clean stop. */
+export class ReindexInterrupted extends Error {
+  constructor(
+    /** The abort reason: the signal's name in the CLI. */
+    readonly reason: string,
+    /** Whether any index had been deleted yet: from then on the indices are partial. */
+    readonly indicesTouched: boolean,
+    readonly groupId: string,
+  ) {
+    super(
+      indicesTouched
+        ? `reindex interrupted (${reason}): the indices are partial; run reindex again to rebuild them`
+        : `reindex interrupted (${reason}) before any index was deleted: nothing changed`,
+    );
+    this.name = 'ReindexInterrupted';
+  }
+}
+
+/**
+ * Why reindex refuses a group with live members, telling a reindex's own member (by its client id)
+ * from a running indexer: a reindex killed without a clean stop stays a member until its session
+ * times out.
+ */
+export function liveMembersRefusal(
+  groupId: string,
+  members: ReadonlyArray<{ clientId: string; clientHost: string }>,
+): string {
+  const reindexes = members.filter((m) => m.clientId.endsWith(REINDEX_CLIENT_ID_SUFFIX));
+  const who = (list: typeof members) =>
+    [...new Set(list.map((m) => `${m.clientId} on ${m.clientHost.replace(/^\//, '')}`))].join(', ');
+  if (reindexes.length === members.length)
+    return (
+      `consumer group ${groupId} has ${members.length} live member(s) from a reindex (${who(reindexes)}): ` +
+      'another reindex is running, or one that was killed without stopping (SIGKILL, a crash) is still listed ' +
+      `until its session times out (up to ${SESSION_TIMEOUT_SECONDS} s). If no reindex runs, retry in ${SESSION_TIMEOUT_SECONDS} s.`
+    );
+  return (
+    `consumer group ${groupId} has ${members.length} live member(s) (${who(members)}): stop the running indexers ` +
+    'before reindexing. A process that was just killed without stopping (an indexer or a reindex) stays listed ' +
+    `until its session times out (up to ${SESSION_TIMEOUT_SECONDS} s): if none runs, retry shortly.`
+  );
 }
 
 interface Target {
@@ -64,15 +125,25 @@ export async function reindex(config: IndexerConfig, deps: ReindexDeps): Promise
   const groupId = indexerGroupId(config);
   const topics = config.INDEXER_TOPICS.map((id) => topicName(id, config.TOPIC_NAMESPACE));
   const families = [...new Set(config.INDEXER_TOPICS.map((id) => FAMILY_OF_TOPIC[id]))];
+  let indicesTouched = false;
+  const interrupted = () =>
+    new ReindexInterrupted(String(deps.signal?.reason ?? 'aborted'), indicesTouched, groupId);
+  /** Stops between steps; a step in progress (a delete, the rewind) is finished first. */
+  const checkpoint = () => {
+    if (deps.signal?.aborted) throw interrupted();
+  };
+  /** Rejects when the signal is aborted: raced against the long waits. */
+  const aborted = new Promise<never>((_, reject) => {
+    deps.signal?.addEventListener('abort', () => reject(interrupted()), { once: true });
+  });
+  aborted.catch(() => {});
   const admin = deps.kafka.admin();
   await admin.connect();
   try {
     const described = await admin.describeGroups([groupId]);
     const group = described.groups[0];
-    if (group && group.members.length > 0)
-      throw new Error(
-        `consumer group ${groupId} has ${group.members.length} live member(s): stop the running indexers before reindexing`,
-      );
+    if (group && group.members.length > 0) throw new Error(liveMembersRefusal(groupId, group.members));
+    checkpoint();
 
     const targets: Target[] = [];
     for (const topic of topics) {
@@ -80,6 +151,7 @@ export async function reindex(config: IndexerConfig, deps: ReindexDeps): Promise
         targets.push({ topic, partition: p.partition, low: Number(p.low), high: Number(p.high) });
     }
     const total = targets.reduce((sum, t) => sum + (t.high - t.low), 0);
+    checkpoint();
 
     const deletedIndices: string[] = [];
     for (const id of families) {
@@ -90,16 +162,24 @@ export async function reindex(config: IndexerConfig, deps: ReindexDeps): Promise
         filter_path: '*.settings.index.provided_name',
       });
       for (const index of Object.keys(existing ?? {}).sort()) {
+        checkpoint();
+        indicesTouched = true;
         await deps.elasticsearch.indices.delete({ index });
         deletedIndices.push(index);
       }
     }
     deps.logger.info({ deletedIndices }, 'reindex: indices deleted');
+    // From here on the indices are not what they were, even with none to delete.
+    indicesTouched = true;
+    checkpoint();
     await applyElasticsearch(config, { client: deps.elasticsearch, families });
+    checkpoint();
 
     await rewindGroup(deps.kafka, groupId, topics, targets);
+    checkpoint();
 
-    const deadLettered = await deadLetteredByIndexer(deps.kafka, config, topics);
+    const deadLettered = await deadLetteredByIndexer(deps.kafka, config, topics, aborted);
+    checkpoint();
     // A consumer that crashes for good would otherwise leave the wait below waiting forever.
     let crashed!: (error: Error) => void;
     const crash = new Promise<never>((_, reject) => {
@@ -121,8 +201,11 @@ export async function reindex(config: IndexerConfig, deps: ReindexDeps): Promise
       },
     );
     try {
-      await Promise.race([waitUntilCaughtUp(deps, groupId, topics, targets, total, admin), crash]);
+      checkpoint();
+      await Promise.race([waitUntilCaughtUp(deps, groupId, topics, targets, total, admin), crash, aborted]);
     } finally {
+      // Stops consuming, aborts a bulk request in flight (its chunk stays uncommitted) and leaves
+      // the group, so that a reindex run right after is not refused for a live member.
       await indexer.stop();
     }
     await deps.elasticsearch.indices.refresh({
@@ -142,6 +225,7 @@ async function deadLetteredByIndexer(
   kafka: Kafka,
   config: IndexerConfig,
   topics: string[],
+  aborted: Promise<never>,
 ): Promise<Set<string>> {
   const wanted = new Set(topics);
   const found = new Set<string>();
@@ -162,7 +246,7 @@ async function deadLetteredByIndexer(
     },
   );
   try {
-    await reader.caughtUp;
+    await Promise.race([reader.caughtUp, aborted]);
   } finally {
     await reader.stop();
   }
@@ -209,6 +293,8 @@ async function waitUntilCaughtUp(
   let lastDone = -1;
   let movedAt = Date.now();
   for (;;) {
+    // Interrupted: the caller has stopped waiting (and disconnects the admin).
+    if (deps.signal?.aborted) return;
     const committed = new Map<string, number>();
     for (const entry of await admin.fetchOffsets({ groupId, topics })) {
       for (const p of entry.partitions) committed.set(`${entry.topic}/${p.partition}`, Number(p.offset));

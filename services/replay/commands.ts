@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { Kafka } from 'kafkajs';
 import { type GroupUse, ReplayPlanError, resolveTopic, statefulGroupRefusal } from './plan.ts';
+import type { CopyResult } from './replay.ts';
 
 interface CopyFlags {
   topic: string;
@@ -10,6 +11,7 @@ interface CopyFlags {
   until: string;
   rate?: string;
   originalTopic?: string;
+  service?: string;
   dryRun?: boolean;
 }
 
@@ -52,12 +54,16 @@ export function register(program: Command): void {
       '--original-topic <topic>',
       'with --topic dead-letters: only the dead letters of this topic (dlq.original.topic); required to copy them onto a contract topic',
     )
+    .option(
+      '--service <name>',
+      'with --topic dead-letters: only the dead letters this service wrote (dlq.service: embedder, indexer, notifier, …)',
+    )
     .option('--dry-run', 'print the plan, copy nothing')
     .action(async (flags: CopyFlags) => {
       const { kafka, namespace, contracts } = await context();
       const { parseBound, describeBound, rangeSize } = await import('./plan.ts');
       const { copyRange, planCopy } = await import('./replay.ts');
-      const { source, target, originalTopic } = copyTopics(flags, namespace, contracts);
+      const { source, target, originalTopic, service } = copyTopics(flags, namespace, contracts);
       const rate = flags.rate === undefined ? undefined : Number(flags.rate);
       if (rate !== undefined && !(rate > 0))
         throw new Error(`--rate must be a positive number, not ${flags.rate}`);
@@ -68,6 +74,7 @@ export function register(program: Command): void {
         until: parseBound(flags.until),
         ratePerSecond: rate,
         ...(originalTopic ? { originalTopic } : {}),
+        ...(service ? { service } : {}),
       };
       const { ranges } = await planCopy(kafka, options);
       console.log(
@@ -77,6 +84,8 @@ export function register(program: Command): void {
         console.log(`  partition ${r.partition}: offsets ${r.start}…${r.end} (${r.end - r.start})`);
       console.log(`  at most ${rangeSize(ranges)} records${rate ? `, at ${rate} records/s` : ''}`);
       if (originalTopic) console.log(`  only dead letters whose dlq.original.topic is ${originalTopic}`);
+      if (service) console.log(`  only dead letters whose dlq.service is ${service}`);
+      if (originalTopic) console.log(redriveNote(service));
       console.log(repeatWarning(target));
       if (flags.dryRun) {
         console.log('dry run: nothing copied');
@@ -85,10 +94,13 @@ export function register(program: Command): void {
       const bar = await progressBar();
       const result = await copyRange(kafka, { ...options, onProgress: bar.update });
       bar.stop();
-      console.log(
-        `copied ${result.copied} records (${result.skipped} outside the time window` +
-          `${originalTopic ? `, ${result.filtered} dead letters of other topics` : ''}) with replay.id=${result.replayId}`,
-      );
+      console.log(copySummary(result, { originalTopic, service }));
+      if (result.duplicates > 0)
+        console.log(
+          `left ${result.duplicates} dead letters on ${source} whose original record this run had already re-driven ` +
+            '(the same dlq.original.topic/partition/offset, dead-lettered by another service or again after a rewind): ' +
+            'each original goes back once',
+        );
       if (result.incomplete > 0)
         console.log(
           `left ${result.incomplete} dead letters on ${source}: they were cut to fit the broker's limit ` +
@@ -189,10 +201,10 @@ type Contracts = Parameters<typeof resolveTopic>[2];
  * the `dlq.original.topic` header) is then required and must name the target's contract topic.
  */
 export function copyTopics(
-  flags: Pick<CopyFlags, 'topic' | 'to' | 'toNamespace' | 'originalTopic'>,
+  flags: Pick<CopyFlags, 'topic' | 'to' | 'toNamespace' | 'originalTopic' | 'service'>,
   namespace: string,
   contracts: Contracts,
-): { source: string; target: string; originalTopic?: string } {
+): { source: string; target: string; originalTopic?: string; service?: string } {
   if (Boolean(flags.to) === Boolean(flags.toNamespace))
     throw new ReplayPlanError('give exactly one of --to or --to-namespace');
   const source = resolveTopic(flags.topic, namespace, contracts);
@@ -210,6 +222,14 @@ export function copyTopics(
       target = { name: flags.to!.trim() }; // not a contract topic: taken as the broker's name for it
     }
   }
+  const service = flags.service?.trim();
+  if (flags.service !== undefined && source.id !== DEAD_LETTERS)
+    throw new ReplayPlanError(
+      `--service selects dead letters by their dlq.service header: it needs --topic ${DEAD_LETTERS}, not ${flags.topic}`,
+    );
+  if (flags.service !== undefined && !service)
+    throw new ReplayPlanError('--service needs a service name (embedder, indexer, notifier, …)');
+  const withService = service ? { service } : {};
   if (flags.originalTopic === undefined) {
     if (source.id === DEAD_LETTERS && target.id !== undefined && target.id !== DEAD_LETTERS)
       throw new ReplayPlanError(
@@ -217,7 +237,7 @@ export function copyTopics(
           `of every topic, and those of other topics (alert actions, mentions, …) do not belong on ${target.id}. ` +
           `Re-drive only the dead letters of ${target.id} with --original-topic ${target.id}.`,
       );
-    return { source: source.name, target: target.name };
+    return { source: source.name, target: target.name, ...withService };
   }
   if (source.id !== DEAD_LETTERS)
     throw new ReplayPlanError(
@@ -229,10 +249,43 @@ export function copyTopics(
     throw new ReplayPlanError(
       `refusing to re-drive dead letters of ${original.name} onto ${target.name}: they belong on ${original.id}`,
     );
-  return { source: source.name, target: target.name, originalTopic: original.name };
+  return { source: source.name, target: target.name, originalTopic: original.name, ...withService };
 }
 
 const DEAD_LETTERS = 'dead-letters';
+
+/** What a finished copy prints: how many records went, and why the others did not. */
+export function copySummary(
+  result: Pick<CopyResult, 'copied' | 'skipped' | 'filtered' | 'duplicates' | 'replayId'>,
+  filters: { originalTopic?: string | undefined; service?: string | undefined },
+): string {
+  const left = [`${result.skipped} outside the time window`];
+  if (filters.originalTopic || filters.service) {
+    const of = [
+      filters.originalTopic ? 'of other topics' : undefined,
+      filters.service ? `of other services than ${filters.service}` : undefined,
+    ]
+      .filter(Boolean)
+      .join(' or ');
+    left.push(`${result.filtered} dead letters ${of}`);
+  }
+  if (filters.originalTopic)
+    left.push(`${result.duplicates} more dead letters of a record already re-driven in this run`);
+  return `copied ${result.copied} records (${left.join(', ')}) with replay.id=${result.replayId}`;
+}
+
+/**
+ * Printed with a re-drive's plan: why a bad record has several dead letters, that this run puts
+ * each original back once, and how not to put it back again in a later run.
+ */
+export const redriveNote = (service?: string) =>
+  'note: a bad record is dead-lettered once by each service that consumes its topic (uploads: the embedder ' +
+  'and the indexer), and again after its group is rewound (replay reset-group); ' +
+  (service
+    ? `--service ${service} keeps one service's, and each original goes back once; `
+    : 'this re-drive puts each original record (dlq.original.topic/partition/offset) back once and counts the others; ') +
+  'a later re-drive of the same dead letters puts them back again: start the next one with --from where this one ends ' +
+  '(its --until, or the replay.at of what it copies); dead letters of records it puts back that fail again carry its replay.id';
 
 /** Printed with every copy plan: a copy appends, so running it again duplicates the range. */
 export const repeatWarning = (target: string) =>

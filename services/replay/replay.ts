@@ -44,6 +44,12 @@ export interface CopyOptions {
    * re-drive them onto it); the others are counted as `filtered`.
    */
   originalTopic?: string;
+  /**
+   * Only dead letters whose `dlq.service` header is this service (e.g. `indexer`); the others are
+   * counted as `filtered`. A bad record of a topic that several services consume is dead-lettered
+   * once by each of them.
+   */
+  service?: string;
   dryRun?: boolean;
   /** Called as offsets are passed: `done` of `total` offsets in the planned ranges. */
   onProgress?: (done: number, total: number) => void;
@@ -64,13 +70,20 @@ export interface CopyResult {
   copied: number;
   /** Records inside the offset ranges but outside the time window. */
   skipped: number;
-  /** Records left out by `originalTopic` (dead letters of other topics). */
+  /** Records left out by `originalTopic` (dead letters of other topics) or by `service`. */
   filtered: number;
   /**
    * Dead letters left out of a re-drive because they do not carry the original record whole (cut
    * to fit the broker's limit: `dlq.value.truncated`, `dlq.key.dropped`).
    */
   incomplete: number;
+  /**
+   * Dead letters left out of a re-drive (`originalTopic`) because an earlier one of this run named
+   * the same original record (`dlq.original.topic`/`partition`/`offset`): each service consuming
+   * the topic dead-letters a bad record once, and a rewound group does it again, but the original
+   * is put back once.
+   */
+  duplicates: number;
   dryRun: boolean;
 }
 
@@ -187,6 +200,9 @@ function rootCause(error: unknown): string {
 }
 
 const DLQ_ORIGINAL_TOPIC = 'dlq.original.topic';
+const DLQ_ORIGINAL_PARTITION = 'dlq.original.partition';
+const DLQ_ORIGINAL_OFFSET = 'dlq.original.offset';
+const DLQ_SERVICE = 'dlq.service';
 /** A dead letter with one of these is not the original record: re-driven it would only fail again. */
 const INCOMPLETE_DEAD_LETTER_HEADERS = [VALUE_TRUNCATED_HEADER, KEY_DROPPED_HEADER];
 
@@ -194,6 +210,18 @@ function headerText(headers: IHeaders | undefined, name: string): string | undef
   const value = headers?.[name];
   const first = Array.isArray(value) ? value[0] : value;
   return first === undefined ? undefined : first.toString();
+}
+
+/**
+ * `topic/partition/offset` of the record a dead letter holds, from its `dlq.original.*` headers;
+ * undefined when one of them is missing (not a dead letter this pipeline wrote).
+ */
+export function deadLetterOriginal(headers: IHeaders | undefined): string | undefined {
+  const topic = headerText(headers, DLQ_ORIGINAL_TOPIC);
+  const partition = headerText(headers, DLQ_ORIGINAL_PARTITION);
+  const offset = headerText(headers, DLQ_ORIGINAL_OFFSET);
+  if (!topic || !partition || !offset) return undefined;
+  return `${topic}/${partition}/${offset}`;
 }
 
 export async function copyRange(kafka: Kafka, options: CopyOptions): Promise<CopyResult> {
@@ -208,6 +236,7 @@ export async function copyRange(kafka: Kafka, options: CopyOptions): Promise<Cop
     skipped: 0,
     filtered: 0,
     incomplete: 0,
+    duplicates: 0,
     dryRun: options.dryRun ?? false,
   };
   if (options.dryRun || planned === 0) return result;
@@ -223,6 +252,14 @@ export async function copyRange(kafka: Kafka, options: CopyOptions): Promise<Cop
   const position = new Map(ranges.map((r) => [r.partition, r.start]));
   const remaining = new Set(ranges.filter((r) => r.end > r.start).map((r) => r.partition));
   const byPartition = new Map(ranges.map((r) => [r.partition, r]));
+  /**
+   * Per original record (topic/partition/offset), the dead letter (`partition/offset` in the
+   * source) this re-drive puts back, so each original goes back once; and the dead letters left
+   * out as duplicates. Both by position: after a consumer restart the range is read again from the
+   * kept positions, and a dead letter read twice is neither a duplicate of itself nor counted twice.
+   */
+  const redriven = new Map<string, string>();
+  const duplicateLetters = new Set<string>();
   const progress = () =>
     ranges.reduce((sum, r) => sum + Number((position.get(r.partition) ?? r.start) - r.start), 0);
 
@@ -332,12 +369,32 @@ export async function copyRange(kafka: Kafka, options: CopyOptions): Promise<Cop
             result.filtered++;
             continue;
           }
+          if (options.service !== undefined && headerText(message.headers, DLQ_SERVICE) !== options.service) {
+            result.filtered++;
+            continue;
+          }
           if (
             options.originalTopic !== undefined &&
             INCOMPLETE_DEAD_LETTER_HEADERS.some((name) => headerText(message.headers, name) !== undefined)
           ) {
             result.incomplete++;
             continue;
+          }
+          // After the incomplete check: a whole dead letter of an original still goes back when an
+          // earlier one of it was cut.
+          const original =
+            options.originalTopic === undefined ? undefined : deadLetterOriginal(message.headers);
+          if (original !== undefined) {
+            const letter = `${batch.partition}/${message.offset}`;
+            const chosen = redriven.get(original);
+            if (chosen !== undefined && chosen !== letter) {
+              if (!duplicateLetters.has(letter)) {
+                duplicateLetters.add(letter);
+                result.duplicates++;
+              }
+              continue;
+            }
+            redriven.set(original, letter);
           }
           pending.push({
             offset,

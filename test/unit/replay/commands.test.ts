@@ -1,6 +1,12 @@
 import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
-import { copyTopics, register, repeatWarning } from '../../../services/replay/commands.ts';
+import {
+  copySummary,
+  copyTopics,
+  redriveNote,
+  register,
+  repeatWarning,
+} from '../../../services/replay/commands.ts';
 
 const contracts = [
   { id: 'uploads', version: 1 },
@@ -114,6 +120,51 @@ describe('replay copy: re-driving dead letters', () => {
         contracts,
       ).originalTopic,
     ).toBe('prod.uploads.v1');
+  });
+});
+
+describe('replay copy: dead letters of one service', () => {
+  it('takes --service with the dead-letter topic only', () => {
+    expect(
+      copyTopics(
+        { topic: 'dead-letters', to: 'uploads', originalTopic: 'uploads', service: 'indexer' },
+        'prod',
+        contracts,
+      ),
+    ).toEqual({
+      source: 'prod.dead-letters.v1',
+      target: 'prod.uploads.v1',
+      originalTopic: 'prod.uploads.v1',
+      service: 'indexer',
+    });
+    expect(
+      copyTopics({ topic: 'dead-letters', toNamespace: 'staging', service: 'embedder' }, 'prod', contracts)
+        .service,
+    ).toBe('embedder');
+    expect(() =>
+      copyTopics({ topic: 'uploads', toNamespace: 'staging', service: 'indexer' }, 'prod', contracts),
+    ).toThrow(/--service selects dead letters .* needs --topic dead-letters, not uploads/);
+    expect(() =>
+      copyTopics({ topic: 'dead-letters', toNamespace: 'staging', service: ' ' }, 'prod', contracts),
+    ).toThrow(/--service needs a service name/);
+  });
+
+  it('prints what a re-drive left out, duplicates included, and why there are several dead letters', () => {
+    const result = { copied: 4, skipped: 0, filtered: 3, duplicates: 4, replayId: 'replay-x' };
+    expect(copySummary(result, { originalTopic: 'prod.uploads.v1' })).toBe(
+      'copied 4 records (0 outside the time window, 3 dead letters of other topics, ' +
+        '4 more dead letters of a record already re-driven in this run) with replay.id=replay-x',
+    );
+    expect(copySummary(result, { originalTopic: 'prod.uploads.v1', service: 'indexer' })).toContain(
+      '3 dead letters of other topics or of other services than indexer',
+    );
+    expect(copySummary(result, {})).toBe(
+      'copied 4 records (0 outside the time window) with replay.id=replay-x',
+    );
+    expect(redriveNote()).toMatch(
+      /once by each service that consumes its topic .*rewound .*puts each original record .* back once.*--from where this one ends/,
+    );
+    expect(redriveNote('indexer')).toContain("--service indexer keeps one service's");
   });
 });
 

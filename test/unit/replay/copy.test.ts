@@ -32,7 +32,7 @@ interface Raw {
   timestamp: string;
   key: Buffer | null;
   value: Buffer | null;
-  headers: Record<string, never>;
+  headers: Record<string, Buffer>;
   isControlRecord: boolean;
   attributes: number;
 }
@@ -268,5 +268,65 @@ describe('copyRange when the consumer crashes', () => {
     await expect(copyRange(kafka, { ...all, idleTimeoutMs: 1_500 })).rejects.toThrow(
       /^replay made no progress for 1500 ms \(at 0 of 10 offsets\); the consumer last crashed with: The request included a message larger/,
     );
+  });
+});
+
+describe('copyRange re-driving dead letters', () => {
+  /** A dead letter (at its own offset) of `original` = [topic, partition, offset], written by `service`. */
+  const letter = (offset: number, service: string | undefined, original: Array<string | undefined>): Raw => {
+    const [topic, partition, at] = original;
+    const headers: Record<string, Buffer> = {};
+    const set = (name: string, value: string | undefined) => {
+      if (value !== undefined) headers[name] = Buffer.from(value);
+    };
+    set('dlq.service', service);
+    set('dlq.original.topic', topic);
+    set('dlq.original.partition', partition);
+    set('dlq.original.offset', at);
+    return { ...record(offset), headers };
+  };
+  // The audited case: every bad upload is dead-lettered by the embedder and by the indexer.
+  const log = [
+    letter(0, 'embedder', ['up', '0', '5']),
+    letter(1, 'indexer', ['up', '0', '5']),
+    letter(2, 'embedder', ['up', '0', '6']),
+    letter(3, 'indexer', ['up', '0', '6']),
+    // Same offset, another partition: another record.
+    letter(4, 'indexer', ['up', '1', '5']),
+    // Without partition and offset the original cannot be told apart: copied as before.
+    letter(5, undefined, ['up', undefined, undefined]),
+    letter(6, undefined, ['up', undefined, undefined]),
+    letter(7, 'indexer', ['mentions', '0', '5']),
+    // A rewound group dead-lettered the first record again, later.
+    letter(8, 'indexer', ['up', '0', '5']),
+  ];
+  // One fetch per dead letter: duplicates are found across batches, for the whole run.
+  const fetches = log.map((_, o) => [o, o + 1] as [number, number]);
+
+  it('puts each original record back once, and counts the other dead letters of it', async () => {
+    const { kafka, sent } = fakeKafka(log, fetches);
+    const result = await copyRange(kafka, { ...all, originalTopic: 'up', idleTimeoutMs: 2_000 });
+    expect(copiedValues(sent)).toEqual(['v0', 'v2', 'v4', 'v5', 'v6']);
+    expect(result).toMatchObject({ copied: 5, duplicates: 3, filtered: 1, incomplete: 0, skipped: 0 });
+  });
+
+  it("with service, keeps only that service's dead letters", async () => {
+    const { kafka, sent } = fakeKafka(log, fetches);
+    const result = await copyRange(kafka, {
+      ...all,
+      originalTopic: 'up',
+      service: 'indexer',
+      idleTimeoutMs: 2_000,
+    });
+    // 8 is the indexer's second dead letter of up/0/5 (after a rewind): still a duplicate.
+    expect(copiedValues(sent)).toEqual(['v1', 'v3', 'v4']);
+    expect(result).toMatchObject({ copied: 3, duplicates: 1, filtered: 5 });
+  });
+
+  it('copies every dead letter when not re-driving (no originalTopic)', async () => {
+    const { kafka, sent } = fakeKafka(log, [[0, log.length]]);
+    const result = await copyRange(kafka, { ...all, idleTimeoutMs: 2_000 });
+    expect(result).toMatchObject({ copied: log.length, duplicates: 0, filtered: 0 });
+    expect(sent.flat()).toHaveLength(log.length);
   });
 });
