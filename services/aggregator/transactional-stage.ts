@@ -10,6 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Consumer, IHeaders, Kafka, Message, Offsets, Producer, Transaction } from 'kafkajs';
+import { Partitioners } from 'kafkajs';
 import { onFetchWithoutRecords } from '../../shared/kafka/client.ts';
 import { PermanentError } from '../../shared/kafka/codec.ts';
 import {
@@ -148,6 +149,8 @@ export class TransactionalStage {
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
       transactionTimeout: 60_000,
+      // kafkajs 2's default, named so that it does not log its notice at every start.
+      createPartitioner: Partitioners.DefaultPartitioner,
     });
     // Connecting a transactional producer fences any predecessor and aborts its open transaction.
     await this.producer.connect();

@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { type Consumer, Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
+import { type Consumer, Kafka, type LogEntry, logLevel, Partitioners, type Producer } from 'kafkajs';
 import type { Logger } from '../observability/logger.ts';
 
 export interface KafkaConnection {
@@ -24,23 +24,39 @@ const RETRIABLE_BROKER_ERRORS = new Set(errorCodes.filter((e) => e.retriable).ma
 const RETRIED_SEND = 'Failed to send messages: ';
 
 /**
+ * kafkajs' notice on creating an idempotent producer with a bounded `retry.retries`: every producer
+ * of a `createKafka` client is (its `retry` applies to them all). Deliberate: a send that still
+ * fails after them reaches the caller (the consumer runner re-tries its chunk, and downstream
+ * de-duplicates by event id; a transaction aborts), instead of a producer retrying forever.
+ */
+const EOS_RETRIES_NOTICE = 'Limiting retries for the idempotent producer may invalidate EoS guarantees';
+
+/**
  * The level a kafkajs log line is written at. kafkajs logs a broker's error answer at error level
- * even when it retries it and then succeeds (CONCURRENT_TRANSACTIONS while a transaction commits,
- * a leader moving): once by the connection ("Response …"), and again by the retrying caller (the
- * producer's "Failed to send messages: …", with retryCount). The caller receives the error if
- * the retries do not recover, and reports it itself, so these are warnings. Anything else at error
- * level — a broker that cannot be reached, a crash, an error kafkajs does not retry — stays an error.
+ * even when it retries it and then succeeds (CONCURRENT_TRANSACTIONS while the broker completes the
+ * previous transaction, a leader moving): once by the connection ("Response …", with the error),
+ * and again by the retrying caller (the producer's "Failed to send messages: …", with retryCount).
+ * Whoever sent the request receives the error if the retries do not recover, and reports it
+ * itself (the consumer runner's "transient failure, retrying", the aggregator's abort), so:
+ *   - a broker error kafkajs retries (its table says retriable), answered or retried: debug;
+ *   - any other broker error answer ("Response …"): warn, its caller reports it;
+ *   - the idempotent producer's notice about bounded retries (EOS_RETRIES_NOTICE): debug;
+ *   - anything else at error level (a broker that cannot be reached, a crash, an error kafkajs
+ *     does not retry) stays an error.
  */
 export function kafkaLogLevel(
   level: number,
-  namespace: string,
+  namespace: string | undefined,
   message: string,
   extra: Record<string, unknown> = {},
 ): 'error' | 'warn' | 'info' | 'debug' {
   if (level === logLevel.ERROR) {
-    if (namespace === 'Connection' && message.startsWith('Response ')) return 'warn';
-    if (isRetriedBrokerError(message, extra)) return 'warn';
+    if (namespace === 'Connection' && message.startsWith('Response ')) {
+      return typeof extra.error === 'string' && RETRIABLE_BROKER_ERRORS.has(extra.error) ? 'debug' : 'warn';
+    }
+    if (isRetriedBrokerError(message, extra)) return 'debug';
   }
+  if (level === logLevel.WARN && namespace === 'Producer' && message === EOS_RETRIES_NOTICE) return 'debug';
   return LEVEL_NAMES[level] ?? 'info';
 }
 
@@ -60,15 +76,20 @@ export function createKafka({ brokers, clientId }: KafkaConnection, logger?: Log
     requestTimeout: 30_000,
     retry: { initialRetryTime: 200, retries: 8, maxRetryTime: 10_000 },
     logLevel: logLevel.WARN,
-    logCreator: () => (entry) => {
-      if (!logger) return;
-      const { message, ...rest } = entry.log;
-      logger[kafkaLogLevel(entry.level, entry.namespace, message, rest)](
-        { kafka: entry.namespace, ...rest },
-        message,
-      );
-    },
+    logCreator: () => kafkaLogEntryWriter(logger),
   });
+}
+
+/** Writes each kafkajs log entry to `logger` (nowhere without one) at `kafkaLogLevel`'s level. */
+export function kafkaLogEntryWriter(logger: Logger | undefined): (entry: LogEntry) => void {
+  return (entry) => {
+    if (!logger) return;
+    const { message, ...rest } = entry.log;
+    logger[kafkaLogLevel(entry.level, entry.namespace, message, rest)](
+      { kafka: entry.namespace, ...rest },
+      message,
+    );
+  };
 }
 
 /**
@@ -94,6 +115,8 @@ export interface FetchWithoutRecords {
   /** The offset after everything the fetch covered (transaction markers, aborted records). */
   next: bigint;
   caughtUp: boolean;
+  /** The partition's high watermark when fetched: `next` is the end when they are equal. */
+  highWatermark: string;
 }
 
 /**
@@ -108,8 +131,14 @@ export function onFetchWithoutRecords(
   listener: (fetch: FetchWithoutRecords) => void,
 ): void {
   consumer.on(consumer.events.START_BATCH_PROCESS, (event) => {
-    const { topic, partition, batchSize, firstOffset, lastOffset, offsetLag } = event.payload;
+    const { topic, partition, batchSize, firstOffset, lastOffset, offsetLag, highWatermark } = event.payload;
     if (batchSize !== 0 || firstOffset === null) return;
-    listener({ topic, partition, next: BigInt(lastOffset) + 1n, caughtUp: BigInt(offsetLag) <= 0n });
+    listener({
+      topic,
+      partition,
+      next: BigInt(lastOffset) + 1n,
+      caughtUp: BigInt(offsetLag) <= 0n,
+      highWatermark,
+    });
   });
 }

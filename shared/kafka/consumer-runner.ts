@@ -136,6 +136,11 @@ export class ConsumerRunner {
   private readonly processed: Counter<'topic' | 'outcome'> | undefined;
   private readonly retries: Counter<'topic'> | undefined;
   private readonly chunkSeconds: Histogram<'topic'> | undefined;
+  private readonly lag: Gauge<'group' | 'topic' | 'partition'> | undefined;
+  /** The partitions `lag` has a series of, as `topic/partition`. */
+  private readonly lagSeries = new Map<string, { topic: string; partition: string }>();
+  /** The member's partitions (topic → partitions) since it last joined its group. */
+  private assignment: Record<string, number[]> | undefined;
 
   constructor(private readonly options: ConsumerRunnerOptions) {
     const { registry } = options;
@@ -156,6 +161,12 @@ export class ConsumerRunner {
         name: 'trendradar_consumer_chunk_seconds',
         help: 'Time to process, produce and commit one chunk of records.',
         labelNames: ['topic'],
+        registers: [registry],
+      });
+      this.lag = new Gauge({
+        name: 'trendradar_consumer_lag_records',
+        help: "Records of the partition the group has still to process: the partition's high watermark at the last fetch minus the next offset the group processes (its offsets are committed after processing).",
+        labelNames: ['group', 'topic', 'partition'],
         registers: [registry],
       });
       reportConsumerUp(registry, options.groupId, () => this.health().ready);
@@ -194,8 +205,9 @@ export class ConsumerRunner {
     // Without this the group would stay one marker short of the end of a transactional topic
     // forever (a reindex or a lag check waiting for it never ends). Such a fetch comes after every
     // earlier batch of its partition was processed, so its end can be committed.
-    onFetchWithoutRecords(this.consumer, ({ topic, partition, next }) => {
+    onFetchWithoutRecords(this.consumer, ({ topic, partition, next, highWatermark }) => {
       if (this.stopping) return;
+      this.setLag(topic, partition, highWatermark, next);
       this.consumer
         ?.commitOffsets([{ topic, partition, offset: next.toString() }])
         .catch((error: unknown) => {
@@ -204,6 +216,11 @@ export class ConsumerRunner {
             'could not commit past transaction markers; the next batch will',
           );
         });
+    });
+    // A partition taken away by a rebalance is no longer this member's to report (the member it
+    // went to reports it): its series goes.
+    this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => {
+      this.keepLagOf(event.payload.memberAssignment as Record<string, number[]>);
     });
     await this.consumer.connect();
     await this.consumer.subscribe({ topics, fromBeginning });
@@ -255,6 +272,7 @@ export class ConsumerRunner {
             { topic: batch.topic, partition: batch.partition, offset: next.toString() },
           ]);
           timer?.();
+          this.setLag(batch.topic, batch.partition, batch.highWatermark, next);
           this.options.onCommitted?.(records);
           await heartbeat();
         }
@@ -272,6 +290,35 @@ export class ConsumerRunner {
     await this.consumer?.disconnect();
     if (this.ownsProducer) await this.producer?.disconnect();
     this.consumer = undefined;
+    this.keepLagOf({});
+  }
+
+  /**
+   * `trendradar_consumer_lag_records{group,topic,partition}` = the high watermark the fetch saw
+   * minus `next`, the next offset the group processes (committed, or being committed). kafkajs
+   * hands the runner nothing for a fetch that found no new record (an idle partition): the value
+   * stays that of the partition's last batch, which is right as long as nothing new was written
+   * since (and anything written since is fetched, and updates it). A batch without a high
+   * watermark (a test's fake consumer) sets nothing.
+   */
+  private setLag(topic: string, partition: number, highWatermark: string | undefined, next: bigint): void {
+    if (!this.lag || highWatermark === undefined) return;
+    // A batch finished after its partition was taken away: not this member's to report any more.
+    if (this.assignment && !this.assignment[topic]?.includes(partition)) return;
+    const lag = BigInt(highWatermark) - next;
+    const labels = { topic, partition: String(partition) };
+    this.lagSeries.set(`${topic}/${partition}`, labels);
+    this.lag.set({ group: this.options.groupId, ...labels }, Number(lag > 0n ? lag : 0n));
+  }
+
+  /** Drops the lag series of every partition not in `assignment` (topic → partitions). */
+  private keepLagOf(assignment: Record<string, number[]>): void {
+    this.assignment = assignment;
+    for (const [key, labels] of this.lagSeries) {
+      if (assignment[labels.topic]?.includes(Number(labels.partition))) continue;
+      this.lag?.remove({ group: this.options.groupId, ...labels });
+      this.lagSeries.delete(key);
+    }
   }
 
   /**

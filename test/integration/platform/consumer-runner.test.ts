@@ -108,9 +108,11 @@ describe('ConsumerRunner', () => {
     await producer.disconnect();
 
     const groupId = `${namespace}-txn`;
+    const registry = createRegistry('runner-test');
     const runner = new ConsumerRunner({
       kafka,
       logger,
+      registry,
       service: 'runner-test',
       groupId,
       topics: [topic('txn.in')],
@@ -135,6 +137,18 @@ describe('ConsumerRunner', () => {
         await new Promise((resolve) => setTimeout(resolve, 250));
       }
       expect(committed).toBe(end!.high);
+      // Caught up, markers included: nothing left to process.
+      const lag = async () =>
+        (await registry.getSingleMetric('trendradar_consumer_lag_records')!.get()).values.map((v) => [
+          v.labels.group,
+          v.labels.topic,
+          v.labels.partition,
+          v.value,
+        ]);
+      // The runner sets it once the commit is acknowledged, which the admin may see a moment before.
+      await expect.poll(lag, { timeout: 5_000 }).toEqual([[groupId, topic('txn.in'), '0', 0]]);
+      await runner.stop();
+      expect(await lag()).toEqual([]);
     } finally {
       await admin.disconnect();
       await runner.stop();
