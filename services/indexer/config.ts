@@ -33,6 +33,12 @@ const IndexerSettings = BaseEnv.extend(RetentionEnv.shape).extend({
    * https/http photos have a link; blob references stay as they are.
    */
   INDEXER_PHOTO_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
+  /**
+   * A record dated further ahead of this clock is dead-lettered, not indexed: its time chooses a
+   * monthly index, and a bad device clock or a producer that bypassed ingest would open one
+   * months ahead (and make a single-document GET by alias fail: the alias then spans two indices).
+   */
+  INDEXER_MAX_FUTURE_SKEW_MS: z.coerce.number().int().min(0).default(3_600_000),
   /** Which topics to index (comma-separated topic ids); all six by default. */
   INDEXER_TOPICS: z
     .string()

@@ -90,6 +90,10 @@ export interface IndexerHandlerOptions {
   topics: readonly IndexedTopic[];
   /** INDEXER_PHOTO_BASE_URL: where blob photo references become links (see documents.ts). */
   photoBaseUrl?: string | undefined;
+  /** INDEXER_MAX_FUTURE_SKEW_MS: how far ahead of `now` a document's time may be. */
+  maxFutureSkewMs: number;
+  /** The wall clock (tests fix it). */
+  now?: () => number;
   backoff: { initialMs: number; maxMs: number };
   isStopping: () => boolean;
   /** Told how long the handler waited for Elasticsearch, and how each document ended. */
@@ -117,7 +121,9 @@ export function indexerHandler(options: IndexerHandlerOptions): BatchHandler {
         return;
       }
       try {
-        actions.push(actionFor(topic, options.prefix, record, { photoBaseUrl: options.photoBaseUrl }));
+        const action = actionFor(topic, options.prefix, record, { photoBaseUrl: options.photoBaseUrl });
+        refuseFutureTime(action, (options.now ?? Date.now)(), options.maxFutureSkewMs);
+        actions.push(action);
         positions.push(i);
       } catch (error) {
         outcomes[i] = error instanceof PermanentError ? { kind: 'dead', error } : { kind: 'retry', error };
@@ -161,6 +167,22 @@ export function indexerHandler(options: IndexerHandlerOptions): BatchHandler {
     if (actions.length > 0) options.onResults?.(actions[0]!.family, results);
     return outcomes;
   };
+}
+
+/**
+ * Throws when a document of a monthly family is dated more than `skewMs` ahead of `now`: its
+ * time picks the index. Ingest and the aggregator refuse such times, but a record written to a
+ * topic by another producer reached Elasticsearch and opened an index 200 days ahead (an audit).
+ * The catalogue is one index, whatever its dates.
+ */
+function refuseFutureTime(action: IndexAction, now: number, skewMs: number): void {
+  if (action.op !== 'index' || action.family === 'catalogue') return;
+  const stamp = action.document['@timestamp'];
+  if (typeof stamp !== 'string' || Date.parse(stamp) <= now + skewMs) return;
+  throw new InvalidRecordError(
+    `event time ${stamp} is more than ${skewMs} ms ahead of this clock (${new Date(now).toISOString()}): ` +
+      'not indexed, it would open a future monthly index (INDEXER_MAX_FUTURE_SKEW_MS)',
+  );
 }
 
 /** Why the handler let go of a chunk before every record was indexed or rejected. */

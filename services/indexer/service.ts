@@ -130,6 +130,7 @@ export async function startIndexer(config: IndexerConfig, deps: IndexerDeps = {}
       prefix: config.ES_INDEX_PREFIX,
       topics: config.INDEXER_TOPICS,
       photoBaseUrl: config.INDEXER_PHOTO_BASE_URL,
+      maxFutureSkewMs: config.INDEXER_MAX_FUTURE_SKEW_MS,
       backoff: { initialMs: config.INDEXER_BACKOFF_INITIAL_MS, maxMs: config.INDEXER_BACKOFF_MAX_MS },
       isStopping: () => stopping,
       onWait: (info) => {

@@ -16,7 +16,7 @@ import { loadConfig } from '../../../shared/config/env.ts';
 import { Mention, ReorderAlert, Upload } from '../../../shared/contracts/events.ts';
 import { topicName } from '../../../shared/contracts/topics.ts';
 import { createElasticsearch } from '../../../shared/elasticsearch/client.ts';
-import { catalogueIndex } from '../../../shared/elasticsearch/indices.ts';
+import { catalogueIndex, monthlyIndex } from '../../../shared/elasticsearch/indices.ts';
 import { createKafka } from '../../../shared/kafka/client.ts';
 import { encode } from '../../../shared/kafka/codec.ts';
 import { applyTopics } from '../../../shared/kafka/topics-admin.ts';
@@ -157,18 +157,31 @@ describe('indexer', () => {
     await produceRaw(kafka, topicName('mentions', namespace), [
       ...mentions.map((m) => ({ key: m.postId, value: encode(Mention, m) })),
       { key: 'post-105', value: '{"kind": "mention", "truncated' },
+      // Dated 200 days ahead (a producer that bypassed ingest): it would open a future month.
+      {
+        key: 'post-107',
+        value: encode(Mention, {
+          ...variant(107, [0, 0, 0.7, 0.1, 0, 0, 0, 0]),
+          eventTime: new Date(Date.now() + 200 * 86_400_000).toISOString(),
+        }),
+      },
     ]);
     const dead = await collectUntil(
       kafka,
       topicName('dead-letters', namespace),
-      (r) => r.length >= 2,
+      (r) => r.length >= 3,
       60_000,
     );
     expect(await waitFor(() => caughtUp(config, indexer!.groupId))).toBe(true);
 
     expect(await countDocs(es, namespace, 'mentions')).toBe(expected.mentions + 5);
     const byKey = new Map(dead.map((r) => [r.message.key!.toString(), r.message]));
-    expect([...byKey.keys()].sort()).toEqual(['post-105', 'post-106']);
+    expect([...byKey.keys()].sort()).toEqual(['post-105', 'post-106', 'post-107']);
+    expect(headerText(byKey.get('post-107')!, 'dlq.error.class')).toBe('InvalidRecordError');
+    expect(headerText(byKey.get('post-107')!, 'dlq.error')).toMatch(/ahead of this clock/);
+    const months = Object.keys(await es.indices.get({ index: `${namespace}-mentions-*` }));
+    const thisMonth = monthlyIndex(namespace, 'mentions', new Date());
+    expect(months.every((index) => index <= thisMonth)).toBe(true);
     expect(headerText(byKey.get('post-106')!, 'dlq.error')).toMatch(/score/);
     expect(headerText(byKey.get('post-106')!, 'dlq.error.class')).toBe('DocumentRejectedError');
     expect(headerText(byKey.get('post-105')!, 'dlq.error.class')).toBe('InvalidRecordError');
