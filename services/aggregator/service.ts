@@ -17,7 +17,7 @@ import {
 } from '../../shared/contracts/events.ts';
 import { topicNames } from '../../shared/contracts/topics.ts';
 import { createKafka } from '../../shared/kafka/client.ts';
-import { decode, encode, headerString, PermanentError } from '../../shared/kafka/codec.ts';
+import { decode, encode, headerString, PermanentError, refuseOtherSchema } from '../../shared/kafka/codec.ts';
 import {
   type ConsumerHealth,
   combinedHealth,
@@ -152,6 +152,7 @@ export async function startAggregator(
         },
         process: (record) => {
           let out: ReturnType<typeof attributor.onMention>;
+          refuseOtherSchema(record.topic, record.headers);
           if (record.topic === topics.mentions) {
             const mention = decode(Mention, record.value);
             refuseFutureTime(mention.eventTime, maxFutureSkewMs);

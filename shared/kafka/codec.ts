@@ -45,3 +45,23 @@ export function headerString(headers: IHeaders | undefined, name: string): strin
   const first = Array.isArray(value) ? value[0] : value;
   return first === undefined ? undefined : first.toString();
 }
+
+/** The header ingest puts on its records: the contract they were written to, `<topic id>.v<n>`. */
+export const SCHEMA_HEADER = 'trendradar-schema';
+
+/**
+ * Refuses a record that says it was written to another contract than its topic's (a topic's name
+ * ends with `<topic id>.v<n>`): a `uploads.v2` record on `….uploads.v1` would be read as v1 and its
+ * new fields dropped without a word (an audit found exactly that). A record without the header is
+ * taken as its topic's; the check is on the header, not the fields, which zod strips.
+ */
+export function refuseOtherSchema(topic: string, headers: IHeaders | undefined): void {
+  const said = headerString(headers, SCHEMA_HEADER);
+  if (said === undefined) return;
+  const carried = /([a-z][a-z-]*\.v\d+)$/.exec(topic)?.[1];
+  if (carried === undefined || said === carried) return;
+  throw new InvalidRecordError(
+    `record written to contract ${said}, but ${topic} carries ${carried}: not read as ${carried} (its fields would be lost); ` +
+      'a producer writing a new contract must write to its own versioned topic',
+  );
+}

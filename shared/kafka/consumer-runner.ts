@@ -19,7 +19,7 @@ import type { Consumer, IHeaders, Kafka, KafkaMessage, Message, Producer } from 
 import type { Logger } from '../observability/logger.ts';
 import { Counter, Gauge, Histogram, type Registry } from '../observability/metrics.ts';
 import { connectProducer, onFetchWithoutRecords } from './client.ts';
-import { PermanentError } from './codec.ts';
+import { PermanentError, refuseOtherSchema } from './codec.ts';
 import { deadLetterRecord } from './dead-letter.ts';
 import { encodedRecordSize, MAX_PRODUCE_REQUEST_BYTES } from './record-size.ts';
 
@@ -355,7 +355,17 @@ export class ConsumerRunner {
     const final = new Map<InboundRecord, Outcome>();
     /** Attempts actually made per record: a permanent error on the first one dead-letters at 1. */
     const attempts = new Map<InboundRecord, number>();
-    let pending = records;
+    // A record of another contract than its topic's is dead before any handler reads it.
+    let pending: InboundRecord[] = [];
+    for (const record of records) {
+      try {
+        refuseOtherSchema(record.topic, record.headers);
+        pending.push(record);
+      } catch (error) {
+        final.set(record, { kind: 'dead', error });
+        attempts.set(record, 1);
+      }
+    }
     for (let attempt = 1; pending.length > 0; attempt++) {
       const outcomes = await this.runHandler(pending, { heartbeat, attempt, maxAttempts, signal });
       // Given back (a signal, the handler found a fault no record is to blame for, a rebalance):

@@ -1,14 +1,20 @@
 /**
  * A kafkajs client whose consumer is fake: no broker, for tests of the consumer runner's own
- * bookkeeping. `deliver` hands one batch of `values` (offsets 0…n−1 on `in`/0) to the runner's
- * `eachBatch` once it runs; `committed` collects the offsets it commits.
+ * bookkeeping. `deliver` hands one batch of `values` (offsets 0…n−1 on `in`/0, or on `batch.topic`,
+ * with `batch.headers` of each value) to the runner's `eachBatch` once it runs; `committed`
+ * collects the offsets it commits.
  */
-import type { EachBatchPayload, Kafka } from 'kafkajs';
+import type { EachBatchPayload, IHeaders, Kafka } from 'kafkajs';
+
+export interface FakeBatch {
+  topic?: string;
+  headers?: (value: string) => IHeaders;
+}
 
 export function fakeConsumerKafka(): {
   kafka: Kafka;
   committed: string[];
-  deliver: (values: string[], heartbeat?: () => Promise<void>) => Promise<void>;
+  deliver: (values: string[], heartbeat?: () => Promise<void>, batch?: FakeBatch) => Promise<void>;
 } {
   let eachBatch: ((payload: EachBatchPayload) => Promise<void>) | undefined;
   const committed: string[] = [];
@@ -27,16 +33,20 @@ export function fakeConsumerKafka(): {
       disconnect: async () => {},
     }),
   } as unknown as Kafka;
-  const deliver = (values: string[], heartbeat: () => Promise<void> = async () => {}) =>
+  const deliver = (
+    values: string[],
+    heartbeat: () => Promise<void> = async () => {},
+    batch: FakeBatch = {},
+  ) =>
     eachBatch!({
       batch: {
-        topic: 'in',
+        topic: batch.topic ?? 'in',
         partition: 0,
         messages: values.map((value, i) => ({
           offset: String(i),
           key: Buffer.from('k'),
           value: Buffer.from(value),
-          headers: {},
+          headers: batch.headers?.(value) ?? {},
           timestamp: '1700000000000',
           attributes: 0,
         })),

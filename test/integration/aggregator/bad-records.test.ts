@@ -26,6 +26,12 @@ describe('aggregator with bad input', () => {
       { ...original },
       { ...original, value: { ...value, eventId: 'broken-1', memberId: undefined } },
       { ...original, value: { ...value, eventId: 'from-2099', timestamp: '2099-01-01T00:00:00.000Z' } },
+      // Valid as v1, but written to a newer contract: its new fields would be lost if read as v1.
+      {
+        ...original,
+        value: { ...value, eventId: 'contract-v2' },
+        headers: { 'trendradar-schema': 'interactions.v2' },
+      },
     ] as unknown as typeof clean.events;
     const feed = {
       ...clean,
@@ -51,7 +57,8 @@ describe('aggregator with bad input', () => {
       offset: message.headers?.['dlq.original.offset']?.toString(),
       error: message.headers?.['dlq.error']?.toString() ?? '',
     }));
-    expect(dead.map((d) => d.eventId).sort()).toEqual(['broken-1', 'from-2099']);
+    expect(dead.map((d) => d.eventId).sort()).toEqual(['broken-1', 'contract-v2', 'from-2099']);
+    expect(dead.find((d) => d.eventId === 'contract-v2')!.error).toMatch(/contract interactions\.v2/);
     for (const record of dead) {
       expect(record.topic).toBe(topicNames(namespace).interactions);
       expect(Number(record.offset)).toBeGreaterThanOrEqual(0);

@@ -8,13 +8,14 @@ import {
   eachRecord,
 } from '../../../shared/kafka/consumer-runner.ts';
 import { createLogger } from '../../../shared/observability/logger.ts';
-import { fakeConsumerKafka } from '../../support/fake-consumer.ts';
+import { type FakeBatch, fakeConsumerKafka } from '../../support/fake-consumer.ts';
 
 /** Runs one batch through a runner on a fake consumer; returns what it produced and committed. */
 async function runChunk(
   values: string[],
   handler: (runner: ConsumerRunner) => BatchHandler,
   maxAttempts: number,
+  batch: FakeBatch = {},
 ): Promise<{ produced: ProducerBatch[]; committed: string[] }> {
   const { kafka, committed, deliver } = fakeConsumerKafka();
   const produced: ProducerBatch[] = [];
@@ -29,7 +30,7 @@ async function runChunk(
     producer,
     service: 'test',
     groupId: 'g',
-    topics: ['in'],
+    topics: [batch.topic ?? 'in'],
     deadLetterTopic: 'dlq',
     logger: createLogger('test', 'silent'),
     maxAttempts,
@@ -37,7 +38,7 @@ async function runChunk(
     handleBatch: (records, context) => handler(runner)(records, context),
   });
   await runner.start();
-  await deliver(values);
+  await deliver(values, undefined, batch);
   return { produced, committed };
 }
 
@@ -127,5 +128,37 @@ describe('ConsumerRunner attempts and stopping', () => {
     );
     expect(produced).toEqual([]);
     expect(committed).toEqual([]);
+  });
+});
+
+describe('ConsumerRunner and the contract a record says it was written to', () => {
+  it('dead-letters a record of another contract than its topic carries, before the handler reads it', async () => {
+    const seen: string[] = [];
+    const { produced, committed } = await runChunk(
+      ['v1-said', 'v2-said', 'nothing-said'],
+      () => async (records) =>
+        records.map((record) => {
+          seen.push(String(record.value));
+          return { kind: 'done', outputs: [] };
+        }),
+      3,
+      {
+        topic: 'prod.uploads.v1',
+        headers: (value) =>
+          value === 'nothing-said'
+            ? {}
+            : { 'trendradar-schema': value === 'v1-said' ? 'uploads.v1' : 'uploads.v2' },
+      },
+    );
+    expect(seen).toEqual(['v1-said', 'nothing-said']);
+    const dead = produced
+      .flatMap((b) => b.topicMessages!)
+      .filter((t) => t.topic === 'dlq')
+      .flatMap((t) => t.messages);
+    expect(dead.map((m) => String(m.value))).toEqual(['v2-said']);
+    const headers = dead[0]!.headers as Record<string, string>;
+    expect(headers['dlq.error.class']).toBe('InvalidRecordError');
+    expect(headers['dlq.error']).toMatch(/uploads\.v2.*prod\.uploads\.v1 carries uploads\.v1/);
+    expect(committed).toEqual(['3']);
   });
 });
