@@ -7,17 +7,7 @@ import {
   produceRequests,
   STALLED_AFTER_MS,
 } from '../../../shared/kafka/consumer-runner.ts';
-
-/** kafkajs' instrumentation event names (the watch subscribes by `consumer.events`). */
-const EVENTS = {
-  GROUP_JOIN: 'consumer.group_join',
-  FETCH: 'consumer.fetch',
-  HEARTBEAT: 'consumer.heartbeat',
-  REQUEST_TIMEOUT: 'consumer.network.request_timeout',
-  STOP: 'consumer.stop',
-  DISCONNECT: 'consumer.disconnect',
-  CRASH: 'consumer.crash',
-};
+import { CONSUMER_EVENTS as EVENTS } from '../../support/kafkajs-events.ts';
 
 /** A consumer that only emits the instrumentation events a test tells it to. */
 function fakeConsumer() {

@@ -9,17 +9,7 @@ import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { ConsumerRunner } from '../../../shared/kafka/consumer-runner.ts';
 import { createRegistry, type Registry } from '../../../shared/observability/metrics.ts';
-
-const EVENTS = {
-  GROUP_JOIN: 'consumer.group_join',
-  START_BATCH_PROCESS: 'consumer.start_batch_process',
-  FETCH: 'consumer.fetch',
-  HEARTBEAT: 'consumer.heartbeat',
-  REQUEST_TIMEOUT: 'consumer.network.request_timeout',
-  STOP: 'consumer.stop',
-  DISCONNECT: 'consumer.disconnect',
-  CRASH: 'consumer.crash',
-};
+import { CONSUMER_EVENTS as EVENTS } from '../../support/kafkajs-events.ts';
 
 interface FakeBatch {
   topic?: string;
