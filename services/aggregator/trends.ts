@@ -227,7 +227,20 @@ interface DayOutcome {
   /** The rising day: the global scope's, else the strongest country's. */
   rise: { scope: string; score: number; pValue: number; uplift: number; distinctMembers: number } | null;
   globalUplift: number;
-  regions: { country: string; signals: number }[];
+  globalSignals: number;
+  /** Signals of the day per country. */
+  regions: Map<string, number>;
+}
+
+/** The five countries with the most signals, with their share of `total`. */
+function topRegionsOf(
+  signalsByCountry: ReadonlyMap<string, number>,
+  total: number,
+): ReorderAlert['topRegions'] {
+  return [...signalsByCountry]
+    .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+    .slice(0, 5)
+    .map(([country, signals]) => ({ country, signals, share: round3(signals / Math.max(1, total)) }));
 }
 
 interface WindowResult {
@@ -1133,12 +1146,8 @@ export class TrendPartition {
   ): ReorderAlert {
     const { windowSizeMs, graceMs, topPhotos } = this.settings;
     const product = this.tables.product(sku);
-    const totalSignals = global.signals;
     const globalTally = this.tallyOf(global);
-    const topRegions = [...globalTally.countries]
-      .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
-      .slice(0, 5)
-      .map(([country, signals]) => ({ country, signals, share: round3(signals / totalSignals) }));
+    const topRegions = topRegionsOf(globalTally.countries, globalTally.signals);
     return {
       alertId: `${sku}|${iso(episodeStart)}|${status}|${level}`,
       episodeId: `${sku}|${iso(episodeStart)}`,
@@ -1241,10 +1250,17 @@ export class TrendPartition {
             isBroadEnough(evidence, measures.distinctMembers, this.settings);
           // Daily baselines move slowly: a week's half-life.
           updateBaseline(scope.dayBaseline, evidence.weighted, 1 - 2 ** (-1 / 7));
-          const outcome = days.get(end) ?? { rise: null, globalUplift: 1, regions: [] };
+          const outcome = days.get(end) ?? {
+            rise: null,
+            globalUplift: 1,
+            globalSignals: 0,
+            regions: new Map(),
+          };
           days.set(end, outcome);
-          if (name === GLOBAL) outcome.globalUplift = test.uplift;
-          else outcome.regions.push({ country: name.slice('country:'.length), signals: tally.signals });
+          if (name === GLOBAL) {
+            outcome.globalUplift = test.uplift;
+            outcome.globalSignals = tally.signals;
+          } else outcome.regions.set(name.slice('country:'.length), tally.signals);
           const score = scoreOf(test.pValue);
           if (
             rising &&
@@ -1301,11 +1317,11 @@ export class TrendPartition {
       return;
     }
     if (!state.global) return;
-    const lastHour: WindowResult = {
+    const day: WindowResult = {
       scope: GLOBAL,
       state: state.global,
       end,
-      signals: 0,
+      signals: outcome.globalSignals,
       distinctMembers: rise.distinctMembers,
       broad: true,
       weighted: 0,
@@ -1316,30 +1332,21 @@ export class TrendPartition {
       score: rise.score,
       pValue: rise.pValue,
     };
-    lastHour.signals = this.tallyOf(lastHour).signals;
     const strong = isStrongTrend(rise.uplift, rise.score, this.settings);
-    const advice = adviseReorder(this.tables.inventory(sku), lastHour.uplift, strong, this.settings);
-    const daySignals = outcome.regions.reduce((sum, r) => sum + r.signals, 0);
-    const lastHourAlert = this.alert(sku, state, end, end, 'new', 0, lastHour, lastHour, advice);
+    const advice = adviseReorder(this.tables.inventory(sku), day.uplift, strong, this.settings);
+    const lastHourAlert = this.alert(sku, state, end, end, 'new', 0, day, day, advice);
+    const daySignals = [...outcome.regions.values()].reduce((sum, n) => sum + n, 0);
     const alert: ReorderAlert = {
       ...lastHourAlert,
       windowStart: iso(end - DAY_MS),
+      // Without country scopes there are no day regions: the last hour's stand in.
       topRegions:
-        outcome.regions.length === 0
-          ? lastHourAlert.topRegions
-          : outcome.regions
-              .sort((a, b) => b.signals - a.signals || a.country.localeCompare(b.country))
-              .slice(0, 5)
-              .map(({ country, signals }) => ({
-                country,
-                signals,
-                share: round3(signals / Math.max(1, daySignals)),
-              })),
+        outcome.regions.size === 0 ? lastHourAlert.topRegions : topRegionsOf(outcome.regions, daySignals),
     };
     state.episode = {
       start: end,
       level: 0,
-      levelUplift: lastHour.uplift,
+      levelUplift: day.uplift,
       priority: advice.priority,
       strong,
       lastRisingEnd: end,
