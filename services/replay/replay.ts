@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Admin, Batch, IHeaders, Kafka, Message } from 'kafkajs';
 import { connectProducer, onFetchWithoutRecords } from '../../shared/kafka/client.ts';
+import { headerString } from '../../shared/kafka/codec.ts';
 import { KEY_DROPPED_HEADER, VALUE_TRUNCATED_HEADER } from '../../shared/kafka/dead-letter.ts';
 import {
   encodedRecordSize,
@@ -206,20 +207,14 @@ const DLQ_SERVICE = 'dlq.service';
 /** A dead letter with one of these is not the original record: re-driven it would only fail again. */
 const INCOMPLETE_DEAD_LETTER_HEADERS = [VALUE_TRUNCATED_HEADER, KEY_DROPPED_HEADER];
 
-function headerText(headers: IHeaders | undefined, name: string): string | undefined {
-  const value = headers?.[name];
-  const first = Array.isArray(value) ? value[0] : value;
-  return first === undefined ? undefined : first.toString();
-}
-
 /**
  * `topic/partition/offset` of the record a dead letter holds, from its `dlq.original.*` headers;
  * undefined when one of them is missing (not a dead letter this pipeline wrote).
  */
 export function deadLetterOriginal(headers: IHeaders | undefined): string | undefined {
-  const topic = headerText(headers, DLQ_ORIGINAL_TOPIC);
-  const partition = headerText(headers, DLQ_ORIGINAL_PARTITION);
-  const offset = headerText(headers, DLQ_ORIGINAL_OFFSET);
+  const topic = headerString(headers, DLQ_ORIGINAL_TOPIC);
+  const partition = headerString(headers, DLQ_ORIGINAL_PARTITION);
+  const offset = headerString(headers, DLQ_ORIGINAL_OFFSET);
   if (!topic || !partition || !offset) return undefined;
   return `${topic}/${partition}/${offset}`;
 }
@@ -364,18 +359,21 @@ export async function copyRange(kafka: Kafka, options: CopyOptions): Promise<Cop
           }
           if (
             options.originalTopic !== undefined &&
-            headerText(message.headers, DLQ_ORIGINAL_TOPIC) !== options.originalTopic
+            headerString(message.headers, DLQ_ORIGINAL_TOPIC) !== options.originalTopic
           ) {
             result.filtered++;
             continue;
           }
-          if (options.service !== undefined && headerText(message.headers, DLQ_SERVICE) !== options.service) {
+          if (
+            options.service !== undefined &&
+            headerString(message.headers, DLQ_SERVICE) !== options.service
+          ) {
             result.filtered++;
             continue;
           }
           if (
             options.originalTopic !== undefined &&
-            INCOMPLETE_DEAD_LETTER_HEADERS.some((name) => headerText(message.headers, name) !== undefined)
+            INCOMPLETE_DEAD_LETTER_HEADERS.some((name) => headerString(message.headers, name) !== undefined)
           ) {
             result.incomplete++;
             continue;
