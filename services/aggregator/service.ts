@@ -97,6 +97,7 @@ export async function startAggregator(
     kafka,
     { catalogue: topics['catalogue-embeddings'], inventory: topics.inventory },
     logger,
+    prefix,
   );
   await tables.start();
   // Every attribution input partition is a watermark source for every signals-by-sku partition.

@@ -24,6 +24,8 @@ export class ReferenceTables implements TrendTables {
     private readonly kafka: Kafka,
     private readonly topics: { catalogue: string; inventory: string },
     private readonly logger: Logger,
+    /** The service's group prefix (`<namespace>.<group id>`): an operator sees whose group it is. */
+    private readonly groupPrefix: string,
   ) {}
 
   /** Whether the tables are followed (stale stock would go into every alert otherwise): /readyz. */
@@ -59,8 +61,9 @@ export class ReferenceTables implements TrendTables {
     });
     if (targets.size === 0) caughtUp();
     // A throwaway group (kafkajs cannot read without one): every instance reads the whole table.
-    // It commits nothing, so it never shows as lag, and stop() deletes it.
-    this.groupId = `aggregator-tables-${randomUUID()}`;
+    // It commits nothing, so it never shows as lag, and stop() deletes it; after a kill the broker
+    // drops it once empty, and its name says which namespace and service left it.
+    this.groupId = `${this.groupPrefix}.tables-${randomUUID()}`;
     this.consumer = this.kafka.consumer({ groupId: this.groupId });
     // A crash kafkajs will not restart ends the service (a supervisor restarts it) rather than let
     // alerts quote stock the ERP has since changed.

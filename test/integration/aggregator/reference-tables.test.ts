@@ -14,7 +14,13 @@ const { kafkaBrokers } = integrationEnv();
 const kafka = createKafka({ brokers: kafkaBrokers, clientId: 'reference-tables-test' });
 const namespace = uniqueNamespace('tables');
 const topics = { catalogue: `${namespace}.catalogue`, inventory: `${namespace}.inventory` };
-const tables = new ReferenceTables(kafka, topics, createLogger('reference-tables-test', 'silent'));
+const groupPrefix = `${namespace}.aggregator`;
+const tables = new ReferenceTables(
+  kafka,
+  topics,
+  createLogger('reference-tables-test', 'silent'),
+  groupPrefix,
+);
 
 afterAll(async () => {
   await tables.stop();
@@ -55,7 +61,7 @@ describe('reference tables', () => {
     expect(tables.rejected).toBe(1);
   });
 
-  it('leaves no consumer group behind once stopped (it commits nothing and deletes its group)', async () => {
+  it('names its throwaway group after its namespace and leaves none behind once stopped', async () => {
     const admin = kafka.admin();
     await admin.connect();
     try {
@@ -63,10 +69,15 @@ describe('reference tables', () => {
         new Set(
           (await admin.listGroups()).groups
             .map((g) => g.groupId)
-            .filter((g) => g.startsWith('aggregator-tables-')),
+            .filter((g) => g.startsWith(`${groupPrefix}.tables-`)),
         );
       const before = await tablesGroups();
-      const other = new ReferenceTables(kafka, topics, createLogger('reference-tables-test', 'silent'));
+      const other = new ReferenceTables(
+        kafka,
+        topics,
+        createLogger('reference-tables-test', 'silent'),
+        groupPrefix,
+      );
       await other.start();
       const own = [...(await tablesGroups())].filter((g) => !before.has(g));
       expect(own).toHaveLength(1);
