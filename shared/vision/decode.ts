@@ -23,6 +23,16 @@ export interface DecodeOptions {
 
 export const DEFAULT_DECODE: DecodeOptions = { maxSide: 320, maxPixels: 50_000_000 };
 
+/**
+ * The decode a model of `inputSide` px needs: at least `inputSide / 0.7`, so that a product crop
+ * filling 70 % of the frame still reaches the model at full resolution. DEFAULT_DECODE's 320 px is
+ * that for SqueezeNet's 224 px; a fixed 320 fed every larger encoder (384, 448, 518 px…) an
+ * upscaled, blurred crop. A larger `maxSide` asked by the caller is kept.
+ */
+export function decodeFor(inputSide: number, options: DecodeOptions = DEFAULT_DECODE): DecodeOptions {
+  return { ...options, maxSide: Math.max(options.maxSide, Math.ceil((inputSide * 10) / 7)) };
+}
+
 export async function decodeImage(bytes: Buffer, options: DecodeOptions = DEFAULT_DECODE): Promise<Rgb> {
   if (bytes.length === 0) throw new ImageRejectedError('empty image (0 bytes)');
   let format: string | undefined;

@@ -7,7 +7,7 @@
  * thread): fine for the catalogue sync, a CLI or a test. `DescriberPool` (describer-pool.ts) does
  * the same on worker threads, for the embedding worker.
  */
-import { DEFAULT_DECODE, type DecodeOptions, decodeImage } from './decode.ts';
+import { DEFAULT_DECODE, type DecodeOptions, decodeFor, decodeImage } from './decode.ts';
 import { combineDescriptor, DESCRIPTOR_ID, type PreparedImage, prepareImage } from './descriptor.ts';
 import type { ImageEncoder } from './encoder.ts';
 import type { ModelManifest } from './manifest.ts';
@@ -27,11 +27,16 @@ export interface Describer {
 
 export class ImageDescriber implements Describer {
   readonly descriptorId = DESCRIPTOR_ID;
+  private readonly decodeOptions: DecodeOptions;
 
   constructor(
     readonly encoder: ImageEncoder,
-    private readonly decodeOptions: DecodeOptions = DEFAULT_DECODE,
-  ) {}
+    decodeOptions: DecodeOptions = DEFAULT_DECODE,
+  ) {
+    // Decoded no smaller than the model's input needs (a larger encoder than SqueezeNet's 224 px
+    // would otherwise see upscaled 320-px images); the worker pool builds its describers here too.
+    this.decodeOptions = decodeFor(encoder.manifest.input.width, decodeOptions);
+  }
 
   get modelId(): string {
     return this.encoder.manifest.id;
