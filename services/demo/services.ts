@@ -61,17 +61,22 @@ export async function startDemoServices(context: DemoServiceContext): Promise<De
       onFatal: supervisor.onFatal('aggregator'),
     });
     supervisor.add(aggregator.stop);
-    const indexer = await startIndexer(loadConfig(IndexerEnv, env), {
-      logger: logFor('indexer'),
-      onFatal: supervisor.onFatal('indexer'),
-    });
-    supervisor.add(indexer.stop);
     const notifier = await startNotifier(loadConfig(NotifierEnv, { ...env, NOTIFIER_PORT: '0' }), {
       logger: logFor('notifier'),
       subscriptions: parseSubscriptions(demoBuyers(products), 'demo buyers'),
       onFatal: supervisor.onFatal('notifier'),
     });
     supervisor.add(notifier.stop);
+    // The members' photos are uploaded blobs: the notifier serves them (/blobs/sha256/…), so the
+    // indexed mentions and alerts link there and Kibana's photo columns show them.
+    const indexer = await startIndexer(
+      loadConfig(IndexerEnv, {
+        ...env,
+        INDEXER_PHOTO_BASE_URL: env.INDEXER_PHOTO_BASE_URL ?? notifier.inboxUrl,
+      }),
+      { logger: logFor('indexer'), onFatal: supervisor.onFatal('indexer') },
+    );
+    supervisor.add(indexer.stop);
     const apiKey = `demo-${randomBytes(24).toString('hex')}`;
     const ingest = await startIngest(
       loadConfig(IngestEnv, {

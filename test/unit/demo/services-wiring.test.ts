@@ -8,6 +8,7 @@ import { describe, expect, it, vi } from 'vitest';
 type Deps = { onFatal?: (error: Error) => void };
 const stubs = vi.hoisted(() => ({
   deps: new Map<string, { onFatal?: (error: Error) => void }>(),
+  configs: new Map<string, unknown>(),
   stopped: [] as string[],
 }));
 
@@ -35,8 +36,9 @@ vi.mock('../../../services/aggregator/service.ts', () => ({
   },
 }));
 vi.mock('../../../services/indexer/service.ts', () => ({
-  startIndexer: async (_config: unknown, deps: Deps) => {
+  startIndexer: async (config: unknown, deps: Deps) => {
     stubs.deps.set('indexer', deps);
+    stubs.configs.set('indexer', config);
     return service('indexer', { groupId: 'g.indexer' });
   },
 }));
@@ -56,6 +58,7 @@ const { createLogger } = await import('../../../shared/observability/logger.ts')
 
 async function start() {
   stubs.deps.clear();
+  stubs.configs.clear();
   stubs.stopped = [];
   const supervisor = new DemoSupervisor('/tmp/logs', () => () => {});
   const services = await startDemoServices({
@@ -94,6 +97,11 @@ describe('the demo services', () => {
     const { supervisor, services } = await start();
     await supervisor.stopAll();
     await services.stop();
-    expect(stubs.stopped).toEqual(['ingest', 'notifier', 'indexer', 'aggregator', 'embedder']);
+    expect(stubs.stopped).toEqual(['ingest', 'indexer', 'notifier', 'aggregator', 'embedder']);
+  });
+
+  it('links the indexed photos to the notifier, which serves the uploaded blobs', async () => {
+    await start();
+    expect(stubs.configs.get('indexer')).toMatchObject({ INDEXER_PHOTO_BASE_URL: 'http://127.0.0.1:1/' });
   });
 });
