@@ -30,12 +30,72 @@ export function risingRequest(o: RisingFlags): {
   };
 }
 
-/** `--size` of the search commands: a whole number, 1 or more (checked before any query is sent). */
-export function sizeFlag(text: string, unit: string): number {
+/**
+ * `--size` of the search commands: a whole number, 1 or more, and at most `max` when the query has
+ * a limit (checked before any query is sent).
+ */
+export function sizeFlag(text: string, unit: string, limit?: { max: number; why: string }): number {
   const size = Number(text);
   if (!/^\d+$/.test(text.trim()) || size < 1)
     throw new Error(`--size must be a whole number of ${unit} (1 or more), not "${text}"`);
+  if (limit && size > limit.max)
+    throw new Error(
+      `--size is at most ${limit.max.toLocaleString('en')} ${unit} (${limit.why}), not ${size}`,
+    );
   return size;
+}
+
+/** Elasticsearch's kNN limit (KNN_MAX_CANDIDATES in shared/elasticsearch/queries.ts, not imported: loaded lazily). */
+export const LOOKS_LIKE_MAX_SIZE = 10_000;
+/** The daily windows' size (DAILY_WINDOW_MS in shared/elasticsearch/queries.ts). */
+const DAY_MS = 86_400_000;
+
+export interface TimelineFlags {
+  since: string;
+  country?: string;
+  daily?: boolean;
+}
+
+/** What `search timeline` asks for: the hourly windows, or the daily ones with `--daily`. */
+export function timelineRequest(o: TimelineFlags): { since: string; country?: string; sizeMs?: number } {
+  return {
+    since: o.since,
+    ...(o.country ? { country: o.country } : {}),
+    ...(o.daily ? { sizeMs: DAY_MS } : {}),
+  };
+}
+
+export interface LooksLikeFlags {
+  model?: string;
+  size: string;
+  includeMatched?: boolean;
+}
+
+/** What `search looks-like` asks for: by default without the photos already matched to the SKU. */
+export function looksLikeRequest(o: LooksLikeFlags): {
+  size: number;
+  modelId?: string;
+  includeMatched: boolean;
+} {
+  return {
+    size: sizeFlag(o.size, 'photos', { max: LOOKS_LIKE_MAX_SIZE, why: "Elasticsearch's kNN limit" }),
+    ...(o.model ? { modelId: o.model } : {}),
+    includeMatched: o.includeMatched ?? false,
+  };
+}
+
+/**
+ * A search that Elasticsearch refused, in one line naming the command and Elasticsearch's own
+ * reason (its deepest cause, not "all shards failed"); other errors (connection…) are left to the
+ * CLI's explanation.
+ */
+export function searchFailure(command: string, error: unknown, reason: string | undefined): unknown {
+  if (reason === undefined) return error;
+  const status = (error as { meta?: { statusCode?: number } }).meta?.statusCode;
+  return new Error(
+    `search ${command}: Elasticsearch refused the query${status ? ` (HTTP ${status})` : ''}: ${reason}`,
+    { cause: error },
+  );
 }
 
 /** The exit status shells give a process ended by the signal: 128 + its number. */
@@ -312,12 +372,15 @@ export function register(program: Command): void {
 function registerSearch(program: Command): void {
   const search = program.command('search').description("merchandisers' queries against Elasticsearch");
   const run = async (
+    command: string,
     query: (q: import('../../shared/elasticsearch/queries.ts').MerchandiserQueries) => Promise<unknown>,
   ) => {
     const { loadConfig } = await import('../../shared/config/env.ts');
     const { AggregatorEnv } = await import('../aggregator/config.ts');
     const { createElasticsearch } = await import('../../shared/elasticsearch/client.ts');
-    const { MerchandiserQueries } = await import('../../shared/elasticsearch/queries.ts');
+    const { MerchandiserQueries, elasticsearchReason } = await import(
+      '../../shared/elasticsearch/queries.ts'
+    );
     // The aggregator's settings too: timelines and rising products read its hopping windows.
     const config = loadConfig(AggregatorEnv);
     const client = createElasticsearch(config.ELASTICSEARCH_URL);
@@ -325,15 +388,20 @@ function registerSearch(program: Command): void {
       windowSizeMs: config.AGGREGATOR_WINDOW_SIZE_MS,
     });
     try {
-      console.log(JSON.stringify(await query(queries), null, 2));
+      const result = await query(queries).catch((error: unknown) => {
+        throw searchFailure(command, error, elasticsearchReason(error));
+      });
+      console.log(JSON.stringify(result, null, 2));
     } finally {
       await client.close();
     }
   };
   search
     .command('rising')
-    .description('rising products now, best score first')
-    .option('--since <duration>', 'look-back, e.g. 6h, 2d', '24h')
+    .description(
+      'rising products now: SKUs with rising windows that ended in the look-back, most weighted signals first',
+    )
+    .option('--since <duration>', 'look-back over window ends, e.g. 2h, 6h, 2d', '24h')
     .option('--country <code>', 'one region (ISO country code)')
     .option('--category <name>', 'one category')
     .addOption(
@@ -344,25 +412,27 @@ function registerSearch(program: Command): void {
     .option('--size <n>', 'rows', '20')
     .action((o: RisingFlags) => {
       const request = risingRequest(o);
-      return run((q) =>
+      return run('rising', (q) =>
         request.by === 'sku' ? q.risingProducts(request.options) : q.risingBy(request.by, request.options),
       );
     });
   search
     .command('timeline <sku>')
-    .description("a SKU's windows over time (global scope unless --country)")
-    .option('--since <duration>', 'look-back', '7d')
-    .option('--country <code>')
-    .action((sku: string, o: { since: string; country?: string }) =>
-      run((q) => q.skuTimeline(sku, { since: o.since, ...(o.country ? { country: o.country } : {}) })),
-    );
+    .description("a SKU's windows over time, hourly or --daily (global scope unless --country)")
+    .option('--since <duration>', 'look-back over window ends, e.g. 7d, 14d', '7d')
+    .option('--country <code>', 'one region (ISO country code)')
+    .option('--daily', "the daily windows (one per UTC day; a day's window appears once the day is over)")
+    .action((sku: string, o: TimelineFlags) => {
+      const request = timelineRequest(o);
+      return run('timeline', (q) => q.skuTimeline(sku, request));
+    });
   search
     .command('posts <sku>')
     .description('posts whose photos mention the SKU, best match first, with their photos')
     .option('--size <n>', 'posts', '20')
     .action((sku: string, o: { size: string }) => {
       const size = sizeFlag(o.size, 'posts');
-      return run((q) => q.postsMentioningSku(sku, { size }));
+      return run('posts', (q) => q.postsMentioningSku(sku, { size }));
     });
   search
     .command('text <query>')
@@ -370,18 +440,19 @@ function registerSearch(program: Command): void {
     .option('--size <n>', 'posts', '20')
     .action((text: string, o: { size: string }) => {
       const size = sizeFlag(o.size, 'posts');
-      return run((q) => q.searchPosts(text, { size }));
+      return run('text', (q) => q.searchPosts(text, { size }));
     });
   search
     .command('looks-like <sku>')
     .description(
-      'photos that look like this product (kNN of its catalogue vectors against photo descriptors)',
+      'photos that look like this product and are not matched to it (the ones the matcher missed): kNN of its catalogue vectors against photo descriptors',
     )
     .option('--model <id>', 'catalogue model id (default: the most recently updated)')
-    .option('--size <n>', 'photos', '20')
-    .action((sku: string, o: { model?: string; size: string }) => {
-      const size = sizeFlag(o.size, 'photos');
-      return run((q) => q.postsLookingLike(sku, { size, ...(o.model ? { modelId: o.model } : {}) }));
+    .option('--include-matched', 'also the photos already matched to this SKU')
+    .option('--size <n>', `photos (at most ${LOOKS_LIKE_MAX_SIZE.toLocaleString('en')})`, '20')
+    .action((sku: string, o: LooksLikeFlags) => {
+      const request = looksLikeRequest(o);
+      return run('looks-like', (q) => q.postsLookingLike(sku, request));
     });
 }
 

@@ -18,6 +18,15 @@ import { aliasName } from './indices.ts';
  */
 export const DEFAULT_WINDOW_SIZE_MS = 3_600_000;
 
+/** The aggregator's daily windows (one per UTC day, per SKU and scope): `search timeline --daily`. */
+export const DAILY_WINDOW_MS = 86_400_000;
+
+/**
+ * Elasticsearch's limit on a kNN query's `num_candidates` (and so on `k`): "looks like" returns at
+ * most this many photos.
+ */
+export const KNN_MAX_CANDIDATES = 10_000;
+
 /** At most this many timeline points are returned (the newest); 10 days of 5-minute hops is 2,880. */
 export const TIMELINE_MAX_POINTS = 5_000;
 const TIMELINE_PAGE = 1_000;
@@ -34,23 +43,40 @@ export function parseDuration(text: string): number {
 export interface RisingProduct {
   sku: string;
   category: string | null;
-  /** Best window score in the period, and the latest window's. */
-  maxScore: number;
-  latestScore: number;
-  latestWindowStart: string;
-  risingWindows: number;
+  /** The catalogue's product name and brand, as the aggregator wrote them into the window. */
+  name: string | null;
+  brand: string | null;
   /**
-   * Signals and distinct members of its busiest rising window: hopping windows overlap (a signal is
-   * in about twelve of them), so a sum over windows would count each signal many times.
+   * Weighted signals of its busiest rising window in the period: what the list is ranked by
+   * (volume does not fade as the SKU's baseline adapts to a trend; the score does).
+   */
+  weightedCount: number;
+  /**
+   * Signals and distinct members of that same window: hopping windows overlap (a signal is in about
+   * twelve of them), so a sum over windows would count each signal many times.
    */
   signals: number;
   distinctMembers: number;
+  busiestWindowStart: string;
+  /** Best score of its rising windows in the period (shown, not ranked by). */
+  maxScore: number;
+  risingWindows: number;
+  /**
+   * The SKU's newest window in the scope and period, whatever its flag: is it still rising, with
+   * which score and volume.
+   */
+  latestWindowStart: string;
+  latestWindowEnd: string;
+  latestScore: number;
+  latestWeightedCount: number;
+  stillRising: boolean;
 }
 
 export interface RisingGroup {
   key: string;
   risingSkus: number;
-  top: Array<{ sku: string; maxScore: number }>;
+  /** The group's SKUs with the most weighted signals in a rising window, and their best score. */
+  top: Array<{ sku: string; weightedCount: number; maxScore: number }>;
 }
 
 export interface TimelinePoint {
@@ -103,7 +129,7 @@ export interface LookalikePhoto {
   imageUrl: string;
   /** Cosine similarity between the photo descriptor and the product's mean view vector. */
   similarity: number;
-  /** The SKU the embedder matched this photo to, if any. */
+  /** The SKU the embedder matched this photo to, if any (never the asked SKU unless `includeMatched`). */
   matchedSku: string | null;
   country: string | null;
 }
@@ -150,39 +176,53 @@ export class MerchandiserQueries {
     return new Date(now.getTime() - parseDuration(since)).toISOString();
   }
 
-  /** SKUs with rising windows in the period, by best score; one region (`country`) or global. */
+  /**
+   * The windows of the look-back period: those that **ended** in it (and by `now`). A window is
+   * only written once it has ended plus the aggregator's grace (an hourly window about 70 minutes
+   * after its start), so a filter on its start would leave a short look-back (`1h`) empty.
+   */
+  private period(since: string, now: Date): Record<string, unknown> {
+    return { range: { windowEnd: { gte: this.since(since, now), lte: now.toISOString() } } };
+  }
+
+  /**
+   * SKUs with rising windows in the period, one region (`country`) or global: ranked by the
+   * weighted signals of their busiest rising window (then by best score), each with its newest
+   * window in the period whether still rising or not.
+   */
   async risingProducts(
     options: { since?: string; country?: string; category?: string; size?: number; now?: Date } = {},
   ): Promise<RisingProduct[]> {
     const { since = '24h', size = 20, now = new Date() } = options;
+    const scope = options.country ? `country:${options.country.toUpperCase()}` : 'global';
+    const inScope = [
+      // Hourly windows only: a daily window's counts and score are on another scale.
+      { term: { sizeMs: this.windowSizeMs } },
+      { term: { scope } },
+      this.period(since, now),
+    ];
     const response = await this.client.search({
       index: this.alias('trend-windows'),
       ...lenient,
       size: 0,
       query: {
-        bool: {
-          filter: [
-            { term: { rising: true } },
-            // Hourly windows only: a daily window's counts and score are on another scale.
-            { term: { sizeMs: this.windowSizeMs } },
-            { term: { scope: options.country ? `country:${options.country.toUpperCase()}` : 'global' } },
-            { range: { windowStart: { gte: this.since(since, now), lte: now.toISOString() } } },
-            ...categoryFilter(options.category),
-          ],
-        },
+        bool: { filter: [{ term: { rising: true } }, ...inScope, ...categoryFilter(options.category)] },
       },
       aggs: {
         skus: {
-          terms: { field: 'sku', size, order: { max_score: 'desc' } },
+          terms: {
+            field: 'sku',
+            size,
+            order: [{ max_weighted: 'desc' }, { max_score: 'desc' }, { _key: 'asc' }],
+          },
           aggs: {
+            max_weighted: { max: { field: 'weightedCount' } },
             max_score: { max: { field: 'score' } },
-            signals: { max: { field: 'signals' } },
-            members: { max: { field: 'distinctMembers' } },
-            latest: {
+            busiest: {
               top_hits: {
                 size: 1,
-                sort: [{ windowStart: 'desc' }],
-                _source: ['score', 'windowStart', 'category'],
+                sort: [{ weightedCount: 'desc' }, { score: 'desc' }, { windowStart: 'desc' }],
+                _source: [...WINDOW_FIELDS, 'category', 'product.name', 'product.brand'],
               },
             },
           },
@@ -190,22 +230,63 @@ export class MerchandiserQueries {
       },
     });
     const buckets = (response.aggregations?.skus as { buckets?: SkuBucket[] } | undefined)?.buckets ?? [];
+    if (buckets.length === 0) return [];
+    // The newest window of each, rising or not: the rising ones above may have stopped.
+    const latest = await this.client.search({
+      index: this.alias('trend-windows'),
+      ...lenient,
+      size: 0,
+      query: { bool: { filter: [{ terms: { sku: buckets.map((b) => b.key) } }, ...inScope] } },
+      aggs: {
+        skus: {
+          terms: { field: 'sku', size: buckets.length },
+          aggs: {
+            newest: {
+              top_hits: {
+                size: 1,
+                sort: [{ windowEnd: 'desc' }, { windowStart: 'desc' }],
+                _source: WINDOW_FIELDS,
+              },
+            },
+          },
+        },
+      },
+    });
+    const newest = new Map(
+      ((latest.aggregations?.skus as { buckets?: LatestBucket[] } | undefined)?.buckets ?? []).map((b) => [
+        b.key,
+        b.newest.hits.hits[0]!._source,
+      ]),
+    );
     return buckets.map((b) => {
-      const latest = b.latest.hits.hits[0]!._source;
+      const busiest = b.busiest.hits.hits[0]!._source;
+      // The busiest rising window is itself in the scope and period: the fallback is never needed.
+      const last = newest.get(b.key) ?? busiest;
       return {
         sku: b.key,
-        category: latest.category ?? null,
-        maxScore: b.max_score.value,
-        latestScore: latest.score,
-        latestWindowStart: latest.windowStart,
+        category: busiest.category ?? null,
+        name: busiest.product?.name ?? null,
+        brand: busiest.product?.brand ?? null,
+        weightedCount: busiest.weightedCount,
+        signals: busiest.signals,
+        distinctMembers: busiest.distinctMembers,
+        busiestWindowStart: busiest.windowStart,
+        maxScore: float32(b.max_score.value),
         risingWindows: b.doc_count,
-        signals: b.signals.value,
-        distinctMembers: b.members.value,
+        latestWindowStart: last.windowStart,
+        latestWindowEnd: last.windowEnd,
+        latestScore: last.score,
+        latestWeightedCount: last.weightedCount,
+        stillRising: last.rising,
       };
     });
   }
 
-  /** Rising SKUs grouped by region (per-country windows) or by category (global windows). */
+  /**
+   * Rising SKUs grouped by region (per-country windows) or by category (global windows), each
+   * group's top SKUs ranked as `risingProducts` ranks them (weighted signals of the busiest rising
+   * window).
+   */
   async risingBy(
     dimension: 'country' | 'category',
     options: {
@@ -233,19 +314,26 @@ export class MerchandiserQueries {
               : dimension === 'country'
                 ? { prefix: { scope: 'country:' } }
                 : { term: { scope: 'global' } },
-            { range: { windowStart: { gte: this.since(since, now), lte: now.toISOString() } } },
+            this.period(since, now),
             ...categoryFilter(options.category),
           ],
         },
       },
       aggs: {
         groups: {
-          terms: { field: dimension, size, order: { skus: 'desc' } },
+          terms: { field: dimension, size, order: [{ skus: 'desc' }, { _key: 'asc' }] },
           aggs: {
             skus: { cardinality: { field: 'sku' } },
             top: {
-              terms: { field: 'sku', size: top, order: { max_score: 'desc' } },
-              aggs: { max_score: { max: { field: 'score' } } },
+              terms: {
+                field: 'sku',
+                size: top,
+                order: [{ max_weighted: 'desc' }, { max_score: 'desc' }, { _key: 'asc' }],
+              },
+              aggs: {
+                max_weighted: { max: { field: 'weightedCount' } },
+                max_score: { max: { field: 'score' } },
+              },
             },
           },
         },
@@ -255,14 +343,19 @@ export class MerchandiserQueries {
     return buckets.map((b) => ({
       key: b.key,
       risingSkus: b.skus.value,
-      top: b.top.buckets.map((t) => ({ sku: t.key, maxScore: t.max_score.value })),
+      top: b.top.buckets.map((t) => ({
+        sku: t.key,
+        weightedCount: float32(t.max_weighted.value),
+        maxScore: float32(t.max_score.value),
+      })),
     }));
   }
 
   /**
-   * The SKU's closed windows of one size (the hourly ones unless `sizeMs`) in time order, global
-   * unless `country`, with baseline and score: the newest `maxPoints` of the period, read newest
-   * first page by page, with `truncated` set when older windows were left out.
+   * The SKU's closed windows of one size (the hourly ones unless `sizeMs`, e.g. DAILY_WINDOW_MS) that
+   * ended in the period, in time order, global unless `country`, with baseline and score: the newest
+   * `maxPoints` of the period, read newest first page by page, with `truncated` set when older
+   * windows were left out.
    */
   async skuTimeline(
     sku: string,
@@ -277,12 +370,7 @@ export class MerchandiserQueries {
     const scope = options.country ? `country:${options.country.toUpperCase()}` : 'global';
     const query = {
       bool: {
-        filter: [
-          { term: { sku } },
-          { term: { scope } },
-          { term: { sizeMs } },
-          { range: { windowStart: { gte: this.since(since, now), lte: now.toISOString() } } },
-        ],
+        filter: [{ term: { sku } }, { term: { scope } }, { term: { sizeMs } }, this.period(since, now)],
       },
     };
     const newestFirst: TimelinePoint[] = [];
@@ -378,13 +466,19 @@ export class MerchandiserQueries {
 
   /**
    * Photos that look like the product: the mean of its (unit-length) catalogue view vectors
-   * against the photo descriptors on mentions of the same model, one hit per photo.
+   * against the photo descriptors on mentions of the same model, one hit per photo. Photos the
+   * embedder already matched to this SKU are left out unless `includeMatched`: what is left are the
+   * ones it missed (no match, or matched to another SKU). At most KNN_MAX_CANDIDATES photos.
    */
   async postsLookingLike(
     sku: string,
-    options: { modelId?: string; size?: number } = {},
+    options: { modelId?: string; size?: number; includeMatched?: boolean } = {},
   ): Promise<LookalikePhoto[]> {
-    const { size = 20 } = options;
+    const { size = 20, includeMatched = false } = options;
+    if (!Number.isInteger(size) || size < 1 || size > KNN_MAX_CANDIDATES)
+      throw new RangeError(
+        `looks-like returns 1 to ${KNN_MAX_CANDIDATES.toLocaleString('en')} photos (Elasticsearch's kNN limit), not ${size}`,
+      );
     const catalogue = await this.client.search<{ modelId: string; views: Array<{ vector: number[] }> }>({
       index: this.alias('catalogue'),
       ...lenient,
@@ -402,29 +496,54 @@ export class MerchandiserQueries {
       throw new Error(
         `SKU ${sku} is not in the catalogue index${options.modelId ? ` for ${options.modelId}` : ''}`,
       );
-    const queryVector = meanOfUnitVectors(product.views.map((v) => v.vector));
-    const response = await this.client.search<{
-      photoId: string;
-      postId: string;
-      imageUrl: string;
-      kind: string;
-      sku?: string;
-      location?: { country?: string };
-    }>({
+    const vectors = product.views.map((v) => v.vector).filter((v): v is number[] => Array.isArray(v));
+    if (vectors.length === 0)
+      throw new Error(
+        `SKU ${sku} has no view vectors in the catalogue index for ${product.modelId} (indexed without them: see "Vectors of another dimension" in docs/search.md)`,
+      );
+    const queryVector = meanOfUnitVectors(vectors);
+    const request = {
       index: this.alias('mentions'),
       ...lenient,
       knn: {
         field: 'photoEmbedding',
         query_vector: queryVector,
         k: size,
-        num_candidates: Math.max(100, size * 10),
-        filter: { term: { modelId: product.modelId } },
+        // Elasticsearch refuses more than 10,000 candidates: a larger list would be no more exact.
+        num_candidates: Math.min(KNN_MAX_CANDIDATES, Math.max(100, size * 10)),
+        // A pre-filter: the k nearest of the photos left, not the k nearest with some dropped after.
+        filter: {
+          bool: {
+            filter: [{ term: { modelId: product.modelId } }],
+            must_not: includeMatched ? [] : [{ term: { sku } }],
+          },
+        },
       },
-      // A photo matched to several SKUs has several mention documents: show it once.
+      // One hit per photo (documents written before one-document-per-photo held one per decision).
       collapse: { field: 'photoId' },
       size,
       _source: ['photoId', 'postId', 'imageUrl', 'kind', 'sku', 'location.country'],
-    });
+    };
+    const response = await this.client
+      .search<{
+        photoId: string;
+        postId: string;
+        imageUrl: string;
+        kind: string;
+        sku?: string;
+        location?: { country?: string };
+      }>(request)
+      .catch((error: unknown) => {
+        const reason = elasticsearchReason(error);
+        if (reason && /different number of dimensions/i.test(reason))
+          throw new Error(
+            `SKU ${sku}: its ${product.modelId} catalogue vectors have ${queryVector.length} dimensions, the photo descriptors ` +
+              `in the mentions index another (${reason}): the catalogue was synced with another descriptor than ` +
+              'the photos were embedded with; see "Vectors of another dimension" in docs/search.md',
+            { cause: error },
+          );
+        throw error;
+      });
     return response.hits.hits.map((h) => {
       const source = h._source!;
       return {
@@ -451,6 +570,37 @@ export class MerchandiserQueries {
   }
 }
 
+/**
+ * What Elasticsearch said when it refused a request, in one line: the deepest cause of the first
+ * root cause (a "search_phase_execution_exception: all shards failed" says nothing by itself), or
+ * undefined when the error is not an answer from Elasticsearch (a connection error, say).
+ */
+export function elasticsearchReason(error: unknown): string | undefined {
+  const e = error as { name?: string; meta?: { statusCode?: number; body?: unknown } } | null;
+  if (e?.name !== 'ResponseError') return undefined;
+  interface Cause {
+    type?: string;
+    reason?: string;
+    caused_by?: Cause;
+    root_cause?: Cause[];
+    failed_shards?: Array<{ reason?: Cause }>;
+  }
+  const top = (e.meta?.body as { error?: Cause | string } | undefined)?.error;
+  if (typeof top === 'string') return top;
+  if (!top) return undefined;
+  let cause: Cause = top.failed_shards?.[0]?.reason ?? top.root_cause?.[0] ?? top;
+  while (cause.caused_by?.reason) cause = cause.caused_by;
+  return [cause.type, cause.reason].filter(Boolean).join(': ') || undefined;
+}
+
+/**
+ * A `float` field's value as an aggregation returns it (0.6000000238418579 for 0.6), to the seven
+ * significant digits a float holds: what was written, as `_source` has it.
+ */
+function float32(value: number): number {
+  return Number(value.toPrecision(7));
+}
+
 /** Categories are indexed lower-cased (documents.ts): `--category Bags` finds `bags`. */
 function categoryFilter(category: string | undefined): Array<Record<string, unknown>> {
   return category ? [{ term: { category: category.toLowerCase() } }] : [];
@@ -472,17 +622,43 @@ export function meanOfUnitVectors(vectors: number[][]): number[] {
   return sum.map((x) => x / norm);
 }
 
+/** The window fields `search rising` reports. */
+const WINDOW_FIELDS = [
+  'windowStart',
+  'windowEnd',
+  'weightedCount',
+  'signals',
+  'distinctMembers',
+  'score',
+  'rising',
+];
+
+interface WindowSource {
+  windowStart: string;
+  windowEnd: string;
+  weightedCount: number;
+  signals: number;
+  distinctMembers: number;
+  score: number;
+  rising: boolean;
+  category?: string;
+  product?: { name?: string; brand?: string };
+}
+
 interface SkuBucket {
   key: string;
   doc_count: number;
   max_score: { value: number };
-  signals: { value: number };
-  members: { value: number };
-  latest: { hits: { hits: Array<{ _source: { score: number; windowStart: string; category?: string } }> } };
+  busiest: { hits: { hits: Array<{ _source: WindowSource }> } };
+}
+
+interface LatestBucket {
+  key: string;
+  newest: { hits: { hits: Array<{ _source: WindowSource }> } };
 }
 
 interface GroupBucket {
   key: string;
   skus: { value: number };
-  top: { buckets: Array<{ key: string; max_score: { value: number } }> };
+  top: { buckets: Array<{ key: string; max_weighted: { value: number }; max_score: { value: number } }> };
 }

@@ -29,18 +29,26 @@ afterAll(async () => {
 });
 
 describe('rising products now', () => {
-  it('ranks SKUs with rising global windows by score', async () => {
+  it('ranks SKUs with rising global windows by weighted signals, with their newest window', async () => {
     const rising = await queries.risingProducts({ since: '6h', now });
     expect(rising).toEqual([
       {
         sku: 'BAG-1',
         category: 'bags',
-        maxScore: 8,
-        latestScore: 8,
-        latestWindowStart: new Date(now.getTime() - 3_600_000).toISOString(),
-        risingWindows: 2,
-        signals: 40, // the busier of its two rising windows, not their sum (they overlap)
+        name: null,
+        brand: null,
+        // The busier of its two rising windows, not their sum (they overlap): all from that window.
+        weightedCount: 60,
+        signals: 40,
         distinctMembers: 20,
+        busiestWindowStart: new Date(now.getTime() - 3_600_000).toISOString(),
+        maxScore: 8,
+        risingWindows: 2,
+        latestWindowStart: new Date(now.getTime() - 3_600_000).toISOString(),
+        latestWindowEnd: now.toISOString(),
+        latestScore: 8,
+        latestWeightedCount: 60,
+        stillRising: true,
       },
     ]);
   });
@@ -62,9 +70,15 @@ describe('rising products now', () => {
     expect(await queries.risingProducts({ since: '6h', now, category: 'shoes' })).toEqual([]);
   });
 
-  it('only counts windows inside the look-back period', async () => {
-    // Rising windows started 2h and 1h ago: a 30-minute look-back sees none.
-    expect(await queries.risingProducts({ since: '30m', now })).toEqual([]);
+  it('counts the windows that ended inside the look-back period', async () => {
+    // Rising windows ended 1h ago and now: a 30-minute look-back sees the one that just ended…
+    expect(
+      (await queries.risingProducts({ since: '30m', now })).map((r) => [r.sku, r.risingWindows]),
+    ).toEqual([['BAG-1', 1]]);
+    // …and two hours later, none.
+    expect(await queries.risingProducts({ since: '30m', now: new Date(now.getTime() + 7_200_000) })).toEqual(
+      [],
+    );
   });
 
   it('groups by region and by category', async () => {
@@ -72,15 +86,16 @@ describe('rising products now', () => {
       {
         key: 'FR',
         risingSkus: 2,
+        // The same weighted signals (60): the score breaks the tie.
         top: [
-          { sku: 'BAG-1', maxScore: 8 },
-          { sku: 'SHOE-1', maxScore: 4.5 },
+          { sku: 'BAG-1', weightedCount: 60, maxScore: 8 },
+          { sku: 'SHOE-1', weightedCount: 60, maxScore: 4.5 },
         ],
       },
-      { key: 'GB', risingSkus: 1, top: [{ sku: 'BAG-1', maxScore: 8 }] },
+      { key: 'GB', risingSkus: 1, top: [{ sku: 'BAG-1', weightedCount: 60, maxScore: 8 }] },
     ]);
     expect(await queries.risingBy('category', { since: '6h', now })).toEqual([
-      { key: 'bags', risingSkus: 1, top: [{ sku: 'BAG-1', maxScore: 8 }] },
+      { key: 'bags', risingSkus: 1, top: [{ sku: 'BAG-1', weightedCount: 60, maxScore: 8 }] },
     ]);
   });
 
@@ -164,8 +179,16 @@ describe('full-text search of captions and hashtags', () => {
 });
 
 describe('posts that look like this product', () => {
-  it('finds the photos nearest to the catalogue vectors, each photo once, matched or not', async () => {
+  it('finds the photos the matcher missed: not those already matched to the SKU', async () => {
     const photos = await queries.postsLookingLike('COAT-1', { size: 3 });
+    expect(photos[0]).toMatchObject({ photoId: 'evt-8:1', matchedSku: null, postId: 'post-8' });
+    expect(photos[0]!.similarity).toBeGreaterThan(0.95);
+    expect(photos.map((p) => p.matchedSku)).not.toContain('COAT-1');
+    expect(photos).toHaveLength(3);
+  });
+
+  it('with includeMatched, the nearest photos matched or not, each once', async () => {
+    const photos = await queries.postsLookingLike('COAT-1', { size: 3, includeMatched: true });
     expect(photos.map((p) => p.photoId).sort()).toEqual(['evt-7:0', 'evt-8:0', 'evt-8:1']);
     expect(photos.every((p) => p.similarity > 0.95)).toBe(true);
     expect(photos.find((p) => p.photoId === 'evt-8:1')).toMatchObject({ matchedSku: null, postId: 'post-8' });
@@ -176,7 +199,7 @@ describe('posts that look like this product', () => {
   });
 
   it('ranks photos of another product below', async () => {
-    const photos = await queries.postsLookingLike('BAG-1', { size: 10 });
+    const photos = await queries.postsLookingLike('BAG-1', { size: 10, includeMatched: true });
     expect(photos.slice(0, 4).map((p) => p.matchedSku)).toEqual(['BAG-1', 'BAG-1', 'BAG-1', 'BAG-1']);
     expect(photos[4]!.similarity).toBeLessThan(photos[3]!.similarity);
     expect(new Set(photos.map((p) => p.photoId)).size).toBe(photos.length);

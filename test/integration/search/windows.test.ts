@@ -64,8 +64,9 @@ windows.push(window('SHOE-7', Date.parse('2025-06-19T10:00:00Z'), HOUR, 25, fals
 windows.push(window('TOTE-3', Date.parse('2025-06-19T11:00:00Z'), HOUR, 60, true, 6, 'Bags'));
 windows.push(window('CLUTCH-2', Date.parse('2025-06-19T12:00:00Z'), HOUR, 30, true, 4, 'bags'));
 
+// The windows of a 7-day look-back: those that ended in it.
 const hourlyBag = windows.filter(
-  (w) => w.sku === 'BAG-1' && w.sizeMs === HOUR && Date.parse(w.windowStart) >= now.getTime() - 7 * DAY,
+  (w) => w.sku === 'BAG-1' && w.sizeMs === HOUR && Date.parse(w.windowEnd) >= now.getTime() - 7 * DAY,
 );
 
 beforeAll(async () => {
@@ -108,7 +109,17 @@ describe("a SKU's timeline over days of hopping windows", () => {
 
   it('reads the daily windows when asked for that size', async () => {
     const daily = await queries.skuTimeline('BAG-1', { since: '7d', now, sizeMs: DAY });
-    expect(daily.points.map((p) => p.signals)).toEqual([240, 240, 240, 240, 240, 240]);
+    // The seven days that ended in the last 7 days (13 June, which ended on the 14th, to the 19th).
+    expect(daily.points.map((p) => p.windowStart.slice(0, 10))).toEqual([
+      '2025-06-13',
+      '2025-06-14',
+      '2025-06-15',
+      '2025-06-16',
+      '2025-06-17',
+      '2025-06-18',
+      '2025-06-19',
+    ]);
+    expect(daily.points.map((p) => p.signals)).toEqual([240, 240, 240, 240, 240, 240, 240]);
   });
 });
 
@@ -124,8 +135,8 @@ describe('rising products on hourly windows', () => {
         key: 'bags',
         risingSkus: 2,
         top: [
-          { sku: 'TOTE-3', maxScore: 6 },
-          { sku: 'CLUTCH-2', maxScore: 4 },
+          { sku: 'TOTE-3', weightedCount: 60, maxScore: 6 },
+          { sku: 'CLUTCH-2', weightedCount: 30, maxScore: 4 },
         ],
       },
     ]);

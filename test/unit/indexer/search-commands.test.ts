@@ -1,6 +1,20 @@
 import { Command } from 'commander';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { register, reindexTopics, risingRequest, sizeFlag } from '../../../services/indexer/commands.ts';
+import {
+  LOOKS_LIKE_MAX_SIZE,
+  looksLikeRequest,
+  register,
+  reindexTopics,
+  risingRequest,
+  searchFailure,
+  sizeFlag,
+  timelineRequest,
+} from '../../../services/indexer/commands.ts';
+import {
+  DAILY_WINDOW_MS,
+  elasticsearchReason,
+  KNN_MAX_CANDIDATES,
+} from '../../../shared/elasticsearch/queries.ts';
 
 const flags = { since: '24h', by: 'sku', size: '20' };
 
@@ -61,6 +75,79 @@ describe('search posts|text|looks-like: --size', () => {
       ['search', 'looks-like', 'BAG-1', '--size', '2.5'],
     ])
       await expect(cli().parseAsync(args, { from: 'user' })).rejects.toThrow(/--size must be a whole number/);
+  });
+});
+
+describe('search timeline: --daily', () => {
+  it('asks for the daily windows, and the hourly ones without it', () => {
+    expect(timelineRequest({ since: '14d', daily: true })).toEqual({ since: '14d', sizeMs: DAILY_WINDOW_MS });
+    expect(timelineRequest({ since: '7d', country: 'GB' })).toEqual({ since: '7d', country: 'GB' });
+    expect(DAILY_WINDOW_MS).toBe(86_400_000);
+  });
+});
+
+describe('search looks-like: flags', () => {
+  it('leaves out the photos matched to the SKU unless --include-matched', () => {
+    expect(looksLikeRequest({ size: '20' })).toEqual({ size: 20, includeMatched: false });
+    expect(looksLikeRequest({ size: '5', model: 'm', includeMatched: true })).toEqual({
+      size: 5,
+      modelId: 'm',
+      includeMatched: true,
+    });
+  });
+
+  it("takes --size up to Elasticsearch's kNN limit, refused beyond before any query", async () => {
+    expect(LOOKS_LIKE_MAX_SIZE).toBe(KNN_MAX_CANDIDATES);
+    expect(looksLikeRequest({ size: '10000' }).size).toBe(10_000);
+    expect(() => looksLikeRequest({ size: '10001' })).toThrow(
+      "--size is at most 10,000 photos (Elasticsearch's kNN limit), not 10001",
+    );
+    await expect(
+      cli().parseAsync(['search', 'looks-like', 'BAG-1', '--size', '20000'], { from: 'user' }),
+    ).rejects.toThrow(/--size is at most 10,000 photos/);
+  });
+});
+
+describe('search: an Elasticsearch refusal', () => {
+  // The shape of the client's ResponseError for a kNN query over vectors of another dimension.
+  const refused = Object.assign(new Error('search_phase_execution_exception'), {
+    name: 'ResponseError',
+    meta: {
+      statusCode: 400,
+      body: {
+        error: {
+          root_cause: [{ type: 'query_shard_exception', reason: 'failed to create query: …' }],
+          type: 'search_phase_execution_exception',
+          reason: 'all shards failed',
+          failed_shards: [
+            {
+              shard: 0,
+              reason: {
+                type: 'query_shard_exception',
+                reason: 'failed to create query: …',
+                caused_by: { type: 'illegal_argument_exception', reason: 'dimensions [8] vs [4]' },
+              },
+            },
+          ],
+        },
+        status: 400,
+      },
+    },
+  });
+
+  it("names the command and Elasticsearch's deepest reason", () => {
+    expect(elasticsearchReason(refused)).toBe('illegal_argument_exception: dimensions [8] vs [4]');
+    const error = searchFailure('looks-like', refused, elasticsearchReason(refused)) as Error;
+    expect(error.message).toBe(
+      'search looks-like: Elasticsearch refused the query (HTTP 400): illegal_argument_exception: dimensions [8] vs [4]',
+    );
+    expect(error.cause).toBe(refused);
+  });
+
+  it('leaves other errors (connection refused…) to the CLI', () => {
+    const down = Object.assign(new Error('connect ECONNREFUSED'), { name: 'ConnectionError', meta: {} });
+    expect(elasticsearchReason(down)).toBeUndefined();
+    expect(searchFailure('rising', down, undefined)).toBe(down);
   });
 });
 
