@@ -59,6 +59,8 @@ export interface LensColumn {
   operationType: string;
   sourceField: string;
   isBucketed: boolean;
+  /** `date` for the maximum of a date field. */
+  dataType?: string;
   params?: {
     size?: number;
     orderBy?: { type: string; columnId?: string };
@@ -76,15 +78,18 @@ export function lensLayers(lens: SavedObject): Array<[string, LensLayer]> {
 }
 
 export type KqlRange = '>=' | '>' | '<=' | '<';
-/** One KQL clause: `field : value`, `not field : value` (then `'not'`), or `field >= 2` (a range). */
+/**
+ * One KQL clause: `field : value`, `not field : value` (then `'not'`), `field >= 2` (a range), or
+ * `field : *` (the field exists: value `'*'`).
+ */
 export type KqlTerm =
   | [field: string, value: string | boolean]
   | [field: string, value: string | boolean, 'not']
   | [field: string, value: number, KqlRange];
 
 /**
- * `field : value and not field : "value" and field >= 2` (the only KQL the objects use) →
- * field/value pairs, a third element `'not'` on a negated clause or the operator of a range.
+ * `field : value and not field : "value" and field >= 2 and field : *` (the only KQL the objects
+ * use) → field/value pairs, a third element `'not'` on a negated clause or the operator of a range.
  */
 export function kqlTerms(query: string): KqlTerm[] {
   if (query.trim() === '') return [];
@@ -189,7 +194,8 @@ export function fieldUses(objects: SavedObject[]): Array<FieldUse & { family: Fa
         for (const column of Object.values(layer.columns)) {
           if (column.sourceField === '___records___') continue;
           const needs =
-            column.operationType === 'date_histogram'
+            column.operationType === 'date_histogram' ||
+            (['max', 'min'].includes(column.operationType) && column.dataType === 'date')
               ? 'date'
               : ['sum', 'average', 'max', 'min', 'median'].includes(column.operationType)
                 ? 'numeric'
@@ -322,7 +328,11 @@ const RANGE_OP: Record<KqlRange, string> = { '>=': 'gte', '>': 'gt', '<=': 'lte'
 
 export function termsQuery(terms: KqlTerm[]): unknown {
   const term = ([field, value, op]: KqlTerm) =>
-    op && op !== 'not' ? { range: { [field]: { [RANGE_OP[op]]: value } } } : { term: { [field]: value } };
+    op && op !== 'not'
+      ? { range: { [field]: { [RANGE_OP[op]]: value } } }
+      : value === '*'
+        ? { exists: { field } }
+        : { term: { [field]: value } };
   const mustNot = terms.filter((t) => t[2] === 'not');
   return {
     bool: {

@@ -17,14 +17,17 @@ const PREFIX = 'trendradar';
  * trend panels read only these, not the daily windows. Change it here if that setting changes.
  */
 export const HOURLY_WINDOW_MS = 3_600_000;
-/**
- * "Rising": an hourly window with at least this multiple of the SKU's usual activity
- * (`uplift` = weightedCount / baseline, written by the indexer), the aggregator's own
- * AGGREGATOR_MIN_UPLIFT default, below which it does not test a window at all.
- */
-export const RISING_UPLIFT = 2;
 export const HOURLY_WINDOWS_KQL = `sizeMs : ${HOURLY_WINDOW_MS}`;
-export const RISING_WINDOWS_KQL = `${HOURLY_WINDOWS_KQL} and uplift >= ${RISING_UPLIFT}`;
+/**
+ * "Rising": an hourly window the aggregator found rising (`rising`): its statistical verdict (the
+ * SKU's share of everybody's activity and its own level significantly up, or its sequential test),
+ * on enough distinct members and authors with none dominating. The verdict that raises alerts and
+ * that `search rising` lists (docs/kibana.md says why not `uplift >= 2`, even with minimum members
+ * and signals: the demo's steady best-seller passes that at ×4.4 on 16 members).
+ */
+export const RISING_WINDOWS_KQL = `${HOURLY_WINDOWS_KQL} and rising : true`;
+/** The rising windows of one country (`country:XX` scopes; global windows have no `country`). */
+export const RISING_COUNTRY_WINDOWS_KQL = `${RISING_WINDOWS_KQL} and country : *`;
 /** The field every data view has for "which country": one dashboard filter (`country : FR`) for all panels. */
 export const COUNTRY_FIELD = 'country';
 
@@ -135,13 +138,15 @@ type Column =
   | { id: string; op: 'terms'; field: string; label: string; size: number; orderBy?: string }
   | { id: string; op: 'date_histogram'; field: string; label: string }
   | { id: string; op: 'count'; label: string }
-  | { id: string; op: 'max' | 'sum' | 'average' | 'unique_count'; field: string; label: string }
+  /** `date`: the maximum of a date field (Lens shows a date), e.g. the start of the row's window. */
+  | { id: string; op: 'max'; field: string; label: string; date?: boolean }
+  | { id: string; op: 'sum' | 'average' | 'unique_count'; field: string; label: string }
   /**
    * The field's value in the newest document of the row that has one (by `@timestamp`): a label
    * beside a bucket (a SKU's product name), without splitting the row or dropping documents
-   * that lack the field, as a second terms column would.
+   * that lack the field, as a second terms column would; or the latest of a figure (`number`).
    */
-  | { id: string; op: 'last_value'; field: string; label: string };
+  | { id: string; op: 'last_value'; field: string; label: string; number?: boolean };
 
 function lensColumn(column: Column): Record<string, unknown> {
   switch (column.op) {
@@ -177,11 +182,11 @@ function lensColumn(column: Column): Record<string, unknown> {
       return {
         label: column.label,
         customLabel: true,
-        dataType: 'string',
+        dataType: column.number ? 'number' : 'string',
         operationType: 'last_value',
         sourceField: column.field,
         isBucketed: false,
-        scale: 'ordinal',
+        scale: column.number ? 'ratio' : 'ordinal',
         // What Lens itself sets: the newest document that has the field, not the newest document.
         filter: { query: `${column.field}: *`, language: 'kuery' },
         // Array values: Lens reads the value with top_hits, in every distribution, rather than
@@ -203,7 +208,7 @@ function lensColumn(column: Column): Record<string, unknown> {
       return {
         label: column.label,
         customLabel: true,
-        dataType: 'number',
+        dataType: column.op === 'max' && column.date ? 'date' : 'number',
         operationType: column.op,
         sourceField: column.field,
         isBucketed: false,
@@ -214,8 +219,11 @@ function lensColumn(column: Column): Record<string, unknown> {
 }
 
 type LensVisual =
-  /** `columns`: the table's column order, when it is not the layer's (buckets, then metrics). */
-  | { kind: 'table'; columns?: string[] }
+  /**
+   * `columns`: the table's column order, when it is not the layer's (buckets, then metrics);
+   * `hidden`: columns that shape the rows but are not shown (Lens's "hide column").
+   */
+  | { kind: 'table'; columns?: string[]; hidden?: string[] }
   | { kind: 'line' | 'bar_stacked' | 'bar_horizontal'; x: string; split?: string; y: string[] };
 
 function lens(
@@ -232,7 +240,12 @@ function lens(
       ? {
           layerId,
           layerType: 'data',
-          columns: (visual.columns ?? columns.map((c) => c.id)).map((columnId) => ({ columnId })),
+          columns: [
+            ...(visual.columns ?? columns.map((c) => c.id).filter((c) => !visual.hidden?.includes(c))),
+            ...(visual.hidden ?? []),
+          ].map((columnId) =>
+            visual.hidden?.includes(columnId) ? { columnId, hidden: true } : { columnId },
+          ),
         }
       : {
           preferredSeriesType: visual.kind,
@@ -498,51 +511,71 @@ export function savedObjects(): SavedObject[] {
   // score below products that never rose (an audit: 391 of 551 photos in a day, busiest hour 535.5
   // weighted signals against 31 for the next SKU, and absent from both panels).
   //
-  // The tables name each SKU's product and brand beside it (the newest window's, from the
+  // The tables name each SKU's product and brand beside it (its row's window's, from the
   // catalogue): a label, not a bucket, so a SKU without a name (not in the catalogue, or windows
   // from before the aggregator wrote names) keeps its row.
   const productColumns: Column[] = [
     { id: 'name', op: 'last_value', field: 'product.name.keyword', label: 'Product' },
     { id: 'brand', op: 'last_value', field: 'product.brand', label: 'Brand' },
   ];
+  // One row per SKU, its figures from ONE window, its busiest hour: a hidden "top 1 window"
+  // bucket (by weighted signals) under the SKU, then the maxima inside it are that window's. A
+  // maximum per column would take signals and members from other hours (an audit: 316 signals and
+  // 284 members shown where the busiest hour had 306 and 277). Lens's last value cannot pick the
+  // document by a number (its sort field must be a date), so the bucket does it.
+  const busiestWindow = (label: string): Column => ({
+    id: 'window',
+    op: 'terms',
+    field: 'windowId',
+    label,
+    size: 1,
+    orderBy: 'weighted',
+  });
   const hotProducts = lens(
     'trend-radar-lens-hot-products',
     'Hot products (weighted signals in the busiest hour)',
     'trend-windows',
     [
       { id: 'sku', op: 'terms', field: 'sku', label: 'SKU', size: 20, orderBy: 'weighted' },
+      busiestWindow('Busiest hourly window'),
       ...productColumns,
+      { id: 'hour', op: 'max', field: 'windowStart', label: 'Busiest hour (start)', date: true },
       { id: 'weighted', op: 'max', field: 'weightedCount', label: 'Weighted signals (busiest hour)' },
-      { id: 'signals', op: 'max', field: 'signals', label: 'Signals (busiest hour)' },
-      { id: 'members', op: 'max', field: 'distinctMembers', label: 'Members (busiest hour)' },
+      { id: 'signals', op: 'max', field: 'signals', label: 'Signals (that hour)' },
+      { id: 'members', op: 'max', field: 'distinctMembers', label: 'Members (that hour)' },
     ],
-    { kind: 'table' },
+    {
+      kind: 'table',
+      columns: ['sku', 'name', 'brand', 'hour', 'weighted', 'signals', 'members'],
+      hidden: ['window'],
+    },
     HOURLY_WINDOWS_KQL,
   );
-  // Rising: an hour with at least RISING_UPLIFT times the SKU's usual activity (its baseline),
-  // ranked by how big that hour was: a ratio alone would put three photos of a quiet SKU (the
-  // baseline has a floor of about one weighted signal an hour) above the trend of the day.
+  // Rising: the windows the aggregator found rising, in each country (RISING_COUNTRY_WINDOWS_KQL),
+  // a row per SKU and country where it rose (its top three countries), ranked by how big its
+  // busiest rising hour there was, with that hour's figures (one window, as in Hot products). Not
+  // by the ratio: the baseline has a floor of about one weighted signal an hour, so three photos
+  // of a quiet SKU make ×5. A SKU rising worldwide but in no single country has no row here.
   const risingTable = lens(
     'trend-radar-lens-rising-products',
-    'Rising products (hours at 2× their usual activity or more)',
+    'Rising products (where the aggregator found them rising)',
     'trend-windows',
     [
       { id: 'sku', op: 'terms', field: 'sku', label: 'SKU', size: 20, orderBy: 'weighted' },
-      {
-        id: 'scope',
-        op: 'terms',
-        field: 'scope',
-        label: 'Where (busiest rising hour)',
-        size: 1,
-        orderBy: 'weighted',
-      },
+      { id: 'country', op: 'terms', field: 'country', label: 'Rising in', size: 3, orderBy: 'weighted' },
+      busiestWindow('Busiest rising window there'),
       ...productColumns,
-      { id: 'weighted', op: 'max', field: 'weightedCount', label: 'Weighted signals (busiest rising hour)' },
-      { id: 'uplift', op: 'max', field: 'uplift', label: 'Best uplift (× usual)' },
-      { id: 'members', op: 'max', field: 'distinctMembers', label: 'Members (busiest rising hour)' },
+      { id: 'hour', op: 'max', field: 'windowStart', label: 'Busiest rising hour there (start)', date: true },
+      { id: 'weighted', op: 'max', field: 'weightedCount', label: 'Weighted signals (that hour)' },
+      { id: 'uplift', op: 'max', field: 'uplift', label: 'Uplift (that hour, × usual)' },
+      { id: 'members', op: 'max', field: 'distinctMembers', label: 'Members (that hour)' },
     ],
-    { kind: 'table', columns: ['sku', 'name', 'brand', 'scope', 'weighted', 'uplift', 'members'] },
-    RISING_WINDOWS_KQL,
+    {
+      kind: 'table',
+      columns: ['sku', 'name', 'brand', 'country', 'hour', 'weighted', 'uplift', 'members'],
+      hidden: ['window'],
+    },
+    RISING_COUNTRY_WINDOWS_KQL,
   );
   // Top 5 SKUs by their busiest hour over the whole time range (terms outside), then each one's
   // line over time (date histogram inside): the same five SKUs from left to right.
@@ -616,7 +649,15 @@ export function savedObjects(): SavedObject[] {
       { id: 'uplift', op: 'max', field: 'uplift', label: 'Best uplift' },
       { id: 'alerts', op: 'unique_count', field: 'episodeId', label: 'Alerts (episodes)' },
       { id: 'qty', op: 'max', field: 'suggestedReorderQty', label: 'Suggested reorder' },
-      { id: 'cover', op: 'average', field: 'stock.daysOfCover', label: 'Days of cover' },
+      // The latest alert's (an escalation's cover is shorter: averaging the episode's records
+      // showed 5.6 days where the current figure was 3.3).
+      {
+        id: 'cover',
+        op: 'last_value',
+        field: 'stock.daysOfCover',
+        label: 'Days of cover (latest alert)',
+        number: true,
+      },
     ],
     { kind: 'table' },
     RAISED_ALERTS_KQL,
@@ -637,7 +678,7 @@ export function savedObjects(): SavedObject[] {
   const microTrends = dashboard(
     'trend-radar-dashboard-micro-trends',
     'Micro-trends',
-    'What is hot and what is rising now: products by their busiest hour, those at 2× their usual activity or more, their trend lines, rising regions and categories, where the photos are taken, alerts with their photos, hashtags. Add the filter `country : FR` for one country: every panel has the field.',
+    'What is hot and what is rising now: products by their busiest hour, those the aggregator finds rising and the countries where they rise, their trend lines, rising regions and categories, where the photos are taken, alerts with their photos, hashtags. Add the filter `country : FR` for one country: every panel has the field.',
     [
       { ref: hotProducts, x: 0, y: 0, w: 20, h: 15 },
       { ref: trendLines, x: 20, y: 0, w: 28, h: 15 },

@@ -26,6 +26,15 @@ const scenario = buildScenario();
 for (const w of scenario.windows)
   Object.assign(w, { name: PRODUCTS[w.sku as keyof typeof PRODUCTS].name, brand: 'Luma' });
 const HOUR = 3_600_000;
+// The episode's escalation an hour after it was raised, with the stock running down: 7.9 days of
+// cover at the alert, 3.3 at the escalation (the demo's SH001-RED; an average said 5.6).
+{
+  const [raised, escalated] = scenario.alerts as [ReorderAlert, ReorderAlert];
+  raised.stock = { ...raised.stock!, daysOfCover: 7.9 };
+  escalated.stock = { ...escalated.stock!, daysOfCover: 3.3 };
+  escalated.windowStart = new Date(scenario.now.getTime() - HOUR).toISOString();
+  escalated.windowEnd = scenario.now.toISOString();
+}
 // The objects as `kibana import` would send them for this prefix.
 const objects = withIndexPrefix(readFileSync('infra/kibana/trend-radar.ndjson', 'utf8'), prefix)
   .split('\n')
@@ -42,6 +51,19 @@ const timeRange = {
 };
 
 type Bucket = { key: string | number; key_as_string?: string; doc_count: number } & Record<string, unknown>;
+
+const hoursAgo = (hours: number) => new Date(scenario.now.getTime() - hours * HOUR).toISOString();
+
+/** A table's rows: its bucket keys down to the deepest bucket, and that bucket. */
+function tableRows(buckets: Bucket[], path: string[] = []): Array<{ keys: string[]; row: Bucket }> {
+  return buckets.flatMap((bucket) => {
+    const keys = [...path, String(bucket.key)];
+    const inner = Object.values(bucket).find(
+      (v): v is { buckets: Bucket[] } => typeof v === 'object' && v !== null && 'buckets' in v,
+    );
+    return inner ? tableRows(inner.buckets, keys) : [{ keys, row: bucket }];
+  });
+}
 
 async function runLens(id: string): Promise<Bucket[]> {
   const lens = byId(id);
@@ -142,30 +164,35 @@ afterAll(async () => {
 });
 
 describe('Micro-trends panels on the real node', () => {
-  it('rising products table: SKUs with an hour at 2× usual or more, figures of that busiest hourly window', async () => {
-    const rows = await runLens('trend-radar-lens-rising-products');
-    // 60 weighted signals (the window starting an hour ago, 15× its baseline), not the daily
-    // windows' 450 nor a sum over overlapping windows; SHOE-1 rose in France only.
+  it('rising products table: a row per SKU and country where it rose, figures of that busiest rising window', async () => {
+    const rows = tableRows(await runLens('trend-radar-lens-rising-products'));
+    // The aggregator's rising country windows: the bag in France and Britain (not Italy), the shoe
+    // in France; 60 weighted signals (the window starting an hour ago, 15× its baseline), not the
+    // daily windows' 450 nor a sum over overlapping windows.
     expect(
-      rows.map((r) => [
-        r.key,
-        (r.weighted as { value: number }).value,
-        (r.uplift as { value: number }).value,
+      rows.map(({ keys, row }) => [
+        ...keys.slice(0, 2),
+        (row.weighted as { value: number }).value,
+        (row.uplift as { value: number }).value,
+        (row.members as { value: number }).value,
       ]),
     ).toEqual([
-      ['BAG-1', 60, 15],
-      ['SHOE-1', 60, 15],
+      ['BAG-1', 'FR', 60, 15, 20],
+      ['BAG-1', 'GB', 60, 15, 20],
+      ['SHOE-1', 'FR', 60, 15, 20],
     ]);
-    expect((rows[0]!.members as { value: number }).value).toBe(20);
-    expect((rows[1]!.scope as { buckets: Bucket[] }).buckets.map((b) => b.key)).toEqual(['country:FR']);
+    // The one window the figures come from.
+    expect(rows[0]!.keys[2]).toBe(`BAG-1|country:FR|${hoursAgo(1)}|${HOUR}`);
+    expect((rows[0]!.row.hour as { value_as_string: string }).value_as_string).toBe(hoursAgo(1));
   });
 
   it('hot products and rising products: each SKU with its product name and brand beside it', async () => {
     const label = (row: Bucket, column: string) =>
       (row[column] as { value: { hits: { hits: Array<{ fields?: Record<string, string[]> }> } } }).value.hits
         .hits[0]?.fields?.[column === 'name' ? 'product.name.keyword' : 'product.brand']?.[0];
-    const hot = await runLens('trend-radar-lens-hot-products');
-    expect(hot.map((r) => [r.key, label(r, 'name'), label(r, 'brand')])).toEqual([
+    const hot = tableRows(await runLens('trend-radar-lens-hot-products'));
+    // The label sits under the busiest window's bucket.
+    expect(hot.map(({ keys, row }) => [keys[0], label(row, 'name'), label(row, 'brand')])).toEqual([
       ['BAG-1', 'Quilted leather tote', 'Luma'],
       ['SHOE-1', 'Red satin pump', 'Luma'],
       ['COAT-1', 'Camel wool coat', 'Luma'],
@@ -175,17 +202,25 @@ describe('Micro-trends panels on the real node', () => {
       ['EXTRA-3', undefined, undefined],
       ['EXTRA-4', undefined, undefined],
     ]);
-    const rising = await runLens('trend-radar-lens-rising-products');
-    // The label sits under the scope bucket (the busiest rising hour's scope).
-    expect(
-      rising.map((r) => {
-        const [where] = (r.scope as { buckets: Bucket[] }).buckets;
-        return [r.key, label(where!, 'name'), label(where!, 'brand')];
-      }),
-    ).toEqual([
+    const rising = tableRows(await runLens('trend-radar-lens-rising-products'));
+    expect(rising.map(({ keys, row }) => [keys[0], label(row, 'name'), label(row, 'brand')])).toEqual([
+      ['BAG-1', 'Quilted leather tote', 'Luma'],
       ['BAG-1', 'Quilted leather tote', 'Luma'],
       ['SHOE-1', 'Red satin pump', 'Luma'],
     ]);
+  });
+
+  it('hot products: one row per SKU, its figures from its busiest hourly window', async () => {
+    const rows = tableRows(await runLens('trend-radar-lens-hot-products'));
+    const bag = rows[0]!;
+    // 60 weighted signals: the hour starting an hour ago (the overlapping window at 1.5 h has
+    // 52.5), its 40 signals and 20 members. Its global, GB and FR windows tie here (all its
+    // signals of that hour from each, in this small scenario): the first by id is shown.
+    expect(bag.keys).toEqual(['BAG-1', `BAG-1|country:FR|${hoursAgo(1)}|${HOUR}`]);
+    expect(['weighted', 'signals', 'members'].map((id) => (bag.row[id] as { value: number }).value)).toEqual([
+      60, 40, 20,
+    ]);
+    expect(new Set(rows.map((r) => r.keys[0])).size).toBe(rows.length);
   });
 
   it('trend lines: the top 5 SKUs by their busiest hour over the range, each with its line per hour', async () => {
@@ -257,7 +292,7 @@ describe('Alerts panels on the real node', () => {
     ]);
   });
 
-  it('alerted SKUs with uplift, suggested quantity and days of cover', async () => {
+  it('alerted SKUs with uplift, suggested quantity and the latest days of cover', async () => {
     const rows = await runLens('trend-radar-lens-alerts-by-sku');
     expect(rows).toHaveLength(1);
     // One episode (raised, then escalated; its cooled record left out), not three alerts.
@@ -266,9 +301,13 @@ describe('Alerts panels on the real node', () => {
       doc_count: 2,
       alerts: { value: 1 },
       qty: { value: 40 },
-      cover: { value: 6 },
     });
     expect((rows[0]!.uplift as { value: number }).value).toBeCloseTo(6.5);
+    // The escalation's 3.3 days, not the mean of the episode's records (5.6).
+    const cover = rows[0]!.cover as {
+      value: { hits: { hits: Array<{ fields: Record<string, number[]> }> } };
+    };
+    expect(cover.value.hits.hits[0]!.fields['stock.daysOfCover']![0]).toBeCloseTo(3.3);
   });
 
   it('buyer responses', async () => {

@@ -1,7 +1,9 @@
 /**
- * The Micro-trends dashboard against the real node, on the findings of a merchandiser's audit
+ * The Micro-trends dashboard against the real node, on the findings of two merchandisers' audits
  * (docs/kibana.md): the hottest product of the day hidden because its baseline had adapted; no
- * country filter that works on every panel; photos that cannot be seen. Each panel's request is
+ * country filter that works on every panel; photos that cannot be seen; then rising panels full of
+ * one member's posts and decoys at `uplift >= 2`, a "where" that said `global`, and "busiest hour"
+ * figures taken from different hours. Each panel's request is
  * translated from infra/kibana/trend-radar.ndjson (as the import sends it for this prefix) and the
  * documents are written as the indexer writes them (services/indexer/documents.ts).
  */
@@ -55,11 +57,18 @@ async function runLens(id: string, filters: unknown[] = []): Promise<Bucket[]> {
 }
 
 /**
- * The audit's day: HOT-1 (a shoe) in every hour with 10 to 18 times the next SKU's activity, but
- * its trend started days ago, so its baseline has caught up (uplift below 2, score 0.6, never
- * flagged rising today), except its first two hours (uplift 3); five quiet SKUs that score better
- * (2.1 to 2.5) on a few signals and never rise; a France-only riser; daily windows (another
- * scale) rising in many countries.
+ * Two audits' day. HOT-1 (a shoe) is in every hour with 10 to 18 times the next SKU's activity; its
+ * trend started days ago and its baseline has caught up (uplift 1.4: never 2× its usual today),
+ * yet the aggregator still finds it rising (as it wrote the demo's trend on its third day: every
+ * global window since the onset, at uplifts down to 0.63); its busiest hour (535.5 weighted
+ * signals, 306 signals, 277 members) is not the hour with the most signals and members (316,
+ * 284). Five quiet SKUs score better (2.1 to 2.5) on a few signals and never rise. GB-IT-1 rises
+ * in Great Britain and Italy only (as the demo's planted trend did): the aggregator found its
+ * global, GB and IT windows rising and its US window (×2.7 on 20 members) not. A France-only
+ * riser. The noise the merchandiser audit found at `uplift >= 2`, none of it rising for the
+ * aggregator: a steady best-seller at ×4.37 on 16 members (the demo's DR011-GREY), one member's
+ * five posts of three SKUs in France (×5 on 1 member), a repost ring (×2.15, 8 members; ×8 in
+ * Hong Kong). And daily windows (another scale) rising in twelve countries.
  */
 function auditWindows(): TrendWindow[] {
   const window = (
@@ -69,7 +78,13 @@ function auditWindows(): TrendWindow[] {
     weightedCount: number,
     baseline: number,
     score: number,
-    options: { sizeMs?: number; rising?: boolean; category?: string } = {},
+    options: {
+      sizeMs?: number;
+      rising?: boolean;
+      category?: string;
+      signals?: number;
+      members?: number;
+    } = {},
   ): TrendWindow => {
     const sizeMs = options.sizeMs ?? HOUR;
     return {
@@ -79,9 +94,9 @@ function auditWindows(): TrendWindow[] {
       windowStart: at(startHoursAgo),
       windowEnd: new Date(Date.parse(at(startHoursAgo)) + sizeMs).toISOString(),
       sizeMs,
-      signals: Math.round(weightedCount / 1.5),
+      signals: options.signals ?? Math.round(weightedCount / 1.5),
       weightedCount,
-      distinctMembers: Math.round(weightedCount / 3),
+      distinctMembers: options.members ?? Math.round(weightedCount / 3),
       countsByKind: { upload: Math.round(weightedCount / 6) },
       baseline,
       score,
@@ -93,18 +108,44 @@ function auditWindows(): TrendWindow[] {
   };
   const windows: TrendWindow[] = [];
   for (let h = 20; h >= 2; h--) {
-    const early = h >= 19;
     const weighted = h === 10 ? 535.5 : 300 + h;
-    windows.push(window('HOT-1', 'global', h, weighted, early ? weighted / 3 : weighted / 1.4, 0.595));
-    windows.push(window('HOT-1', 'country:GB', h, weighted / 2, weighted / 2.8, 0.5));
+    // The busiest hour (10 h ago) and the hour with the most signals and members (12 h ago).
+    const counts = h === 10 ? { signals: 306, members: 277 } : h === 12 ? { signals: 316, members: 284 } : {};
+    windows.push(window('HOT-1', 'global', h, weighted, weighted / 1.4, 0.595, { rising: true, ...counts }));
+    windows.push(window('HOT-1', 'country:GB', h, weighted / 2, weighted / 2.8, 0.5, { rising: true }));
     windows.push(window('HOT-1', 'country:FR', h, weighted / 5, weighted / 7, 0.4));
   }
   ['QUIET-1', 'QUIET-2', 'QUIET-3', 'QUIET-4', 'QUIET-5'].forEach((sku, i) => {
     windows.push(window(sku, 'global', 6 + i, 31 - i, 20, 2.5 - i * 0.1, { category: 'bags' }));
   });
+  // Rising in Great Britain and Italy (and so in the world); at 2.7× in the US, not rising there.
+  for (let h = 6; h >= 2; h--) {
+    const rising = { rising: true, category: 'shoes' };
+    windows.push(window('GB-IT-1', 'global', h, 200 + h, 40, 6, rising));
+    windows.push(window('GB-IT-1', 'country:GB', h, 90 + h, 15, 5, rising));
+    windows.push(window('GB-IT-1', 'country:IT', h, 70 + h, 12, 5, rising));
+    windows.push(window('GB-IT-1', 'country:US', h, 40, 15, 1.2, { category: 'shoes', members: 20 }));
+  }
   // Rising in France only: 45 weighted signals against 9 usual (uplift 5).
   windows.push(window('FR-RISER', 'global', 3, 50, 30, 1.2, { category: 'outerwear' }));
   windows.push(window('FR-RISER', 'country:FR', 3, 45, 9, 3, { rising: true, category: 'outerwear' }));
+  // The steady best-seller: 30 weighted signals an hour, 37.5 in one hour when everybody else was
+  // quiet (×4.37 against its share of them), 16 members; ×4.7 in the US.
+  for (let h = 20; h >= 2; h--) {
+    const peak = h === 8;
+    const dress = { category: 'dresses', signals: peak ? 16 : 14, members: peak ? 16 : 14 };
+    windows.push(window('STEADY-1', 'global', h, peak ? 37.5 : 30, peak ? 8.581 : 28, 0.737, dress));
+  }
+  windows.push(window('STEADY-1', 'country:US', 8, 14, 3, 0.4, { category: 'dresses', members: 6 }));
+  // One member's five posts of each of three SKUs in France: ×5 on one member.
+  for (const sku of ['SOLO-1', 'SOLO-2', 'SOLO-3']) {
+    const solo = { category: 'coats', signals: 5, members: 1 };
+    windows.push(window(sku, 'global', 5, 5, 1, 0, solo));
+    windows.push(window(sku, 'country:FR', 5, 5, 1, 0, solo));
+  }
+  // A repost ring: eight accounts re-uploading one photo (shares of the first post).
+  windows.push(window('RING-1', 'global', 4, 14, 6.5, 0, { category: 'coats', signals: 8, members: 8 }));
+  windows.push(window('RING-1', 'country:HK', 4, 8, 1, 0, { category: 'coats', signals: 4, members: 4 }));
   // Daily windows: rising on a day's scale in twelve countries (not hourly risers).
   for (const country of ['DE', 'ES', 'IT', 'US', 'JP', 'CN', 'AE', 'AU', 'IN', 'NL', 'BE', 'CH'])
     windows.push(window('DAILY-1', `country:${country}`, 23, 40, 4, 5, { sizeMs: 24 * HOUR, rising: true }));
@@ -159,76 +200,126 @@ afterAll(async () => {
   await es.close();
 });
 
+/** A table's rows: its bucket keys down to the deepest bucket, and that bucket. */
+function tableRows(buckets: Bucket[], path: string[] = []): Array<{ keys: string[]; row: Bucket }> {
+  return buckets.flatMap((bucket) => {
+    const keys = [...path, String(bucket.key)];
+    const inner = Object.values(bucket).find(
+      (v): v is { buckets: Bucket[] } => typeof v === 'object' && v !== null && 'buckets' in v,
+    );
+    return inner ? tableRows(inner.buckets, keys) : [{ keys, row: bucket }];
+  });
+}
+const RISING_PANELS = [
+  'trend-radar-lens-rising-products',
+  'trend-radar-lens-rising-by-region',
+  'trend-radar-lens-rising-categories',
+];
+const NOISE = ['STEADY-1', 'SOLO-1', 'SOLO-2', 'SOLO-3', 'RING-1', 'QUIET-1', 'DAILY-1'];
+
 describe('finding 1: what is hot and what is rising, at the default last 24 h', () => {
-  it('hot products: the busiest hour ranks, whatever the score (HOT-1 first, global figures)', async () => {
-    const rows = await runLens('trend-radar-lens-hot-products');
-    expect(rows[0]!.key).toBe('HOT-1');
-    // The global window of its busiest hour, not a sum over windows or a country's.
-    expect(value(rows[0]!, 'weighted')).toBe(535.5);
-    expect(rows.map((r) => r.key)).toContain('QUIET-1');
-    expect(rows.findIndex((r) => r.key === 'QUIET-1')).toBeGreaterThan(0);
+  it("hot products: the busiest hour ranks, whatever the score; its figures are that one window's", async () => {
+    const rows = tableRows(await runLens('trend-radar-lens-hot-products'));
+    expect(rows[0]!.keys[0]).toBe('HOT-1');
+    // The global window of its busiest hour, not a sum over windows or a country's; its signals
+    // and members, not the most of any hour (316 and 284, another hour).
+    const hot = rows[0]!.row;
+    expect([value(hot, 'weighted'), value(hot, 'signals'), value(hot, 'members')]).toEqual([535.5, 306, 277]);
+    expect((hot.hour as { value_as_string: string }).value_as_string).toBe(at(10));
+    expect(rows.map((r) => r.keys[0])).toContain('QUIET-1');
+    expect(rows.findIndex((r) => r.keys[0] === 'QUIET-1')).toBeGreaterThan(0);
+    // One row per SKU.
+    expect(new Set(rows.map((r) => r.keys[0])).size).toBe(rows.length);
   });
 
   it('top SKUs over time: HOT-1 leads the five lines, ranked by activity not by score', async () => {
     const skus = await runLens('trend-radar-lens-top-sku-trends');
     // (SHOE-1: its France windows, which this small scenario does not add to its global ones.)
-    expect(skus.map((s) => s.key)).toEqual(['HOT-1', 'BAG-1', 'SHOE-1', 'FR-RISER', 'QUIET-1']);
+    expect(skus.map((s) => s.key)).toEqual(['HOT-1', 'GB-IT-1', 'BAG-1', 'SHOE-1', 'FR-RISER']);
     const hot = (skus[0]!.time as { buckets: Bucket[] }).buckets;
     expect(Math.max(...hot.map((b) => value(b, 'weighted')))).toBe(535.5);
   });
 
-  it('rising products: hours at 2× usual or more, by size; where it rose; quiet high scorers left out', async () => {
-    const rows = await runLens('trend-radar-lens-rising-products');
-    const keys = rows.map((r) => r.key);
-    expect(keys[0]).toBe('HOT-1'); // its first two hours, at 3× its baseline
-    expect(keys).toContain('FR-RISER');
-    expect(keys).not.toContain('QUIET-1');
-    expect(keys).not.toContain('DAILY-1');
-    const hot = rows[0]!;
-    expect(value(hot, 'weighted')).toBe(320); // the busiest of its rising hours (20 h ago)
-    expect(value(hot, 'uplift')).toBe(3);
-    const fr = rows.find((r) => r.key === 'FR-RISER')!;
-    expect((fr.scope as { buckets: Bucket[] }).buckets.map((b) => b.key)).toEqual(['country:FR']);
-    expect(value(fr, 'uplift')).toBe(5);
+  it('rising products: where the aggregator found them rising, a row per country, by size', async () => {
+    const rows = tableRows(await runLens('trend-radar-lens-rising-products'));
+    // SKU and country, ranked by the busiest rising hour in a country, then its countries.
+    expect(rows.map((r) => r.keys.slice(0, 2))).toEqual([
+      ['HOT-1', 'GB'], // the days-old trend: rising for the aggregator, never 2× its usual today
+      ['GB-IT-1', 'GB'], // rising in GB and IT, not in the US at ×2.7 (the aggregator's verdict)
+      ['GB-IT-1', 'IT'],
+      ['BAG-1', 'FR'],
+      ['BAG-1', 'GB'],
+      ['SHOE-1', 'FR'],
+      ['FR-RISER', 'FR'],
+    ]);
+    // Each row's figures are its busiest rising hour there, one window.
+    const gb = rows[1]!.row;
+    expect(rows[1]!.keys[2]).toBe(`GB-IT-1|country:GB|${at(6)}|${HOUR}`);
+    expect([value(gb, 'weighted'), value(gb, 'members')]).toEqual([96, 32]);
+    expect(value(gb, 'uplift')).toBeCloseTo(6.4);
+    expect((gb.hour as { value_as_string: string }).value_as_string).toBe(at(6));
+    expect(value(rows[0]!.row, 'weighted')).toBe(535.5 / 2);
   });
 
-  it('rising categories', async () => {
+  it("no noise in the rising panels: the best-seller, one member's posts, the repost ring, quiet SKUs", async () => {
+    for (const id of RISING_PANELS) {
+      const lens = byId(id);
+      // Which SKUs reach each panel at all: its filter (KQL) and the time range.
+      const response = await es.search({
+        index: String(dataViewOf(lens, objects).attributes.title),
+        size: 0,
+        query: { bool: { filter: [lensRequest(lens).query as never, last24h] } },
+        aggs: { skus: { terms: { field: 'sku', size: 100 } } },
+      });
+      const skus = (response.aggregations!.skus as { buckets: Bucket[] }).buckets.map((b) => b.key);
+      expect([id, skus.filter((sku) => NOISE.includes(String(sku)))]).toEqual([id, []]);
+    }
+  });
+
+  it('rising categories: SKUs the aggregator found rising, in the world or a country', async () => {
     const rows = await runLens('trend-radar-lens-rising-categories');
-    expect(rows.map((r) => [r.key, value(r, 'skus')])).toEqual(
-      [
-        ['bags', 1],
-        ['outerwear', 1],
-        ['shoes', 2],
-      ].sort((a, b) => Number(b[1]) - Number(a[1]) || String(a[0]).localeCompare(String(b[0]))),
-    );
+    expect(rows.map((r) => [r.key, value(r, 'skus')])).toEqual([
+      ['shoes', 3], // HOT-1, GB-IT-1, SHOE-1
+      ['bags', 1],
+      ['outerwear', 1],
+    ]);
   });
 });
 
 describe('finding 3: one country filter answers every panel', () => {
   const FR = { term: { country: 'FR' } };
 
-  it('rising SKUs by region: hourly country windows only (no daily windows, no global)', async () => {
+  it("rising SKUs by region: the aggregator's rising hourly country windows (no daily windows, no global)", async () => {
     const rows = await runLens('trend-radar-lens-rising-by-region');
-    // FR: BAG-1, SHOE-1, FR-RISER; GB: BAG-1 (HOT-1 is at 1.4× its usual there). The daily
-    // windows' twelve countries are not rising SKU-hours.
+    // FR: BAG-1, SHOE-1, FR-RISER; GB: HOT-1, GB-IT-1, BAG-1; IT: GB-IT-1. Not the US (the
+    // best-seller's ×4.7, GB-IT-1's ×2.7), not Hong Kong (the ring), not one member's posts in
+    // France, nor the daily windows' twelve countries.
     expect(rows.map((r) => [r.key, value(r, 'skus')])).toEqual([
       ['FR', 3],
-      ['GB', 1],
+      ['GB', 3],
+      ['IT', 1],
     ]);
   });
 
   it('with `country : FR`, the trend panels show France: its windows, its figures', async () => {
-    const hot = await runLens('trend-radar-lens-hot-products', [FR]);
-    expect(hot[0]!.key).toBe('HOT-1');
-    expect(value(hot[0]!, 'weighted')).toBeCloseTo(535.5 / 5);
-    const rising = await runLens('trend-radar-lens-rising-products', [FR]);
-    expect(rising.map((r) => r.key).sort()).toEqual(['BAG-1', 'FR-RISER', 'SHOE-1']);
-    for (const row of rising)
-      expect((row.scope as { buckets: Bucket[] }).buckets.map((b) => b.key)).toEqual(['country:FR']);
+    const hot = tableRows(await runLens('trend-radar-lens-hot-products', [FR]));
+    expect(hot[0]!.keys[0]).toBe('HOT-1');
+    expect(value(hot[0]!.row, 'weighted')).toBeCloseTo(535.5 / 5);
+    const rising = tableRows(await runLens('trend-radar-lens-rising-products', [FR]));
+    // France's risers only: not the single member's three SKUs at ×5.
+    expect(rising.map((r) => r.keys.slice(0, 2))).toEqual([
+      ['BAG-1', 'FR'],
+      ['SHOE-1', 'FR'],
+      ['FR-RISER', 'FR'],
+    ]);
     const lines = await runLens('trend-radar-lens-top-sku-trends', [FR]);
     expect(lines[0]!.key).toBe('HOT-1');
     const categories = await runLens('trend-radar-lens-rising-categories', [FR]);
-    expect(categories.length).toBeGreaterThan(0);
+    expect(categories.map((r) => [r.key, value(r, 'skus')])).toEqual([
+      ['bags', 1],
+      ['outerwear', 1],
+      ['shoes', 1],
+    ]);
     const regions = await runLens('trend-radar-lens-rising-by-region', [FR]);
     expect(regions.map((r) => r.key)).toEqual(['FR']);
   });

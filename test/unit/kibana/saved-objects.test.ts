@@ -51,7 +51,7 @@ describe('infra/kibana/trend-radar.ndjson', () => {
     expect(panels.map((p) => p.attributes.title)).toEqual([
       'Hot products (weighted signals in the busiest hour)',
       'Top SKUs over time (weighted signals per hour)',
-      'Rising products (hours at 2× their usual activity or more)',
+      'Rising products (where the aggregator found them rising)',
       'Rising SKUs by region',
       'Rising categories',
       'Mentions by location',
@@ -97,6 +97,75 @@ describe('infra/kibana/trend-radar.ndjson', () => {
         .visualization.columns;
       expect(shown.slice(0, 3).map((c) => c.columnId)).toEqual(['sku', 'name', 'brand']);
     }
+  });
+
+  it("the rising panels read the aggregator's verdict (`rising`), not a ratio to the baseline", () => {
+    for (const id of [
+      'trend-radar-lens-rising-products',
+      'trend-radar-lens-rising-by-region',
+      'trend-radar-lens-rising-categories',
+    ]) {
+      const lens = objects.find((o) => o.id === id)!;
+      const terms = kqlTerms((lens.attributes.state as { query: { query: string } }).query.query);
+      // `uplift >= 2` let 77 of the demo's 87 SKUs through, one member's five posts among them.
+      expect([id, terms]).toEqual([id, expect.arrayContaining([['rising', true]])]);
+      expect(terms.map((t) => t[0])).not.toContain('uplift');
+    }
+  });
+
+  it("the hot and rising tables take each row's figures from one window, its busiest hour", () => {
+    for (const [id, buckets] of [
+      ['trend-radar-lens-hot-products', ['sku', 'window']],
+      ['trend-radar-lens-rising-products', ['sku', 'country', 'window']],
+    ] as const) {
+      const lens = objects.find((o) => o.id === id)!;
+      const [[, layer]] = lensLayers(lens) as [[string, LensLayer]];
+      expect([id, layer.columnOrder.filter((c) => layer.columns[c]!.isBucketed)]).toEqual([id, buckets]);
+      // The top window by weighted signals: the maxima inside it are that window's, not the
+      // most of any hour (316 signals and 284 members shown where the busiest hour had 306, 277).
+      expect(layer.columns.window).toMatchObject({
+        operationType: 'terms',
+        sourceField: 'windowId',
+        params: { size: 1, orderBy: { type: 'column', columnId: 'weighted' }, orderDirection: 'desc' },
+      });
+      expect(layer.columns.weighted).toMatchObject({ operationType: 'max', sourceField: 'weightedCount' });
+      expect(layer.columns.hour).toMatchObject({
+        operationType: 'max',
+        sourceField: 'windowStart',
+        dataType: 'date',
+      });
+      // The window's id shapes the rows; it is not shown.
+      const shown = (
+        lens.attributes.state as { visualization: { columns: Array<{ columnId: string; hidden?: boolean }> } }
+      ).visualization.columns;
+      expect(shown.filter((c) => c.hidden).map((c) => c.columnId)).toEqual(['window']);
+      expect(shown.map((c) => c.columnId).sort()).toEqual(Object.keys(layer.columns).sort());
+    }
+  });
+
+  it('rising products names the countries where a SKU rose, not the global scope', () => {
+    const lens = objects.find((o) => o.id === 'trend-radar-lens-rising-products')!;
+    const [[, layer]] = lensLayers(lens) as [[string, LensLayer]];
+    expect(layer.columns.country).toMatchObject({
+      operationType: 'terms',
+      sourceField: 'country',
+      params: { size: 3, orderBy: { type: 'column', columnId: 'weighted' } },
+    });
+    expect(Object.values(layer.columns).map((c) => c.sourceField)).not.toContain('scope');
+    // Country windows only: the SKU's ranking is by the figures its rows show.
+    const query = (lens.attributes.state as { query: { query: string } }).query.query;
+    expect(kqlTerms(query)).toContainEqual(['country', '*']);
+  });
+
+  it('alerted SKUs show the latest days of cover, not an average over the episode', () => {
+    const lens = objects.find((o) => o.id === 'trend-radar-lens-alerts-by-sku')!;
+    const [[, layer]] = lensLayers(lens) as [[string, LensLayer]];
+    expect(layer.columns.cover).toMatchObject({
+      operationType: 'last_value',
+      sourceField: 'stock.daysOfCover',
+      dataType: 'number',
+      params: { sortField: '@timestamp' },
+    });
   });
 
   it('merchandisers find trend windows by product name or brand, with the fields the alerts have', () => {
@@ -181,6 +250,19 @@ describe('the checks catch what they are for', () => {
     ]);
   });
 
+  it('the maximum of a date column on a field that is not a date', () => {
+    const problems = fieldProblems(
+      broken((o) => {
+        const lens = o.find((x) => x.id === 'trend-radar-lens-hot-products')!;
+        const [[, layer]] = lensLayers(lens) as [[string, LensLayer]];
+        layer.columns.hour!.sourceField = 'weightedCount';
+      }),
+    );
+    expect(problems).toEqual([
+      'trend-radar-lens-hot-products: trend-windows.weightedCount is float, needs date',
+    ]);
+  });
+
   it('resolves dotted paths and multi-fields', () => {
     expect(fieldType('mentions', 'location.point')).toBe('geo_point');
     expect(fieldType('posts', 'caption.keyword')).toBe('keyword');
@@ -199,6 +281,10 @@ describe('the checks catch what they are for', () => {
       ['uplift', 2, '>='],
     ]);
     expect(() => kqlTerms('sku:* or x')).toThrow(/unsupported/);
+    // `field : *`: the field exists (global windows have no country).
+    expect(termsQuery(kqlTerms('rising : true and country : *'))).toEqual({
+      bool: { filter: [{ term: { rising: true } }, { exists: { field: 'country' } }] },
+    });
     expect(kqlTerms('not status : "cooled" and sku : BAG-1')).toEqual([
       ['status', 'cooled', 'not'],
       ['sku', 'BAG-1'],
@@ -255,7 +341,8 @@ describe('the checks catch what they are for', () => {
     const rising = objects.find((o) => o.id === 'trend-radar-lens-rising-products')!;
     expect((lensRequest(rising).query as { bool: { filter: unknown[] } }).bool.filter).toEqual([
       { term: { sizeMs: '3600000' } },
-      { range: { uplift: { gte: 2 } } },
+      { term: { rising: true } },
+      { exists: { field: 'country' } },
     ]);
   });
 
