@@ -30,6 +30,21 @@ const textAndKeyword = (ignoreAbove = 256): Mapping => ({
  */
 const vector: Mapping = { type: 'dense_vector', index: true, similarity: 'cosine' };
 
+/**
+ * A product's catalogue name and brand, the same on trend windows, alerts and mentions, so one
+ * query (`product.name : "wild thing"`) finds all three: `product.name` text (any case, a word is
+ * enough) + `product.name.keyword` (exact, for tables), `product.brand` keyword (exact: the
+ * catalogue's spelling is what tables and last values show); and folded (foldForSearch in
+ * shared/elasticsearch/documents.ts: no accents, ø → o, ß → ss…, lower-cased), for queries typed
+ * plain and in any case: `product.nameFolded : soren`, `product.brandFolded : "maison vermeil"`.
+ */
+const productLabels = {
+  name: textAndKeyword(),
+  nameFolded: { type: 'text', analyzer: 'standard' },
+  brand: keyword,
+  brandFolded: { type: 'keyword', normalizer: 'lowercase' },
+} as const;
+
 /** Where a post was taken: `point` only when the member shared coordinates. */
 const location: Mapping = {
   properties: { country: keyword, city: keyword, point: { type: 'geo_point' } },
@@ -91,6 +106,12 @@ export const mentionsMapping: Mapping = {
     sku: keyword,
     score: float,
     rank: integer,
+    /** The score's lead over the runner-up SKU (`margin < 0.05`: a photo between products). */
+    margin: float,
+    /** The matched product (the embedder's catalogue at match time), as on windows and alerts. */
+    product: { properties: productLabels },
+    /** Lower-cased, as on trend windows and alerts (`category : shoes`). */
+    category: keyword,
     candidates: { properties: { sku: keyword, score: float } },
     modelId: keyword,
     location,
@@ -137,20 +158,8 @@ export const trendWindowsMapping: Mapping = {
     pValue: double,
     rising: { type: 'boolean' },
     category: keyword,
-    /**
-     * The product's catalogue name and brand under the alerts' field names and types
-     * (`product.name` text + `product.name.keyword`, `product.brand` keyword), so one query such
-     * as `product.name : "wild thing"` finds both; and without accents (foldAccents, as for
-     * posts): `product.nameFolded : paquerette`, `product.brandFolded : chloe` (lower-cased).
-     */
-    product: {
-      properties: {
-        name: textAndKeyword(),
-        nameFolded: { type: 'text', analyzer: 'standard' },
-        brand: keyword,
-        brandFolded: { type: 'keyword', normalizer: 'lowercase' },
-      },
-    },
+    /** The product's catalogue name and brand, as on alerts and mentions (`productLabels`). */
+    product: { properties: productLabels },
     emittedAt: date,
   },
 };
@@ -171,12 +180,13 @@ export const reorderAlertsMapping: Mapping = {
       properties: {
         style: keyword,
         colour: keyword,
-        name: textAndKeyword(),
         category: keyword,
-        brand: keyword,
         price: double,
+        ...productLabels,
       },
     },
+    /** `product.category` lower-cased, where windows and mentions have it (`category : shoes`). */
+    category: keyword,
     score: float,
     pValue: double,
     uplift: float,

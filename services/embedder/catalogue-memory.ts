@@ -4,12 +4,37 @@
  * the index is rebuilt as a whole (whitening is learned on the catalogue) and swapped in at once,
  * so a search never sees a half-built index. The service rebuilds on a worker thread
  * (`rebuildInBackground`): the build takes seconds to minutes and must not stop the event loop.
+ *
+ * It also keeps each SKU's catalogue facts (name, brand, category), and the index it hands out
+ * attaches them to every candidate it returns (`product`), read at search time: the embedder
+ * writes them into the mention of the matched SKU (a join at the source, like a stream-table
+ * join), so a mention can be found by product name, brand and category (docs/search.md).
  */
-import { CatalogueIndex, type IndexedProduct } from '../../shared/vision/catalogue-index.ts';
+import { type Candidate, CatalogueIndex, type IndexedProduct } from '../../shared/vision/catalogue-index.ts';
 import { buildIndexInBackground } from '../../shared/vision/index-builder.ts';
 import type { CatalogueChange } from '../catalogue/catalogue-topic.ts';
 
 export type ApplyResult = 'changed' | 'unchanged' | { ignored: string };
+
+/** What the catalogue says about a SKU beyond its vectors (each absent when the catalogue has none). */
+export interface ProductFacts {
+  name?: string;
+  brand?: string;
+  category?: string;
+}
+
+/** A candidate of the memory's index: the SKU's facts as the catalogue holds them when it is searched. */
+export interface FactCandidate extends Candidate {
+  product?: ProductFacts;
+}
+
+function factsOf(embedding: { name: string | null; brand: string | null; category: string | null }) {
+  const facts: ProductFacts = {};
+  if (embedding.name) facts.name = embedding.name;
+  if (embedding.brand) facts.brand = embedding.brand;
+  if (embedding.category) facts.category = embedding.category;
+  return Object.keys(facts).length > 0 ? facts : undefined;
+}
 
 export class CatalogueMemory {
   /** Products under the full key `<sku>|<modelId>@<descriptor>`. */
@@ -19,7 +44,9 @@ export class CatalogueMemory {
    * descriptor joined the key); a full-key record replaces them. Never both for one SKU.
    */
   private readonly legacy = new Map<string, IndexedProduct>();
-  private current = CatalogueIndex.empty();
+  /** Facts of every SKU in `products` or `legacy` that has any, from the same record as its views. */
+  private readonly facts = new Map<string, ProductFacts>();
+  private current = this.withFacts(CatalogueIndex.empty());
   private dirty = false;
 
   constructor(
@@ -37,6 +64,7 @@ export class CatalogueMemory {
         ? this.legacy.delete(change.sku) || this.products.delete(change.sku)
         : this.products.delete(change.sku);
       if (!removed) return 'unchanged';
+      this.facts.delete(change.sku);
       this.dirty = true;
       return 'changed';
     }
@@ -60,6 +88,9 @@ export class CatalogueMemory {
       this.products.set(embedding.sku, product);
       this.legacy.delete(embedding.sku);
     }
+    const facts = factsOf(embedding);
+    if (facts) this.facts.set(embedding.sku, facts);
+    else this.facts.delete(embedding.sku);
     this.dirty = true;
     return 'changed';
   }
@@ -76,7 +107,9 @@ export class CatalogueMemory {
   /** Rebuilds the index from the current products (when something changed) and returns it. */
   rebuild(): CatalogueIndex {
     if (this.dirty) {
-      this.current = CatalogueIndex.build(this.all().sort((a, b) => a.sku.localeCompare(b.sku)));
+      this.current = this.withFacts(
+        CatalogueIndex.build(this.all().sort((a, b) => a.sku.localeCompare(b.sku))),
+      );
       this.dirty = false;
     }
     return this.current;
@@ -93,7 +126,7 @@ export class CatalogueMemory {
     const snapshot = this.all();
     this.dirty = false;
     try {
-      this.current = await buildIndexInBackground(snapshot, signal ? { signal } : {});
+      this.current = this.withFacts(await buildIndexInBackground(snapshot, signal ? { signal } : {}));
     } catch (error) {
       this.dirty = true;
       throw error;
@@ -103,6 +136,31 @@ export class CatalogueMemory {
 
   get index(): CatalogueIndex {
     return this.current;
+  }
+
+  /** The SKU's catalogue facts now (undefined when the catalogue names none, or the SKU left it). */
+  factsOf(sku: string): ProductFacts | undefined {
+    return this.facts.get(sku);
+  }
+
+  /**
+   * The index (sharing its arrays, nothing copied) with a `search` whose candidates carry their
+   * SKU's facts as this memory holds them when the search runs: a renamed product is named anew
+   * at once, before the next rebuild; a SKU that left the catalogue (its index not rebuilt yet)
+   * comes without facts.
+   */
+  private withFacts(index: CatalogueIndex): CatalogueIndex {
+    const labelled = CatalogueIndex.fromParts(index.toParts());
+    const search = labelled.search.bind(labelled);
+    const facts = this.facts;
+    Object.defineProperty(labelled, 'search', {
+      value: (raw: Float32Array, k: number, exact?: boolean): FactCandidate[] =>
+        search(raw, k, exact).map((candidate) => {
+          const product = facts.get(candidate.sku);
+          return product ? { ...candidate, product } : candidate;
+        }),
+    });
+    return labelled;
   }
 
   get skuCount(): number {

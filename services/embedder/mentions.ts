@@ -4,17 +4,25 @@
  * candidates when nothing clears the threshold and margin, so coverage can be monitored. Ids are
  * deterministic (`${uploadEventId}:${imageIndex}:${sku|'none'}`): re-processing after a crash
  * overwrites, never adds.
+ *
+ * A mention also says how sure the match is, `margin` (its score's lead over the runner-up SKU,
+ * the very figure the decision compared with the policy's margin), and names the product: the
+ * name, brand and category its candidate carries from the embedder's catalogue memory
+ * (catalogue-memory.ts), so mentions are found by product like trend windows and alerts.
  */
 import type { Mention, Upload, UploadImage } from '../../shared/contracts/events.ts';
-import type { Candidate } from '../../shared/vision/catalogue-index.ts';
 import { decide, type MatchPolicy } from '../../shared/vision/matcher.ts';
+import type { FactCandidate } from './catalogue-memory.ts';
 
 export interface PhotoMatch {
   upload: Upload;
   imageIndex: number;
   vector: Float32Array;
-  /** Best candidates first, as returned by the index (at least two, so the margin can be judged). */
-  candidates: readonly Candidate[];
+  /**
+   * Best candidates first, as returned by the index (at least two, so the margin can be judged);
+   * with their product's facts when the index is the catalogue memory's.
+   */
+  candidates: readonly FactCandidate[];
 }
 
 export interface MentionContext {
@@ -46,6 +54,10 @@ export function mentionsFor(photo: PhotoMatch, context: MentionContext): Mention
   };
   const decision = decide(candidates, context.policy);
   if (decision.decision === 'matched') {
+    // The decision takes the first candidate; its lead is over the second (the best other SKU:
+    // the index returns each SKU once, at its best view's score).
+    const [first, runnerUp] = candidates;
+    const product = first?.sku === decision.sku ? first.product : undefined;
     return [
       {
         ...base,
@@ -54,6 +66,10 @@ export function mentionsFor(photo: PhotoMatch, context: MentionContext): Mention
         sku: decision.sku,
         score: round(decision.score),
         rank: 1,
+        ...(runnerUp ? { margin: round(decision.score - runnerUp.score) } : {}),
+        ...(product?.name ? { name: product.name } : {}),
+        ...(product?.brand ? { brand: product.brand } : {}),
+        ...(product?.category ? { category: product.category } : {}),
       },
     ];
   }

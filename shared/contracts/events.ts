@@ -86,6 +86,20 @@ export const Mention = z.discriminatedUnion('kind', [
     sku: Sku,
     score: z.number(),
     rank: z.number().int().min(1),
+    /**
+     * The score's lead over the best other SKU (the runner-up), as the match decision judged it:
+     * a small margin is a photo that sits between products, a likely mis-match. Absent on records
+     * written before it, and when the catalogue offered no other SKU.
+     */
+    margin: z.number().optional(),
+    /**
+     * The matched product's catalogue name, brand and category, as the embedder's catalogue held
+     * them at match time, so a mention can be found by product like its trend windows and alerts.
+     * Optional: absent on records written before them and for a SKU the catalogue does not name.
+     */
+    name: z.string().max(300).optional(),
+    brand: z.string().max(120).optional(),
+    category: z.string().max(120).optional(),
   }),
   MentionBase.extend({
     kind: z.literal('no-match'),

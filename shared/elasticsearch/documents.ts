@@ -83,15 +83,87 @@ export function imageAddress(image: Upload['images'][number]): string {
 }
 
 /**
- * Text with the accents of Latin letters taken off (é → e, composed or decomposed alike), for
- * accent-blind search: this node has only core analysis, no asciifolding. Marks of other scripts
- * (Devanagari's vowel signs, say) are part of their letters and stay.
+ * Latin letters that are not a base letter plus a mark, so taking marks off leaves them as they
+ * are: their usual plain spelling (as ASCII folding writes them), so `soren` finds "Søren",
+ * `lukasz` "Łukasz", `strasse` "Straße".
+ */
+const PLAIN_LETTERS: Readonly<Record<string, string>> = {
+  ø: 'o',
+  Ø: 'O',
+  æ: 'ae',
+  Æ: 'AE',
+  œ: 'oe',
+  Œ: 'OE',
+  ß: 'ss',
+  ẞ: 'SS',
+  ł: 'l',
+  Ł: 'L',
+  đ: 'd',
+  Đ: 'D',
+  ð: 'd',
+  Ð: 'D',
+  þ: 'th',
+  Þ: 'TH',
+  ı: 'i',
+  ħ: 'h',
+  Ħ: 'H',
+};
+const PLAIN_LETTER = new RegExp(`[${Object.keys(PLAIN_LETTERS).join('')}]`, 'gu');
+
+/**
+ * Text with the accents of Latin letters taken off (é → e, composed or decomposed alike), and the
+ * Latin letters that have no mark to take off spelled plain (ø → o, æ → ae, ß → ss, ł → l, œ → oe,
+ * đ/ð → d, þ → th), for accent-blind search: this node has only core analysis, no asciifolding.
+ * Marks of other scripts (Devanagari's vowel signs, say) are part of their letters and stay. Case
+ * is kept (the folded fields are lower-cased by their analyzer or normalizer; see `foldForSearch`).
  */
 export function foldAccents(text: string): string {
   return text
     .normalize('NFD')
     .replace(/(\p{Script=Latin})\p{Mn}+/gu, '$1')
+    .replace(PLAIN_LETTER, (letter) => PLAIN_LETTERS[letter] ?? letter)
     .normalize('NFC');
+}
+
+/** The folded copy of a product name or brand: `foldAccents`, lower-cased ("Søren" → "soren"). */
+export function foldForSearch(text: string): string {
+  return foldAccents(text).toLowerCase();
+}
+
+/**
+ * A name or brand as stored: NFC (composed), so a query typed with a composed "â" finds a name the
+ * catalogue sent decomposed (a + U+0302; the standard analyzer and keyword fields compare code
+ * points). Undefined for null, undefined or an empty string.
+ */
+export function composed(text: string | null | undefined): string | undefined {
+  return text ? text.normalize('NFC') : undefined;
+}
+
+/** A category as every index stores it (top-level `category`): composed and lower-cased. */
+export function categoryKey(category: string | null | undefined): string | undefined {
+  return composed(category)?.toLowerCase();
+}
+
+/**
+ * A product's name and brand under the alerts' field names (`product.name`, `product.brand`),
+ * composed, and again folded (`foldForSearch`): `product.nameFolded : paquerette` finds
+ * "Pâquerette", `product.brandFolded : "maison vermeil"` finds "Maison Vermeil" (any case, any
+ * accent). The same fields on trend windows, alerts and mentions, so one Kibana query finds all
+ * three. Undefined when there is neither.
+ */
+export function productLabels(
+  name: string | null | undefined,
+  brand: string | null | undefined,
+): Record<string, unknown> | undefined {
+  const n = composed(name);
+  const b = composed(brand);
+  if (n === undefined && b === undefined) return undefined;
+  return compact({
+    name: n,
+    nameFolded: n === undefined ? undefined : foldForSearch(n),
+    brand: b,
+    brandFolded: b === undefined ? undefined : foldForSearch(b),
+  });
 }
 
 export function postAction(prefix: string, upload: Upload): IndexAction {
@@ -137,7 +209,16 @@ export function mentionAction(prefix: string, mention: Mention): IndexAction {
   const photoId = photoIdOf(mention);
   const matched =
     mention.kind === 'mention'
-      ? { sku: mention.sku, score: mention.score, rank: mention.rank }
+      ? {
+          sku: mention.sku,
+          score: mention.score,
+          rank: mention.rank,
+          margin: mention.margin,
+          // The matched product's facts (the embedder's catalogue at match time), under the
+          // fields trend windows and alerts use: one query finds a product's mentions too.
+          product: productLabels(mention.name, mention.brand),
+          category: categoryKey(mention.category),
+        }
       : { candidates: mention.candidates };
   return {
     op: 'index',
@@ -196,29 +277,13 @@ export function trendWindowAction(prefix: string, window: TrendWindow): IndexAct
       pValue: window.pValue,
       rising: window.rising,
       // Lower-cased (as the queries lower-case the filter): `Bags` and `bags` are one category.
-      category: window.category?.toLowerCase() ?? undefined,
-      product: productLabels(window),
+      category: categoryKey(window.category),
+      // Absent for a SKU the catalogue did not name, and on windows written before the aggregator
+      // added name and brand.
+      product: productLabels(window.name, window.brand),
       emittedAt: utc(window.emittedAt),
     }),
   };
-}
-
-/**
- * A window's product name and brand under the field names of the alerts (`product.name`,
- * `product.brand`), so one Kibana query finds both, and again without accents (as for posts):
- * "paquerette" finds "Pâquerette", `product.brandFolded : chloe` finds "Chloé". Absent for a SKU
- * the catalogue did not name, and on windows written before the aggregator added them.
- */
-function productLabels(window: TrendWindow): Record<string, unknown> | undefined {
-  const name = window.name ?? undefined;
-  const brand = window.brand ?? undefined;
-  if (name === undefined && brand === undefined) return undefined;
-  return compact({
-    name,
-    nameFolded: name === undefined ? undefined : foldAccents(name),
-    brand,
-    brandFolded: brand === undefined ? undefined : foldAccents(brand),
-  });
 }
 
 export function reorderAlertAction(prefix: string, alert: ReorderAlert): IndexAction {
@@ -241,11 +306,14 @@ export function reorderAlertAction(prefix: string, alert: ReorderAlert): IndexAc
       product: compact({
         style: alert.product.style ?? undefined,
         colour: alert.product.colour ?? undefined,
-        name: alert.product.name ?? undefined,
         category: alert.product.category ?? undefined,
-        brand: alert.product.brand ?? undefined,
         price: alert.product.price ?? undefined,
+        // name, nameFolded, brand, brandFolded: as on trend windows and mentions.
+        ...productLabels(alert.product.name, alert.product.brand),
       }),
+      // The category again where windows and mentions have it, lower-cased like theirs, so one
+      // dashboard query (`category : shoes`) keeps the alerts.
+      category: categoryKey(alert.product.category),
       score: alert.score,
       pValue: alert.pValue,
       uplift: alert.uplift,
@@ -312,9 +380,9 @@ export function catalogueAction(prefix: string, embedding: CatalogueEmbedding): 
       dimension: embedding.dimension,
       style: embedding.style ?? undefined,
       colour: embedding.colour ?? undefined,
-      name: embedding.name ?? undefined,
+      name: composed(embedding.name),
       category: embedding.category ?? undefined,
-      brand: embedding.brand ?? undefined,
+      brand: composed(embedding.brand),
       price: embedding.price ?? undefined,
       updatedAt,
       views: embedding.views.map((v) =>

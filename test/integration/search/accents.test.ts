@@ -1,7 +1,9 @@
 /**
  * Caption and hashtag search is blind to accents, as merchandisers type: "sandalias" finds
  * "Sandálias" whether the client sent the á composed or as a + combining accent, "#cafe" finds
- * "#Café"; marks that belong to another script's letters are kept.
+ * "#Café"; Latin letters that have no accent to take off are spelled plain ("soren" finds
+ * "Søren", "#strasse" finds "#Straße"); marks that belong to another script's letters are kept.
+ * (Product names and brands: find-product.test.ts.)
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Upload } from '../../../shared/contracts/events.ts';
@@ -38,6 +40,7 @@ const posts = [
   upload('decomposed', 'Sanda\u0301lias de couro', []),
   upload('cafe', 'Café crème on the terrace', ['Café']),
   upload('hindi', 'नई साड़ी', ['साड़ी']),
+  upload('nordic', 'Søren boots for the Ørestad rain', ['Straße', 'Łódź']),
 ];
 
 beforeAll(async () => {
@@ -66,6 +69,17 @@ describe('accent-blind post search', () => {
   it('finds a hashtag typed without its accent', async () => {
     expect(await found('#cafe')).toEqual(['cafe']);
     expect(await found('#verao')).toEqual(['composed']);
+  });
+
+  it('spells plain the Latin letters that have no accent to take off (ø, æ, ß, ł…)', async () => {
+    expect(foldAccents('Søren Ørestad Straße Łódź Æsir Œuvre Þór Đorđe')).toBe(
+      'Soren Orestad Strasse Lodz AEsir OEuvre THor Dorde',
+    );
+    expect(await found('soren')).toEqual(['nordic']);
+    expect(await found('orestad')).toEqual(['nordic']);
+    expect(await found('søren')).toEqual(['nordic']);
+    expect(await found('#strasse')).toEqual(['nordic']);
+    expect(await found('#lodz')).toEqual(['nordic']);
   });
 
   it("keeps other scripts' marks, which are part of their letters", async () => {

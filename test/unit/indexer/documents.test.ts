@@ -1,6 +1,7 @@
 import { errors } from '@elastic/elasticsearch';
 import { describe, expect, it } from 'vitest';
 import { fieldType } from '../../../infra/kibana/checks.ts';
+import type { Mention } from '../../../shared/contracts/events.ts';
 import { conflictingTypes, missingProperties } from '../../../shared/elasticsearch/apply.ts';
 import {
   bulkOperations,
@@ -11,6 +12,8 @@ import {
 import {
   catalogueAction,
   catalogueDeleteAction,
+  foldAccents,
+  foldForSearch,
   mentionAction,
   postAction,
   reorderAlertAction,
@@ -127,9 +130,9 @@ describe('documents from events', () => {
     const document = action.op === 'index' ? action.document : {};
     expect(document.product).toEqual({
       name: 'Wild Thing Pâquerette',
-      nameFolded: 'Wild Thing Paquerette',
+      nameFolded: 'wild thing paquerette',
       brand: 'Chloé',
-      brandFolded: 'Chloe',
+      brandFolded: 'chloe',
     });
     // The alert of the same product has them at the same paths, mapped alike in both indices, so
     // one Kibana query (`product.name : "wild thing"`) finds both.
@@ -142,8 +145,18 @@ describe('documents from events', () => {
       name: window.name,
       brand: window.brand,
     });
-    for (const path of ['product.name', 'product.name.keyword', 'product.brand'])
+    const paths = [
+      'product.name',
+      'product.name.keyword',
+      'product.brand',
+      'product.nameFolded',
+      'product.brandFolded',
+      'category',
+    ];
+    for (const path of paths) {
       expect([path, fieldType('trend-windows', path)]).toEqual([path, fieldType('reorder-alerts', path)]);
+      expect([path, fieldType('trend-windows', path)]).toEqual([path, fieldType('mentions', path)]);
+    }
     expect(fieldType('trend-windows', 'product.name')).toBe('text');
     // Every field of the document is mapped (the index is strict).
     expect(unmappedPaths('trend-windows', document)).toEqual([]);
@@ -158,8 +171,96 @@ describe('documents from events', () => {
     const brandOnly = trendWindowAction('tr', { ...older, name: null, brand: 'Luma' });
     expect(brandOnly.op === 'index' && brandOnly.document.product).toEqual({
       brand: 'Luma',
-      brandFolded: 'Luma',
+      brandFolded: 'luma',
     });
+  });
+
+  it('spells plain the Latin letters that have no mark to take off, and lower-cases the folded copies', () => {
+    expect(foldAccents('Søren Boot')).toBe('Soren Boot');
+    expect(foldAccents('Ørsted & Æsir')).toBe('Orsted & AEsir');
+    expect(foldAccents('Straße Œuvre Łukasz Đorđe Þór ǿ')).toBe('Strasse OEuvre Lukasz Dorde THor o');
+    expect(foldForSearch('Łukasz')).toBe('lukasz');
+    expect(foldForSearch('CHLOE\u0301')).toBe('chloe');
+    // Other scripts keep their letters and marks (a lower-case of their own, where they have case).
+    expect(foldForSearch('साड़ी')).toBe('साड़ी');
+  });
+
+  it('stores names and brands composed (NFC), whatever form the catalogue sent', () => {
+    const decomposed = { name: 'Pa\u0302querette Mule', brand: 'CHLOE\u0301' };
+    const window = trendWindowAction('tr', { ...scenario.windows[0]!, ...decomposed });
+    expect(window.op === 'index' && window.document.product).toEqual({
+      name: 'Pâquerette Mule',
+      nameFolded: 'paquerette mule',
+      brand: 'CHLOÉ',
+      brandFolded: 'chloe',
+    });
+    const base = scenario.alerts[0]!;
+    const alert = reorderAlertAction('tr', { ...base, product: { ...base.product, ...decomposed } });
+    expect(alert.op === 'index' && alert.document.product).toMatchObject({
+      name: 'Pâquerette Mule',
+      brand: 'CHLOÉ',
+    });
+    const mention = mentionAction('tr', { ...scenario.mentions[0]!, ...decomposed } as Mention);
+    expect(mention.op === 'index' && mention.document.product).toMatchObject({
+      name: 'Pâquerette Mule',
+      brand: 'CHLOÉ',
+    });
+  });
+
+  it("gives an alert the folded name and brand, and the lower-cased category at the windows' path", () => {
+    const base = scenario.alerts[0]!;
+    const action = reorderAlertAction('tr', {
+      ...base,
+      product: { ...base.product, name: 'Søren Boot', brand: 'Maison Vermeil', category: 'Shoes' },
+    });
+    const document = action.op === 'index' ? action.document : {};
+    expect(document.category).toBe('shoes');
+    expect(document.product).toMatchObject({
+      name: 'Søren Boot',
+      nameFolded: 'soren boot',
+      brand: 'Maison Vermeil',
+      brandFolded: 'maison vermeil',
+      category: 'Shoes',
+    });
+    const { product, category } = document;
+    expect(unmappedPaths('reorder-alerts', { product, category })).toEqual([]);
+    // A product without category, name or brand (the alert's product fields are nullable).
+    const bare = reorderAlertAction('tr', {
+      ...base,
+      product: { ...base.product, name: null, brand: null, category: null },
+    });
+    expect(bare.op === 'index' && 'category' in bare.document).toBe(false);
+    expect(bare.op === 'index' && bare.document.product).not.toHaveProperty('nameFolded');
+  });
+
+  it("indexes a mention's product facts and margin; a mention written before them has neither", () => {
+    const older = scenario.mentions[0]!;
+    const enriched = {
+      ...older,
+      margin: 0.012,
+      name: 'Wild Thing',
+      brand: 'Maison Vermeil',
+      category: 'Shoes',
+    } as Mention;
+    const action = mentionAction('tr', enriched);
+    const document = action.op === 'index' ? action.document : {};
+    expect(document).toMatchObject({
+      sku: 'BAG-1',
+      margin: 0.012,
+      category: 'shoes',
+      product: {
+        name: 'Wild Thing',
+        nameFolded: 'wild thing',
+        brand: 'Maison Vermeil',
+        brandFolded: 'maison vermeil',
+      },
+    });
+    const { product, category, margin } = document;
+    expect(unmappedPaths('mentions', { product, category, margin })).toEqual([]);
+    expect(fieldType('mentions', 'margin')).toBe('float');
+    const before = mentionAction('tr', older);
+    for (const field of ['margin', 'product', 'category'])
+      expect([field, before.op === 'index' && field in before.document]).toEqual([field, false]);
   });
 
   it('derives the country of a per-country window and none for global', () => {
