@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import type { Kafka, KafkaMessage } from 'kafkajs';
 import type { Logger } from '../observability/logger.ts';
 import type { Registry } from '../observability/metrics.ts';
+import { onFetchWithoutRecords } from './client.ts';
 import { type ConsumerHealth, ConsumerWatch, failService, reportConsumerUp } from './consumer-runner.ts';
 
 export interface Follower {
@@ -88,6 +89,17 @@ export async function followTopics(
     },
   });
   if (options.registry) reportConsumerUp(options.registry, label, () => watch.health().ready);
+  const reached = (topic: string, partition: number, next: bigint): void => {
+    const key = `${topic}/${partition}`;
+    const target = pending.get(key);
+    if (target === undefined || next < target) return;
+    pending.delete(key);
+    if (pending.size === 0) markCaughtUp();
+  };
+  // A partition whose log ends in an aborted transaction or a commit marker (the aggregator writes
+  // alerts and dead letters in transactions) ends with fetches that hold no record: kafkajs never
+  // calls eachBatch for them, and without this the follower would never be caught up.
+  onFetchWithoutRecords(consumer, ({ topic, partition, next }) => reached(topic, partition, next));
   await consumer.connect();
   await consumer.subscribe({ topics, fromBeginning: true });
   await consumer.run({
@@ -97,12 +109,7 @@ export async function followTopics(
         onRecord(batch.topic, message);
         resolveOffset(message.offset);
       }
-      const key = `${batch.topic}/${batch.partition}`;
-      const target = pending.get(key);
-      if (target !== undefined && BigInt(batch.lastOffset()) + 1n >= target) {
-        pending.delete(key);
-        if (pending.size === 0) markCaughtUp();
-      }
+      reached(batch.topic, batch.partition, BigInt(batch.lastOffset()) + 1n);
       await heartbeat();
     },
   });
