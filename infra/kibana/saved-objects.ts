@@ -466,7 +466,9 @@ export function savedObjects(): SavedObject[] {
     'trend-radar-search-mentions',
     'Mentions (photos matched to SKUs)',
     'mentions',
-    ['photoLink', 'sku', 'score', 'rank', 'country', 'location.city', 'imageUrl'],
+    // The margin over the runner-up SKU tells a sure match from a photo between two products
+    // (`margin < 0.05`): the score alone does not.
+    ['photoLink', 'sku', 'product.name', 'score', 'margin', 'rank', 'country', 'location.city', 'imageUrl'],
     'kind : "mention"',
   );
   const actionsList = savedSearch(
@@ -476,9 +478,9 @@ export function savedObjects(): SavedObject[] {
     ['buyer', 'action', 'sku', 'quantity', 'alertId'],
   );
   // Merchandisers look a product up by its name or brand as well as its SKU: `product.name :
-  // "wild thing"` (the same query finds its alerts), `product.brand : "Aquazzura"`, or without
-  // accents `product.nameFolded : paquerette`, `product.brandFolded : chloe`. Every window, hourly
-  // and daily (`sizeMs`), each scope.
+  // "wild thing"` (the same query finds its alerts and photos), `product.brand : "Aquazzura"`, or
+  // in any case and without accents `product.nameFolded : paquerette`, `product.brandFolded :
+  // chloe`. Every window, hourly and daily (`sizeMs`), each scope.
   const windowsList = savedSearch(
     'trend-radar-search-trend-windows',
     'Trend windows (find a product by SKU, name or brand)',

@@ -96,6 +96,9 @@ export function buildScenario(now = new Date(Math.floor(Date.now() / HOUR) * HOU
       processedAt: taken,
       sku: post.sku,
       score: 0.9 - (i % 4) * 0.05,
+      margin: 0.15 - (i % 4) * 0.04,
+      name: PRODUCTS[post.sku].name,
+      category: PRODUCTS[post.sku].category,
       rank: 1,
       photoEmbedding: near(PRODUCTS[post.sku].vector, i),
     });
