@@ -63,8 +63,13 @@ export interface HandlerDeps {
   mentionsTopic: string;
   deadLetterTopic: string;
   service: string;
-  /** Called once per image with what became of it. */
-  onImage?: (result: 'matched' | 'no-match' | 'unusable' | 'transient') => void;
+  /**
+   * Called once per image, with its final outcome, when its upload is done or dead-lettered: not
+   * for an attempt that ends in a retry (its images are counted on the attempt that settles them),
+   * so the results add up to the images. An image still failing transiently on the last attempt is
+   * dead-lettered, so `unusable`.
+   */
+  onImage?: (result: 'matched' | 'no-match' | 'unusable') => void;
   /** The model failed in a way every image would (ModelMismatchError): the service should stop. */
   onModelMismatch?: (error: Error) => void;
   now?: () => Date;
@@ -140,7 +145,6 @@ export function embedderHandler(deps: HandlerDeps): BatchHandler {
         if (!result.ok) {
           const permanent = isPermanentImageError(result.error);
           results.set(job, { ok: false, permanent, error: result.error });
-          deps.onImage?.(permanent ? 'unusable' : 'transient');
           return;
         }
         const mentions = mentionsFor(
@@ -153,7 +157,6 @@ export function embedderHandler(deps: HandlerDeps): BatchHandler {
           { modelId: describer.modelId, policy: deps.policy, keepCandidates: deps.keepCandidates, now },
         );
         results.set(job, { ok: true, mentions });
-        deps.onImage?.(mentions[0]!.kind === 'mention' ? 'matched' : 'no-match');
       });
       await context.heartbeat();
     }
@@ -170,6 +173,11 @@ export function embedderHandler(deps: HandlerDeps): BatchHandler {
         outcomes[i] = { kind: 'retry', error: transient.error };
         return;
       }
+      // Final: each image counted once, on what became of it.
+      for (const { result } of mine)
+        deps.onImage?.(
+          !result.ok ? 'unusable' : result.mentions[0]!.kind === 'mention' ? 'matched' : 'no-match',
+        );
       const reason = (job: ImageJob, error: Error) =>
         `image ${job.imageIndex} (${imageUrlOf(upload.images[job.imageIndex]!).slice(0, 120)}): ${error.message}`;
       if (bad.length === mine.length) {

@@ -55,10 +55,12 @@ export interface IngestDeps {
   registry: Registry;
   logger: Logger;
   /**
-   * True when the broker answers (used by /readyz, and after a send failed or timed out: while it
-   * is false, requests get 503 at once instead of queueing). Should settle within a few seconds.
+   * Whether the broker can take this service's records (used by /readyz, and after a send failed
+   * or timed out: while it cannot, requests get 503 at once instead of queueing), and if not, why:
+   * unreachable, or reachable without a topic the service writes. Should settle within a few
+   * seconds; a rejection counts as unreachable.
    */
-  brokerReachable: () => Promise<boolean>;
+  checkBroker: () => Promise<BrokerStatus>;
   /** DNS resolver for the SSRF rules; replaceable in tests. */
   resolveHost?: (host: string) => Promise<string[]>;
   now?: () => number;
@@ -71,6 +73,26 @@ export interface IngestServer {
   drain(): void;
 }
 
+/** What a look at the broker found. */
+export type BrokerStatus =
+  | { ok: true }
+  | { ok: false; problem: 'unreachable'; detail?: string }
+  /** The broker answers, but without `missing` (broker-side names); `fix` is the command that creates them. */
+  | { ok: false; problem: 'topics-missing'; missing: readonly string[]; fix: string };
+type BrokerProblem = Exclude<BrokerStatus, { ok: true }>;
+
+/** The reason a 503 and /readyz give for a broker problem (the 503 adds "retry with the same event ids"). */
+export function brokerProblemReason(problem: BrokerProblem): string {
+  if (problem.problem === 'unreachable') return 'the event log (Kafka) is unreachable';
+  const topics = problem.missing.length === 1 ? 'topic' : 'topics';
+  return `the event log (Kafka) answers but lacks the ${topics} ${problem.missing.join(', ')} (an operator must create them: ${problem.fix})`;
+}
+
+const sameProblem = (a: BrokerProblem | undefined, b: BrokerProblem | undefined) =>
+  a?.problem === b?.problem &&
+  (a?.problem !== 'topics-missing' ||
+    (b?.problem === 'topics-missing' && a.missing.join() === b.missing.join()));
+
 type ErrorBody = { error: string; reason: string };
 
 const fail = (reply: FastifyReply, status: number, error: string, reason: string) =>
@@ -81,10 +103,13 @@ export const BROKER_RETRY_AFTER_S = 5;
 /** While the broker is known unreachable, a request looks again at most this often (in the background). */
 const BROKER_RECHECK_MS = 1_000;
 
-/** A request refused because the broker is known unreachable (queued ones are withdrawn too). */
+/** A request refused because the broker is known unable to take it (queued ones are withdrawn too). */
 class BrokerUnreachableError extends Error {
   override name = 'BrokerUnreachableError';
 }
+
+/** `Content-Encoding` values that leave the body as it is; any other coding is refused (415). */
+const IDENTITY_ENCODING = /^\s*(identity\s*(,\s*identity\s*)*)?$/i;
 
 export function buildIngestServer(config: IngestConfig, deps: IngestDeps): IngestServer {
   const now = deps.now ?? Date.now;
@@ -105,30 +130,49 @@ export function buildIngestServer(config: IngestConfig, deps: IngestDeps): Inges
   });
   let draining = false;
 
-  // What the last look at the broker found (/readyz, or a look after a send failed or timed out).
-  // While it is unreachable, requests are answered 503 at once rather than queued behind a send
-  // that kafkajs keeps retrying; a request looks again (in the background) at most once a second.
-  let brokerDown = false;
+  // What the last look at the broker found (/readyz, or a look after a send failed or timed out):
+  // undefined while it can take records, else why not (unreachable, or a topic missing). Until it
+  // can, requests are answered 503 at once rather than queued behind a send that kafkajs keeps
+  // retrying; a request looks again (in the background) at most once a second.
+  let brokerProblem: BrokerProblem | undefined;
   let lookedAt = Number.NEGATIVE_INFINITY;
-  let looking: Promise<boolean> | undefined;
-  const lookAtBroker = (): Promise<boolean> => {
+  let looking: Promise<BrokerProblem | undefined> | undefined;
+  const lookAtBroker = (): Promise<BrokerProblem | undefined> => {
     looking ??= deps
-      .brokerReachable()
-      .catch(() => false)
-      .then((reachable) => {
-        if (reachable && brokerDown) deps.logger.info('the broker is reachable again: producing');
-        if (!reachable && !brokerDown) {
-          // The requests queued behind the send kafkajs keeps retrying are answered now too.
-          const withdrawn = batcher.withdrawQueued(new BrokerUnreachableError('the broker is unreachable'));
-          deps.logger.warn(
-            { withdrawn },
-            'the broker is unreachable: requests get 503 broker-unavailable at once',
+      .checkBroker()
+      .catch(
+        (error: unknown): BrokerStatus => ({
+          ok: false,
+          problem: 'unreachable',
+          detail: error instanceof Error ? error.message : String(error),
+        }),
+      )
+      .then((status) => {
+        const problem = status.ok ? undefined : status;
+        if (!problem && brokerProblem)
+          deps.logger.info(
+            brokerProblem.problem === 'unreachable'
+              ? 'the broker is reachable again: producing'
+              : 'the missing topics exist again: producing',
           );
+        if (problem && !sameProblem(problem, brokerProblem)) {
+          // The requests queued behind the send kafkajs keeps retrying are answered now too.
+          const withdrawn = batcher.withdrawQueued(new BrokerUnreachableError(brokerProblemReason(problem)));
+          if (problem.problem === 'unreachable')
+            deps.logger.warn(
+              { withdrawn, ...(problem.detail ? { detail: problem.detail } : {}) },
+              'the broker is unreachable: requests get 503 broker-unavailable at once',
+            );
+          else
+            deps.logger.error(
+              { withdrawn, missing: problem.missing, fix: problem.fix },
+              `the broker answers but topics this service writes are missing (${problem.missing.join(', ')}): requests get 503 broker-unavailable at once until they are created with \`${problem.fix}\``,
+            );
         }
-        brokerDown = !reachable;
+        brokerProblem = problem;
         lookedAt = performance.now();
         looking = undefined;
-        return reachable;
+        return problem;
       });
     return looking;
   };
@@ -138,6 +182,10 @@ export function buildIngestServer(config: IngestConfig, deps: IngestDeps): Inges
     // Per-request log lines would cost more than the request at batch rates; metrics cover it.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.INGEST_MAX_BODY_BYTES,
+    // A `__proto__` key (or `constructor.prototype`) in a JSON body is dropped like any unknown
+    // field, instead of failing the whole body (and every valid item of a batch) with 400.
+    onProtoPoisoning: 'remove',
+    onConstructorPoisoning: 'remove',
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     // A client's own x-request-id is kept (it travels into the Kafka headers) only if it is sane.
@@ -255,9 +303,10 @@ export function buildIngestServer(config: IngestConfig, deps: IngestDeps): Inges
   };
 
   const produce = async (records: TopicRecord[], reply: FastifyReply): Promise<boolean> => {
-    if (brokerDown) {
+    if (brokerProblem) {
+      const known = brokerProblem;
       if (!looking && performance.now() - lookedAt >= BROKER_RECHECK_MS) void lookAtBroker();
-      await brokerUnavailable(reply, 'the event log (Kafka) is unreachable');
+      await brokerUnavailable(reply, brokerProblemReason(known));
       return false;
     }
     // Back-pressure: when the broker falls behind, refuse early instead of queueing without bound.
@@ -280,7 +329,7 @@ export function buildIngestServer(config: IngestConfig, deps: IngestDeps): Inges
         return false;
       }
       if (error instanceof BrokerUnreachableError) {
-        await brokerUnavailable(reply, 'the event log (Kafka) is unreachable');
+        await brokerUnavailable(reply, error.message);
         return false;
       }
       // Is the broker away? Then the next requests fail at once instead of waiting their deadline.
@@ -301,6 +350,19 @@ export function buildIngestServer(config: IngestConfig, deps: IngestDeps): Inges
 
   app.register(async (v1) => {
     v1.addHook('onRequest', authenticate);
+    // Bodies are taken as sent: a compressed one would otherwise be parsed as it is and refused as
+    // "not valid JSON". Checked before the body is read (after the key and the rate limit).
+    // The error handler answers it (415 unsupported-media-type, counted like the other refusals).
+    v1.addHook('preParsing', async (request) => {
+      const encoding = request.headers['content-encoding'];
+      if (encoding === undefined || IDENTITY_ENCODING.test(encoding)) return;
+      throw Object.assign(
+        new Error(
+          `Content-Encoding ${JSON.stringify(encoding.slice(0, 64))} is not supported: send the body uncompressed (without Content-Encoding)`,
+        ),
+        { statusCode: 415 },
+      );
+    });
 
     v1.post('/v1/interactions', async (request, reply) => {
       const isNdjson = typeof request.body === 'string';
@@ -350,7 +412,11 @@ export function buildIngestServer(config: IngestConfig, deps: IngestDeps): Inges
       let files: Array<{ bytes: Buffer; contentType: string }> = [];
       if (request.isMultipart()) {
         const parsed = await readMultipart(request);
-        if (!parsed.ok) return fail(reply, parsed.status, parsed.error, parsed.reason);
+        if (!parsed.ok) {
+          // Refused as a whole before the upload could be judged, like a JSON body that does not parse.
+          metrics.rejectedRequests.inc({ reason: parsed.error });
+          return fail(reply, parsed.status, parsed.error, parsed.reason);
+        }
         body = parsed.body;
         files = parsed.files;
       } else {
@@ -491,10 +557,19 @@ export function buildIngestServer(config: IngestConfig, deps: IngestDeps): Inges
 
   app.get('/healthz', { config: { rateLimit: false } }, async () => ({ status: 'ok' }));
   app.get('/readyz', { config: { rateLimit: false } }, async (_request, reply) => {
-    const ready = !draining && (await lookAtBroker());
-    return reply
-      .code(ready ? 200 : 503)
-      .send({ status: ready ? 'ready' : draining ? 'draining' : 'broker unreachable' });
+    if (draining) return reply.code(503).send({ status: 'draining' });
+    const problem = await lookAtBroker();
+    if (!problem) return reply.code(200).send({ status: 'ready' });
+    return reply.code(503).send(
+      problem.problem === 'unreachable'
+        ? { status: 'broker unreachable', reason: brokerProblemReason(problem) }
+        : {
+            status: 'topics missing',
+            reason: brokerProblemReason(problem),
+            missing: problem.missing,
+            fix: problem.fix,
+          },
+    );
   });
   app.get('/metrics', { config: { rateLimit: false } }, async (_request, reply) =>
     reply.type(deps.registry.contentType).send(await deps.registry.metrics()),

@@ -63,7 +63,6 @@ export async function startIngest(
     throw error;
   }
   const producer = deps.producer ?? (await connectProducer(kafka));
-  let topicsMissing = false;
 
   const server = buildIngestServer(config, {
     producer,
@@ -72,21 +71,25 @@ export async function startIngest(
     registry,
     logger,
     resolveHost: deps.resolveHost,
-    // Ready while the broker answers and still has both topics (the same metadata request as
-    // describeCluster: kafkajs asks for every topic either way).
-    brokerReachable: async () => {
-      const timeout = new Promise<never>((_, reject) =>
-        setTimeout(() => reject(new Error('timeout')), 2_000),
-      );
-      const topics = await Promise.race([admin.listTopics(), timeout]);
+    // Can take records while the broker answers (the same metadata request as describeCluster:
+    // kafkajs asks for every topic either way) and still has both topics; the server logs a change.
+    checkBroker: async () => {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error('no answer within 2 s')), 2_000);
+      });
+      let topics: string[];
+      try {
+        topics = await Promise.race([admin.listTopics(), timeout]);
+      } catch (error) {
+        return { ok: false, problem: 'unreachable', detail: (error as Error).message };
+      } finally {
+        clearTimeout(timer);
+      }
       const missing = missingTopics(INGEST_TOPICS, config.TOPIC_NAMESPACE, topics);
-      if (missing.length > 0 && !topicsMissing)
-        logger.error(
-          { missing, fix: applyTopicsCommand(config.TOPIC_NAMESPACE) },
-          'not ready: topics missing on the broker',
-        );
-      topicsMissing = missing.length > 0;
-      return !topicsMissing;
+      return missing.length > 0
+        ? { ok: false, problem: 'topics-missing', missing, fix: applyTopicsCommand(config.TOPIC_NAMESPACE) }
+        : { ok: true };
     },
   });
   const address = await server.app.listen({ host: config.INGEST_HOST, port: config.INGEST_PORT });

@@ -57,7 +57,10 @@ function makeServer(
     apiKeys: new ApiKeyStore([phoneApp.entry]),
     registry: createRegistry('ingest'),
     logger: createLogger('ingest-test', 'silent'),
-    brokerReachable: options.brokerReachable ?? (async () => true),
+    checkBroker: async () =>
+      (await (options.brokerReachable ?? (async () => true))())
+        ? { ok: true }
+        : { ok: false, problem: 'unreachable' },
     resolveHost: options.resolveHost ?? (async () => ['93.184.216.34']),
   });
   servers.push(server);

@@ -1,0 +1,120 @@
+/**
+ * Each image is counted once (onImage), on its final outcome: not on an attempt that ends in a
+ * retry, and as `unusable` when it is dead-lettered after its last transient failure. Driven as the
+ * consumer runner drives the handler: the uploads answered `retry` run again, up to maxAttempts.
+ */
+import { describe, expect, it } from 'vitest';
+import { embedderHandler } from '../../../services/embedder/handler.ts';
+import { BlobNotFoundError } from '../../../shared/blobstore/blob-store.ts';
+import { type Upload, Upload as UploadSchema } from '../../../shared/contracts/events.ts';
+import { encode } from '../../../shared/kafka/codec.ts';
+import type { InboundRecord, Outcome } from '../../../shared/kafka/consumer-runner.ts';
+import type { ImageFetcher } from '../../../shared/net/image-fetcher.ts';
+import { ImageRejectedError } from '../../../shared/vision/decode.ts';
+import type { Describer } from '../../../shared/vision/describer.ts';
+import type { ModelManifest } from '../../../shared/vision/manifest.ts';
+import { blobUpload, handlerSettings, uploadsRecord } from './fixtures.ts';
+
+const good = `sha256:${'a'.repeat(64)}`;
+const missing = `sha256:${'b'.repeat(64)}`;
+const empty = `sha256:${'c'.repeat(64)}`;
+const record = (u: Upload, offset: number) =>
+  uploadsRecord(encode(UploadSchema, u), offset, Buffer.from(u.postId));
+
+const describer: Describer = {
+  modelId: 'm1',
+  descriptorId: 'd1',
+  manifest: { maxBatch: 3 } as ModelManifest,
+  describe: async (images) =>
+    images.map((bytes) =>
+      bytes.length === 0
+        ? { ok: false, error: new ImageRejectedError('empty image (0 bytes)') }
+        : { ok: true, vector: new Float32Array([1, 0, 0, 0]) },
+    ),
+  close: async () => {},
+};
+
+/** Runs the records to their final outcomes as the runner would; returns the onImage calls and the final outcomes. */
+async function runToTheEnd(records: InboundRecord[], maxAttempts: number) {
+  const counted: string[] = [];
+  const handler = embedderHandler({
+    describer,
+    sources: {
+      blobs: {
+        get: async (ref) => {
+          if (ref === missing) throw new BlobNotFoundError(`blob ${ref} not found`);
+          return ref === empty ? Buffer.alloc(0) : Buffer.from('jpeg');
+        },
+        put: async () => good,
+        has: async () => true,
+      },
+      fetcher: {} as ImageFetcher,
+    },
+    ...handlerSettings,
+    onImage: (result) => counted.push(result),
+  });
+  const final = new Map<InboundRecord, Outcome>();
+  let pending = records;
+  for (let attempt = 1; pending.length > 0; attempt++) {
+    const outcomes = await handler(pending, { heartbeat: async () => {}, attempt, maxAttempts });
+    const retry: InboundRecord[] = [];
+    pending.forEach((r, i) => {
+      const outcome = outcomes[i]!;
+      if (outcome.kind === 'retry' && attempt < maxAttempts) retry.push(r);
+      else final.set(r, outcome);
+    });
+    pending = retry;
+  }
+  const tally: Record<string, number> = {};
+  for (const result of counted) tally[result] = (tally[result] ?? 0) + 1;
+  return { counted, tally, final: records.map((r) => final.get(r)!.kind) };
+}
+
+describe('embedder image counts', () => {
+  it('counts an image that never loads once, as unusable, when it is finally dead-lettered', async () => {
+    const { tally, final } = await runToTheEnd([record(blobUpload('gone', [missing]), 0)], 5);
+    expect(final).toEqual(['dead']);
+    expect(tally).toEqual({ unusable: 1 });
+  });
+
+  it('adds up to the images: good images of a retried upload are not counted on every attempt', async () => {
+    const records = [
+      record(blobUpload('partial', [good, missing]), 0),
+      record(blobUpload('none', [missing, empty]), 1),
+      record(blobUpload('fine', [good, good]), 2),
+      record(blobUpload('bad', [empty]), 3),
+    ];
+    const { counted, tally, final } = await runToTheEnd(records, 5);
+    expect(final).toEqual(['done', 'dead', 'done', 'dead']);
+    expect(counted).toHaveLength(7);
+    // Empty catalogue: a described image is a no-match.
+    expect(tally).toEqual({ 'no-match': 3, unusable: 4 });
+  });
+
+  it('counts nothing for an attempt that ends in a retry', async () => {
+    const counted: string[] = [];
+    const handler = embedderHandler({
+      describer,
+      sources: {
+        blobs: {
+          get: async (ref) => {
+            if (ref === missing) throw new BlobNotFoundError('not yet');
+            return Buffer.from('jpeg');
+          },
+          put: async () => good,
+          has: async () => true,
+        },
+        fetcher: {} as ImageFetcher,
+      },
+      ...handlerSettings,
+      onImage: (result) => counted.push(result),
+    });
+    const outcomes = await handler([record(blobUpload('later', [good, missing]), 0)], {
+      heartbeat: async () => {},
+      attempt: 1,
+      maxAttempts: 3,
+    });
+    expect(outcomes.map((o) => o.kind)).toEqual(['retry']);
+    expect(counted).toEqual([]);
+  });
+});
