@@ -83,7 +83,7 @@ export async function startEmbedder(config: EmbedderConfig, deps: EmbedderDeps =
 
   const images = new Counter({
     name: 'trendradar_embedder_images_total',
-    help: 'Upload images processed, by result (matched, no-match, unusable, transient).',
+    help: 'Upload images processed, once each on their final outcome (matched, no-match, unusable).',
     labelNames: ['result'],
     registers: [registry],
   });
