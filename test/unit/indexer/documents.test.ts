@@ -234,7 +234,19 @@ describe('documents from events', () => {
   });
 
   it("indexes a mention's product facts and margin; a mention written before them has neither", () => {
-    const older = scenario.mentions[0]!;
+    // A mention as the embedder wrote it before product facts and margins.
+    const {
+      margin: _margin,
+      name: _name,
+      brand: _brand,
+      category: _category,
+      ...older
+    } = scenario.mentions[0] as Mention & {
+      margin?: number;
+      name?: string;
+      brand?: string;
+      category?: string;
+    };
     const enriched = {
       ...older,
       margin: 0.012,
@@ -258,7 +270,7 @@ describe('documents from events', () => {
     const { product, category, margin } = document;
     expect(unmappedPaths('mentions', { product, category, margin })).toEqual([]);
     expect(fieldType('mentions', 'margin')).toBe('float');
-    const before = mentionAction('tr', older);
+    const before = mentionAction('tr', older as Mention);
     for (const field of ['margin', 'product', 'category'])
       expect([field, before.op === 'index' && field in before.document]).toEqual([field, false]);
   });
