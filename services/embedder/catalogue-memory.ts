@@ -5,12 +5,11 @@
  * so a search never sees a half-built index. The service rebuilds on a worker thread
  * (`rebuildInBackground`): the build takes seconds to minutes and must not stop the event loop.
  *
- * It also keeps each SKU's catalogue facts (name, brand, category), and the index it hands out
- * attaches them to every candidate it returns (`product`), read at search time: the embedder
- * writes them into the mention of the matched SKU (a join at the source, like a stream-table
+ * It also keeps each SKU's catalogue facts (name, brand, category), from the same records: the
+ * embedder writes the matched SKU's into its mention (a join at the source, like a stream-table
  * join), so a mention can be found by product name, brand and category (docs/search.md).
  */
-import { type Candidate, CatalogueIndex, type IndexedProduct } from '../../shared/vision/catalogue-index.ts';
+import { CatalogueIndex, type IndexedProduct } from '../../shared/vision/catalogue-index.ts';
 import { buildIndexInBackground } from '../../shared/vision/index-builder.ts';
 import type { CatalogueChange } from '../catalogue/catalogue-topic.ts';
 
@@ -21,11 +20,6 @@ export interface ProductFacts {
   name?: string;
   brand?: string;
   category?: string;
-}
-
-/** A candidate of the memory's index: the SKU's facts as the catalogue holds them when it is searched. */
-export interface FactCandidate extends Candidate {
-  product?: ProductFacts;
 }
 
 function factsOf(embedding: { name: string | null; brand: string | null; category: string | null }) {
@@ -46,7 +40,7 @@ export class CatalogueMemory {
   private readonly legacy = new Map<string, IndexedProduct>();
   /** Facts of every SKU in `products` or `legacy` that has any, from the same record as its views. */
   private readonly facts = new Map<string, ProductFacts>();
-  private current = this.withFacts(CatalogueIndex.empty());
+  private current = CatalogueIndex.empty();
   private dirty = false;
 
   constructor(
@@ -107,9 +101,7 @@ export class CatalogueMemory {
   /** Rebuilds the index from the current products (when something changed) and returns it. */
   rebuild(): CatalogueIndex {
     if (this.dirty) {
-      this.current = this.withFacts(
-        CatalogueIndex.build(this.all().sort((a, b) => a.sku.localeCompare(b.sku))),
-      );
+      this.current = CatalogueIndex.build(this.all().sort((a, b) => a.sku.localeCompare(b.sku)));
       this.dirty = false;
     }
     return this.current;
@@ -126,7 +118,7 @@ export class CatalogueMemory {
     const snapshot = this.all();
     this.dirty = false;
     try {
-      this.current = this.withFacts(await buildIndexInBackground(snapshot, signal ? { signal } : {}));
+      this.current = await buildIndexInBackground(snapshot, signal ? { signal } : {});
     } catch (error) {
       this.dirty = true;
       throw error;
@@ -138,29 +130,12 @@ export class CatalogueMemory {
     return this.current;
   }
 
-  /** The SKU's catalogue facts now (undefined when the catalogue names none, or the SKU left it). */
+  /**
+   * The SKU's catalogue facts now: a renamed product is named anew at once, before the index is
+   * rebuilt; undefined when the catalogue names none, or the SKU left it.
+   */
   factsOf(sku: string): ProductFacts | undefined {
     return this.facts.get(sku);
-  }
-
-  /**
-   * The index (sharing its arrays, nothing copied) with a `search` whose candidates carry their
-   * SKU's facts as this memory holds them when the search runs: a renamed product is named anew
-   * at once, before the next rebuild; a SKU that left the catalogue (its index not rebuilt yet)
-   * comes without facts.
-   */
-  private withFacts(index: CatalogueIndex): CatalogueIndex {
-    const labelled = CatalogueIndex.fromParts(index.toParts());
-    const search = labelled.search.bind(labelled);
-    const facts = this.facts;
-    Object.defineProperty(labelled, 'search', {
-      value: (raw: Float32Array, k: number, exact?: boolean): FactCandidate[] =>
-        search(raw, k, exact).map((candidate) => {
-          const product = facts.get(candidate.sku);
-          return product ? { ...candidate, product } : candidate;
-        }),
-    });
-    return labelled;
   }
 
   get skuCount(): number {

@@ -30,6 +30,7 @@ import type { CatalogueIndex } from '../../shared/vision/catalogue-index.ts';
 import type { DescribeResult, Describer } from '../../shared/vision/describer.ts';
 import { ModelMismatchError } from '../../shared/vision/manifest.ts';
 import type { MatchPolicy } from '../../shared/vision/matcher.ts';
+import type { ProductFacts } from './catalogue-memory.ts';
 import { type ImageSources, isPermanentImageError, loadImageBytes } from './image-source.ts';
 import { concurrencyLimit } from './limit.ts';
 import { imageUrlOf, mentionsFor } from './mentions.ts';
@@ -58,6 +59,8 @@ export interface HandlerDeps {
   sources: ImageSources;
   /** The current catalogue index (swapped when the catalogue changes). */
   index: () => CatalogueIndex;
+  /** The catalogue's name, brand and category of a SKU, for its mentions. */
+  productFacts?: (sku: string) => ProductFacts | undefined;
   policy: MatchPolicy;
   keepCandidates: number;
   mentionsTopic: string;
@@ -154,7 +157,13 @@ export function embedderHandler(deps: HandlerDeps): BatchHandler {
             vector: result.vector,
             candidates: index.search(result.vector, Math.max(2, deps.keepCandidates)),
           },
-          { modelId: describer.modelId, policy: deps.policy, keepCandidates: deps.keepCandidates, now },
+          {
+            modelId: describer.modelId,
+            policy: deps.policy,
+            keepCandidates: deps.keepCandidates,
+            now,
+            ...(deps.productFacts ? { productFacts: deps.productFacts } : {}),
+          },
         );
         results.set(job, { ok: true, mentions });
       });

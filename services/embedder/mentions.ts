@@ -7,22 +7,20 @@
  *
  * A mention also says how sure the match is, `margin` (its score's lead over the runner-up SKU,
  * the very figure the decision compared with the policy's margin), and names the product: the
- * name, brand and category its candidate carries from the embedder's catalogue memory
- * (catalogue-memory.ts), so mentions are found by product like trend windows and alerts.
+ * name, brand and category of the embedder's catalogue memory (catalogue-memory.ts), so mentions
+ * are found by product like trend windows and alerts.
  */
 import type { Mention, Upload, UploadImage } from '../../shared/contracts/events.ts';
+import type { Candidate } from '../../shared/vision/catalogue-index.ts';
 import { decide, type MatchPolicy } from '../../shared/vision/matcher.ts';
-import type { FactCandidate } from './catalogue-memory.ts';
+import type { ProductFacts } from './catalogue-memory.ts';
 
 export interface PhotoMatch {
   upload: Upload;
   imageIndex: number;
   vector: Float32Array;
-  /**
-   * Best candidates first, as returned by the index (at least two, so the margin can be judged);
-   * with their product's facts when the index is the catalogue memory's.
-   */
-  candidates: readonly FactCandidate[];
+  /** Best candidates first, as returned by the index (at least two, so the margin can be judged). */
+  candidates: readonly Candidate[];
 }
 
 export interface MentionContext {
@@ -31,6 +29,8 @@ export interface MentionContext {
   /** Candidates kept on a no-match record. */
   keepCandidates: number;
   now: Date;
+  /** The catalogue's facts of a SKU, written into its mentions (none without). */
+  productFacts?: (sku: string) => ProductFacts | undefined;
 }
 
 /** How a mention refers to a photo: its https URL, or `blob:sha256:…` for uploaded bytes. */
@@ -56,8 +56,8 @@ export function mentionsFor(photo: PhotoMatch, context: MentionContext): Mention
   if (decision.decision === 'matched') {
     // The decision takes the first candidate; its lead is over the second (the best other SKU:
     // the index returns each SKU once, at its best view's score).
-    const [first, runnerUp] = candidates;
-    const product = first?.sku === decision.sku ? first.product : undefined;
+    const runnerUp = candidates[1];
+    const product = context.productFacts?.(decision.sku);
     return [
       {
         ...base,

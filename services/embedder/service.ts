@@ -183,6 +183,7 @@ export async function startEmbedder(config: EmbedderConfig, deps: EmbedderDeps =
       inFlightBatches,
       sources: { blobs, fetcher },
       index: () => memory.index,
+      productFacts: (sku) => memory.factsOf(sku),
       policy: { threshold: config.EMBEDDER_MATCH_THRESHOLD, margin: config.EMBEDDER_MATCH_MARGIN },
       keepCandidates: config.EMBEDDER_CANDIDATES,
       mentionsTopic: topicName('mentions', config.TOPIC_NAMESPACE),

@@ -102,7 +102,7 @@ export function memoryOf(products: readonly TestProduct[]): CatalogueMemory {
 
 /**
  * Runs the embedder's handler, wired to the memory as the service wires it (`index: () =>
- * memory.index`), on one upload whose photos are these descriptors (a stand-in describer reads
+ * memory.index`, `productFacts` from `memory.factsOf`), on one upload whose photos are these descriptors (a stand-in describer reads
  * each photo's bytes as its descriptor), and returns the mention records it writes, decoded with
  * the topic's contract as a consumer reads them.
  */
@@ -132,6 +132,7 @@ export async function embedderMentions(
     },
     ...handlerSettings,
     index: () => memory.index,
+    productFacts: (sku) => memory.factsOf(sku),
     ...(options.policy ? { policy: options.policy } : {}),
     now: () => new Date('2026-11-20T11:00:00.000Z'),
   });

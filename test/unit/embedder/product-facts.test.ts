@@ -77,19 +77,20 @@ describe('mentions carry the product and the margin', () => {
     });
   });
 
-  it('has no margin without a runner-up, and reads facts only from the candidate it matched', () => {
-    const context = {
+  it('has no margin without a runner-up, and reads facts only for the SKU it matched', () => {
+    const product = { name: 'Wild Thing', brand: 'Maison Vermeil', category: 'Shoes' };
+    const context = (named: string) => ({
       modelId: 'm1',
       policy: { threshold: 0.5, margin: 0.02 },
       keepCandidates: 2,
       now: new Date('2026-11-20T11:00:00Z'),
-    };
+      productFacts: (sku: string) => (sku === named ? product : undefined),
+    });
     const upload = blobUpload('1', [`sha256:${'a'.repeat(64)}`]);
     const vector = Float32Array.from([1, 0]);
-    const product = { name: 'Wild Thing', brand: 'Maison Vermeil', category: 'Shoes' };
     const [alone] = mentionsFor(
-      { upload, imageIndex: 0, vector, candidates: [{ sku: 'A', score: 0.9, product }] },
-      context,
+      { upload, imageIndex: 0, vector, candidates: [{ sku: 'A', score: 0.9 }] },
+      context('A'),
     );
     expect(alone).toMatchObject({ kind: 'mention', sku: 'A', name: 'Wild Thing' });
     expect(alone).not.toHaveProperty('margin');
@@ -100,10 +101,10 @@ describe('mentions carry the product and the margin', () => {
         vector,
         candidates: [
           { sku: 'A', score: 0.9 },
-          { sku: 'B', score: 0.3, product },
+          { sku: 'B', score: 0.3 },
         ],
       },
-      context,
+      context('B'),
     );
     expect(plain).toMatchObject({ sku: 'A', margin: 0.6 });
     expect(plain).not.toHaveProperty('name');
