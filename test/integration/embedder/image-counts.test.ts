@@ -19,26 +19,12 @@ import { connectProducer, createKafka } from '../../../shared/kafka/client.ts';
 import { encode } from '../../../shared/kafka/codec.ts';
 import { applyTopics } from '../../../shared/kafka/topics-admin.ts';
 import { createLogger } from '../../../shared/observability/logger.ts';
-import { ImageRejectedError } from '../../../shared/vision/decode.ts';
-import type { Describer } from '../../../shared/vision/describer.ts';
-import type { ModelManifest } from '../../../shared/vision/manifest.ts';
 import { integrationEnv, uniqueNamespace } from '../../support/env.ts';
 import { collectUntil, headerText } from '../../support/kafka.ts';
+import { emptyRefusingDescriber } from '../../unit/embedder/fixtures.ts';
 import { upload } from './fixtures.ts';
 
-/** Any non-empty bytes are a photo (one 4-d descriptor); empty ones are refused like a broken file. */
-const describer: Describer = {
-  modelId: 'stub-model',
-  descriptorId: 'stub-descriptor',
-  manifest: { id: 'stub-model', maxBatch: 4, output: { dimension: 4 } } as unknown as ModelManifest,
-  describe: async (images) =>
-    images.map((bytes) =>
-      bytes.length === 0
-        ? { ok: false, error: new ImageRejectedError('empty image (0 bytes)') }
-        : { ok: true, vector: new Float32Array([1, 0, 0, 0]) },
-    ),
-  close: async () => {},
-};
+const describer = emptyRefusingDescriber(4, { modelId: 'stub-model', descriptorId: 'stub-descriptor' });
 
 describe('embedder image counts against the real broker', () => {
   const namespace = uniqueNamespace('embedder-counts');

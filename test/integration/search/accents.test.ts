@@ -5,14 +5,13 @@
  * "Søren", "#strasse" finds "#Straße"); marks that belong to another script's letters are kept.
  * (Product names and brands: find-product.test.ts.)
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Upload } from '../../../shared/contracts/events.ts';
 import { createElasticsearch } from '../../../shared/elasticsearch/client.ts';
 import { foldAccents, postAction } from '../../../shared/elasticsearch/documents.ts';
 import { MerchandiserQueries } from '../../../shared/elasticsearch/queries.ts';
-import { indexForQueries } from '../../support/elasticsearch.ts';
+import { withIndexedForQueries } from '../../support/elasticsearch.ts';
 import { integrationEnv, uniqueNamespace } from '../../support/env.ts';
-import { deleteIndices } from '../../support/run-cleanup.ts';
 
 const { elasticsearchUrl } = integrationEnv();
 const prefix = uniqueNamespace('accents');
@@ -43,19 +42,7 @@ const posts = [
   upload('nordic', 'Søren boots for the Ørestad rain', ['Straße', 'Łódź']),
 ];
 
-beforeAll(async () => {
-  await indexForQueries(
-    es,
-    prefix,
-    now,
-    posts.map((p) => postAction(prefix, p)),
-  );
-});
-
-afterAll(async () => {
-  await deleteIndices(es, prefix);
-  await es.close();
-});
+withIndexedForQueries(es, prefix, now, () => posts.map((p) => postAction(prefix, p)));
 
 const found = async (text: string) => (await queries.searchPosts(text, { now })).map((p) => p.postId).sort();
 

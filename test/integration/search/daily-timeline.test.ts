@@ -11,9 +11,8 @@ import type { TrendWindow } from '../../../shared/contracts/events.ts';
 import { createElasticsearch } from '../../../shared/elasticsearch/client.ts';
 import { trendWindowAction } from '../../../shared/elasticsearch/documents.ts';
 import { DAILY_WINDOW_MS, type Timeline } from '../../../shared/elasticsearch/queries.ts';
-import { indexForQueries } from '../../support/elasticsearch.ts';
+import { withIndexedForQueries } from '../../support/elasticsearch.ts';
 import { integrationEnv, uniqueNamespace } from '../../support/env.ts';
-import { deleteIndices } from '../../support/run-cleanup.ts';
 
 const { elasticsearchUrl } = integrationEnv();
 const prefix = uniqueNamespace('daily');
@@ -61,23 +60,18 @@ const env = {
   ELASTICSEARCH_URL: process.env.ELASTICSEARCH_URL,
 };
 
-beforeAll(async () => {
-  await indexForQueries(
-    es,
-    prefix,
-    now,
-    windows.map((w) => trendWindowAction(prefix, w)),
-  );
+withIndexedForQueries(es, prefix, now, () => windows.map((w) => trendWindowAction(prefix, w)));
+
+// The CLI reads its index prefix and Elasticsearch from the environment.
+beforeAll(() => {
   process.env.ES_INDEX_PREFIX = prefix;
   process.env.ELASTICSEARCH_URL = elasticsearchUrl;
 });
 
-afterAll(async () => {
+afterAll(() => {
   for (const [key, value] of Object.entries(env))
     if (value === undefined) delete process.env[key];
     else process.env[key] = value;
-  await deleteIndices(es, prefix);
-  await es.close();
 });
 
 async function timeline(args: string[]): Promise<Timeline> {

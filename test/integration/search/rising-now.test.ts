@@ -7,14 +7,13 @@
  *    signals with a high score.
  *  - In Great Britain TREND-1's windows stopped rising at 21:05; its newest GB window is not rising.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { TrendWindow } from '../../../shared/contracts/events.ts';
 import { createElasticsearch } from '../../../shared/elasticsearch/client.ts';
 import { trendWindowAction } from '../../../shared/elasticsearch/documents.ts';
 import { MerchandiserQueries } from '../../../shared/elasticsearch/queries.ts';
-import { indexForQueries } from '../../support/elasticsearch.ts';
+import { withIndexedForQueries } from '../../support/elasticsearch.ts';
 import { integrationEnv, uniqueNamespace } from '../../support/env.ts';
-import { deleteIndices } from '../../support/run-cleanup.ts';
 
 const { elasticsearchUrl } = integrationEnv();
 const prefix = uniqueNamespace('rising-now');
@@ -111,19 +110,7 @@ windows.push(
   }),
 );
 
-beforeAll(async () => {
-  await indexForQueries(
-    es,
-    prefix,
-    now,
-    windows.map((w) => trendWindowAction(prefix, w)),
-  );
-});
-
-afterAll(async () => {
-  await deleteIndices(es, prefix);
-  await es.close();
-});
+withIndexedForQueries(es, prefix, now, () => windows.map((w) => trendWindowAction(prefix, w)));
 
 describe('search rising: ranking', () => {
   it('ranks by the weighted signals of the busiest rising window, not by score', async () => {

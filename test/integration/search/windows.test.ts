@@ -3,14 +3,13 @@
  * minutes for days (more than one search page) plus one window per UTC day, whose counts and
  * scores are on another scale; and categories in another case than the merchandiser types.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { TrendWindow } from '../../../shared/contracts/events.ts';
 import { createElasticsearch } from '../../../shared/elasticsearch/client.ts';
 import { trendWindowAction } from '../../../shared/elasticsearch/documents.ts';
 import { MerchandiserQueries } from '../../../shared/elasticsearch/queries.ts';
-import { indexForQueries } from '../../support/elasticsearch.ts';
+import { withIndexedForQueries } from '../../support/elasticsearch.ts';
 import { integrationEnv, uniqueNamespace } from '../../support/env.ts';
-import { deleteIndices } from '../../support/run-cleanup.ts';
 
 const { elasticsearchUrl } = integrationEnv();
 const prefix = uniqueNamespace('windows');
@@ -69,19 +68,7 @@ const hourlyBag = windows.filter(
   (w) => w.sku === 'BAG-1' && w.sizeMs === HOUR && Date.parse(w.windowEnd) >= now.getTime() - 7 * DAY,
 );
 
-beforeAll(async () => {
-  await indexForQueries(
-    es,
-    prefix,
-    now,
-    windows.map((w) => trendWindowAction(prefix, w)),
-  );
-});
-
-afterAll(async () => {
-  await deleteIndices(es, prefix);
-  await es.close();
-});
+withIndexedForQueries(es, prefix, now, () => windows.map((w) => trendWindowAction(prefix, w)));
 
 describe("a SKU's timeline over days of hopping windows", () => {
   it('returns every hourly window of the period up to the newest, in time order, no daily window', async () => {

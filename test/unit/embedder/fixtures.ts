@@ -2,6 +2,7 @@
 import { catalogueChange, catalogueKey } from '../../../services/catalogue/catalogue-topic.ts';
 import { CatalogueMemory } from '../../../services/embedder/catalogue-memory.ts';
 import { embedderHandler } from '../../../services/embedder/handler.ts';
+import { BlobNotFoundError } from '../../../shared/blobstore/blob-store.ts';
 import {
   CatalogueEmbedding,
   type Mention,
@@ -13,6 +14,7 @@ import { decode, encode } from '../../../shared/kafka/codec.ts';
 import type { InboundRecord } from '../../../shared/kafka/consumer-runner.ts';
 import type { ImageFetcher } from '../../../shared/net/image-fetcher.ts';
 import { CatalogueIndex } from '../../../shared/vision/catalogue-index.ts';
+import { ImageRejectedError } from '../../../shared/vision/decode.ts';
 import type { Describer } from '../../../shared/vision/describer.ts';
 import type { ModelManifest } from '../../../shared/vision/manifest.ts';
 
@@ -42,6 +44,44 @@ export const uploadsRecord = (value: Buffer, offset: number, key: Buffer | null 
     timestamp: 0,
     message: { offset: String(offset), key, value, timestamp: '0' },
   }) as unknown as InboundRecord;
+
+/** Blob references of the handlers' tests: a photo, one never stored, an empty file. */
+export const BLOBS = {
+  good: `sha256:${'a'.repeat(64)}`,
+  missing: `sha256:${'b'.repeat(64)}`,
+  empty: `sha256:${'c'.repeat(64)}`,
+};
+
+/** A store holding BLOBS.good (a photo) and BLOBS.empty (0 bytes); BLOBS.missing is not there yet. */
+export const testImageSources = {
+  blobs: {
+    get: async (ref: string) => {
+      if (ref === BLOBS.missing) throw new BlobNotFoundError(`blob ${ref} not found`);
+      return ref === BLOBS.empty ? Buffer.alloc(0) : Buffer.from('jpeg');
+    },
+    put: async () => BLOBS.good,
+    has: async () => true,
+  },
+  fetcher: {} as ImageFetcher,
+};
+
+/** A stand-in for the model: any non-empty bytes are a photo (one 4-d descriptor), empty ones are refused. */
+export function emptyRefusingDescriber(
+  maxBatch: number,
+  ids: { modelId: string; descriptorId: string } = { modelId: 'm1', descriptorId: 'd1' },
+): Describer {
+  return {
+    ...ids,
+    manifest: { id: ids.modelId, maxBatch, output: { dimension: 4 } } as unknown as ModelManifest,
+    describe: async (images) =>
+      images.map((bytes) =>
+        bytes.length === 0
+          ? { ok: false, error: new ImageRejectedError('empty image (0 bytes)') }
+          : { ok: true, vector: new Float32Array([1, 0, 0, 0]) },
+      ),
+    close: async () => {},
+  };
+}
 
 /** The handler's settings that these tests do not vary: an empty catalogue, the default policy. */
 export const handlerSettings = {

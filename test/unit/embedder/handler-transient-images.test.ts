@@ -5,49 +5,26 @@
  */
 import { describe, expect, it } from 'vitest';
 import { embedderHandler } from '../../../services/embedder/handler.ts';
-import { BlobNotFoundError } from '../../../shared/blobstore/blob-store.ts';
 import { type Mention, type Upload, Upload as UploadSchema } from '../../../shared/contracts/events.ts';
 import { encode } from '../../../shared/kafka/codec.ts';
 import type { OutboundRecord, Outcome } from '../../../shared/kafka/consumer-runner.ts';
-import type { ImageFetcher } from '../../../shared/net/image-fetcher.ts';
-import { ImageRejectedError } from '../../../shared/vision/decode.ts';
-import type { Describer } from '../../../shared/vision/describer.ts';
-import type { ModelManifest } from '../../../shared/vision/manifest.ts';
-import { blobUpload, handlerSettings, uploadsRecord } from './fixtures.ts';
+import {
+  BLOBS,
+  blobUpload,
+  emptyRefusingDescriber,
+  handlerSettings,
+  testImageSources,
+  uploadsRecord,
+} from './fixtures.ts';
 
-const good = `sha256:${'a'.repeat(64)}`;
-const missing = `sha256:${'b'.repeat(64)}`;
-const empty = `sha256:${'c'.repeat(64)}`;
+const { good, missing, empty } = BLOBS;
 const upload = blobUpload;
 const record = (u: Upload, offset: number) =>
   uploadsRecord(encode(UploadSchema, u), offset, Buffer.from(u.postId));
-
-const describer: Describer = {
-  modelId: 'm1',
-  descriptorId: 'd1',
-  manifest: { maxBatch: 4 } as ModelManifest,
-  // The empty blob is refused like an undecodable image; the others are described.
-  describe: async (images) =>
-    images.map((bytes) =>
-      bytes.length === 0
-        ? { ok: false, error: new ImageRejectedError('empty image (0 bytes)') }
-        : { ok: true, vector: new Float32Array([1, 0, 0, 0]) },
-    ),
-  close: async () => {},
-};
+// The empty blob is refused like an undecodable image; the others are described.
 const handler = embedderHandler({
-  describer,
-  sources: {
-    blobs: {
-      get: async (ref) => {
-        if (ref === missing) throw new BlobNotFoundError(`blob ${ref} not found`);
-        return ref === empty ? Buffer.alloc(0) : Buffer.from('jpeg');
-      },
-      put: async () => good,
-      has: async () => true,
-    },
-    fetcher: {} as ImageFetcher,
-  },
+  describer: emptyRefusingDescriber(4),
+  sources: testImageSources,
   ...handlerSettings,
 });
 
